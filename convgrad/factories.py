@@ -1,0 +1,145 @@
+"""Tensor factories: ``zeros``, ``ones``, ``full``, ``arange``, ``rand``, ... (PyTorch's signatures)."""
+
+import numbers
+
+import numpy as np
+
+from convgrad.random import rng
+from convgrad.tensor import Tensor, _check_device, get_default_dtype
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (numbers.Integral, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"size must be a tuple of ints, got {size!r}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _make(array, requires_grad, device=None):
+    _check_device(device)
+    t = Tensor._make(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _dt(dtype):
+    return get_default_dtype() if dtype is None else np.dtype(dtype)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _make(np.zeros(_size(size), _dt(dtype)), requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _make(np.ones(_size(size), _dt(dtype)), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _make(np.empty(_size(size), _dt(dtype)), requires_grad, device)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = (np.bool_ if isinstance(fill_value, bool) else
+                 np.int64 if isinstance(fill_value, numbers.Integral) else get_default_dtype())
+    return _make(np.full(_size((size,)), fill_value, np.dtype(dtype)), requires_grad, device)
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    return _make(np.zeros(t.shape, dtype or t.dtype), requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    return _make(np.ones(t.shape, dtype or t.dtype), requires_grad)
+
+
+def empty_like(t, dtype=None, requires_grad=False):
+    return _make(np.empty(t.shape, dtype or t.dtype), requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False):
+    return _make(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False, generator=None):
+    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(t, dtype=None, requires_grad=False, generator=None):
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, generator=generator)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 when all are integers."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = np.int64 if ints else get_default_dtype()
+    return _make(np.arange(start, end, step).astype(dtype), requires_grad, device)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    return _make(np.linspace(start, end, steps).astype(_dt(dtype)), requires_grad, device)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _make(np.eye(n, m, dtype=_dt(dtype)), requires_grad, device)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1)."""
+    dt = _dt(dtype)
+    return _make(rng(generator).random(_size(size), dtype=np.float64).astype(dt, copy=False), requires_grad,
+                 device)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal."""
+    dt = _dt(dtype)
+    return _make(rng(generator).standard_normal(_size(size)).astype(dt, copy=False), requires_grad, device)
+
+
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Integers uniform on [low, high)."""
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    arr = rng(generator).integers(low, high, _size((size,)), dtype=np.int64)
+    return _make(arr.astype(dtype or np.int64, copy=False), requires_grad, device)
+
+
+def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0 .. n-1."""
+    return _make(rng(generator).permutation(int(n)).astype(dtype or np.int64), requires_grad, device)
+
+
+def normal(mean, std, size=None, generator=None):
+    if size is None:
+        size = np.broadcast_shapes(np.shape(getattr(mean, "data", mean)), np.shape(getattr(std, "data", std)))
+    m = getattr(mean, "data", mean)
+    s = getattr(std, "data", std)
+    return _make((m + s * rng(generator).standard_normal(_size((size,)))).astype(get_default_dtype()), False)
+
+
+def bernoulli(p, generator=None):
+    pa = p.data if isinstance(p, Tensor) else np.asarray(p)
+    return _make((rng(generator).random(pa.shape) < pa).astype(pa.dtype), False)
+
+
+def multinomial(probs, num_samples, replacement=False, generator=None):
+    pa = np.asarray(probs.data if isinstance(probs, Tensor) else probs, np.float64)
+    g = rng(generator)
+    rows = pa.reshape(-1, pa.shape[-1])
+    out = np.stack([g.choice(r.size, num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+    return _make(out.reshape(pa.shape[:-1] + (num_samples,)).astype(np.int64), False)

@@ -1,0 +1,3 @@
+"""convolution."""
+
+__all__ = []

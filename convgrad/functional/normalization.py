@@ -1,0 +1,3 @@
+"""normalization."""
+
+__all__ = []

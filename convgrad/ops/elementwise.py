@@ -1,0 +1,312 @@
+"""Elementwise operations. Broadcasting is left to NumPy; the engine sums each gradient back to its
+input's shape, so no op here reduces over broadcast axes itself."""
+
+import numpy as np
+
+from convgrad.autograd.function import NumpyFunction
+
+
+class Add(NumpyFunction):
+    """y = a + b"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(NumpyFunction):
+    """y = a - b"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(NumpyFunction):
+    """y = a * b;  dy/da = b, dy/db = a"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(NumpyFunction):
+    """y = a / b;  dy/da = 1/b, dy/db = -a/b^2"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.true_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g / b if need_a else None
+        gb = -g * a / (b * b) if need_b else None
+        return ga, gb
+
+
+class Neg(NumpyFunction):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(NumpyFunction):
+    """y = a ** b;  dy/da = b a^(b-1), dy/db = y ln a"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = np.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = gb = None
+        if need_a:
+            ga = g * b * np.power(a, b - 1) if not (np.isscalar(b) and b == 2) else g * 2 * a
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * y * np.log(a)
+            gb = np.where(a == 0, 0, gb).astype(g.dtype, copy=False)  # PyTorch's convention at a = 0
+        return ga, gb
+
+
+class Exp(NumpyFunction):
+    """y = e^x;  dy/dx = y"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class Log(NumpyFunction):
+    """y = ln x;  dy/dx = 1/x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Sqrt(NumpyFunction):
+    """y = sqrt(x);  dy/dx = 1 / (2 y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g / (2 * y)
+
+
+class Abs(NumpyFunction):
+    """y = |x|;  dy/dx = sign(x) (0 at 0, as PyTorch)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * np.sign(x)
+
+
+class Sin(NumpyFunction):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * np.cos(x)
+
+
+class Cos(NumpyFunction):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * np.sin(x)
+
+
+class Tanh(NumpyFunction):
+    """y = tanh x;  dy/dx = 1 - y^2"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (1 - y * y)
+
+
+class Sigmoid(NumpyFunction):
+    """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        # 0.5 (1 + tanh(x/2)) equals the logistic function and never overflows
+        y = np.tanh(x * 0.5)
+        y += 1
+        y *= 0.5
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1 - y)
+
+
+class ReLU(NumpyFunction):
+    """y = max(x, 0);  dy/dx = [x > 0]"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return np.where(y > 0, g, 0).astype(g.dtype, copy=False)
+
+
+class Clamp(NumpyFunction):
+    """y = min(max(x, lo), hi);  dy/dx = [lo <= x <= hi] (PyTorch passes the gradient at the bounds)"""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return np.clip(x, lo, hi) if (lo is not None or hi is not None) else x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        mask = np.ones(x.shape, bool)
+        if ctx.lo is not None:
+            mask &= x >= ctx.lo
+        if ctx.hi is not None:
+            mask &= x <= ctx.hi
+        return np.where(mask, g, 0).astype(g.dtype, copy=False), None, None
+
+
+class Maximum(NumpyFunction):
+    """y = max(a, b); ties share the gradient equally, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wa = (a > b) + 0.5 * (a == b)
+        return (g * wa).astype(g.dtype, copy=False), (g * (1 - wa)).astype(g.dtype, copy=False)
+
+
+class Minimum(NumpyFunction):
+    """y = min(a, b); ties share the gradient equally, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wa = (a < b) + 0.5 * (a == b)
+        return (g * wa).astype(g.dtype, copy=False), (g * (1 - wa)).astype(g.dtype, copy=False)
+
+
+class Where(NumpyFunction):
+    """y = cond ? a : b"""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = np.zeros((), g.dtype)
+        return None, np.where(ctx.cond, g, zero), np.where(ctx.cond, zero, g)
+
+
+class Cast(NumpyFunction):
+    """A copy in another dtype; the gradient is cast back."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.dtype), None
+
+
+class Clone(NumpyFunction):
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g

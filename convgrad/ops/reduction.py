@@ -1,0 +1,181 @@
+"""Reductions over ``dim`` (an int, a tuple, or None for all), with ``keepdim``."""
+
+import numpy as np
+
+from convgrad.autograd.function import NumpyFunction
+
+
+def _expand_back(g, shape, axis, keepdim):
+    """Reinsert the reduced axes into ``g`` so it broadcasts against the input of ``shape``."""
+    if axis is None:
+        return g.reshape((1,) * len(shape))
+    if not keepdim:
+        g = np.expand_dims(g, axis)
+    return g
+
+
+class Sum(NumpyFunction):
+    """y = sum_i x_i;  dy/dx_i = 1"""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim, dtype=None):
+        ctx.shape, ctx.axis, ctx.keepdim = x.shape, axis, keepdim
+        return np.sum(x, axis=axis, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _expand_back(g, ctx.shape, ctx.axis, ctx.keepdim)
+        return np.broadcast_to(g, ctx.shape), None, None
+
+
+class Mean(NumpyFunction):
+    """y = (1/n) sum_i x_i;  dy/dx_i = 1/n"""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        ctx.shape, ctx.axis, ctx.keepdim = x.shape, axis, keepdim
+        y = np.mean(x, axis=axis, keepdims=keepdim)
+        ctx.n = x.size // max(y.size, 1) if x.size else 1
+        return y.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _expand_back(g, ctx.shape, ctx.axis, ctx.keepdim) / ctx.n
+        return np.broadcast_to(g, ctx.shape), None, None
+
+
+class MaxAll(NumpyFunction):
+    """y = max(x) over the given axes; ties share the gradient equally (PyTorch's amax rule)."""
+
+    reduce = staticmethod(np.max)
+
+    @classmethod
+    def _forward(cls, ctx, x, axis, keepdim):
+        y = cls.reduce(x, axis=axis, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.axis, ctx.keepdim = axis, keepdim
+        return y if keepdim else (y.reshape(()) if axis is None else np.squeeze(y, axis))
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        return MaxAll._forward(ctx, x, axis, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        g = _expand_back(g, x.shape, ctx.axis, ctx.keepdim)
+        mask = x == y
+        count = mask.sum(axis=ctx.axis, keepdims=True)
+        return (mask * (g / count)).astype(g.dtype, copy=False), None, None
+
+
+class MinAll(MaxAll):
+    reduce = staticmethod(np.min)
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        return MinAll._forward(ctx, x, axis, keepdim)
+
+
+class MaxDim(NumpyFunction):
+    """(values, indices) = max(x, dim): the gradient goes to the arg-max only."""
+
+    arg = staticmethod(np.argmax)
+
+    @classmethod
+    def _forward(cls, ctx, x, dim, keepdim):
+        idx = np.expand_dims(cls.arg(x, axis=dim), dim)
+        vals = np.take_along_axis(x, idx, dim)
+        ctx.shape, ctx.dim, ctx.idx = x.shape, dim, idx
+        if not keepdim:
+            vals, idx = np.squeeze(vals, dim), np.squeeze(idx, dim)
+        idx = idx.astype(np.int64, copy=False)
+        ctx.mark_non_differentiable(idx)
+        return vals, idx
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        return MaxDim._forward(ctx, x, dim, keepdim)
+
+    @staticmethod
+    def backward(ctx, g, _gidx):
+        gx = np.zeros(ctx.shape, g.dtype)
+        if g.ndim < len(ctx.shape):
+            g = np.expand_dims(g, ctx.dim)
+        np.put_along_axis(gx, ctx.idx, g, ctx.dim)
+        return gx, None, None
+
+
+class MinDim(MaxDim):
+    arg = staticmethod(np.argmin)
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        return MinDim._forward(ctx, x, dim, keepdim)
+
+
+class Var(NumpyFunction):
+    """v = sum (x - mean)^2 / (n - correction);  dv/dx = 2 (x - mean) / (n - correction)"""
+
+    @staticmethod
+    def forward(ctx, x, axis, correction, keepdim):
+        mean = np.mean(x, axis=axis, keepdims=True)
+        d = x - mean
+        n = x.size // max(mean.size, 1)
+        denom = max(n - correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.sum(d * d, axis=axis, keepdims=keepdim) / x.dtype.type(denom)
+        ctx.save_for_backward(d)
+        ctx.axis, ctx.keepdim, ctx.denom = axis, keepdim, denom
+        return v.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        g = _expand_back(g, d.shape, ctx.axis, ctx.keepdim)
+        return (g * d * (2 / ctx.denom)).astype(d.dtype, copy=False), None, None, None
+
+
+class LogSumExp(NumpyFunction):
+    """y = m + ln sum_i e^(x_i - m) with m = max x (stable);  dy/dx_i = softmax(x)_i"""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        e = np.exp(x - m)
+        s = np.sum(e, axis=axis, keepdims=True)
+        y = np.log(s) + m
+        ctx.save_for_backward(x, y)
+        ctx.axis, ctx.keepdim = axis, keepdim
+        return y if keepdim else (y.reshape(()) if axis is None else np.squeeze(y, axis))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        g = _expand_back(g, x.shape, ctx.axis, ctx.keepdim)
+        return g * np.exp(x - y), None, None
+
+
+class Prod(NumpyFunction):
+    """y = prod x;  dy/dx_i = prod_{j != i} x_j (computed without dividing, so zeros are fine)"""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        ctx.save_for_backward(x)
+        ctx.axis, ctx.keepdim = axis, keepdim
+        return np.prod(x, axis=axis, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        axis = ctx.axis
+        g = _expand_back(g, x.shape, axis, ctx.keepdim)
+        flat = axis is None
+        xx = x.reshape(-1) if flat else np.moveaxis(x, axis, -1)
+        ones = np.ones_like(xx[..., :1])
+        left = np.cumprod(np.concatenate([ones, xx[..., :-1]], -1), -1)
+        right = np.cumprod(np.concatenate([ones, xx[..., :0:-1]], -1), -1)[..., ::-1]
+        others = left * right
+        others = others.reshape(x.shape) if flat else np.moveaxis(others, -1, axis)
+        return g * others, None, None

@@ -1,0 +1,178 @@
+"""Shape operations and indexing. Forward returns views wherever NumPy can; backward undoes the
+rearrangement (or scatters, for indexing)."""
+
+import numpy as np
+
+from convgrad.autograd.function import NumpyFunction
+
+
+class Reshape(NumpyFunction):
+    """A view with a new shape (a copy when the memory layout does not allow a view)."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+
+class Permute(NumpyFunction):
+    """y = x with axes reordered by ``dims``; the gradient is permuted back by the inverse order."""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return np.transpose(x, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.transpose(g, np.argsort(ctx.dims)), None
+
+
+class Expand(NumpyFunction):
+    """A broadcast view; the engine sums the gradient back to the input's shape."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class Repeat(NumpyFunction):
+    """y = x tiled ``reps`` times along each axis; the gradient sums the tiles."""
+
+    @staticmethod
+    def forward(ctx, x, reps):
+        ctx.shape = (1,) * (len(reps) - x.ndim) + x.shape
+        ctx.reps = reps
+        return np.tile(x, reps)
+
+    @staticmethod
+    def backward(ctx, g):
+        split = []
+        for r, n in zip(ctx.reps, ctx.shape):
+            split += [r, n]
+        g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return g, None
+
+
+class Cat(NumpyFunction):
+    """y = [x_1, x_2, ...] joined along ``dim``; each gradient is its slice of g."""
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        ctx.dim = dim
+        ctx.bounds = np.cumsum([x.shape[dim] for x in xs])[:-1]
+        return np.concatenate(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *np.split(g, ctx.bounds, axis=ctx.dim))
+
+
+class Stack(NumpyFunction):
+    """y = [x_1, x_2, ...] stacked along a new axis ``dim``."""
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        ctx.dim = dim
+        return np.stack(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *(np.take(g, i, axis=ctx.dim) for i in range(g.shape[ctx.dim])))
+
+
+class Split(NumpyFunction):
+    """Views of consecutive pieces of x along ``dim``; the gradient joins the pieces' gradients."""
+
+    @staticmethod
+    def forward(ctx, x, bounds, dim):
+        ctx.dim = dim
+        return tuple(np.split(x, bounds, axis=dim))
+
+    @staticmethod
+    def backward(ctx, *gs):
+        return np.concatenate(gs, axis=ctx.dim), None, None
+
+
+class PadConstant(NumpyFunction):
+    """Pad with a constant; ``widths`` is NumPy's ((before, after), ...), negative widths crop."""
+
+    @staticmethod
+    def forward(ctx, x, widths, value):
+        ctx.in_shape = x.shape
+        ctx.crop = tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(widths, x.shape))
+        x = x[ctx.crop]
+        ctx.pos = tuple((max(b, 0), max(a, 0)) for b, a in widths)
+        ctx.shape = x.shape
+        return np.pad(x, ctx.pos, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g[tuple(slice(b, b + n) for (b, _), n in zip(ctx.pos, ctx.shape))]
+        if ctx.shape != ctx.in_shape:  # the cropped border gets no gradient
+            gx = np.zeros(ctx.in_shape, g.dtype)
+            gx[ctx.crop] = g
+            g = gx
+        return g, None, None
+
+
+class GetItem(NumpyFunction):
+    """y = x[index]; backward scatters g into zeros at the indexed places, adding where an integer-array
+    index names a place twice."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        ctx.advanced = _is_advanced(index)
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.shape, g.dtype)
+        if ctx.advanced:
+            np.add.at(gx, ctx.index, g)
+        else:
+            gx[ctx.index] = g
+        return gx, None
+
+
+class Gather(NumpyFunction):
+    """y[i][j] = x[i][index[i][j]] along ``dim``; backward adds g back at the gathered places."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
+        return np.take_along_axis(x, index, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(ctx.shape, g.dtype)
+        idx = [np.arange(n).reshape([-1 if k == a else 1 for k in range(g.ndim)]) for a, n in enumerate(g.shape)]
+        idx[ctx.dim] = ctx.index
+        np.add.at(gx, tuple(idx), g)
+        return gx, None, None
+
+
+class Flip(NumpyFunction):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return np.flip(x, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.flip(g, ctx.dims), None
+
+
+def _is_advanced(index):
+    if not isinstance(index, tuple):
+        index = (index,)
+    return any(isinstance(i, (np.ndarray, list)) for i in index)

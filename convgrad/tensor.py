@@ -1,0 +1,1397 @@
+"""``Tensor``: a NumPy array plus what reverse-mode autodiff needs (``requires_grad``, ``grad``,
+``grad_fn``). Every differentiable method calls an op from ``convgrad.ops``."""
+
+import numbers
+
+import numpy as np
+
+from convgrad.autograd.grad_mode import _state, no_grad
+
+from convgrad.dtypes import bool_, float16, float32, float64, int32, int64
+
+_default_dtype = [float32]
+
+
+def get_default_dtype():
+    return _default_dtype[0]
+
+
+def set_default_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating point dtype, got {dtype}")
+    _default_dtype[0] = dtype
+
+
+class device:
+    """Where a tensor lives. convgrad computes on the CPU only."""
+
+    def __init__(self, type="cpu", index=None):
+        if isinstance(type, device):
+            type = type.type
+        type = str(type).split(":")[0]
+        if type != "cpu":
+            raise RuntimeError(f"convgrad runs on the CPU only; got device '{type}'")
+        self.type, self.index = type, index
+
+    def __repr__(self):
+        return "device(type='cpu')"
+
+    def __str__(self):
+        return "cpu"
+
+    def __eq__(self, other):
+        return str(other) == "cpu"
+
+    def __hash__(self):
+        return hash("cpu")
+
+
+_cpu = device("cpu")
+
+
+def _check_device(d):
+    if d is not None and str(d).split(":")[0] != "cpu":
+        raise RuntimeError(f"convgrad runs on the CPU only; got device '{d}'")
+
+
+def _dtype_of(dtype):
+    return None if dtype is None else np.dtype(dtype)
+
+
+def _infer_array(data, dtype=None):
+    """Array from Python data with PyTorch's dtype rules: floats -> float32, ints -> int64."""
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        if isinstance(data, (list, tuple)) and data and any(isinstance(d, Tensor) for d in data):
+            data = [d.data if isinstance(d, Tensor) else d for d in data]
+        arr = np.asarray(data)
+        if dtype is None:
+            if arr.dtype.kind == "f":
+                arr = arr.astype(_default_dtype[0])
+            elif arr.dtype.kind in "iu" and arr.dtype != np.uint8:
+                arr = arr.astype(np.int64)
+            elif arr.dtype.kind not in "fiub":
+                raise TypeError(f"tensor: cannot make a tensor from data of type {arr.dtype}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return arr
+
+
+def _promote(a, b):
+    """Result dtype of a binary op, as PyTorch: an integer tensor with a float tensor or Python float
+    becomes the float type (float32 by default); two floats take the wider."""
+    if isinstance(b, Tensor):
+        bd = b.data.dtype
+        ad = a.data.dtype
+        if ad == bd:
+            return ad
+        if ad.kind == "f" and bd.kind != "f":
+            return ad
+        if bd.kind == "f" and ad.kind != "f":
+            return bd
+        if ad.kind == "b":
+            return bd
+        if bd.kind == "b":
+            return ad
+        return np.promote_types(ad, bd)
+    ad = a.data.dtype
+    if isinstance(b, bool):
+        return ad
+    if isinstance(b, numbers.Integral):
+        return ad if ad.kind != "b" else np.dtype(np.int64)
+    if isinstance(b, numbers.Real):
+        return ad if ad.kind == "f" else _default_dtype[0]
+    return None
+
+
+class Tensor:
+    """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
+    compute gradients of a scalar with respect to every tensor that ``requires_grad``."""
+
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_output_nr", "_accumulator", "_vc",
+                 "_hooks", "_retains_grad", "__weakref__", "__dict__")
+    __array_priority__ = 1000  # NumPy defers to our reflected operators
+
+    def __init__(self, data=None, requires_grad=False, dtype=None):
+        if data is None:
+            data = np.zeros((0,), _default_dtype[0])
+        arr = _infer_array(data, _dtype_of(dtype))
+        if arr.dtype.kind == "i" and not isinstance(data, (np.ndarray, Tensor)):
+            arr = arr.astype(_default_dtype[0])  # torch.Tensor([1, 2]) is float
+        self.data = arr
+        self.grad = None
+        self.grad_fn = None
+        self._output_nr = 0
+        self._accumulator = None
+        self._vc = [0]
+        self._hooks = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, array, requires_grad=False):
+        t = object.__new__(cls)
+        t.data = array
+        t.requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = None
+        t._output_nr = 0
+        t._accumulator = None
+        t._vc = [0]
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def device(self):
+        return _cpu
+
+    @property
+    def is_cuda(self):
+        return False
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def _version(self):
+        return self._vc[0]
+
+    @property
+    def T(self):
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def dim(self):
+        return self.data.ndim
+
+    def size(self, dim=None):
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[self._dim(dim)]
+
+    def numel(self):
+        return self.data.size
+
+    def nelement(self):
+        return self.data.size
+
+    def element_size(self):
+        return self.data.itemsize
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
+    def is_contiguous(self):
+        return self.data.flags.c_contiguous
+
+    def stride(self, dim=None):
+        st = tuple(s // self.data.itemsize for s in self.data.strides)
+        return st if dim is None else st[self._dim(dim)]
+
+    def data_ptr(self):
+        return self.data.__array_interface__["data"][0]
+
+    def _dim(self, dim, ndim=None):
+        """Normalise a possibly negative ``dim``; out of range raises IndexError as PyTorch."""
+        n = self.data.ndim if ndim is None else ndim
+        lo, hi = (-n, n - 1) if n > 0 else (-1, 0)
+        if not isinstance(dim, (numbers.Integral, np.integer)) or isinstance(dim, bool):
+            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+        if dim < lo or dim > hi:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
+            )
+        return dim % n if n else 0
+
+    def _dims(self, dim):
+        if dim is None:
+            return None
+        if isinstance(dim, (tuple, list)):
+            if len(dim) == 0:
+                return None
+            return tuple(self._dim(d) for d in dim)
+        return self._dim(dim)
+
+    # ------------------------------------------------------------------ conversion
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.data.size} elements cannot be converted to Scalar "
+                f"(item() needs exactly one element; shape is {tuple(self.shape)})"
+            )
+        return self.data.reshape(()).item()
+
+    def numpy(self, force=False):
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape {tuple(self.shape)})"
+            )
+        return bool(self.data.reshape(()))
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4,
+                               threshold=1000, edgeitems=3)
+        extras = []
+        if self.data.dtype not in (_default_dtype[0], np.dtype(np.int64), np.dtype(bool)) or (
+            self.data.size == 0
+        ):
+            extras.append(f"dtype=convgrad.{self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Compute the gradient of this tensor w.r.t. every leaf that requires grad, adding it to
+        their ``.grad``. A non-scalar needs ``gradient`` (dL/dself)."""
+        from convgrad.autograd.engine import run_backward
+
+        if not self.requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn: call "
+                "backward() on a result computed from tensors with requires_grad=True"
+            )
+        if create_graph:
+            raise NotImplementedError("backward: create_graph (higher-order gradients) is not supported")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; this tensor has shape "
+                    f"{tuple(self.shape)}: pass backward(gradient=...) with dL/d(this tensor)"
+                )
+            g = np.ones(self.data.shape, self.data.dtype)
+        else:
+            g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if g.shape != self.data.shape:
+                raise RuntimeError(
+                    f"backward: gradient has shape {tuple(g.shape)}; expected the output's shape "
+                    f"{tuple(self.shape)}"
+                )
+            g = g.astype(self.data.dtype, copy=False)
+        run_backward(self, g, retain_graph=bool(retain_graph))
+
+    def detach(self):
+        """The same data, cut from the graph (shares memory and the version counter)."""
+        t = Tensor._make(self.data)
+        t._vc = self._vc
+        return t
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients; got dtype {self.data.dtype}"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        if self.grad_fn is None:
+            return
+        if not self._retains_grad:
+            self._retains_grad = True
+            _RetainGrad.attach(self)
+
+    def register_hook(self, hook):
+        """``hook(grad) -> new grad or None``, called when the gradient w.r.t. this tensor is computed."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return _RetainGrad.attach(self, hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _Handle(self._hooks, hook)
+
+    # ------------------------------------------------------------------ dtype and device
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(other)``; devices other than the CPU raise."""
+        dtype = kwargs.get("dtype")
+        _check_device(kwargs.get("device"))
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (str, device)):
+                _check_device(a)
+            elif a is not None:
+                dtype = a
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self
+        return self.type(dtype)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"convgrad.{self.data.dtype}Tensor"
+        from convgrad.ops.elementwise import Cast
+
+        return Cast.apply(self, np.dtype(dtype))
+
+    def cpu(self):
+        return self
+
+    def cuda(self, *a, **k):
+        raise RuntimeError("convgrad runs on the CPU only: there is no CUDA device")
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def half(self):
+        return self.to(float16)
+
+    def long(self):
+        return self.to(int64)
+
+    def int(self):
+        return self.to(int32)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    # ------------------------------------------------------------------ arithmetic
+    def _binary(self, other, op, reverse=False):
+        if not isinstance(other, Tensor):
+            if isinstance(other, np.ndarray):
+                other = Tensor._make(other)
+            elif not isinstance(other, numbers.Number):
+                return NotImplemented
+        dt = _promote(self, other)
+        a = self if self.data.dtype == dt else self.to(dt)
+        if isinstance(other, Tensor):
+            b = other if other.data.dtype == dt else other.to(dt)
+        else:
+            b = other
+        if reverse:
+            return op.apply(b, a) if isinstance(b, Tensor) else op.apply(Tensor._make(np.asarray(b, dt)), a)
+        return op.apply(a, b)
+
+    def __add__(self, other):
+        return self._binary(other, _ops.Add)
+
+    def __radd__(self, other):
+        return self._binary(other, _ops.Add)
+
+    def __sub__(self, other):
+        return self._binary(other, _ops.Sub)
+
+    def __rsub__(self, other):
+        return self._binary(other, _ops.Sub, reverse=True)
+
+    def __mul__(self, other):
+        return self._binary(other, _ops.Mul)
+
+    def __rmul__(self, other):
+        return self._binary(other, _ops.Mul)
+
+    def __truediv__(self, other):
+        if self.data.dtype.kind != "f" and not (isinstance(other, Tensor) and other.data.dtype.kind == "f"):
+            return self.float() / other
+        return self._binary(other, _ops.Div)
+
+    def __rtruediv__(self, other):
+        if self.data.dtype.kind != "f":
+            return other / self.float()
+        return self._binary(other, _ops.Div, reverse=True)
+
+    def __floordiv__(self, other):
+        o = other.data if isinstance(other, Tensor) else other
+        return Tensor._make(np.floor_divide(self.data, o))
+
+    def __mod__(self, other):
+        o = other.data if isinstance(other, Tensor) else other
+        return Tensor._make(np.mod(self.data, o))
+
+    def __pow__(self, exponent):
+        return self._binary(exponent, _ops.Pow)
+
+    def __rpow__(self, base):
+        return self._binary(base, _ops.Pow, reverse=True)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(as_tensor(other), self)
+
+    def __neg__(self):
+        return _ops.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def add(self, other, alpha=1):
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other, rounding_mode=None):
+        if rounding_mode == "floor":
+            return self // other
+        return self / other
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def mm(self, other):
+        return matmul(self, other)
+
+    def bmm(self, other):
+        return matmul(self, other)
+
+    def dot(self, other):
+        return matmul(self, other)
+
+    subtract, multiply, divide, true_divide = sub, mul, div, div
+
+    # comparisons: results are bool tensors with no gradient
+    def _compare(self, other, fn):
+        o = other.data if isinstance(other, Tensor) else other
+        return Tensor._make(fn(self.data, o))
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __and__(self, other):
+        return self._compare(other, np.logical_and if self.dtype == bool_ else np.bitwise_and)
+
+    def __or__(self, other):
+        return self._compare(other, np.logical_or if self.dtype == bool_ else np.bitwise_or)
+
+    def __xor__(self, other):
+        return self._compare(other, np.logical_xor if self.dtype == bool_ else np.bitwise_xor)
+
+    def __invert__(self):
+        return Tensor._make(np.logical_not(self.data) if self.dtype == bool_ else np.invert(self.data))
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def equal(self, other):
+        return self.shape == other.shape and bool(np.array_equal(self.data, other.data))
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+        return bool(np.allclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def isnan(self):
+        return Tensor._make(np.isnan(self.data))
+
+    def isinf(self):
+        return Tensor._make(np.isinf(self.data))
+
+    def isfinite(self):
+        return Tensor._make(np.isfinite(self.data))
+
+    def logical_not(self):
+        return Tensor._make(np.logical_not(self.data))
+
+    def all(self, dim=None, keepdim=False):
+        return Tensor._make(np.all(self.data, axis=self._dims(dim), keepdims=keepdim))
+
+    def any(self, dim=None, keepdim=False):
+        return Tensor._make(np.any(self.data, axis=self._dims(dim), keepdims=keepdim))
+
+    # ------------------------------------------------------------------ elementwise functions
+    def _float_op(self, op, name):
+        if self.data.dtype.kind != "f":
+            return op.apply(self.float())
+        return op.apply(self)
+
+    def exp(self):
+        return self._float_op(_ops.Exp, "exp")
+
+    def log(self):
+        return self._float_op(_ops.Log, "log")
+
+    def sqrt(self):
+        return self._float_op(_ops.Sqrt, "sqrt")
+
+    def rsqrt(self):
+        return 1 / self.sqrt()
+
+    def sin(self):
+        return self._float_op(_ops.Sin, "sin")
+
+    def cos(self):
+        return self._float_op(_ops.Cos, "cos")
+
+    def tanh(self):
+        return self._float_op(_ops.Tanh, "tanh")
+
+    def sigmoid(self):
+        return self._float_op(_ops.Sigmoid, "sigmoid")
+
+    def relu(self):
+        return _ops.ReLU.apply(self)
+
+    def abs(self):
+        return _ops.Abs.apply(self)
+
+    def neg(self):
+        return -self
+
+    def square(self):
+        return self * self
+
+    def reciprocal(self):
+        return 1 / self
+
+    def sign(self):
+        return Tensor._make(np.sign(self.data))
+
+    def floor(self):
+        return Tensor._make(np.floor(self.data))
+
+    def ceil(self):
+        return Tensor._make(np.ceil(self.data))
+
+    def round(self):
+        return Tensor._make(np.round(self.data))
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = maximum(out, min if isinstance(min, Tensor) else as_tensor(min, dtype=self.dtype))
+            if max is not None:
+                out = minimum(out, max if isinstance(max, Tensor) else as_tensor(max, dtype=self.dtype))
+            return out
+        return _ops.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        v = value.item() if isinstance(value, Tensor) else value
+        return where(Tensor._make(mask), Tensor._make(np.asarray(v, self.dtype)), self)
+
+    def softmax(self, dim):
+        from convgrad.functional import softmax
+
+        return softmax(self, dim)
+
+    def log_softmax(self, dim):
+        from convgrad.functional import log_softmax
+
+        return log_softmax(self, dim)
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        if self.data.dtype.kind in "bi" and dtype is None:
+            dtype = int64
+        if self.data.dtype.kind not in "fc":
+            return Tensor._make(np.sum(self.data, axis=self._dims(dim), keepdims=keepdim, dtype=dtype))
+        return _ops.Sum.apply(self, self._dims(dim), keepdim)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if x.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                f"complex dtype. Got: {x.data.dtype}"
+            )
+        return _ops.Mean.apply(x, self._dims(dim), keepdim)
+
+    def _max_min(self, dim, keepdim, all_op, dim_op, other_fn):
+        if isinstance(dim, Tensor):
+            return other_fn(self, dim)
+        if dim is None:
+            if self.data.size == 0:
+                raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
+            return all_op.apply(self, None, False)
+        vals, idx = dim_op.apply(self, self._dim(dim), keepdim)
+        return _MaxResult(vals, idx)
+
+    def max(self, dim=None, keepdim=False):
+        return self._max_min(dim, keepdim, _ops.MaxAll, _ops.MaxDim, maximum)
+
+    def min(self, dim=None, keepdim=False):
+        return self._max_min(dim, keepdim, _ops.MinAll, _ops.MinDim, minimum)
+
+    def amax(self, dim=(), keepdim=False):
+        return _ops.MaxAll.apply(self, self._dims(dim), keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return _ops.MinAll.apply(self, self._dims(dim), keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        if dim is None:
+            return Tensor._make(np.asarray(np.argmax(self.data), np.int64))
+        d = self._dim(dim)
+        return Tensor._make(np.argmax(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+
+    def argmin(self, dim=None, keepdim=False):
+        if dim is None:
+            return Tensor._make(np.asarray(np.argmin(self.data), np.int64))
+        d = self._dim(dim)
+        return Tensor._make(np.argmin(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        return _ops.Var.apply(self, self._dims(dim), correction, keepdim)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def logsumexp(self, dim, keepdim=False):
+        return _ops.LogSumExp.apply(self, self._dims(dim), keepdim)
+
+    def prod(self, dim=None, keepdim=False):
+        return _ops.Prod.apply(self, None if dim is None else self._dim(dim), keepdim)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        if p == 2 or p == "fro":
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        if p == float("inf"):
+            return self.abs().amax(dim if dim is not None else (), keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        d = self._dim(dim)
+        if not 0 <= k <= self.shape[d]:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {self.shape[d]}")
+        key = -self.data if largest else self.data
+        idx = np.argsort(key, axis=d, kind="stable")
+        idx = np.take(idx, np.arange(k), axis=d).astype(np.int64)
+        return _TopkResult(self.gather(d, Tensor._make(idx)), Tensor._make(idx))
+
+    def sort(self, dim=-1, descending=False):
+        d = self._dim(dim)
+        key = -self.data if descending else self.data
+        idx = np.argsort(key, axis=d, kind="stable").astype(np.int64)
+        return _TopkResult(self.gather(d, Tensor._make(idx)), Tensor._make(idx))
+
+    def argsort(self, dim=-1, descending=False):
+        return self.sort(dim, descending)[1]
+
+    def cumsum(self, dim):
+        return Tensor._make(np.cumsum(self.data, axis=self._dim(dim)))
+
+    # ------------------------------------------------------------------ shapes
+    def _shape_arg(self, shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        shape = tuple(int(s) for s in shape)
+        if shape.count(-1) > 1:
+            raise RuntimeError("only one dimension can be inferred (got more than one -1)")
+        known = int(np.prod([s for s in shape if s != -1]))
+        n = self.data.size
+        if (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n):
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+        return shape
+
+    def reshape(self, *shape):
+        shape = self._shape_arg(shape)
+        if shape == self.data.shape:
+            return self
+        return _ops.Reshape.apply(self, shape)
+
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
+            return self.to(shape[0])
+        shape = self._shape_arg(shape)
+        # a view needs a layout-compatible shape, as in PyTorch
+        try:
+            v = self.data.view()
+            v.shape = shape
+        except AttributeError:
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (shape "
+                f"{tuple(self.shape)} -> {shape}): use .reshape(...) instead"
+            ) from None
+        return _ops.Reshape.apply(self, shape)
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.data.ndim == 0:
+            return self.reshape(1)
+        s, e = self._dim(start_dim), self._dim(end_dim)
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        shp = self.data.shape
+        return self.reshape(shp[:s] + (-1 if 0 not in shp[s:e + 1] else 0,) + shp[e + 1:])
+
+    def unflatten(self, dim, sizes):
+        d = self._dim(dim)
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        if len(dims) != self.data.ndim:
+            raise RuntimeError(
+                f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                f"length of the desired ordering of dimensions i.e. input.dim() = {self.data.ndim} is not "
+                f"equal to len(dims) = {len(dims)}"
+            )
+        dims = tuple(self._dim(d) for d in dims)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"permute(): duplicate dims are not allowed (got {dims})")
+        return _ops.Permute.apply(self, dims)
+
+    def transpose(self, dim0, dim1):
+        dims = list(range(self.data.ndim))
+        a, b = self._dim(dim0), self._dim(dim1)
+        dims[a], dims[b] = dims[b], dims[a]
+        return _ops.Permute.apply(self, tuple(dims))
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.data.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.data.ndim}D")
+        return self.transpose(0, 1) if self.data.ndim == 2 else self
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            shape = tuple(s for s in self.data.shape if s != 1)
+        else:
+            dims = self._dims(dim)
+            dims = (dims,) if isinstance(dims, numbers.Integral) else dims
+            shape = tuple(s for i, s in enumerate(self.data.shape) if not (i in dims and s == 1))
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim):
+        d = self._dim(dim, self.data.ndim + 1)
+        return self.reshape(self.data.shape[:d] + (1,) + self.data.shape[d:])
+
+    def expand(self, *sizes):
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.data.ndim:
+            raise RuntimeError(
+                f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+                f"number of dimensions in the tensor ({self.data.ndim})"
+            )
+        lead = len(sizes) - self.data.ndim
+        shape = []
+        for i, s in enumerate(sizes):
+            cur = self.data.shape[i - lead] if i >= lead else 1
+            if s == -1:
+                if i < lead:
+                    raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+                s = cur
+            if cur != s and cur != 1:
+                raise RuntimeError(
+                    f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
+                    f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                    f"{list(self.data.shape)}"
+                )
+            shape.append(s)
+        return _ops.Expand.apply(self, tuple(shape))
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def repeat(self, *reps):
+        if len(reps) == 1 and isinstance(reps[0], (tuple, list)):
+            reps = tuple(reps[0])
+        if len(reps) < self.data.ndim:
+            raise RuntimeError(
+                "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+            )
+        return _ops.Repeat.apply(self, tuple(reps))
+
+    def contiguous(self):
+        if self.data.flags.c_contiguous:
+            return self
+        return _ops.Clone.apply(self)
+
+    def clone(self):
+        return _ops.Clone.apply(self)
+
+    def split(self, split_size, dim=0):
+        return split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        d = self._dim(dim)
+        return tuple(t.squeeze(d) for t in split(self, 1, d))
+
+    def flip(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _ops.Flip.apply(self, tuple(self._dim(d) for d in dims))
+
+    def gather(self, dim, index):
+        d = self._dim(dim)
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.dtype.kind not in "iu":
+            raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
+        return _ops.Gather.apply(self, d, idx)
+
+    def index_select(self, dim, index):
+        d = self._dim(dim)
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        return self[(slice(None),) * d + (idx,)]
+
+    # ------------------------------------------------------------------ indexing
+    def __getitem__(self, index):
+        index = _index_arrays(index, self.data.shape)
+        return _ops.GetItem.apply(self, index)
+
+    def __setitem__(self, index, value):
+        index = _index_arrays(index, self.data.shape)
+        v = value.data if isinstance(value, Tensor) else value
+        if (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) and _state.enabled:
+            self._check_inplace()
+            result = _SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
+            self._rebase(result)
+        else:
+            self.data[index] = v
+            self._vc[0] += 1
+
+    # ------------------------------------------------------------------ in-place
+    def _check_inplace(self):
+        if self.requires_grad and self.grad_fn is None and _state.enabled:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation: wrap the "
+                "update in `with convgrad.no_grad():` (as optimisers do) or use an out-of-place op"
+            )
+
+    def _rebase(self, result):
+        """In-place on a tensor in the graph: take result's values into our buffer and its node as ours."""
+        self.data[...] = result.data
+        self._vc[0] += 1
+        self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
+        self.requires_grad = result.requires_grad
+        if self.grad_fn is not None:
+            _redirect_saved(self.grad_fn, result, self)
+
+    def _inplace(self, fn, *args):
+        """Apply ``fn`` (an out-of-place method) in place."""
+        if _state.enabled and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
+                                                         for a in args)):
+            self._check_inplace()
+            self._rebase(fn(self, *args))
+            return self
+        with no_grad():
+            r = fn(self, *args)
+        np.copyto(self.data, r.data, casting="same_kind")
+        self._vc[0] += 1
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace(lambda s, o: s.add(o, alpha=alpha), other)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(lambda s, o: s.sub(o, alpha=alpha), other)
+
+    def mul_(self, other):
+        return self._inplace(Tensor.__mul__, other)
+
+    def div_(self, other):
+        return self._inplace(Tensor.__truediv__, other)
+
+    def pow_(self, e):
+        return self._inplace(Tensor.__pow__, e)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(lambda s: s.clamp(min, max))
+
+    def neg_(self):
+        return self._inplace(Tensor.__neg__)
+
+    def exp_(self):
+        return self._inplace(Tensor.exp)
+
+    def sqrt_(self):
+        return self._inplace(Tensor.sqrt)
+
+    def relu_(self):
+        return self._inplace(Tensor.relu)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        if _state.enabled and self.requires_grad:
+            self._check_inplace()
+        v = value.item() if isinstance(value, Tensor) else value
+        self.data.fill(v)
+        self._vc[0] += 1
+        return self
+
+    def copy_(self, src):
+        src_t = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
+        if _state.enabled and (self.requires_grad or src_t.requires_grad):
+            self._check_inplace()
+            r = _ops.Cast.apply(src_t.expand(self.shape), self.dtype) if src_t.dtype != self.dtype else \
+                _ops.Clone.apply(src_t.expand(self.shape))
+            self._rebase(r)
+            return self
+        np.copyto(self.data, np.broadcast_to(src_t.data, self.data.shape), casting="unsafe")
+        self._vc[0] += 1
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from convgrad.random import rng
+
+        return self._fill_random(rng(generator).uniform(a, b, self.data.shape))
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from convgrad.random import rng
+
+        return self._fill_random(rng(generator).normal(mean, std, self.data.shape))
+
+    def bernoulli_(self, p=0.5, generator=None):
+        from convgrad.random import rng
+
+        return self._fill_random(rng(generator).random(self.data.shape) < p)
+
+    def _fill_random(self, values):
+        if _state.enabled and self.requires_grad:
+            self._check_inplace()
+        self.data[...] = values
+        self._vc[0] += 1
+        return self
+
+
+class _MaxResult(tuple):
+    """(values, indices), also readable as ``.values`` and ``.indices``."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+_TopkResult = _MaxResult
+
+
+class _Handle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _index_arrays(index, shape):
+    """Turn Tensors inside an index into arrays, and check integer indices against the shape."""
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    elif isinstance(index, list):
+        index = np.asarray(index)
+    items = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in items) or any(i is None for i in items):
+        return index
+    dim = 0
+    for i in items:
+        if isinstance(i, np.ndarray) and i.dtype == bool:
+            dim += i.ndim
+            continue
+        if dim >= len(shape):
+            raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+        n = shape[dim]
+        if isinstance(i, (numbers.Integral, np.integer)) and not isinstance(i, bool):
+            if not -n <= i < n:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {n}")
+        elif isinstance(i, np.ndarray) and i.dtype.kind in "iu" and i.size:
+            lo, hi = i.min(), i.max()
+            if lo < -n or hi >= n:
+                bad = hi if hi >= n else lo
+                raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {n}")
+        elif isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
+            raise IndexError(
+                f"tensors used as indices must be long, int, byte or bool tensors; got {i.dtype}"
+            )
+        dim += 1
+    return index
+
+
+def _redirect_saved(node, old, new):
+    """After an in-place op, the node saved ``old`` (the result); it now lives in ``new``."""
+    versions = node._saved_versions
+    if versions:
+        node._saved_versions = [(new if t is old else t, new._vc[0] if t is old else v) for t, v in versions]
+
+
+# ---------------------------------------------------------------------- module-level functions
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (floats become float32, ints int64, as in PyTorch)."""
+    _check_device(device)
+    arr = _infer_array(data, _dtype_of(dtype))
+    t = Tensor._make(np.array(arr, copy=True))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory with a NumPy array or Tensor when the dtype allows."""
+    _check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype == np.dtype(dtype) else data.to(dtype)
+    return Tensor._make(_infer_array(data, _dtype_of(dtype)))
+
+
+def from_numpy(array):
+    """A tensor sharing memory with ``array``."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
+    return Tensor._make(array)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def _to_tensor(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    dt = like.dtype if like is not None and isinstance(x, numbers.Number) else None
+    return Tensor._make(_infer_array(x, dt))
+
+
+def matmul(a, b):
+    """Matrix product of two tensors (NumPy/PyTorch ``matmul`` semantics)."""
+    a, b = _to_tensor(a), _to_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(
+            f"matmul: both arguments need at least 1 dimension, got {a.ndim}D and {b.ndim}D tensors"
+        )
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        sa = "x".join(map(str, a.shape[-2:] if a.ndim > 1 else (1,) + a.shape))
+        sb = "x".join(map(str, b.shape[-2:] if b.ndim > 1 else b.shape + (1,)))
+        raise RuntimeError(
+            f"matmul: shapes cannot be multiplied ({sa} and {sb}): the first's last dimension ({ka}) "
+            f"must equal the second's {'first' if b.ndim == 1 else 'second-to-last'} dimension ({kb})"
+        )
+    if a.ndim > 2 and b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise RuntimeError(
+                f"matmul: batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not broadcast"
+            ) from None
+    if a.dtype != b.dtype:
+        dt = _promote(a, b)
+        a, b = a.to(dt), b.to(dt)
+    return _ops.MatMul.apply(a, b)
+
+
+mm = bmm = matmul
+
+
+def _broadcast_check(name, *ts):
+    try:
+        return np.broadcast_shapes(*(t.shape for t in ts))
+    except ValueError:
+        shapes = " and ".join(str(tuple(t.shape)) for t in ts)
+        raise RuntimeError(f"{name}: the shapes {shapes} do not broadcast") from None
+
+
+def maximum(a, b):
+    a, b = _to_tensor(a), _to_tensor(b, a)
+    _broadcast_check("maximum", a, b)
+    return _ops.Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    a, b = _to_tensor(a), _to_tensor(b, a)
+    _broadcast_check("minimum", a, b)
+    return _ops.Minimum.apply(a, b)
+
+
+def where(condition, input=None, other=None):
+    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if input is None and other is None:
+        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
+    if cond.dtype != bool:
+        raise RuntimeError(f"where: expected condition to be a boolean tensor, but got {cond.dtype}")
+    ref = input if isinstance(input, Tensor) else other
+    a = _to_tensor(input, ref)
+    b = _to_tensor(other, ref)
+    if a.dtype != b.dtype:
+        dt = _promote(a, b)
+        a, b = a.to(dt), b.to(dt)
+    _broadcast_check("where", Tensor._make(cond), a, b)
+    return _ops.Where.apply(cond, a, b)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing ``dim``; all other sizes must agree."""
+    tensors = [_to_tensor(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    ref = tensors[0]
+    d = ref._dim(dim)
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim or t.shape[:d] + t.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
+            raise RuntimeError(
+                f"cat(): sizes of tensors must match except in dimension {d}; expected "
+                f"{tuple(ref.shape)} (any size at dim {d}), got {tuple(t.shape)} for tensor {i}"
+            )
+    dt = ref.dtype
+    for t in tensors[1:]:
+        if t.dtype != dt:
+            dt = _promote(Tensor._make(np.zeros(0, dt)), t)
+    tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
+    return _ops.Cat.apply(d, *tensors)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new ``dim``."""
+    tensors = [_to_tensor(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at entry 0 "
+                f"and {list(t.shape)} at entry {i}"
+            )
+    d = tensors[0]._dim(dim, tensors[0].ndim + 1)
+    dt = tensors[0].dtype
+    tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
+    return _ops.Stack.apply(d, *tensors)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+    d = tensor._dim(dim)
+    n = tensor.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        s = int(split_size_or_sections)
+        if s <= 0 and n > 0:
+            raise RuntimeError(f"split: split_size must be positive, got {s}")
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                f"dimension {d}), but got split_sizes={sizes}"
+            )
+    bounds = list(np.cumsum(sizes)[:-1])
+    if len(sizes) == 1:
+        return (_ops.Reshape.apply(tensor, tensor.shape),)
+    return _ops.Split.apply(tensor, bounds, d)
+
+
+def chunk(tensor, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    n = tensor.shape[tensor._dim(dim)]
+    size = -(-n // chunks) if n else 1
+    return split(tensor, size, dim)
+
+
+def _attach_ops():
+    global _ops, _SetItem, _RetainGrad
+    from convgrad.autograd.function import NumpyFunction
+    from convgrad.ops import elementwise, matmul as mm_ops, reduction, shape
+
+    class _Namespace:
+        pass
+
+    ns = _Namespace()
+    for mod in (elementwise, mm_ops, reduction, shape):
+        for k, v in vars(mod).items():
+            if isinstance(v, type) and issubclass(v, NumpyFunction):
+                setattr(ns, k, v)
+    _ops = ns
+
+    class SetItem(NumpyFunction):
+        """y = x with y[index] = v;  dL/dx is g with zeros at index, dL/dv is g[index]."""
+
+        @staticmethod
+        def forward(ctx, x, index, v):
+            ctx.index = index
+            ctx.vshape = np.shape(v)
+            y = x.copy()
+            y[index] = v
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            gx = g.copy()
+            gx[ctx.index] = 0
+            gv = g[ctx.index]
+            return gx, None, gv
+
+    class RetainGrad(NumpyFunction):
+        """An identity node placed after a non-leaf so its gradient can be kept or hooked."""
+
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            t = ctx.tensor
+            for h in ctx.hooks:
+                r = h(Tensor._make(g))
+                if r is not None:
+                    g = r.data
+            if t._retains_grad:
+                t.grad = Tensor._make(g.copy()) if t.grad is None else Tensor._make(t.grad.data + g)
+            return g
+
+        @staticmethod
+        def attach(t, hook=None):
+            node = t.grad_fn
+            if not isinstance(node, RetainGrad):
+                out = RetainGrad.apply(t)
+                node = out.grad_fn
+                node.tensor, node.hooks = t, []
+                t.grad_fn, t._output_nr = node, 0
+            if hook is not None:
+                node.hooks.append(hook)
+                return _Handle(node.hooks, hook)
+
+    _SetItem, _RetainGrad = SetItem, RetainGrad
+
+
+_ops = None
+_attach_ops()
