@@ -112,7 +112,7 @@ class _Cuda:
         return 0
 
     @staticmethod
-    def manual_seed(seed):
+    def manual_seed(value):
         pass
 
     manual_seed_all = manual_seed

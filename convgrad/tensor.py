@@ -6,7 +6,6 @@ import numbers
 import numpy as np
 
 from convgrad.autograd.grad_mode import _state, no_grad
-
 from convgrad.dtypes import bool_, float16, float32, float64, int32, int64
 
 _default_dtype = [float32]
@@ -108,13 +107,23 @@ def _promote(a, b):
     return None
 
 
+_UNVERSIONED = (0,)
+
+
 class Tensor:
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
     compute gradients of a scalar with respect to every tensor that ``requires_grad``."""
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_output_nr", "_accumulator", "_vc",
-                 "_hooks", "_retains_grad", "__weakref__", "__dict__")
     __array_priority__ = 1000  # NumPy defers to our reflected operators
+    # Defaults live on the class so creating a tensor (once per op) sets one attribute, not nine.
+    requires_grad = False
+    grad = None
+    grad_fn = None
+    _output_nr = 0
+    _accumulator = None
+    _vc = _UNVERSIONED  # version counter, a one-element list shared with views; made on first write
+    _hooks = None
+    _retains_grad = False
 
     def __init__(self, data=None, requires_grad=False, dtype=None):
         if data is None:
@@ -123,14 +132,6 @@ class Tensor:
         if arr.dtype.kind == "i" and not isinstance(data, (np.ndarray, Tensor)):
             arr = arr.astype(_default_dtype[0])  # torch.Tensor([1, 2]) is float
         self.data = arr
-        self.grad = None
-        self.grad_fn = None
-        self._output_nr = 0
-        self._accumulator = None
-        self._vc = [0]
-        self._hooks = None
-        self._retains_grad = False
-        self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -138,14 +139,8 @@ class Tensor:
     def _make(cls, array, requires_grad=False):
         t = object.__new__(cls)
         t.data = array
-        t.requires_grad = requires_grad
-        t.grad = None
-        t.grad_fn = None
-        t._output_nr = 0
-        t._accumulator = None
-        t._vc = [0]
-        t._hooks = None
-        t._retains_grad = False
+        if requires_grad:
+            t.requires_grad = True
         return t
 
     # ------------------------------------------------------------------ properties
@@ -215,6 +210,11 @@ class Tensor:
     def data_ptr(self):
         return self.data.__array_interface__["data"][0]
 
+    def _bump_version(self):
+        if self._vc is _UNVERSIONED:
+            self._vc = [0]
+        self._vc[0] += 1
+
     def _dim(self, dim, ndim=None):
         """Normalise a possibly negative ``dim``; out of range raises IndexError as PyTorch."""
         n = self.data.ndim if ndim is None else ndim
@@ -233,7 +233,10 @@ class Tensor:
         if isinstance(dim, (tuple, list)):
             if len(dim) == 0:
                 return None
-            return tuple(self._dim(d) for d in dim)
+            dims = tuple(self._dim(d) for d in dim)
+            if len(set(dims)) != len(dims):
+                raise RuntimeError(f"dim {dims} names the same dimension more than once")
+            return dims
         return self._dim(dim)
 
     # ------------------------------------------------------------------ conversion
@@ -336,6 +339,8 @@ class Tensor:
     def detach(self):
         """The same data, cut from the graph (shares memory and the version counter)."""
         t = Tensor._make(self.data)
+        if self._vc is _UNVERSIONED:
+            self._vc = [0]
         t._vc = self._vc
         return t
 
@@ -424,11 +429,17 @@ class Tensor:
 
     # ------------------------------------------------------------------ arithmetic
     def _binary(self, other, op, reverse=False):
+        if not reverse and type(other) is Tensor and other.data.dtype == self.data.dtype:
+            if other.data.shape != self.data.shape:
+                _broadcast_check(op.__name__.lower(), self, other)
+            return op.apply(self, other)
         if not isinstance(other, Tensor):
             if isinstance(other, np.ndarray):
                 other = Tensor._make(other)
             elif not isinstance(other, numbers.Number):
                 return NotImplemented
+        if isinstance(other, Tensor) and other.data.shape != self.data.shape:
+            _broadcast_check(op.__name__.lower(), self, other)
         dt = _promote(self, other)
         a = self if self.data.dtype == dt else self.to(dt)
         if isinstance(other, Tensor):
@@ -973,7 +984,7 @@ class Tensor:
             self._rebase(result)
         else:
             self.data[index] = v
-            self._vc[0] += 1
+            self._bump_version()
 
     # ------------------------------------------------------------------ in-place
     def _check_inplace(self):
@@ -986,7 +997,7 @@ class Tensor:
     def _rebase(self, result):
         """In-place on a tensor in the graph: take result's values into our buffer and its node as ours."""
         self.data[...] = result.data
-        self._vc[0] += 1
+        self._bump_version()
         self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
         self.requires_grad = result.requires_grad
         if self.grad_fn is not None:
@@ -1002,7 +1013,7 @@ class Tensor:
         with no_grad():
             r = fn(self, *args)
         np.copyto(self.data, r.data, casting="same_kind")
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def add_(self, other, alpha=1):
@@ -1035,6 +1046,18 @@ class Tensor:
     def relu_(self):
         return self._inplace(Tensor.relu)
 
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
     def zero_(self):
         return self.fill_(0)
 
@@ -1043,7 +1066,7 @@ class Tensor:
             self._check_inplace()
         v = value.item() if isinstance(value, Tensor) else value
         self.data.fill(v)
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def copy_(self, src):
@@ -1055,7 +1078,7 @@ class Tensor:
             self._rebase(r)
             return self
         np.copyto(self.data, np.broadcast_to(src_t.data, self.data.shape), casting="unsafe")
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
@@ -1077,7 +1100,7 @@ class Tensor:
         if _state.enabled and self.requires_grad:
             self._check_inplace()
         self.data[...] = values
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
 
@@ -1329,8 +1352,10 @@ def chunk(tensor, chunks, dim=0):
 
 def _attach_ops():
     global _ops, _SetItem, _RetainGrad
+    from convgrad.autograd import function as function_module
     from convgrad.autograd.function import NumpyFunction
-    from convgrad.ops import elementwise, matmul as mm_ops, reduction, shape
+    from convgrad.ops import elementwise, reduction, shape
+    from convgrad.ops import matmul as mm_ops
 
     class _Namespace:
         pass
@@ -1391,6 +1416,7 @@ def _attach_ops():
                 return _Handle(node.hooks, hook)
 
     _SetItem, _RetainGrad = SetItem, RetainGrad
+    function_module.Tensor = Tensor
 
 
 _ops = None

@@ -79,9 +79,9 @@ def compare(fn, *inputs, atol=1e-5, rtol=1e-4, grad=True, requires_grad=None, no
             assert c == t, f"output {i}: {c} != torch's {t}"
             continue
         assert isinstance(c, convgrad.Tensor), f"output {i}: expected a Tensor, got {type(c).__name__}"
-        assert tuple(c.shape) == tuple(t.shape), f"output {i}: shape {tuple(c.shape)} != torch's {tuple(t.shape)}"
+        assert tuple(c.shape) == tuple(t.shape), f"output {i}: shape {tuple(c.shape)} != {tuple(t.shape)}"
         if check_dtype:
-            assert str(c.dtype) == str(t.dtype).replace("torch.", ""), f"output {i}: dtype {c.dtype} != {t.dtype}"
+            assert str(c.dtype) == str(t.dtype).replace("torch.", ""), f"output {i}: {c.dtype} != {t.dtype}"
         np.testing.assert_allclose(_np(c), _np(t), atol=atol, rtol=rtol, err_msg=f"forward output {i}")
     if not grad:
         return out_c

@@ -1,7 +1,13 @@
 """Reverse-mode automatic differentiation."""
 
 from convgrad.autograd.function import Function, NumpyFunction
-from convgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from convgrad.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from convgrad.autograd.gradcheck import GradcheckError, gradcheck
 
 

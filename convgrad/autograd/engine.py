@@ -4,6 +4,7 @@ call each node's backward, and add (+=) the gradients that reach the same node."
 import numpy as np
 
 from convgrad.autograd.function import AccumulateGrad
+from convgrad.tensor import Tensor
 
 
 def _unbroadcast(grad, shape):
@@ -102,8 +103,6 @@ def run_backward(tensor, grad, retain_graph=False, inputs=None):
 
 
 def _accumulate_leaf(t, g, routed):
-    from convgrad.tensor import Tensor
-
     for hook in t._hooks or ():
         r = hook(Tensor(g))
         if r is not None:

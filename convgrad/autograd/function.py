@@ -11,6 +11,8 @@ import numpy as np
 
 from convgrad.autograd.grad_mode import _state
 
+Tensor = None  # convgrad.tensor sets this when it loads (it imports this module, not the reverse)
+
 
 class SavedTensorModifiedError(RuntimeError):
     pass
@@ -82,38 +84,37 @@ class NumpyFunction(Node):
     # ---- machinery ----
     @classmethod
     def apply(cls, *args, **kwargs):
-        from convgrad.tensor import Tensor
-
-        need = False
+        """Run forward on the arrays inside ``args``; record this node when a gradient is needed."""
         arrays = []
+        needs = []
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
-                if a.requires_grad:
-                    need = True
+                needs.append(a.requires_grad)
             else:
                 arrays.append(a)
-        need = need and _state.enabled
+                needs.append(False)
+        need = _state.enabled and True in needs
         ctx = cls.__new__(cls)
         if need:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            ctx.needs_input_grad = tuple(needs)
         out = cls._run_forward(ctx, arrays, args, kwargs)
-        if isinstance(out, tuple):
+        if type(out) is tuple:
             outs = tuple(_wrap(o) for o in out)
         else:
             outs = None
             result = _wrap(out)
         if not need:
             return outs if outs is not None else result
-        ctx._edges = tuple(_edge(a) if isinstance(a, Tensor) and a.requires_grad else None for a in args)
+        ctx._edges = tuple(_edge(a) if r else None for a, r in zip(args, needs))
         if ctx._saved:
             ctx._record_versions(args, outs if outs is not None else (result,))
-        nondiff = ctx._non_differentiable
         if outs is None:
             if result.data.dtype.kind in "fc":
                 result.requires_grad = True
                 result.grad_fn = ctx
             return result
+        nondiff = ctx._non_differentiable
         ctx._n_outputs = len(outs)
         ctx._output_meta = tuple((t.data.shape, t.data.dtype) for t in outs)
         for i, t in enumerate(outs):
@@ -128,16 +129,15 @@ class NumpyFunction(Node):
         return cls.forward(ctx, *arrays, **kwargs)
 
     def _record_versions(self, args, outs):
-        from convgrad.tensor import Tensor
-
+        """Remember the version of each tensor whose array was saved, to catch later in-place edits."""
         versions = []
-        for s in self._saved:
-            if not isinstance(s, np.ndarray):
-                continue
-            for t in (*args, *outs):
-                if isinstance(t, Tensor) and t.data is s:
-                    versions.append((t, t._vc[0]))
-                    break
+        for t in (*args, *outs):
+            if isinstance(t, Tensor):
+                d = t.data
+                for s in self._saved:
+                    if s is d:
+                        versions.append((t, t._vc[0]))
+                        break
         self._saved_versions = versions
 
     def _check_versions(self):
@@ -187,7 +187,6 @@ class Function(NumpyFunction):
     @classmethod
     def _run_forward(cls, ctx, arrays, args, kwargs):
         from convgrad.autograd.grad_mode import no_grad
-        from convgrad.tensor import Tensor
 
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
@@ -202,13 +201,11 @@ class Function(NumpyFunction):
         return unwrap(out)
 
     def _record_versions(self, args, outs):
-        from convgrad.tensor import Tensor
 
         self._saved_versions = [(t, t._vc[0]) for t in self._saved if isinstance(t, Tensor)]
 
     def _call_backward(self, grads):
         from convgrad.autograd.grad_mode import no_grad
-        from convgrad.tensor import Tensor
 
         if self._released:
             NumpyFunction._call_backward(self, grads)  # raises the freed-graph error
@@ -220,9 +217,7 @@ class Function(NumpyFunction):
 
 
 def _wrap(array):
-    from convgrad.tensor import Tensor
-
-    if not isinstance(array, np.ndarray):
+    if type(array) is not np.ndarray:
         array = np.asarray(array)
     return Tensor._make(array)
 

@@ -35,7 +35,9 @@ class Mul(NumpyFunction):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        if ctx.needs_input_grad:  # keep only what the gradients need (x * 2 saves nothing of x)
+            need_a, need_b = ctx.needs_input_grad
+            ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return np.multiply(a, b)
 
     @staticmethod
@@ -50,7 +52,8 @@ class Div(NumpyFunction):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return np.true_divide(a, b)
 
     @staticmethod
@@ -303,9 +306,11 @@ class Cast(NumpyFunction):
 
 
 class Clone(NumpyFunction):
+    """A copy in C order (``clone`` and ``contiguous``)."""
+
     @staticmethod
     def forward(ctx, x):
-        return np.array(x, copy=True)
+        return np.array(x, copy=True, order="C")
 
     @staticmethod
     def backward(ctx, g):

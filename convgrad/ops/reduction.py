@@ -133,7 +133,9 @@ class Var(NumpyFunction):
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
         g = _expand_back(g, d.shape, ctx.axis, ctx.keepdim)
-        return (g * d * (2 / ctx.denom)).astype(d.dtype, copy=False), None, None, None
+        with np.errstate(divide="ignore"):
+            scale = d.dtype.type(2) / d.dtype.type(ctx.denom)  # inf when n <= correction, as PyTorch
+        return g * d * scale, None, None, None
 
 
 class LogSumExp(NumpyFunction):

@@ -155,7 +155,8 @@ class Gather(NumpyFunction):
     @staticmethod
     def backward(ctx, g):
         gx = np.zeros(ctx.shape, g.dtype)
-        idx = [np.arange(n).reshape([-1 if k == a else 1 for k in range(g.ndim)]) for a, n in enumerate(g.shape)]
+        idx = [np.arange(n).reshape([-1 if k == a else 1 for k in range(g.ndim)])
+               for a, n in enumerate(g.shape)]
         idx[ctx.dim] = ctx.index
         np.add.at(gx, tuple(idx), g)
         return gx, None, None

@@ -1,0 +1,72 @@
+"""The engine's costs: per-op overhead on a 1-element tensor (forward, and forward+backward), and a
+784-256-10 MLP training step on batch 128."""
+
+import numpy as np
+
+import convgrad
+from bench.common import HEADER, interleaved, peak_memory_numpy, peak_memory_torch, row, setup_torch
+
+
+def main():
+    torch = setup_torch()
+    print(HEADER)
+
+    a_c = convgrad.tensor([1.5], requires_grad=True)
+    b_c = convgrad.tensor([2.5], requires_grad=True)
+    a_t = torch.tensor([1.5], requires_grad=True)
+    b_t = torch.tensor([2.5], requires_grad=True)
+
+    def fwd(a, b):
+        return lambda: [a * b for _ in range(100)]
+
+    tc, tt = interleaved(fwd(a_c, b_c), fwd(a_t, b_t), repeat=30)
+    print(row("mul, 1 element, forward (per op)", tc / 100, tt / 100))
+
+    with convgrad.no_grad():
+        with torch.no_grad():
+            tc, tt = interleaved(fwd(a_c, b_c), fwd(a_t, b_t), repeat=30)
+    print(row("mul, 1 element, forward, no_grad (per op)", tc / 100, tt / 100))
+
+    def fwd_bwd(a, b):
+        def run():
+            for _ in range(100):
+                (a * b).sum().backward()
+        return run
+
+    tc, tt = interleaved(fwd_bwd(a_c, b_c), fwd_bwd(a_t, b_t), repeat=20)
+    print(row("mul+sum+backward, 1 element (per step)", tc / 100, tt / 100))
+
+    # MLP 784-256-10, batch 128, cross-entropy written with core ops, plain SGD
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    w1 = (rng.standard_normal((784, 256)) * 0.05).astype(np.float32)
+    w2 = (rng.standard_normal((256, 10)) * 0.05).astype(np.float32)
+    onehot = np.eye(10, dtype=np.float32)[y]
+
+    def mlp_step(lib, make):
+        W1, W2 = make(w1.copy()), make(w2.copy())
+        B1 = make(np.zeros(256, np.float32))
+        X, T = lib.tensor(x), lib.tensor(onehot)
+
+        def step():
+            h = (X @ W1 + B1).relu()
+            logits = h @ W2
+            loss = -((logits - logits.logsumexp(1, keepdim=True)) * T).sum() / 128
+            loss.backward()
+            with lib.no_grad():
+                for p in (W1, W2, B1):
+                    p -= 0.01 * p.grad
+                    p.grad = None
+        return step
+
+    step_c = mlp_step(convgrad, lambda a: convgrad.tensor(a, requires_grad=True))
+    step_t = mlp_step(torch, lambda a: torch.tensor(a, requires_grad=True))
+    tc, tt = interleaved(step_c, step_t, repeat=40)
+    mc, mt = peak_memory_numpy(step_c), peak_memory_torch(step_t)
+    print(row("MLP 784-256-10 training step, batch 128", tc, tt,
+              f"peak mem {mc / 2**20:.1f} MB vs {mt / 2**20:.1f} MB"))
+
+
+if __name__ == "__main__":
+    main()
