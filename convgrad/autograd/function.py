@@ -131,11 +131,16 @@ class NumpyFunction(Node):
     def _record_versions(self, args, outs):
         """Remember the version of each tensor whose array was saved, to catch later in-place edits."""
         versions = []
-        for t in (*args, *outs):
-            if isinstance(t, Tensor):
-                d = t.data
-                for s in self._saved:
-                    if s is d:
+        for s in self._saved:
+            if s is None:
+                continue
+            for t in args:
+                if t.__class__ is not int and getattr(t, "data", None) is s:
+                    versions.append((t, t._vc[0]))
+                    break
+            else:
+                for t in outs:
+                    if t.data is s:
                         versions.append((t, t._vc[0]))
                         break
         self._saved_versions = versions
