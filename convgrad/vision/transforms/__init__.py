@@ -1,0 +1,50 @@
+"""Image transforms with torchvision's names and semantics (``convgrad.vision.transforms`` stands in for
+``torchvision.transforms``). :mod:`.functional` has the underlying operations."""
+
+from . import functional
+from .functional import InterpolationMode
+from .transforms import (
+    CenterCrop,
+    ColorJitter,
+    Compose,
+    ElasticTransform,
+    Grayscale,
+    Lambda,
+    Normalize,
+    Pad,
+    PCAColorAugmentation,
+    PILToTensor,
+    RandomAffine,
+    RandomApply,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomRotation,
+    RandomVerticalFlip,
+    Resize,
+    ToPILImage,
+    ToTensor,
+)
+
+__all__ = [
+    "CenterCrop",
+    "ColorJitter",
+    "Compose",
+    "ElasticTransform",
+    "Grayscale",
+    "InterpolationMode",
+    "Lambda",
+    "Normalize",
+    "PCAColorAugmentation",
+    "PILToTensor",
+    "Pad",
+    "RandomAffine",
+    "RandomApply",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "RandomRotation",
+    "RandomVerticalFlip",
+    "Resize",
+    "ToPILImage",
+    "ToTensor",
+    "functional",
+]
