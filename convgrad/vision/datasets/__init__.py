@@ -1,0 +1,23 @@
+"""Datasets with torchvision's names, folder layouts and file formats (``convgrad.vision.datasets``
+stands in for ``torchvision.datasets``), plus MNIST-1D."""
+
+from .cifar import CIFAR10
+from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
+from .mnist import MNIST, FashionMNIST
+from .mnist1d import MNIST1D
+from .utils import DatasetFileError
+from .vision import VisionDataset
+
+__all__ = [
+    "CIFAR10",
+    "DatasetFileError",
+    "DatasetFolder",
+    "FashionMNIST",
+    "IMG_EXTENSIONS",
+    "ImageFolder",
+    "MNIST",
+    "MNIST1D",
+    "VisionDataset",
+    "default_loader",
+    "pil_loader",
+]
