@@ -54,7 +54,7 @@ def check_integrity(path, md5=None):
     return md5 is None or check_md5(path, md5)
 
 
-def download_url(url, root, filename=None, md5=None, timeout=60):
+def download_url(url, root, filename=None, md5=None, timeout=30):
     """Download ``url`` to ``root/filename`` (skipped when a file with the right ``md5`` is there).
 
     The file is written under a temporary name and moved into place only once complete and checked,
