@@ -1,5 +1,14 @@
-"""Computer vision on convgrad, in the place of torchvision: :mod:`.transforms` and :mod:`.datasets`."""
+"""Computer vision on convgrad, in the place of torchvision: :mod:`.transforms`, :mod:`.datasets`, and
+:mod:`.models` (imported on first use)."""
+
+import importlib
 
 from . import datasets, transforms
 
-__all__ = ["datasets", "transforms"]
+__all__ = ["datasets", "models", "transforms"]
+
+
+def __getattr__(name):
+    if name == "models":
+        return importlib.import_module(".models", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
