@@ -1,0 +1,402 @@
+"""The training loop, written once: :class:`Trainer` and :func:`fit`.
+
+One epoch is: for each batch, ``zero_grad``, forward, loss, ``backward``, ``step`` (the loop a PyTorch user
+writes by hand), with a progress bar showing the running loss and accuracy and the time left; then
+validation (loss, top-1 and top-5 accuracy) and the callbacks (scheduler, early stopping, checkpoints,
+logs). ``resume=`` a checkpoint continues a run exactly: model, optimiser, scheduler, epoch and step,
+the position inside an interrupted epoch (the batches already done are skipped) and the random number
+generators, so that a resumed run under a seed computes the same numbers as an uninterrupted one.
+"""
+
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import convgrad
+from convgrad.training.callbacks import (
+    Callback,
+    CSVLogger,
+    JSONLogger,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    StopOnNaN,
+    sort_callbacks,
+)
+from convgrad.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from convgrad.training.metrics import RunningMetrics, _array
+
+try:
+    from tqdm.auto import tqdm
+except ImportError:  # the progress bar is optional
+    tqdm = None
+
+
+def _default_loss():
+    import convgrad.nn.functional as F
+
+    return F.cross_entropy
+
+
+def _split_batch(batch):
+    """(inputs, targets) of a batch; NumPy arrays become tensors."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        x, y = batch
+    else:
+        raise TypeError(
+            f"Trainer: expected every batch to be a pair (inputs, targets), got {type(batch).__name__}"
+            + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+        )
+    if isinstance(x, np.ndarray):
+        x = convgrad.as_tensor(x)
+    if isinstance(y, np.ndarray):
+        y = convgrad.as_tensor(y)
+    return x, y
+
+
+def _rng_state(loader):
+    """The random states that decide what comes next: convgrad's global generator and the loader's own."""
+    state = {"global": convgrad.random.get_rng_state()}
+    gen = getattr(loader, "generator", None)
+    if gen is not None and hasattr(gen, "get_state"):
+        state["loader"] = gen.get_state()
+    return state
+
+
+def _set_rng_state(loader, state):
+    convgrad.random.set_rng_state(state["global"])
+    gen = getattr(loader, "generator", None)
+    if "loader" in state and gen is not None:
+        gen.set_state(state["loader"])
+
+
+def _callback_keys(callbacks):
+    seen, keys = {}, []
+    for cb in callbacks:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return keys
+
+
+def _fmt(logs):
+    parts = []
+    for k, v in logs.items():
+        if k in ("epoch", "step"):
+            continue
+        if k == "time":
+            parts.append(f"{v:.1f}s")
+        elif k == "lr":
+            parts.append(f"lr {v:.3g}")
+        elif "acc" in k or "top" in k:
+            parts.append(f"{k} {100 * v:.2f}%")
+        else:
+            parts.append(f"{k} {v:.4f}")
+    return "  ".join(parts)
+
+
+class Trainer:
+    """Trains ``model`` with ``optimizer`` on ``loss_fn(model(inputs), targets)``.
+
+    Args:
+        model: a ``convgrad.nn.Module``.
+        optimizer: a ``convgrad.optim`` optimiser (default ``Adam(model.parameters(), lr=1e-3)``).
+        loss_fn: ``loss_fn(output, target)`` -> scalar tensor (default ``F.cross_entropy``).
+        scheduler: a learning-rate scheduler, stepped per epoch, or per step for OneCycleLR/CyclicLR
+            (``scheduler_interval`` overrides); ReduceLROnPlateau is stepped with ``monitor``'s value.
+        callbacks: :class:`Callback` objects (``StopOnNaN`` is added unless ``check_nan=False``).
+        out_dir: a run folder; adds ``ModelCheckpoint`` (last.pt, best.pt), ``CSVLogger`` (metrics.csv)
+            and ``JSONLogger`` (metrics.json) unless callbacks of these types are given.
+        seed: ``convgrad.manual_seed(seed)`` at the start of a new (not resumed) run.
+        monitor: the metric that decides the best checkpoint and ReduceLROnPlateau (default ``val_acc``).
+        checkpoint_every_n_steps: with ``out_dir``, also checkpoint every that many steps, mid-epoch.
+        steps_per_epoch: use at most that many batches of each epoch.
+        progress: show a tqdm progress bar and a line per epoch; ``verbose=False`` prints nothing.
+        config: a JSON-able dict stored in every checkpoint (the CLI puts the model and data set names there).
+    """
+
+    def __init__(self, model, optimizer=None, loss_fn=None, scheduler=None, callbacks=(), out_dir=None,
+                 seed=None, monitor="val_acc", scheduler_interval="auto", checkpoint_every_n_steps=None,
+                 steps_per_epoch=None, topk=(1, 5), check_nan=True, progress=True, verbose=True, config=None):
+        self.model = model
+        if optimizer is None:
+            from convgrad import optim
+
+            optimizer = optim.Adam(model.parameters(), lr=1e-3)
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn if loss_fn is not None else _default_loss()
+        self.scheduler = scheduler
+        self.out_dir = os.fspath(out_dir) if out_dir is not None else None
+        self.seed = seed
+        self.monitor = monitor
+        self.steps_per_epoch = steps_per_epoch
+        self.topk = tuple(topk)
+        self.verbose = verbose
+        self.progress = progress and verbose and tqdm is not None
+        self.config = dict(config or {})
+
+        callbacks = list(callbacks or [])
+        if check_nan and not any(isinstance(cb, StopOnNaN) for cb in callbacks):
+            callbacks.append(StopOnNaN())
+        if scheduler is not None and not any(
+            isinstance(cb, LRSchedulerCallback) and cb.scheduler is scheduler for cb in callbacks
+        ):
+            callbacks.append(LRSchedulerCallback(scheduler, scheduler_interval, monitor=monitor))
+        if self.out_dir is not None:
+            if not any(isinstance(cb, ModelCheckpoint) for cb in callbacks):
+                callbacks.append(ModelCheckpoint(self.out_dir, monitor=monitor,
+                                                 every_n_steps=checkpoint_every_n_steps))
+            if not any(isinstance(cb, CSVLogger) for cb in callbacks):
+                callbacks.append(CSVLogger(os.path.join(self.out_dir, "metrics.csv")))
+            if not any(isinstance(cb, JSONLogger) for cb in callbacks):
+                callbacks.append(JSONLogger(os.path.join(self.out_dir, "metrics.json")))
+        self.callbacks = sort_callbacks(callbacks)
+
+        self.epoch = 0            # epochs completed
+        self.step = 0             # optimiser steps taken
+        self.batch_in_epoch = 0   # batches done in the current epoch
+        self.epochs = 0
+        self.history = []
+        self.stop_training = False
+        self.epoch_done = False
+        self.last_checkpoint = None
+        self.running = RunningMetrics(self.topk)
+        self.train_loader = None
+        self._epoch_rng = None    # RNG states at the start of the current epoch (to replay its data order)
+        self._resume_rng = None   # RNG states to install once a resumed run reaches its position
+
+    # -- output ---------------------------------------------------------------------------------------
+    def print(self, msg):
+        if not self.verbose:
+            return
+        if self.progress:
+            tqdm.write(msg, file=sys.stderr)
+        else:
+            print(msg, file=sys.stderr, flush=True)
+
+    def _keyed_callbacks(self):
+        return zip(_callback_keys(self.callbacks), self.callbacks)
+
+    def _call(self, hook, *args):
+        for cb in self.callbacks:
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(self, *args)
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def state_dict(self):
+        """Everything a checkpoint holds (see :meth:`save_checkpoint`)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "trainer": {
+                "epoch": self.epoch,
+                "step": self.step,
+                "batch_in_epoch": self.batch_in_epoch,
+                "epochs": self.epochs,
+                "stop_training": self.stop_training,
+                "history": self.history,
+                "running": self.running.state_dict(),
+                "rng": _rng_state(self.train_loader),
+                "epoch_rng": self._epoch_rng if self.batch_in_epoch else None,
+            },
+            "callbacks": {key: cb.state_dict() for key, cb in self._keyed_callbacks()
+                          if hasattr(cb, "state_dict")},
+            "config": self.config,
+        }
+
+    def save_checkpoint(self, path):
+        """Write a training checkpoint to ``path`` atomically; ``fit(..., resume=path)`` continues from it."""
+        save_checkpoint(self.state_dict(), path)
+        self.last_checkpoint = os.fspath(path)
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        if state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        t = state["trainer"]
+        self.epoch, self.step = int(t["epoch"]), int(t["step"])
+        self.batch_in_epoch = int(t["batch_in_epoch"])
+        self.stop_training = bool(t.get("stop_training", False))
+        self.history = [dict(row) for row in t.get("history", [])]
+        self.running.load_state_dict(t["running"])
+        self._resume_rng = t["rng"]
+        self._epoch_rng = t.get("epoch_rng")
+        saved = state.get("callbacks", {})
+        for key, cb in self._keyed_callbacks():
+            if key in saved and hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(saved[key])
+            elif isinstance(cb, Callback) and cb.state_dict():
+                warnings.warn(f"resume: the checkpoint has no state for callback {key}; it starts afresh",
+                              stacklevel=3)
+
+    def resume(self, path):
+        """Load a checkpoint written by :meth:`save_checkpoint` (``path=True``: ``out_dir/last.pt`` if it
+        exists). Returns whether a checkpoint was loaded."""
+        if path is True:
+            if self.out_dir is None:
+                raise ValueError("resume=True needs out_dir (it resumes from out_dir/last.pt)")
+            path = os.path.join(self.out_dir, "last.pt")
+            if not os.path.exists(path):
+                return False
+        state = load_checkpoint(path)
+        try:
+            self.load_state_dict(state)
+        except (KeyError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"cannot resume from '{path}': it does not match this model/optimiser "
+                                  f"({type(e).__name__}: {e})") from e
+        self.last_checkpoint = os.fspath(path)
+        where = f"epoch {self.epoch + 1}, batch {self.batch_in_epoch}" if self.batch_in_epoch else \
+            f"the end of epoch {self.epoch}"
+        self.print(f"resumed from {path} at {where} (step {self.step})")
+        return True
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def fit(self, train_loader, val_loader=None, epochs=1, resume=None):
+        """Train for ``epochs`` epochs in total (a resumed run continues up to the same number).
+        Returns :attr:`history`, one dict of metrics per epoch."""
+        self.train_loader, self.epochs = train_loader, int(epochs)
+        resumed = False
+        if resume is not None and resume is not False:
+            resumed = self.resume(resume)
+        if not resumed and self.seed is not None:
+            convgrad.manual_seed(self.seed)
+        if self.out_dir is not None:
+            os.makedirs(self.out_dir, exist_ok=True)
+        self._call("on_train_begin")
+        try:
+            while self.epoch < self.epochs and not self.stop_training:
+                self._train_epoch(train_loader, val_loader)
+        finally:
+            self._resume_rng = None
+        self._call("on_train_end")
+        return self.history
+
+    def _n_batches(self, loader):
+        try:
+            n = len(loader)
+        except TypeError:
+            n = None
+        if self.steps_per_epoch is not None:
+            n = self.steps_per_epoch if n is None else min(n, self.steps_per_epoch)
+        return n
+
+    def _train_epoch(self, loader, val_loader):
+        epoch, skip = self.epoch, self.batch_in_epoch
+        self.model.train()
+        self.epoch_done = False
+        if skip:
+            # replay the interrupted epoch's data order up to where it stopped
+            if self._epoch_rng is None:
+                raise CheckpointError("resume: a mid-epoch checkpoint without the epoch's RNG state")
+            _set_rng_state(loader, self._epoch_rng)
+        else:
+            if self._resume_rng is not None:
+                _set_rng_state(loader, self._resume_rng)
+                self._resume_rng = None
+            self.running.reset()
+            self._epoch_rng = _rng_state(loader)
+        self._call("on_epoch_begin", epoch)
+        n = self._n_batches(loader)
+        t0 = time.perf_counter()
+        it = iter(loader)
+        for _ in range(skip):
+            next(it)
+        if self._resume_rng is not None:
+            _set_rng_state(loader, self._resume_rng)
+            self._resume_rng = None
+        bar = None
+        if self.progress:
+            bar = tqdm(total=n, initial=skip, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch",
+                       dynamic_ncols=True, leave=False, file=sys.stderr)
+        lr0 = self.optimizer.param_groups[0]["lr"]
+        try:
+            while n is None or self.batch_in_epoch < n:
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    break
+                self._train_step(batch)
+                if bar is not None:
+                    post = {"loss": f"{self.running.loss:.4f}"}
+                    acc = self.running.acc(1)
+                    if acc is not None:
+                        post["acc"] = f"{100 * acc:.2f}%"
+                    post["lr"] = f"{self.optimizer.param_groups[0]['lr']:.3g}"
+                    bar.set_postfix(post, refresh=False)
+                    bar.update(1)
+                self.epoch_done = n is not None and self.batch_in_epoch >= n
+                self._call("on_train_batch_end", self.batch_in_epoch - 1,
+                            {"loss": self._last_loss, "step": self.step})
+                if self.stop_training:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+            del it
+
+        logs = {"epoch": epoch + 1, "step": self.step, **self.running.summary("train_")}
+        if val_loader is not None:
+            logs.update(self.evaluate(val_loader, prefix="val_"))
+        logs["lr"] = lr0
+        logs["time"] = time.perf_counter() - t0
+        self.epoch, self.batch_in_epoch, self.epoch_done = epoch + 1, 0, True
+        self.history.append(logs)
+        self._call("on_epoch_end", epoch, logs)
+        self.print(f"epoch {epoch + 1}/{self.epochs}  {_fmt(logs)}")
+
+    def _train_step(self, batch):
+        x, y = _split_batch(batch)
+        self.optimizer.zero_grad()
+        out = self.model(x)
+        loss = self.loss_fn(out, y)
+        value = float(loss.item())
+        self._last_loss = value
+        self._call("on_before_backward", value)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        self.batch_in_epoch += 1
+        self.running.update(value, out, y)
+
+    def evaluate(self, loader, prefix="", progress=None, return_outputs=False):
+        """Mean loss and top-1/top-5 accuracy of the model on ``loader`` (eval mode, no gradients); with
+        ``return_outputs`` also the logits and targets of the whole loader as NumPy arrays."""
+        m = RunningMetrics(self.topk)
+        outs, targets = [], []
+        was_training = self.model.training
+        self.model.eval()
+        show = self.progress if progress is None else (progress and tqdm is not None)
+        bar = tqdm(loader, desc="evaluate", unit="batch", leave=False, dynamic_ncols=True,
+                   file=sys.stderr) if show else loader
+        try:
+            with convgrad.no_grad():
+                for batch in bar:
+                    x, y = _split_batch(batch)
+                    out = self.model(x)
+                    m.update(float(self.loss_fn(out, y).item()), out, y)
+                    if return_outputs:
+                        outs.append(_array(out))
+                        targets.append(_array(y))
+        finally:
+            self.model.train(was_training)
+            if show:
+                bar.close()
+        if return_outputs:
+            return m.summary(prefix), np.concatenate(outs), np.concatenate(targets)
+        return m.summary(prefix)
+
+
+def fit(model, train_loader, val_loader=None, epochs=1, optimizer=None, loss_fn=None, scheduler=None,
+        callbacks=(), resume=None, seed=None, out_dir=None, **kwargs):
+    """Train ``model`` (see :class:`Trainer` for the arguments); returns the per-epoch metrics.
+
+    Example::
+
+        history = fit(model, train_loader, val_loader, epochs=5,
+                      optimizer=optim.Adam(model.parameters(), 1e-3), out_dir="runs/lenet")
+    """
+    trainer = Trainer(model, optimizer, loss_fn, scheduler, callbacks, out_dir, seed, **kwargs)
+    return trainer.fit(train_loader, val_loader, epochs=epochs, resume=resume)
