@@ -92,6 +92,18 @@ for _name in (
 del _name
 
 
+_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional")
+
+
+def __getattr__(name):
+    # `import convgrad as torch; torch.nn.Module` works as in PyTorch, loading subpackages on first use
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"convgrad.{name}")
+    raise AttributeError(f"module 'convgrad' has no attribute '{name}'")
+
+
 def is_floating_point(t):
     return t.is_floating_point()
 

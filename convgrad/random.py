@@ -1,5 +1,7 @@
 """Random numbers: one global ``Generator`` that ``manual_seed`` resets, so a run is reproducible."""
 
+import threading
+
 import numpy as np
 
 
@@ -59,6 +61,17 @@ def set_rng_state(state):
     default_generator.set_state(state)
 
 
+_thread = threading.local()  # a data-loader worker thread's own generator, so threads never race
+
+
+def set_thread_rng(numpy_generator):
+    """Give the calling thread its own ``numpy.random.Generator`` (None: back to the global one)."""
+    _thread.rng = numpy_generator
+
+
 def rng(generator=None):
-    """The NumPy generator to draw from: ``generator``'s, or the global one."""
-    return (generator or default_generator).numpy_rng
+    """The NumPy generator to draw from: ``generator``'s, else this thread's own, else the global one."""
+    if generator is not None:
+        return generator.numpy_rng
+    own = getattr(_thread, "rng", None)
+    return own if own is not None else default_generator.numpy_rng

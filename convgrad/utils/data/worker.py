@@ -48,15 +48,10 @@ def numpy_rng(generator=None):
 
     ``generator``'s own if one is given; else the current loader thread's; else convgrad's global one.
     """
-    if generator is not None:
-        return generator.numpy_rng
-    rng = getattr(_local, "rng", None)
-    if rng is not None:
-        return rng
-    return convgrad.random.default_generator.numpy_rng
+    return convgrad.random.rng(generator)
 
 
 def _enter_worker(worker_id, num_workers, seed, dataset):
     """Make the calling thread a loader worker: its own info and its own seeded generator."""
     _local.info = WorkerInfo(worker_id, num_workers, seed, dataset)
-    _local.rng = np.random.default_rng(seed)
+    convgrad.random.set_thread_rng(np.random.default_rng(seed))
