@@ -1,0 +1,231 @@
+"""Convolution layers: ``Conv1d``, ``Conv2d`` and the transposed ``ConvTranspose1d``, ``ConvTranspose2d``.
+
+Conv: weight (C_out, C_in / groups, *kernel); output size per spatial dim
+    L_out = floor((L_in + 2 padding - dilation (k - 1) - 1) / stride) + 1.
+ConvTranspose: weight (C_in, C_out / groups, *kernel);
+    L_out = (L_in - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+"""
+
+import math
+
+from convgrad import factories
+from convgrad.nn import functional as F
+from convgrad.nn import init
+from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.utils import _pair, _reverse_repeat_tuple, _shape, _single
+from convgrad.nn.parameter import Parameter
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    _n = 2  # spatial dimensions
+    _layout = "(N, C, H, W)"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
+                 output_padding, groups, bias, padding_mode, device=None, dtype=None):
+        super().__init__()
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            if padding == "same" and any(s != 1 for s in stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"padding_mode must be one of {set(_PADDING_MODES)}, but got padding_mode='{padding_mode}'"
+            )
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.transposed = transposed
+        self.output_padding = output_padding
+        self.groups = groups
+        self.padding_mode = padding_mode
+        # F.pad's (last dim first) padding, used for non-zero padding modes and asymmetric 'same'
+        if isinstance(padding, str):
+            pads = [0, 0] * len(kernel_size)
+            if padding == "same":
+                for d, k, i in zip(dilation, kernel_size, range(len(kernel_size) - 1, -1, -1)):
+                    total = d * (k - 1)
+                    pads[2 * i] = total // 2
+                    pads[2 * i + 1] = total - total // 2
+            self._reversed_padding_repeated_twice = tuple(pads)
+        else:
+            self._reversed_padding_repeated_twice = _reverse_repeat_tuple(padding, 2)
+        if transposed:
+            shape = (in_channels, out_channels // groups, *kernel_size)
+        else:
+            shape = (out_channels, in_channels // groups, *kernel_size)
+        self.weight = Parameter(factories.empty(*shape, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(factories.empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """weight ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias ~ the same."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self, brief=False):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        if not brief or self.stride != (1,) * len(self.stride):
+            s += f", stride={self.stride}"
+        if self.padding != (0,) * len(self.kernel_size):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * len(self.dilation):
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * len(self.output_padding):
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+    def _short_repr(self):
+        return f"{type(self).__name__}({self.extra_repr(brief=True)})"
+
+    def _check_input(self, input):
+        """Batched (N, C, *spatial) or unbatched (C, *spatial) input with ``in_channels`` channels."""
+        shape = _shape(input)
+        n = self._n
+        if len(shape) not in (n + 1, n + 2):
+            raise self._input_error(
+                f"expected a {n + 2}-D input {self._layout} or an unbatched {n + 1}-D one, "
+                f"got input of shape {shape}"
+            )
+        if shape[-n - 1] != self.in_channels:
+            raise self._input_error(
+                f"expected {self.in_channels} input channel{'s' if self.in_channels != 1 else ''}, "
+                f"got input of shape {shape}"
+            )
+        return len(shape) == n + 1
+
+    def _conv_forward(self, input, weight, bias):
+        conv = F.conv1d if self._n == 1 else F.conv2d
+        if self.padding_mode != "zeros":
+            mode = self.padding_mode
+            return conv(F.pad(input, self._reversed_padding_repeated_twice, mode=mode), weight, bias,
+                        self.stride, 0, self.dilation, self.groups)
+        padding = self.padding
+        if isinstance(padding, str):
+            pads = self._reversed_padding_repeated_twice
+            if all(pads[i] == pads[i + 1] for i in range(0, len(pads), 2)):
+                padding = tuple(pads[::-2])
+            else:  # 'same' with an even kernel: one more zero after than before
+                input = F.pad(input, pads)
+                padding = 0
+        return conv(input, weight, bias, self.stride, padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        unbatched = self._check_input(input)
+        if unbatched:
+            return self._conv_forward(input.unsqueeze(0), self.weight, self.bias).squeeze(0)
+        return self._conv_forward(input, self.weight, self.bias)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L) -> (N, C_out, L_out)."""
+
+    _n = 1
+    _layout = "(N, C, L)"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
+                         padding if isinstance(padding, str) else _single(padding), _single(dilation),
+                         False, _single(0), groups, bias, padding_mode, device, dtype)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
+                         padding if isinstance(padding, str) else _pair(padding), _pair(dilation),
+                         False, _pair(0), groups, bias, padding_mode, device, dtype)
+
+
+class _ConvTransposeNd(_ConvNd):
+    def __init__(self, *args, **kwargs):
+        padding_mode = args[10] if len(args) > 10 else kwargs.get("padding_mode", "zeros")
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        super().__init__(*args, **kwargs)
+
+    def _output_padding(self, input, output_size):
+        if output_size is None:
+            return self.output_padding
+        n = self._n
+        output_size = tuple(output_size)
+        non_spatial = 2 if input.ndim == n + 2 else 1
+        if len(output_size) == non_spatial + n:
+            output_size = output_size[non_spatial:]
+        if len(output_size) != n:
+            raise ValueError(
+                f"{type(self).__name__}: for {input.ndim}D input, output_size must have {n} or "
+                f"{non_spatial + n} elements (got {len(output_size)})"
+            )
+        lo, hi = [], []
+        for d in range(n):
+            size = ((input.shape[d + non_spatial] - 1) * self.stride[d] - 2 * self.padding[d]
+                    + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            lo.append(size)
+            hi.append(size + self.stride[d] - 1)
+        for d in range(n):
+            if not lo[d] <= output_size[d] <= hi[d]:
+                raise ValueError(
+                    f"requested an output size of {list(output_size)}, but valid sizes range from {lo} to "
+                    f"{hi} (for an input of {list(input.shape[non_spatial:])})"
+                )
+        return tuple(output_size[d] - lo[d] for d in range(n))
+
+    def forward(self, input, output_size=None):
+        unbatched = self._check_input(input)
+        output_padding = self._output_padding(input, output_size)
+        conv_t = F.conv_transpose1d if self._n == 1 else F.conv_transpose2d
+        x = input.unsqueeze(0) if unbatched else input
+        out = conv_t(x, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
+                     self.dilation)
+        return out.squeeze(0) if unbatched else out
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (Conv1d's gradient w.r.t. its input): (N, C_in, L) -> (N, C_out, L_out)."""
+
+    _n = 1
+    _layout = "(N, C, L)"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride), _single(padding),
+                         _single(dilation), True, _single(output_padding), groups, bias, padding_mode,
+                         device, dtype)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride), _pair(padding),
+                         _pair(dilation), True, _pair(output_padding), groups, bias, padding_mode,
+                         device, dtype)

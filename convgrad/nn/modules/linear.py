@@ -1,0 +1,60 @@
+"""``Linear`` (y = x W^T + b) and ``Identity``."""
+
+import math
+
+from convgrad import factories
+from convgrad.nn import functional as F
+from convgrad.nn import init
+from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.utils import _shape
+from convgrad.nn.parameter import Parameter
+
+
+class Identity(Module):
+    """Returns its input (arguments are accepted and ignored, as in PyTorch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """y = x W^T + b with W of shape (out_features, in_features); input (*, in_features) -> (*, out_features).
+
+    Default initialisation: W ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)), and
+    b ~ U(-1/sqrt(in), 1/sqrt(in))."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(factories.empty(out_features, in_features, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(factories.empty(out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        if _shape(input)[-1:] != (self.in_features,):
+            raise self._input_error(
+                f"expected input with last dimension {self.in_features}, got input of shape {_shape(input)}"
+            )
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+    def _short_repr(self):
+        bias = "" if self.bias is not None else ", bias=False"
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features}{bias})"

@@ -1,0 +1,691 @@
+"""``Module``: the base of every layer and network. A module owns parameters, buffers and child modules,
+registered by plain attribute assignment, and computes ``forward``; calling it runs the hooks too."""
+
+import itertools
+import weakref
+from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
+
+import numpy as np
+
+from convgrad.autograd.grad_mode import no_grad
+from convgrad.nn.parameter import Buffer, Parameter
+from convgrad.tensor import Tensor, _check_device
+
+_hook_ids = itertools.count()
+
+# exceptions from inside forward that get the layer's name put in front of their message
+_ANNOTATED = (RuntimeError, ValueError, TypeError, IndexError)
+
+
+class RemovableHandle:
+    """Returned by ``register_*_hook``: ``handle.remove()`` unregisters the hook (also a context manager)."""
+
+    def __init__(self, *hook_dicts):
+        self.id = next(_hook_ids)
+        self._dicts = [weakref.ref(d) for d in hook_dicts]
+
+    def remove(self):
+        for ref in self._dicts:
+            d = ref()
+            if d is not None:
+                d.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class _HookKwargs(dict):
+    """A dict of hooks that also remembers which take keyword arguments / must always run."""
+
+
+def _addindent(text, spaces):
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    pad = " " * spaces
+    return lines[0] + "\n" + "\n".join(pad + line if line.strip() else "" for line in lines[1:])
+
+
+def _typename(value):
+    if isinstance(value, Tensor):
+        return value.type()
+    return type(value).__name__
+
+
+def _annotate(module, exc):
+    """Put the layer that failed in front of an error's message (once: the innermost layer wins)."""
+    if getattr(exc, "_convgrad_module", None) is not None:
+        return
+    try:
+        exc._convgrad_module = module
+    except AttributeError:
+        return
+    if isinstance(exc, _ANNOTATED) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        exc.args = (f"{module._error_name()}: {exc.args[0]}",)
+
+
+class Module:
+    """Base class of all layers and networks.
+
+    Subclasses call ``super().__init__()`` first, then assign ``Parameter``s, child ``Module``s and
+    buffers (``register_buffer``) as attributes, and define ``forward``."""
+
+    training: bool
+    _version = 1
+
+    def __init__(self, *args, **kwargs):
+        if args or kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.__init__() got unexpected arguments: Module.__init__() takes none"
+            )
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = {}
+        d["_buffers"] = {}
+        d["_non_persistent_buffers_set"] = set()
+        d["_modules"] = {}
+        d["_forward_pre_hooks"] = _HookKwargs()
+        d["_forward_hooks"] = _HookKwargs()
+        d["_forward_pre_hooks_with_kwargs"] = set()
+        d["_forward_hooks_with_kwargs"] = set()
+        d["_forward_hooks_always_called"] = set()
+        d["_backward_hooks"] = {}
+
+    def forward(self, *input):
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *args, **kwargs):
+        try:
+            if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+                return self._call_with_hooks(args, kwargs)
+            return self.forward(*args, **kwargs)
+        except Exception as e:
+            _annotate(self, e)
+            raise
+
+    def _call_with_hooks(self, args, kwargs):
+        for hid, hook in list(self._forward_pre_hooks.items()):
+            if hid in self._forward_pre_hooks_with_kwargs:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError(
+                            "forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                            f"but got {r}."
+                        )
+                    args, kwargs = r
+            else:
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        if self._backward_hooks:
+            args = self._backward_hook_inputs(args)
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for hid, hook in list(self._forward_hooks.items()):
+                if hid in self._forward_hooks_always_called:
+                    try:
+                        if hid in self._forward_hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception:
+                        pass
+            raise
+        for hid, hook in list(self._forward_hooks.items()):
+            if hid in self._forward_hooks_with_kwargs:
+                r = hook(self, args, kwargs, out)
+            else:
+                r = hook(self, args, out)
+            if r is not None:
+                out = r
+        if self._backward_hooks:
+            out = self._backward_hook_outputs(out)
+        return out
+
+    def _error_name(self):
+        """How error messages name this layer: its one-line repr, or its class for a network."""
+        short = getattr(self, "_short_repr", None)
+        if short is not None:
+            return short()
+        if self._modules:
+            return type(self).__name__
+        r = repr(self)
+        return r if "\n" not in r else type(self).__name__
+
+    def _input_error(self, message):
+        """An error about this layer's input, already carrying the layer's name."""
+        e = RuntimeError(f"{self._error_name()}: {message}")
+        e._convgrad_module = self
+        return e
+
+    # ------------------------------------------------------------------ hooks
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args) -> None or new args`` runs before ``forward``
+        (``hook(module, args, kwargs) -> None or (args, kwargs)`` with ``with_kwargs=True``)."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._insert_hook(self._forward_pre_hooks, handle.id, hook, prepend)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """``hook(module, args, output) -> None or new output`` runs after ``forward``."""
+        handle = RemovableHandle(self._forward_hooks)
+        self._insert_hook(self._forward_hooks, handle.id, hook, prepend)
+        if with_kwargs:
+            self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output) -> None or new grad_input`` runs when the gradients
+        with respect to the module's tensor inputs have been computed."""
+        handle = RemovableHandle(self._backward_hooks)
+        self._insert_hook(self._backward_hooks, handle.id, hook, prepend)
+        return handle
+
+    register_backward_hook = register_full_backward_hook
+
+    @staticmethod
+    def _insert_hook(hooks, hid, hook, prepend):
+        if prepend:
+            items = list(hooks.items())
+            hooks.clear()
+            hooks[hid] = hook
+            hooks.update(items)
+        else:
+            hooks[hid] = hook
+
+    def _backward_hook_inputs(self, args):
+        """Route tensor inputs through identity nodes so their gradients can be collected."""
+        from convgrad.nn.modules._backward_hook import wrap_inputs
+
+        return wrap_inputs(self, args)
+
+    def _backward_hook_outputs(self, out):
+        from convgrad.nn.modules._backward_hook import wrap_outputs
+
+        return wrap_outputs(self, out)
+
+    # ------------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self._forget(name)
+            self.register_parameter(name, value)
+            return
+        if params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as parameter '{name}' "
+                    "(convgrad.nn.Parameter or None expected)"
+                )
+            params[name] = None
+            return
+        modules = d.get("_modules")
+        if isinstance(value, Module):
+            if modules is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self._forget(name)
+            modules[name] = value
+            return
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as child module '{name}' "
+                    "(convgrad.nn.Module or None expected)"
+                )
+            modules[name] = None
+            return
+        buffers = d.get("_buffers")
+        if isinstance(value, Buffer):
+            if buffers is None:
+                raise AttributeError("cannot assign buffer before Module.__init__() call")
+            self._forget(name)
+            self.register_buffer(name, value, persistent=value.persistent)
+            return
+        if buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as buffer '{name}' (convgrad.Tensor or "
+                    "None expected)"
+                )
+            buffers[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        """Remove ``name`` wherever it is registered (before registering it anew)."""
+        d = self.__dict__
+        d.pop(name, None)
+        for k in ("_parameters", "_buffers", "_modules"):
+            d[k].pop(name, None)
+        d["_non_persistent_buffers_set"].discard(name)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for k in ("_parameters", "_buffers", "_modules"):
+            store = d.get(k)
+            if store is not None and name in store:
+                return store[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        d = self.__dict__
+        for k in ("_parameters", "_buffers", "_modules"):
+            if name in d.get(k, ()):
+                del d[k][name]
+                d["_non_persistent_buffers_set"].discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        keys = list(dir(type(self))) + list(self.__dict__)
+        keys += list(self._parameters) + list(self._modules) + list(self._buffers)
+        return sorted(k for k in set(keys) if not k[0].isdigit())
+
+    def _check_new_name(self, kind, name):
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        d = self.__dict__
+        if name in d or (hasattr(type(self), name) and name not in d.get("_parameters", ())
+                         and name not in d.get("_buffers", ()) and name not in d.get("_modules", ())):
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """A tensor that is part of the module's state but not learnt (e.g. BatchNorm's running mean).
+        Persistent buffers go into ``state_dict``."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        if name not in self._buffers:
+            self._check_new_name("buffer", name)
+            if name in self._parameters or name in self._modules:
+                raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"cannot assign '{_typename(tensor)}' object to buffer '{name}' (convgrad Tensor "
+                "or None required)"
+            )
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def register_parameter(self, name, param):
+        """Add ``param`` (a ``Parameter`` or None) under ``name``."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        if name not in self._parameters:
+            self._check_new_name("parameter", name)
+            if name in self._buffers or name in self._modules:
+                raise KeyError(f"attribute '{name}' already exists")
+        if param is None:
+            self._parameters[name] = None
+            return
+        if not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{_typename(param)}' object to parameter '{name}' "
+                "(convgrad.nn.Parameter or None required)"
+            )
+        if param.grad_fn is not None:
+            raise ValueError(
+                f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be created "
+                f"explicitly. To express '{name}' as a function of another Tensor, compute the value in "
+                "the forward() method."
+            )
+        self._parameters[name] = param
+
+    def add_module(self, name, module):
+        """Add a child module (``None`` allowed) under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if name not in self._modules:
+            self._check_new_name("module", name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target):
+        if target == "":
+            return self
+        mod = self
+        for item in target.split("."):
+            if not isinstance(mod, Module) or item not in mod._modules:
+                raise AttributeError(f"{mod._get_name()} has no attribute `{item}`")
+            mod = mod._modules[item]
+        return mod
+
+    def get_parameter(self, target):
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._parameters:
+            raise AttributeError(f"{mod._get_name()} has no parameter `{name}`")
+        return mod._parameters[name]
+
+    def get_buffer(self, target):
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
+        return mod._buffers[name]
+
+    # ------------------------------------------------------------------ iteration
+    def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
+        memo = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else [(prefix, self)]
+        for module_prefix, module in modules:
+            for k, v in get_members(module):
+                if v is None:
+                    continue
+                if remove_duplicate:
+                    if id(v) in memo:
+                        continue
+                    memo.add(id(v))
+                yield (module_prefix + "." + k if module_prefix else k), v
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_children(self):
+        memo = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in memo:
+                memo.add(id(m))
+                yield name, m
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is None:
+                continue
+            yield from m.named_modules(memo, prefix + "." + name if prefix else name, remove_duplicate)
+
+    # ------------------------------------------------------------------ modes and gradients
+    def train(self, mode=True):
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        self.training = mode
+        for m in self.children():
+            m.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.grad_fn = None
+                p.grad.data.fill(0)
+
+    def apply(self, fn):
+        """Call ``fn`` on every submodule (children first) and on self, e.g. for custom initialisation."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------ dtype and device
+    def _apply(self, fn):
+        """``fn(array) -> array`` on every parameter, gradient and buffer, keeping the Tensor objects
+        (an optimiser built before ``model.double()`` still holds the same parameters)."""
+        for m in self.children():
+            m._apply(fn)
+        for p in self._parameters.values():
+            if p is None:
+                continue
+            p.data = fn(p.data)
+            if p.grad is not None:
+                p.grad.data = fn(p.grad.data)
+        for b in self._buffers.values():
+            if b is not None:
+                b.data = fn(b.data)
+        return self
+
+    def _cast_floats(self, dtype):
+        dtype = np.dtype(dtype)
+        return self._apply(lambda a: a.astype(dtype) if a.dtype.kind == "f" and a.dtype != dtype else a)
+
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``: floating point parameters
+        and buffers take the dtype; any device but the CPU raises."""
+        dtype = kwargs.get("dtype")
+        _check_device(kwargs.get("device"))
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif a is None:
+                continue
+            elif isinstance(a, str) or type(a).__name__ == "device":
+                _check_device(a)
+            else:
+                dtype = a
+        if dtype is None:
+            return self
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":
+            raise TypeError(
+                f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}"
+            )
+        return self._cast_floats(dtype)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        raise RuntimeError("convgrad runs on the CPU only: Module.cuda() is not available")
+
+    def float(self):
+        return self._cast_floats(np.float32)
+
+    def double(self):
+        return self._cast_floats(np.float64)
+
+    def half(self):
+        return self._cast_floats(np.float16)
+
+    def type(self, dst_type):
+        return self._apply(lambda a: a.astype(dst_type))
+
+    def share_memory(self):
+        return self
+
+    # ------------------------------------------------------------------ state dict
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = b if keep_vars else b.detach()
+
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+        """An ordered dict of every parameter and persistent buffer under its dotted name; the tensors
+        share memory with the module's (detached unless ``keep_vars``)."""
+        if args:
+            destination = args[0]
+            if len(args) > 1:
+                prefix = args[1]
+            if len(args) > 2:
+                keep_vars = args[2]
+        if destination is None:
+            destination = OrderedDict()
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        return destination
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs, assign=False):
+        """Copy this module's own entries (``prefix + name``) from ``state_dict`` in place."""
+        local = [(n, p, True) for n, p in self._parameters.items() if p is not None]
+        local += [(n, b, False) for n, b in self._buffers.items()
+                  if b is not None and n not in self._non_persistent_buffers_set]
+        for name, current, is_param in local:
+            key = prefix + name
+            if key not in state_dict:
+                missing_keys.append(key)
+                continue
+            value = state_dict[key]
+            if isinstance(value, Tensor):
+                array = value.data
+            elif isinstance(value, (np.ndarray, np.generic, int, float, bool)):
+                array = np.asarray(value)
+            else:
+                error_msgs.append(
+                    f'While copying the parameter named "{key}", expected a convgrad Tensor or NumPy array '
+                    f"from checkpoint but received {type(value).__name__}"
+                )
+                continue
+            if current.ndim == 0 and array.shape == (1,):
+                array = array.reshape(())
+            if array.shape != current.shape:
+                error_msgs.append(
+                    f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} from "
+                    f"checkpoint, the shape in current model is {tuple(current.shape)}."
+                )
+                continue
+            if assign:
+                if is_param:
+                    new = Parameter(Tensor._make(np.array(array, copy=True)), current.requires_grad)
+                    self._parameters[name] = new
+                else:
+                    self._buffers[name] = Tensor._make(np.array(array, copy=True))
+                continue
+            try:
+                with no_grad():
+                    np.copyto(current.data, array, casting="unsafe")
+                current._bump_version()
+            except Exception as e:  # e.g. a read-only array
+                error_msgs.append(
+                    f'While copying the parameter named "{key}", whose dimensions in the model are '
+                    f"{tuple(current.shape)} and whose dimensions in the checkpoint are "
+                    f"{tuple(array.shape)}, an exception occurred : {e}."
+                )
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy parameters and buffers from ``state_dict`` into this module.
+
+        Returns ``(missing_keys, unexpected_keys)``; with ``strict=True`` (the default) any missing or
+        unexpected key raises, and a wrong shape always raises. One error lists every bad key."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        missing, unexpected, errors = [], [], []
+        expected = set()
+
+        def load(module, prefix):
+            for n, p in module._parameters.items():
+                if p is not None:
+                    expected.add(prefix + n)
+            for n, b in module._buffers.items():
+                if b is not None and n not in module._non_persistent_buffers_set:
+                    expected.add(prefix + n)
+            module._load_from_state_dict(state_dict, prefix, {}, True, missing, unexpected, errors, assign)
+            for name, child in module._modules.items():
+                if child is not None:
+                    load(child, prefix + name + ".")
+
+        load(self, "")
+        unexpected.extend(k for k in state_dict if k not in expected)
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in unexpected)))
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in missing)))
+        if errors:
+            raise RuntimeError(
+                "Error(s) in loading state_dict for "
+                "{}:\n\t{}".format(type(self).__name__, "\n\t".join(errors))
+            )
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ repr
+    def extra_repr(self):
+        """The text inside the parentheses of this layer's repr (its settings)."""
+        return ""
+
+    def _get_name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({k}): " + _addindent(repr(m), 2) for k, m in self._modules.items()]
+        lines = extra_lines + child_lines
+        s = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                s += extra_lines[0]
+            else:
+                s += "\n  " + "\n  ".join(lines) + "\n"
+        return s + ")"
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)

@@ -1,0 +1,222 @@
+"""Pooling layers: max, average, adaptive (output size fixed, windows adapt) and max-unpooling.
+
+Output size per spatial dim: floor((L + 2 padding - dilation (k - 1) - 1) / stride) + 1 (ceil with ceil_mode).
+"""
+
+import numpy as np
+
+from convgrad.autograd.function import NumpyFunction
+from convgrad.nn import functional as F
+from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.utils import _pair, _shape, _single
+
+
+class _PoolNd(Module):
+    _n = 2
+
+    def _check_input(self, input):
+        shape = _shape(input)
+        n = self._n
+        if len(shape) not in (n + 1, n + 2):
+            layout = "(N, C, L)" if n == 1 else "(N, C, H, W)"
+            raise self._input_error(
+                f"expected a {n + 2}-D input {layout} or an unbatched {n + 1}-D one, got input of "
+                f"shape {shape}"
+            )
+
+
+class _MaxPoolNd(_PoolNd):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """Max over sliding windows of (N, C, L)."""
+
+    _n = 1
+
+    def forward(self, input):
+        self._check_input(input)
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max over sliding windows of (N, C, H, W)."""
+
+    def forward(self, input):
+        self._check_input(input)
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AvgPool1d(_PoolNd):
+    """Mean over sliding windows of (N, C, L)."""
+
+    _n = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__()
+        self.kernel_size = _single(kernel_size)
+        self.stride = _single(stride if stride is not None else kernel_size)
+        self.padding = _single(padding)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input):
+        self._check_input(input)
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+
+class AvgPool2d(_PoolNd):
+    """Mean over sliding windows of (N, C, H, W)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input):
+        self._check_input(input)
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+
+class _AdaptivePoolNd(_PoolNd):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
+    """Mean pooling of (N, C, L) to (N, C, output_size)."""
+
+    _n = 1
+
+    def __init__(self, output_size):
+        super().__init__(output_size)
+
+    def forward(self, input):
+        self._check_input(input)
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
+    """Mean pooling of (N, C, H, W) to (N, C, *output_size); ``AdaptiveAvgPool2d(1)``: global average."""
+
+    def __init__(self, output_size):
+        super().__init__(output_size)
+
+    def forward(self, input):
+        self._check_input(input)
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+
+class AdaptiveMaxPool1d(_AdaptivePoolNd):
+    """Max pooling of (N, C, L) to (N, C, output_size)."""
+
+    _n = 1
+
+    def forward(self, input):
+        self._check_input(input)
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_AdaptivePoolNd):
+    """Max pooling of (N, C, H, W) to (N, C, *output_size)."""
+
+    def forward(self, input):
+        self._check_input(input)
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class _MaxUnpool(NumpyFunction):
+    """y[n, c, idx[n, c, i]] = x[n, c, i] in zeros of (N, C, H_out * W_out);  dL/dx = g[n, c, idx]."""
+
+    @staticmethod
+    def forward(ctx, x, indices, out_hw):
+        n, c = x.shape[:2]
+        flat_idx = indices.reshape(n, c, -1)
+        ctx.flat_idx, ctx.shape = flat_idx, x.shape
+        out = np.zeros((n, c, out_hw[0] * out_hw[1]), x.dtype)
+        np.put_along_axis(out, flat_idx, x.reshape(n, c, -1), axis=2)
+        return out.reshape(n, c, *out_hw)
+
+    @staticmethod
+    def backward(ctx, g):
+        n, c = ctx.shape[:2]
+        gx = np.take_along_axis(g.reshape(n, c, -1), ctx.flat_idx, axis=2)
+        return gx.reshape(ctx.shape), None, None
+
+
+def _max_unpool2d(input, indices, kernel_size, stride, padding, output_size=None):
+    from convgrad.tensor import Tensor
+
+    h, w = input.shape[-2:]
+    default = tuple((s - 1) * st - 2 * p + k for s, st, p, k in zip((h, w), stride, padding, kernel_size))
+    if output_size is None:
+        out_hw = default
+    else:
+        out_hw = tuple(output_size)[-2:]
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(
+            f"max_unpool2d: expected indices of the input's shape {tuple(input.shape)}, got "
+            f"{tuple(indices.shape)}"
+        )
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.size and (idx.min() < 0 or idx.max() >= out_hw[0] * out_hw[1]):
+        raise RuntimeError(
+            f"max_unpool2d: found an invalid max index {int(idx.max())} (output volumes are of size "
+            f"{out_hw[0]}x{out_hw[1]})"
+        )
+    unbatched = input.ndim == 3
+    if unbatched:
+        input, idx = input.unsqueeze(0), idx[None]
+    out = _MaxUnpool.apply(input, idx, out_hw)
+    return out.squeeze(0) if unbatched else out
+
+
+class MaxUnpool2d(_PoolNd):
+    """The partial inverse of MaxPool2d: puts each value back at its max position (``indices`` from
+    ``MaxPool2d(return_indices=True)``), zeros elsewhere. H_out = (H - 1) stride - 2 padding + k."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride if stride is not None else kernel_size)
+        self.padding = _pair(padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input, indices, output_size=None):
+        self._check_input(input)
+        fn = getattr(F, "max_unpool2d", None) or _max_unpool2d
+        return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
