@@ -43,6 +43,7 @@ from convgrad.factories import (  # noqa: F401
     zeros_like,
 )
 from convgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: F401
+from convgrad.serialization import load, save  # noqa: F401
 from convgrad.tensor import (  # noqa: F401
     Tensor,
     as_tensor,

@@ -77,3 +77,5 @@ from convgrad.nn.modules.pooling import (  # noqa: F401
     MaxUnpool2d,
 )
 from convgrad.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
+
+__all__ = [name for name, value in list(globals().items()) if isinstance(value, type)]

@@ -1,0 +1,94 @@
+"""Adam (Kingma & Ba, 2015) and AdamW (decoupled weight decay, Loshchilov & Hutter, 2019)."""
+
+import numpy as np
+
+from convgrad.autograd.grad_mode import no_grad
+from convgrad.optim.optimizer import Optimizer, _params_with_grad, _scalar_state
+from convgrad.tensor import Tensor
+
+
+def _lerp_(a, b, w):
+    """a <- a + w (b - a), in PyTorch's two-sided form (exact at w = 1)."""
+    if abs(w) < 0.5:
+        a += (b - a) * w
+    else:
+        a[...] = b - (b - a) * (1 - w)
+
+
+class Adam(Optimizer):
+    """t += 1;  g = grad (+ weight_decay p, or p *= 1 - lr weight_decay when decoupled);
+    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2  (amsgrad: v_max = max(v_max, v));
+    p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        if isinstance(lr, Tensor):
+            lr = lr.item()
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            beta1, beta2 = (float(b) for b in group["betas"])
+            eps, wd, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
+            decoupled = group.get("decoupled_weight_decay", False)
+            for p, grad in _params_with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = _scalar_state(0.0)
+                    state["exp_avg"] = Tensor._make(np.zeros_like(p.data))
+                    state["exp_avg_sq"] = Tensor._make(np.zeros_like(p.data))
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(p.data))
+                g = -grad if group["maximize"] else grad
+                state["step"].data += 1
+                step = float(state["step"].data)
+                if wd != 0:
+                    if decoupled:
+                        p.data *= 1 - lr * wd
+                    else:
+                        g = g + p.data * wd
+                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                _lerp_(m, g, 1 - beta1)
+                v *= beta2
+                v += g * g * (1 - beta2)
+                bias_correction1 = 1 - beta1**step
+                bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+                step_size = lr / bias_correction1
+                if amsgrad:
+                    vmax = state["max_exp_avg_sq"].data
+                    np.maximum(vmax, v, out=vmax)
+                    denom = np.sqrt(vmax) / bias_correction2_sqrt
+                else:
+                    denom = np.sqrt(v) / bias_correction2_sqrt
+                denom += eps
+                p.data -= m * step_size / denom
+                p._bump_version()
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr weight_decay before the Adam update (default 0.01)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
