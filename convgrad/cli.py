@@ -1,0 +1,439 @@
+"""The ``convgrad`` command (also ``python -m convgrad``).
+
+    convgrad train --model lenet5 --dataset mnist --epochs 4 --out runs/lenet5
+    convgrad train --model mnist1d_cnn --dataset mnist1d
+    convgrad evaluate runs/lenet5/best.pt
+    convgrad summary ...   convgrad arith ...   (when convgrad.summary / convgrad.arithmetic provide them)
+
+``train`` fills every option it is not given from the model's defaults (``MODEL_DEFAULTS``: tuned so each
+model reaches its data set's usual accuracy quickly on a CPU), trains with :class:`convgrad.training.Trainer`
+and leaves a run folder: config.json, metrics.json and metrics.csv (one row per epoch), last.pt and best.pt
+(checkpoints that ``--resume`` continues and ``evaluate`` reads), results.json (test metrics, training time)
+and PNG plots: learning curves, confusion matrix, the first convolution's filters and its feature maps.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+# Per model: the data set it is made for and the training recipe its defaults follow.
+MODEL_DEFAULTS = {
+    "lenet5": dict(dataset="mnist", epochs=4, batch_size=128, optimizer="adam", lr=3e-3, weight_decay=0.0,
+                   scheduler="onecycle"),
+    "mnist1d_cnn": dict(dataset="mnist1d", epochs=60, batch_size=64, optimizer="adam", lr=1e-2,
+                        weight_decay=0.0, scheduler="onecycle"),
+    "resnet20": dict(dataset="cifar10", epochs=30, batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9,
+                     weight_decay=5e-4, scheduler="onecycle", augment=True),
+}
+FALLBACK_DEFAULTS = dict(dataset="mnist", epochs=5, batch_size=128, optimizer="adam", lr=1e-3, momentum=0.9,
+                         weight_decay=0.0, scheduler="none", augment=False)
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
+SCHEDULERS = ("none", "onecycle", "step", "cosine", "exponential", "plateau")
+
+
+class CLIError(Exception):
+    """A mistake in the command line: printed as one line, no traceback."""
+
+
+# -- data sets -------------------------------------------------------------------------------------------
+def _tensor_dataset(x, y):
+    import convgrad
+    from convgrad.utils.data import TensorDataset
+
+    return TensorDataset(convgrad.from_numpy(np.ascontiguousarray(x)), convgrad.from_numpy(np.asarray(y)))
+
+
+def _mnist_like(cls_name, mean, std):
+    def load(root, train, augment):
+        from convgrad.vision import datasets
+
+        ds = getattr(datasets, cls_name)(root, train=train)
+        # the whole split normalised at once: the per-image PIL path is needed only for augmentation
+        x = (ds.data.numpy().astype(np.float32) / np.float32(255) - np.float32(mean)) / np.float32(std)
+        return _tensor_dataset(x[:, None], ds.targets.numpy()), list(ds.classes)
+    return load
+
+
+def _mnist1d(root, train, augment):
+    from convgrad.vision import datasets
+
+    ds = datasets.MNIST1D(root, train=train)
+    return _tensor_dataset(ds.data.numpy().astype(np.float32)[:, None], ds.targets.numpy()), list(ds.classes)
+
+
+def _cifar10(root, train, augment):
+    from convgrad.vision import datasets, transforms
+
+    norm = transforms.Normalize((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+    steps = [transforms.ToTensor(), norm]
+    if train and augment:
+        steps = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()] + steps
+    ds = datasets.CIFAR10(root, train=train, transform=transforms.Compose(steps))
+    return ds, list(ds.classes)
+
+
+DATASETS = {
+    "mnist": _mnist_like("MNIST", 0.1307, 0.3081),
+    "fashion_mnist": _mnist_like("FashionMNIST", 0.2860, 0.3530),
+    "mnist1d": _mnist1d,
+    "cifar10": _cifar10,
+}
+
+
+def load_dataset(name, root, train, augment=False):
+    """(dataset, class names) of split ``train`` of data set ``name``."""
+    if name not in DATASETS:
+        raise CLIError(f"unknown dataset '{name}'; known datasets: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name](root, train, augment)
+
+
+# -- models ----------------------------------------------------------------------------------------------
+def _models_module():
+    try:
+        return importlib.import_module("convgrad.vision.models")
+    except ImportError as e:
+        raise CLIError(f"convgrad.vision.models is not available ({e})") from e
+
+
+def known_models():
+    models = _models_module()
+    for attr in ("list_models", "available_models"):
+        if callable(getattr(models, attr, None)):
+            return sorted(getattr(models, attr)())
+    for attr in ("MODELS", "_MODELS", "model_registry", "_registry"):
+        if isinstance(getattr(models, attr, None), dict):
+            return sorted(getattr(models, attr))
+    return sorted(n for n in getattr(models, "__all__", []) if n[:1].islower() and n != "get_model")
+
+
+def build_model(name, num_classes=None):
+    models = _models_module()
+    names = known_models()
+    if name not in names:
+        raise CLIError(f"unknown model '{name}'; known models: {', '.join(names)}")
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    get = getattr(models, "get_model", None)
+    return get(name, **kwargs) if get is not None else getattr(models, name)(**kwargs)
+
+
+# -- optimisers and schedulers ---------------------------------------------------------------------------
+def make_optimizer(name, params, lr, momentum=0.9, weight_decay=0.0):
+    from convgrad import optim
+
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adadelta":
+        return optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
+    raise CLIError(f"unknown optimizer '{name}'; known: {', '.join(OPTIMIZERS)}")
+
+
+def make_scheduler(name, optimizer, lr, epochs, steps_per_epoch, step_size=None, gamma=None):
+    from convgrad.optim import lr_scheduler as S
+
+    if name in (None, "none"):
+        return None
+    if name == "onecycle":
+        return S.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    if name == "step":
+        return S.StepLR(optimizer, step_size=step_size or max(1, epochs // 3), gamma=gamma or 0.1)
+    if name == "cosine":
+        return S.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "exponential":
+        return S.ExponentialLR(optimizer, gamma=gamma or 0.9)
+    if name == "plateau":
+        return S.ReduceLROnPlateau(optimizer, mode="min", factor=gamma or 0.1, patience=step_size or 2)
+    raise CLIError(f"unknown scheduler '{name}'; known: {', '.join(SCHEDULERS)}")
+
+
+# -- train -----------------------------------------------------------------------------------------------
+def _resolve(args):
+    """Fill the options not given on the command line from the model's defaults."""
+    defaults = dict(FALLBACK_DEFAULTS)
+    defaults.update(MODEL_DEFAULTS.get(args.model, {}))
+    for k, v in defaults.items():
+        if getattr(args, k, None) is None:
+            setattr(args, k, v)
+    if args.out is None:
+        args.out = os.path.join("runs", f"{args.model}-{args.dataset}")
+    return args
+
+
+def _first_conv(model):
+    for name, m in model.named_modules():
+        if type(m).__name__ in ("Conv2d", "Conv1d"):
+            return name, m
+    return None, None
+
+
+def _split(dataset, fraction, seed):
+    from convgrad.utils.data import Subset
+
+    n = len(dataset)
+    n_val = int(round(n * fraction))
+    order = np.random.default_rng(seed).permutation(n)
+    return Subset(dataset, order[n_val:].tolist()), Subset(dataset, order[:n_val].tolist())
+
+
+def _plots(args, model, history, cm, classes, test_set):
+    """The run's PNGs: learning curves, confusion matrix, first convolution's filters and feature maps."""
+    from convgrad import viz
+
+    out = lambda name: os.path.join(args.out, name)
+    plots = {
+        "curves": viz.plot_history(history, out("curves.png"), title=f"{args.model} on {args.dataset}"),
+        "confusion": viz.plot_confusion_matrix(cm, out("confusion.png"),
+                                               class_names=[str(c).split(" ")[0] for c in classes]),
+    }
+    name, conv = _first_conv(model)
+    if conv is not None:
+        plots["filters"] = viz.plot_filters(conv, out("filters.png"), title=f"{args.model} {name} filters")
+        x0 = test_set[0][0]
+        plots["feature_maps"] = viz.plot_feature_maps(model, name, x0.unsqueeze(0), out("feature_maps.png"))
+    return plots
+
+
+def run_train(args, log=print):
+    """Train as ``convgrad train`` does; returns a dict of results (also written to results.json)."""
+    import convgrad
+    from convgrad import training
+    from convgrad.utils.data import DataLoader, Subset
+
+    args = _resolve(args)
+    if args.model not in known_models():
+        raise CLIError(f"unknown model '{args.model}'; known models: {', '.join(known_models())}")
+    if args.dataset not in DATASETS:
+        raise CLIError(f"unknown dataset '{args.dataset}'; known datasets: {', '.join(sorted(DATASETS))}")
+    os.makedirs(args.out, exist_ok=True)
+    config = {k: v for k, v in vars(args).items() if k != "func"}
+    config["convgrad_version"] = convgrad.__version__
+
+    convgrad.manual_seed(args.seed)
+    train_set, classes = load_dataset(args.dataset, args.data_root, True, args.augment)
+    test_set, _ = load_dataset(args.dataset, args.data_root, False)
+    if args.subset:
+        train_set = Subset(train_set, list(range(min(args.subset, len(train_set)))))
+    if args.val_fraction:
+        train_set, val_set = _split(train_set, args.val_fraction, args.seed)
+        config["validation"] = f"{args.val_fraction:.0%} of the training split"
+    else:
+        val_set = test_set
+        config["validation"] = "the test split"
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+
+    gen = convgrad.Generator().manual_seed(args.seed)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=gen,
+                              num_workers=args.num_workers, drop_last=False)
+    val_loader = DataLoader(val_set, batch_size=512, num_workers=args.num_workers)
+    test_loader = DataLoader(test_set, batch_size=512, num_workers=args.num_workers)
+
+    model = build_model(args.model, num_classes=len(classes))
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
+    steps = len(train_loader) if not args.steps_per_epoch else min(len(train_loader), args.steps_per_epoch)
+    scheduler = make_scheduler(args.scheduler, optimizer, args.lr, args.epochs, steps, args.step_size,
+                               args.gamma)
+    callbacks = []
+    if args.patience:
+        callbacks.append(training.EarlyStopping(monitor="val_loss", patience=args.patience))
+    trainer = training.Trainer(
+        model, optimizer, scheduler=scheduler, callbacks=callbacks, out_dir=args.out, seed=args.seed,
+        checkpoint_every_n_steps=args.checkpoint_every, steps_per_epoch=args.steps_per_epoch,
+        progress=not args.no_progress, config=config)
+
+    log(f"training {args.model} on {args.dataset} ({len(train_set)} training samples, validation on "
+        f"{config['validation']}) for {args.epochs} epochs: {args.optimizer} lr {args.lr:g}, "
+        f"batch {args.batch_size}, scheduler {args.scheduler}; run folder {args.out}")
+    t0 = time.perf_counter()
+    trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=True if args.resume else None)
+    train_time = time.perf_counter() - t0
+
+    test, logits, targets = trainer.evaluate(test_loader, prefix="test_", progress=False, return_outputs=True)
+    pred = logits.argmax(1)
+    results = {"model": args.model, "dataset": args.dataset, "epochs": trainer.epoch, "steps": trainer.step,
+               **test, "train_time_s": train_time,
+               "train_time_note": "wall time of this invocation's fit (resumed runs: this part only)"}
+    cm = training.confusion_matrix(pred, targets, len(classes))
+    results["plots"] = plots = {} if args.no_plots else _plots(args, model, trainer.history, cm, classes,
+                                                                 test_set)
+    results["checkpoints"] = {k: os.path.join(args.out, f"{k}.pt") for k in ("last", "best")
+                              if os.path.exists(os.path.join(args.out, f"{k}.pt"))}
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    top5 = f", top-5 {100 * test['test_top5']:.2f}%" if "test_top5" in test else ""
+    log(f"test accuracy {100 * test['test_acc']:.2f}%{top5}, test loss {test['test_loss']:.4f}; "
+        f"training time {train_time:.1f} s")
+    files = ["config.json", "metrics.csv", "metrics.json", "results.json"] + \
+        [os.path.basename(p) for p in list(results["checkpoints"].values()) + list(plots.values())]
+    log(f"run folder: {args.out} ({', '.join(files)})")
+    return results
+
+
+def _train_main(args):
+    run_train(args)
+    return 0
+
+
+def add_train_cli(subparsers):
+    p = subparsers.add_parser("train", help="train a model from the zoo on a data set",
+                              description="Train a model; options not given follow the model's defaults.")
+    p.add_argument("--model", required=True, help="model name (e.g. lenet5, mnist1d_cnn, resnet20)")
+    p.add_argument("--dataset", help=f"one of {', '.join(sorted(DATASETS))} (default: the model's)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate (the peak rate with --scheduler onecycle)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--scheduler", choices=SCHEDULERS)
+    p.add_argument("--step-size", type=int, help="StepLR period in epochs / ReduceLROnPlateau patience")
+    p.add_argument("--gamma", type=float, help="StepLR/ExponentialLR factor, ReduceLROnPlateau factor")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="data augmentation where the data set has one")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    p.add_argument("--data-root", default=os.environ.get("CONVGRAD_DATA", "data"))
+    p.add_argument("--val-fraction", type=float, default=0.0,
+                   help="hold out this part of the training split for validation (default: validate on test)")
+    p.add_argument("--patience", type=int, default=0, help="early stopping on val_loss after N flat epochs")
+    p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps, mid-epoch")
+    p.add_argument("--steps-per-epoch", type=int, help="at most N batches per epoch")
+    p.add_argument("--subset", type=int, help="train on the first N training samples only (quick tries)")
+    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.set_defaults(func=_train_main)
+    return p
+
+
+# -- evaluate --------------------------------------------------------------------------------------------
+def run_evaluate(args, log=print):
+    import convgrad
+    from convgrad import training
+    from convgrad.utils.data import DataLoader
+
+    path = args.checkpoint
+    if os.path.isdir(path):
+        for name in ("best.pt", "last.pt"):
+            if os.path.exists(os.path.join(path, name)):
+                path = os.path.join(path, name)
+                break
+    try:
+        state = training.load_checkpoint(path)
+        config, weights = state.get("config", {}), state["model"]
+    except training.CheckpointError:
+        # a bare state_dict saved with convgrad.save(model.state_dict(), path) also evaluates, given --model
+        try:
+            weights = convgrad.load(path) if os.path.isfile(path) else None
+        except Exception:
+            weights = None
+        if not isinstance(weights, dict) or args.model is None:
+            raise
+        config = {}
+    model_name = args.model or config.get("model")
+    dataset = args.dataset or config.get("dataset")
+    if model_name is None or dataset is None:
+        raise CLIError("the checkpoint does not name its model/dataset: pass --model and --dataset")
+    test_set, classes = load_dataset(dataset, args.data_root or config.get("data_root", "data"), False)
+    model = build_model(model_name, num_classes=len(classes))
+    model.load_state_dict(weights)
+    trainer = training.Trainer(model, optimizer=_NoOptimizer(), progress=not args.no_progress)
+    loader = DataLoader(test_set, batch_size=args.batch_size)
+    test, logits, targets = trainer.evaluate(loader, prefix="test_", return_outputs=True)
+    cm = training.confusion_matrix(logits.argmax(1), targets, len(classes))
+    top5 = f", top-5 {100 * test['test_top5']:.2f}%" if "test_top5" in test else ""
+    log(f"{model_name} on {dataset} test split ({len(test_set)} samples): "
+        f"accuracy {100 * test['test_acc']:.2f}%{top5}, loss {test['test_loss']:.4f}")
+    if args.confusion:
+        from convgrad import viz
+
+        log(f"confusion matrix: {viz.plot_confusion_matrix(cm, args.confusion)}")
+    return {**test, "confusion_matrix": cm.tolist()}
+
+
+class _NoOptimizer:
+    """Evaluation needs no optimiser."""
+
+    param_groups = [{"lr": 0.0}]
+
+    def state_dict(self):
+        return {}
+
+
+def add_evaluate_cli(subparsers):
+    p = subparsers.add_parser("evaluate", help="test accuracy of a checkpoint",
+                              description="Evaluate a training checkpoint (or a run folder) on a test split.")
+    p.add_argument("checkpoint", help="a .pt checkpoint written by `convgrad train`, or its run folder")
+    p.add_argument("--dataset", help="default: the one the checkpoint was trained on")
+    p.add_argument("--model", help="default: the checkpoint's (needed for a bare state_dict)")
+    p.add_argument("--data-root", default=os.environ.get("CONVGRAD_DATA"))
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--confusion", metavar="PNG", help="also plot the confusion matrix to this file")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=lambda a: (run_evaluate(a), 0)[1])
+    return p
+
+
+def _models_main(args):
+    print("models:  ", ", ".join(known_models()))
+    print("datasets:", ", ".join(sorted(DATASETS)))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="convgrad", description="convgrad: CNNs from first principles.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_train_cli(sub)
+    add_evaluate_cli(sub)
+    p = sub.add_parser("models", help="list the models and data sets `train` knows")
+    p.set_defaults(func=_models_main)
+    for module in ("convgrad.summary", "convgrad.arithmetic"):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue  # that tool has not been installed / written yet
+        if callable(getattr(mod, "add_cli", None)):
+            mod.add_cli(sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    if os.environ.get("CONVGRAD_DEBUG"):
+        return args.func(args) or 0
+    from convgrad.training import CheckpointError, NonFiniteLossError
+
+    try:
+        return args.func(args) or 0
+    except (CLIError, CheckpointError, NonFiniteLossError) as e:
+        print(f"convgrad {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError, TypeError, KeyError, OSError) as e:
+        # the library's own messages (a layer given an input of the wrong size, a missing file, ...)
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"convgrad {args.command}: error: {type(e).__name__}: {msg}\n"
+              "(set CONVGRAD_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"convgrad {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
