@@ -235,6 +235,15 @@ class LRSchedulerCallback(Callback):
             raise ValueError("LRSchedulerCallback: ReduceLROnPlateau steps once per epoch on a metric")
         self.scheduler, self.interval, self.monitor = scheduler, interval, monitor
 
+    def on_train_begin(self, trainer):
+        total = getattr(self.scheduler, "total_steps", None)
+        n = trainer._n_batches(trainer.train_loader)
+        if self.interval == "step" and total is not None and n is not None and trainer.epochs * n > total:
+            raise ValueError(
+                f"{type(self.scheduler).__name__} was built for {total} steps but this run takes "
+                f"{trainer.epochs} epochs x {n} batches = {trainer.epochs * n}; build it with "
+                f"epochs={trainer.epochs}, steps_per_epoch={n} (a resumed run cannot extend its schedule)")
+
     def on_train_batch_end(self, trainer, batch_idx, logs):
         if self.interval == "step":
             self.scheduler.step()

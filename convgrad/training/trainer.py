@@ -166,6 +166,7 @@ class Trainer:
         self.train_loader = None
         self._epoch_rng = None    # RNG states at the start of the current epoch (to replay its data order)
         self._resume_rng = None   # RNG states to install once a resumed run reaches its position
+        self._epoch_lr = None     # learning rate at the start of the current epoch (what its log row shows)
 
     # -- output ---------------------------------------------------------------------------------------
     def print(self, msg):
@@ -201,6 +202,7 @@ class Trainer:
                 "running": self.running.state_dict(),
                 "rng": _rng_state(self.train_loader),
                 "epoch_rng": self._epoch_rng if self.batch_in_epoch else None,
+                "epoch_lr": self._epoch_lr,
             },
             "callbacks": {key: cb.state_dict() for key, cb in self._keyed_callbacks()
                           if hasattr(cb, "state_dict")},
@@ -224,6 +226,7 @@ class Trainer:
         self.running.load_state_dict(t["running"])
         self._resume_rng = t["rng"]
         self._epoch_rng = t.get("epoch_rng")
+        self._epoch_lr = t.get("epoch_lr")
         saved = state.get("callbacks", {})
         for key, cb in self._keyed_callbacks():
             if key in saved and hasattr(cb, "load_state_dict"):
@@ -298,6 +301,7 @@ class Trainer:
                 self._resume_rng = None
             self.running.reset()
             self._epoch_rng = _rng_state(loader)
+            self._epoch_lr = self.optimizer.param_groups[0]["lr"]
         self._call("on_epoch_begin", epoch)
         n = self._n_batches(loader)
         t0 = time.perf_counter()
@@ -311,7 +315,6 @@ class Trainer:
         if self.progress:
             bar = tqdm(total=n, initial=skip, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch",
                        dynamic_ncols=True, leave=False, file=sys.stderr)
-        lr0 = self.optimizer.param_groups[0]["lr"]
         try:
             while n is None or self.batch_in_epoch < n:
                 try:
@@ -340,7 +343,7 @@ class Trainer:
         logs = {"epoch": epoch + 1, "step": self.step, **self.running.summary("train_")}
         if val_loader is not None:
             logs.update(self.evaluate(val_loader, prefix="val_"))
-        logs["lr"] = lr0
+        logs["lr"] = self._epoch_lr
         logs["time"] = time.perf_counter() - t0
         self.epoch, self.batch_in_epoch, self.epoch_done = epoch + 1, 0, True
         self.history.append(logs)
