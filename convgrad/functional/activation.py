@@ -503,7 +503,8 @@ class Softmax(NumpyFunction):
         if x.size == 0:
             y = np.empty_like(x)
         else:
-            y = x - np.max(x, axis=dim, keepdims=True)
+            with np.errstate(invalid="ignore"):  # a slice of only +inf gives nan, silently as in PyTorch
+                y = x - np.max(x, axis=dim, keepdims=True)
             np.exp(y, out=y)
             y /= np.sum(y, axis=dim, keepdims=True)
         ctx.save_for_backward(y)
@@ -526,8 +527,9 @@ class LogSoftmax(NumpyFunction):
         if x.size == 0:
             y = np.empty_like(x)
         else:
-            y = x - np.max(x, axis=dim, keepdims=True)
-            y -= np.log(np.sum(np.exp(y), axis=dim, keepdims=True))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y = x - np.max(x, axis=dim, keepdims=True)
+                y -= np.log(np.sum(np.exp(y), axis=dim, keepdims=True))
         ctx.save_for_backward(y)
         return y
 

@@ -50,10 +50,12 @@ def _reduce(loss, reduction, denominator=None):
 
 
 def _grad_scale(g, reduction, denominator):
-    """dL/d(elementwise loss): g itself, or g spread over the elements (divided by n for a mean)."""
+    """dL/d(elementwise loss): g itself, or g spread over the elements (divided by n for a mean). A mean
+    over nothing (every target ignored) is nan, but its gradient is 0, as in PyTorch."""
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return g / g.dtype.type(denominator)
+        if denominator == 0:
+            return np.zeros_like(g)
+        return g / g.dtype.type(denominator)
     return g
 
 
@@ -216,7 +218,7 @@ def _check_classes(name, input, target, weight, ignore_index, allow_probs):
             raise RuntimeError(f"{name}: expected class indices of dtype int64 (or uint8) as target, got "
                                f"{target.dtype}{hint}")
         if input.ndim == 1:
-            if target.ndim != 0:
+            if target.shape not in ((), (1,)):  # PyTorch also takes a target of shape (1,) here
                 raise RuntimeError(f"{name}: an unbatched input of shape {tuple(input.shape)} needs a 0-d "
                                    f"target (one class index), got shape {tuple(target.shape)}")
         else:
