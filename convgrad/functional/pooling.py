@@ -1,3 +1,717 @@
-"""pooling."""
+"""Pooling over the last one or two (spatial) dims: max, average, adaptive, power-average, max unpooling.
 
-__all__ = []
+A pooling window is read as ``prod(kernel)`` strided views of the (padded) input, one per kernel offset:
+the view for offset ``a`` holds, for every output position ``i``, the input element ``i*s - p + a*d``.
+Forward combines the views elementwise (max or sum), so no window array is ever materialised. Backward
+writes the gradient back through the same views: by plain assignment for offsets whose views touch
+disjoint input elements (all of them when the windows tile the input: the common 2x2/2 case), by
+accumulation for the rest (overlapping windows, e.g. AlexNet's 3x3/2).
+
+Max pooling keeps, per output, the number of the kernel offset that won (a uint8 "code"); its gradient
+goes to that element only. Ties go to the first maximum in row-major window order and NaN wins, as in
+PyTorch; returned indices are flat ``h*W + w`` positions within each plane.
+"""
+
+import itertools
+import numbers
+
+import numpy as np
+
+from convgrad.autograd.function import NumpyFunction
+from convgrad.tensor import Tensor
+
+__all__ = [
+    "max_pool1d",
+    "max_pool2d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "lp_pool1d",
+    "lp_pool2d",
+]
+
+
+# --------------------------------------------------------------------------- argument checks
+def _check_input(op, input, nsp, kinds="f"):
+    """``input`` must be a Tensor of ``nsp + 1`` (unbatched) or ``nsp + 2`` dims, non-empty except batch."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor as input, got {type(input).__name__}")
+    shape = tuple(input.shape)
+    if input.ndim not in (nsp + 1, nsp + 2) or 0 in shape[-nsp - 1:]:
+        sp = "H, W" if nsp == 2 else "L"
+        raise RuntimeError(
+            f"{op}: expected a {nsp + 1}-D (C, {sp}) or {nsp + 2}-D (N, C, {sp}) input, non-empty except "
+            f"for the batch, got shape {list(shape)}"
+        )
+    if input.dtype.kind not in kinds:
+        raise NotImplementedError(f"{op}: not implemented for dtype {input.dtype}")
+
+
+def _ints(op, name, value, n, allow_none=False):
+    """An int or a sequence of 1 or ``n`` ints, as an ``n``-tuple."""
+    if isinstance(value, Tensor) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+        return (int(value),) * n
+    if isinstance(value, (tuple, list)) and len(value) in (1, n) and all(
+        isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool)
+        or (allow_none and v is None) for v in value
+    ):
+        vals = tuple(None if v is None else int(v) for v in value)
+        return vals * n if len(vals) == 1 else vals
+    one = "a single int" if n == 1 else f"a single int or a tuple of {n} ints"
+    raise TypeError(f"{op}: {name} must be {one}, got {value!r}")
+
+
+def _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode):
+    ks = _ints(op, "kernel_size", kernel_size, nsp)
+    ss = ks if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        _ints(op, "stride", stride, nsp)
+    ps = _ints(op, "padding", padding, nsp)
+    ds = _ints(op, "dilation", dilation, nsp)
+    if min(ks) <= 0:
+        raise RuntimeError(f"{op}: kernel_size must be greater than zero, got {ks}")
+    if min(ss) <= 0:
+        raise RuntimeError(f"{op}: stride must be greater than zero, got {ss}")
+    if min(ds) <= 0:
+        raise RuntimeError(f"{op}: dilation must be greater than zero, got {ds}")
+    if min(ps) < 0 or any(p > k // 2 for p, k in zip(ps, ks)):
+        raise RuntimeError(
+            f"{op}: padding must be non-negative and at most half the kernel size (kernel_size // 2 = "
+            f"{tuple(k // 2 for k in ks)}), got padding={ps} for kernel_size={ks}"
+        )
+    sizes = tuple(input.shape[-nsp:])
+    geo = _Geometry(sizes, ks, ss, ps, ds, bool(ceil_mode))
+    if min(geo.outs) <= 0:
+        raise RuntimeError(
+            f"{op}: output size {geo.outs} is too small: input size {sizes} with kernel_size={ks}, "
+            f"stride={ss}, padding={ps}, dilation={ds} gives no complete window; expected an output of "
+            "at least 1 per spatial dim"
+        )
+    return geo
+
+
+def _out_size(n, k, s, p, d, ceil):
+    """PyTorch's rule: floor (or ceil) of (n + 2p - d(k-1) - 1) / s, plus 1; in ceil mode the last
+    window must start inside the input or the left padding."""
+    span = n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)
+    o = span // s + 1
+    if ceil and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+class _Geometry:
+    """Where the windows lie, per spatial dim: input size n, kernel k, stride s, padding p, dilation d,
+    output size o; the padded extent the windows reach; which kernel offsets write disjoint elements."""
+
+    def __init__(self, sizes, ks, ss, ps, ds, ceil):
+        self.sizes, self.ks, self.ss, self.ps, self.ds = sizes, ks, ss, ps, ds
+        self.outs = tuple(_out_size(n, k, s, p, d, ceil) for n, k, s, p, d in zip(sizes, ks, ss, ps, ds))
+        if min(self.outs) <= 0:
+            return
+        # ceil mode lets the last window run past the right padding: pad further (it never wins a max
+        # and, as in PyTorch, counts for nothing in an average)
+        reach = tuple((o - 1) * s + d * (k - 1) + 1 for o, k, s, d in zip(self.outs, ks, ss, ds))
+        self.extra = tuple(max(0, r - p - n) for r, p, n in zip(reach, ps, sizes))
+        self.padded_sizes = tuple(p + n + e for p, n, e in zip(ps, sizes, self.extra))
+        self.padded = any(ps) or any(self.extra)
+        self.offsets = list(itertools.product(*(range(k) for k in ks)))
+        # per dim: offsets whose positions {a*d + i*s} are pairwise disjoint (greedy, in order)
+        disjoint, covered = [], True
+        for k, s, d, o, size in zip(ks, ss, ds, self.outs, self.padded_sizes):
+            seen, keep = set(), []
+            for a in range(k):
+                pos = set(range(a * d, a * d + s * (o - 1) + 1, s))
+                if not pos & seen:
+                    keep.append(a)
+                    seen |= pos
+            disjoint.append(set(keep))
+            covered = covered and len(seen) == size
+        # (code, offset, assign): assignments first, then accumulations
+        plan = [(j, off, all(a in dj for a, dj in zip(off, disjoint))) for j, off in enumerate(self.offsets)]
+        self.plan = sorted(plan, key=lambda t: not t[2])
+        self.covered = covered  # the assigned offsets write every element of the padded extent
+        self.overlaps = not all(t[2] for t in plan)
+        self.tiles = covered and len(plan) == sum(t[2] for t in plan) and not self.padded
+
+    def view(self, arr, offset):
+        """The elements of (padded) ``arr`` that kernel offset ``offset`` reads, shape (..., *outs)."""
+        sl = tuple(slice(a * d, a * d + s * (o - 1) + 1, s)
+                   for a, d, s, o in zip(offset, self.ds, self.ss, self.outs))
+        return arr[(Ellipsis,) + sl]
+
+    def pad(self, x, value):
+        """``x`` with ``value`` around it: p before, p (+ ceil-mode overhang) after each spatial dim."""
+        nsp = len(self.ks)
+        lead = x.shape[:-nsp]
+        xp = np.empty(lead + self.padded_sizes, x.dtype)
+        for i, (p, n) in enumerate(zip(self.ps, self.sizes)):
+            ax = len(lead) + i
+            before = [slice(None)] * xp.ndim
+            before[ax] = slice(0, p)
+            after = [slice(None)] * xp.ndim
+            after[ax] = slice(p + n, None)
+            xp[tuple(before)] = value
+            xp[tuple(after)] = value
+        xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(self.ps, self.sizes))] = x
+        return xp
+
+    def crop(self, xp):
+        return xp[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(self.ps, self.sizes))]
+
+    def valid(self, offset):
+        """Mask (broadcastable to the output) of outputs whose element at ``offset`` is inside the input."""
+        nsp = len(self.ks)
+        mask = True
+        for i, (a, n, s, p, d, o) in enumerate(zip(offset, self.sizes, self.ss, self.ps, self.ds, self.outs)):
+            pos = np.arange(o) * s - p + a * d
+            shape = [1] * nsp
+            shape[i] = o
+            mask = mask & ((pos >= 0) & (pos < n)).reshape(shape)
+        return mask
+
+    def padded_positions(self, code, lead_shape):
+        """Flat positions in the padded array (all planes) of the winning offsets."""
+        nsp = len(self.ks)
+        plane = int(np.prod(self.padded_sizes))
+        strides = np.cumprod((1,) + self.padded_sizes[:0:-1])[::-1]  # element strides of a plane
+        table = np.array([sum(a * d * st for a, d, st in zip(off, self.ds, strides)) for off in self.offsets],
+                         np.intp)
+        pos = np.take(table, code)
+        inner = np.zeros(self.outs, np.intp)
+        for i, (s, o, st) in enumerate(zip(self.ss, self.outs, strides)):
+            shape = [1] * nsp
+            shape[i] = o
+            inner = inner + (np.arange(o, dtype=np.intp) * (s * st)).reshape(shape)
+        pos += inner
+        planes = int(np.prod(lead_shape))
+        pos += (np.arange(planes, dtype=np.intp) * plane).reshape(lead_shape + (1,) * nsp)
+        return pos
+
+    def flat_indices(self, code, lead_shape):
+        """Flat positions ``h*W + w`` (or ``l``) in the unpadded input of the winning offsets; -1 for a
+        window with no element inside the input (possible with dilation: it reads padding only)."""
+        nsp = len(self.ks)
+        per_dim = np.unravel_index(code, self.ks) if code is not None else [0] * nsp
+        idx = np.zeros(lead_shape + self.outs, np.int64)
+        outside = None
+        dims = zip(per_dim, self.sizes, self.ss, self.ps, self.ds, self.outs)
+        for i, (a, n, s, p, d, o) in enumerate(dims):
+            shape = [1] * nsp
+            shape[i] = o
+            pos = (np.arange(o, dtype=np.int64) * s - p).reshape(shape) + np.asarray(a, np.int64) * d
+            idx *= n
+            idx += pos
+            if self.padded:
+                out_i = (pos < 0) | (pos >= n)
+                outside = out_i if outside is None else outside | out_i
+        if outside is not None and outside.any():
+            idx[np.broadcast_to(outside, idx.shape)] = -1
+        return idx
+
+
+def _scatter(g, geo, lead_shape, dtype):
+    """Backward of a window gather: dx (unpadded) with ``g`` (or per-offset ``g``) added at every
+    offset's view. ``g`` is a callable ``offset_code -> array`` to write there, or an array for all."""
+    shape = lead_shape + geo.padded_sizes
+    dxp = np.empty(shape, dtype) if geo.covered else np.zeros(shape, dtype)
+    for j, off, assign in geo.plan:
+        view = geo.view(dxp, off)
+        if assign:
+            g(j, view, False)
+        else:
+            g(j, view, True)
+    return geo.crop(dxp) if geo.padded else dxp
+
+
+# --------------------------------------------------------------------------- max pooling
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _code_dtype(n):
+    return np.uint8 if n <= 256 else (np.uint16 if n <= 65536 else np.int32)
+
+
+def _max_forward(x, geo, need_code):
+    """(max over each window, code of the winning offset or None)."""
+    src = geo.pad(x, _lowest(x.dtype)) if geo.padded else x
+    views = [geo.view(src, off) for off in geo.offsets]
+    out = views[0].copy()
+    if not need_code or len(views) == 1:
+        for v in views[1:]:
+            np.maximum(out, v, out=out)
+        return out, None
+    cdt = _code_dtype(len(views))
+    code = np.zeros(out.shape, cdt)
+    better = np.empty(out.shape, bool)
+    step = np.empty(out.shape, cdt)
+    buf = np.empty(out.shape, x.dtype)
+    for j, v in enumerate(views[1:], 1):
+        # one strided read into a contiguous buffer, then two contiguous (SIMD) passes: NumPy's loops
+        # over short strided rows cost several times more than the copy
+        np.copyto(buf, v)
+        np.greater(buf, out, out=better)
+        np.maximum(out, buf, out=out)
+        # code <= j - 1 so far: where(better, j, code) == max(code, better * j)
+        np.multiply(better.view(np.uint8) if cdt is np.uint8 else better, j, out=step)
+        np.maximum(code, step, out=code)
+    if out.size and (
+        (x.dtype.kind == "f" and np.isnan(out.min()))
+        or (geo.padded and (out == _lowest(x.dtype)).any())
+    ):
+        code = _exact_code(views, geo, out.shape, cdt)
+    return out, code
+
+
+def _exact_code(views, geo, shape, cdt):
+    """PyTorch's scan, for the rare windows the fast path may get wrong: NaN wins (the last NaN), and a
+    window whose maximum equals the padding value points at its first element inside the input."""
+    cur = np.full(shape, _lowest(views[0].dtype), views[0].dtype)
+    code = np.zeros(shape, cdt)
+    started = np.zeros(shape, bool)
+    for j, (v, off) in enumerate(zip(views, geo.offsets)):
+        valid = np.broadcast_to(geo.valid(off), shape)
+        better = valid & (~started | (v > cur) | (np.isnan(v) if v.dtype.kind == "f" else False))
+        np.copyto(cur, v, where=better)
+        code[better] = j
+        started |= valid
+    return code
+
+
+def _max_backward(g, code, geo, lead_shape):
+    if code is not None and geo.overlaps:
+        return _max_backward_overlapping(g, code, geo, lead_shape)
+    finite = g.dtype.kind != "f" or bool(np.isfinite(g).all())
+    mask = np.empty(g.shape, bool)
+    zero = np.zeros((), g.dtype)
+
+    def write(j, view, accumulate):
+        # windows don't overlap here: every offset's view is written once, no accumulation
+        if code is None:
+            view[...] = g
+        elif finite:
+            np.equal(code, j, out=mask)
+            np.multiply(g, mask, out=view)
+        else:
+            np.equal(code, j, out=mask)
+            view[...] = np.where(mask, g, zero)  # inf * 0 would be NaN
+
+    return _scatter(write, geo, lead_shape, g.dtype)
+
+
+def _max_backward_overlapping(g, code, geo, lead_shape):
+    """Overlapping windows (e.g. 3x3/2): each gradient added at its arg-max's flat position. The
+    positions come in window order, nearly sorted, and np.add.at on them measured 4x faster here than
+    adding into one strided view per kernel offset (0.6 vs 2.4 ms for 3x3/2 on (128, 16, 28, 28))."""
+    pos = geo.padded_positions(code, lead_shape)
+    dxp = np.zeros(lead_shape + geo.padded_sizes, g.dtype)
+    np.add.at(dxp.reshape(-1), pos.reshape(-1), g.reshape(-1))
+    return geo.crop(dxp) if geo.padded else dxp
+
+
+class _MaxPool(NumpyFunction):
+    """y[i] = max over the window of x; dy/dx routes each gradient to the window's arg-max only."""
+
+    @staticmethod
+    def forward(ctx, x, geo, want_indices):
+        need_grad = bool(ctx.needs_input_grad) and ctx.needs_input_grad[0]
+        out, code = _max_forward(x, geo, need_grad or want_indices)
+        lead = x.shape[: x.ndim - len(geo.ks)]
+        if need_grad:
+            ctx.geo, ctx.code, ctx.lead = geo, code, lead
+        if not want_indices:
+            return out
+        idx = geo.flat_indices(code, lead)
+        ctx.mark_non_differentiable(idx)
+        ctx.set_materialize_grads(False)
+        return out, idx
+
+    @staticmethod
+    def backward(ctx, g, *_):
+        if g is None:
+            return None, None, None
+        return _max_backward(g, ctx.code, ctx.geo, ctx.lead), None, None
+
+
+def _max_pool(op, nsp, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    _check_input(op, input, nsp, kinds="fiu")
+    geo = _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode)
+    return _MaxPool.apply(input, geo, bool(return_indices))
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """y[n, c, i] = max_a x[n, c, i*s - p + a*d] (padding never wins);
+    L_out = floor((L + 2p - d(k-1) - 1) / s) + 1 (ceil in ceil_mode). Input (N, C, L) or (C, L)."""
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """y[n, c, i, j] = max_{a,b} x[n, c, i*s - p + a*d, j*s - p + b*d];
+    H_out = floor((H + 2p - d(k-1) - 1) / s) + 1 (ceil in ceil_mode), likewise W_out.
+    Input (N, C, H, W) or (C, H, W); ``return_indices`` adds the flat arg-max ``h*W + w`` (int64)."""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+# --------------------------------------------------------------------------- average pooling
+def _avg_divisor(geo, count_include_pad, divisor_override, dtype):
+    """Scalar or (*outs) array: the number each window sum is divided by."""
+    if divisor_override is not None:
+        return divisor_override
+    nsp = len(geo.ks)
+    div, const = np.ones((1,) * nsp, np.int64), True
+    for i, (n, k, s, p, o) in enumerate(zip(geo.sizes, geo.ks, geo.ss, geo.ps, geo.outs)):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)  # a window may hang over the padding in ceil mode
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        cnt = end - start
+        shape = [1] * nsp
+        shape[i] = o
+        div = div * cnt.reshape(shape)
+        const = const and bool((cnt == cnt[0]).all())
+    if const:
+        return int(div.reshape(-1)[0])
+    return div.astype(dtype) if dtype.kind == "f" else div
+
+
+def _divide(total, div):
+    if total.dtype.kind == "f":
+        np.divide(total, div, out=total, casting="unsafe")
+        return total
+    # integer inputs: C's truncating division, as PyTorch
+    return (np.sign(total) * (np.abs(total) // div)).astype(total.dtype)
+
+
+class _AvgPool(NumpyFunction):
+    """y[i] = (sum over the window of x) / divisor; dy/dx shares each gradient equally over the window."""
+
+    @staticmethod
+    def forward(ctx, x, geo, div):
+        src = geo.pad(x, 0) if geo.padded else x
+        views = [geo.view(src, off) for off in geo.offsets]
+        total = views[0].copy()
+        for v in views[1:]:
+            np.add(total, v, out=total)
+        ctx.geo, ctx.div, ctx.lead = geo, div, x.shape[: x.ndim - len(geo.ks)]
+        return _divide(total, div)
+
+    @staticmethod
+    def backward(ctx, g):
+        gs = g / ctx.div if not isinstance(ctx.div, np.ndarray) else np.divide(g, ctx.div)
+        gs = gs.astype(g.dtype, copy=False)
+
+        def write(j, view, accumulate):
+            if accumulate:
+                view += gs
+            else:
+                view[...] = gs
+
+        return _scatter(write, ctx.geo, ctx.lead, g.dtype), None, None
+
+
+def _avg_pool(op, nsp, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    _check_input(op, input, nsp, kinds="fi")
+    geo = _geometry(op, input, nsp, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None:
+        d = divisor_override
+        if isinstance(d, bool) or not isinstance(d, (numbers.Integral, np.integer)):
+            raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise RuntimeError(f"{op}: divisor_override must be non-zero, got 0")
+    div = _avg_divisor(geo, bool(count_include_pad), divisor_override, input.dtype)
+    return _AvgPool.apply(input, geo, div)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """y[n, c, i] = (1/k) sum_a x[n, c, i*s - p + a] (padding counts as 0; without count_include_pad
+    the divisor counts only elements inside the input); L_out as max_pool1d with d = 1."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """y[n, c, i, j] = (1/(kh kw)) sum_{a,b} x[n, c, i*s - p + a, j*s - p + b], divided instead by
+    ``divisor_override`` when given; H_out, W_out as max_pool2d with d = 1."""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+# --------------------------------------------------------------------------- adaptive pooling
+def _adaptive_sizes(op, input, nsp, output_size):
+    outs = _ints(op, "output_size", output_size, nsp, allow_none=True)
+    sizes = tuple(input.shape[-nsp:])
+    outs = tuple(n if o is None else o for o, n in zip(outs, sizes))
+    if min(outs) < 0:
+        raise RuntimeError(f"{op}: output_size must be >= 0 in every dim, got {outs}")
+    return sizes, outs
+
+
+def _bounds(n, o):
+    """Adaptive windows: [floor(i n / o), ceil((i + 1) n / o)) for i < o."""
+    i = np.arange(o)
+    return (i * n) // o, -((-(i + 1) * n) // o)
+
+
+def _averaging_matrix(n, o, dtype):
+    """(o, n) matrix whose row i averages adaptive window i."""
+    start, end = _bounds(n, o)
+    cols = np.arange(n)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class _GlobalAvgPool(NumpyFunction):
+    """y[n, c] = mean of x[n, c] over all spatial positions (kept as size-1 dims)."""
+
+    @staticmethod
+    def forward(ctx, x, nsp):
+        count = int(np.prod(x.shape[x.ndim - nsp:]))
+        ctx.shape, ctx.count = x.shape, count
+        # rows of the plane times a vector of ones: BLAS sums far faster than np.mean here
+        sums = x.reshape(-1, count) @ np.ones(count, x.dtype)
+        sums /= count
+        return sums.reshape(x.shape[: x.ndim - nsp] + (1,) * nsp)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.repeat((g / ctx.count).reshape(-1), ctx.count).reshape(ctx.shape), None
+
+
+class _AdaptiveAvgPool(NumpyFunction):
+    """y = A_h x A_w^T per plane, with A the (out, in) averaging matrices of the adaptive windows."""
+
+    @staticmethod
+    def forward(ctx, x, mats):
+        ctx.mats = mats
+        y = x
+        for i, m in enumerate(mats):
+            y = _apply_along(y, m, x.ndim - len(mats) + i)
+        return np.ascontiguousarray(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = g
+        nd = g.ndim
+        for i, m in enumerate(ctx.mats):
+            dx = _apply_along(dx, m.T, nd - len(ctx.mats) + i)
+        return np.ascontiguousarray(dx), None
+
+
+def _apply_along(x, m, axis):
+    """Contract ``x``'s ``axis`` with the matrix ``m`` (out, in): result has size ``out`` there."""
+    if axis == x.ndim - 1:
+        return np.matmul(x, m.T)
+    return np.moveaxis(np.matmul(m, np.moveaxis(x, axis, -2)), -2, axis)
+
+
+def _adaptive_avg(op, nsp, input, output_size):
+    _check_input(op, input, nsp, kinds="f")
+    sizes, outs = _adaptive_sizes(op, input, nsp, output_size)
+    if all(o == 1 for o in outs):
+        return _GlobalAvgPool.apply(input, nsp)
+    if all(o > 0 and n % o == 0 for n, o in zip(sizes, outs)):
+        ks = tuple(n // o for n, o in zip(sizes, outs))
+        geo = _Geometry(sizes, ks, ks, (0,) * nsp, (1,) * nsp, False)
+        return _AvgPool.apply(input, geo, int(np.prod(ks)))
+    mats = tuple(_averaging_matrix(n, o, input.dtype) for n, o in zip(sizes, outs))
+    return _AdaptiveAvgPool.apply(input, mats)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """y[n, c, i] = mean of x[n, c, floor(iL/o) : ceil((i+1)L/o)]; output (N, C, o)."""
+    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """y[n, c, i, j] = mean of x over rows [floor(iH/oh), ceil((i+1)H/oh)) and the like columns;
+    output (N, C, oh, ow); ``None`` keeps that input size. ``output_size=1`` is global average pooling."""
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+class _AdaptiveMaxPool(NumpyFunction):
+    """y[i] = max over adaptive window i (windows may overlap); the gradient goes to the arg-max."""
+
+    @staticmethod
+    def forward(ctx, x, sizes, outs, want_indices):
+        # per dim, the element each window reads at step t (clamped to the window's last element:
+        # re-reading it never changes the first maximum)
+        reads = []
+        for n, o in zip(sizes, outs):
+            start, end = _bounds(n, o)
+            K = int((end - start).max()) if o else 1
+            reads.append([np.minimum(start + t, end - 1) for t in range(K)])
+        out = idx = None
+        for steps in itertools.product(*reads):
+            grids = np.ix_(*steps)
+            v = x[(Ellipsis,) + grids]
+            flat = np.zeros(outs, np.int64)
+            for pos, n in zip(grids, sizes):
+                flat = flat * n + pos
+            if out is None:
+                out = v.copy()
+                idx = np.broadcast_to(flat, v.shape).copy()
+                continue
+            better = (v > out) | np.isnan(v) if v.dtype.kind == "f" else v > out
+            np.copyto(out, v, where=better)
+            np.copyto(idx, flat, where=better)
+        ctx.shape, ctx.idx, ctx.outs = x.shape, idx, outs
+        if want_indices:
+            ctx.mark_non_differentiable(idx)
+            ctx.set_materialize_grads(False)
+            return out, idx
+        return out
+
+    @staticmethod
+    def backward(ctx, g, *_):
+        if g is None:
+            return None, None, None, None
+        return _scatter_flat(g, ctx.idx, ctx.shape, len(ctx.outs)), None, None, None
+
+
+def _scatter_flat(g, idx, shape, nsp):
+    """dx of ``shape`` with g[k] added at the flat in-plane position idx[k] (positions may repeat)."""
+    plane = int(np.prod(shape[len(shape) - nsp:]))
+    planes = int(np.prod(shape[: len(shape) - nsp]))
+    dx = np.zeros(planes * plane, g.dtype)
+    base = (np.arange(planes, dtype=np.int64) * plane).reshape((-1,) + (1,) * nsp)
+    where = base + idx.reshape((planes,) + idx.shape[idx.ndim - nsp:])
+    np.add.at(dx, where.reshape(-1), g.reshape(-1))
+    return dx.reshape(shape)
+
+
+def _adaptive_max(op, nsp, input, output_size, return_indices):
+    _check_input(op, input, nsp, kinds="f")
+    sizes, outs = _adaptive_sizes(op, input, nsp, output_size)
+    if all(o > 0 and n % o == 0 for n, o in zip(sizes, outs)):
+        ks = tuple(n // o for n, o in zip(sizes, outs))
+        geo = _Geometry(sizes, ks, ks, (0,) * nsp, (1,) * nsp, False)
+        return _MaxPool.apply(input, geo, bool(return_indices))
+    return _AdaptiveMaxPool.apply(input, sizes, outs, bool(return_indices))
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """y[n, c, i] = max of x[n, c, floor(iL/o) : ceil((i+1)L/o)]; output (N, C, o)."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """y[n, c, i, j] = max of x over the adaptive window (i, j) (see adaptive_avg_pool2d);
+    ``return_indices`` adds the flat arg-max ``h*W + w``."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+# --------------------------------------------------------------------------- power-average pooling
+def _lp_pool(op, nsp, input, norm_type, kernel_size, stride, ceil_mode):
+    _check_input(op, input, nsp, kinds="f")
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or norm_type == 0:
+        raise ValueError(f"{op}: norm_type must be a non-zero number (p of the p-norm), got {norm_type!r}")
+    pool = max_pool1d if nsp == 1 else max_pool2d
+    if norm_type == float("inf"):
+        return pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    geo = _geometry(op, input, nsp, kernel_size, stride, 0, 1, ceil_mode)
+    div = _avg_divisor(geo, True, None, input.dtype)
+    out = _AvgPool.apply(input.pow(norm_type), geo, div)
+    # PyTorch's definition: the window average times the kernel area (a window cut short by ceil mode
+    # is still scaled by the full area), its sign kept, then the 1/p-th power
+    return (out.sign() * out.abs().relu() * int(np.prod(geo.ks))).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """y[n, c, i] = (sum_a x[n, c, i*s + a]^p)^(1/p) (no padding); L_out as avg_pool1d."""
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """y[n, c, i, j] = (sum over the kh x kw window of x^p)^(1/p) (no padding); H_out, W_out as avg_pool2d.
+    p = inf is max pooling of |x|."""
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+# --------------------------------------------------------------------------- max unpooling
+class _MaxUnpool(NumpyFunction):
+    """y = zeros with y[idx[k]] = x[k] per plane (a partial inverse of max pooling); dy/dx gathers."""
+
+    @staticmethod
+    def forward(ctx, x, idx, outs):
+        nsp = len(outs)
+        lead = x.shape[: x.ndim - nsp]
+        planes = int(np.prod(lead))
+        idx2 = idx.reshape(planes, -1)
+        ctx.idx2, ctx.shape = idx2, x.shape
+        y = np.zeros((planes, int(np.prod(outs))), x.dtype)
+        np.put_along_axis(y, idx2, x.reshape(planes, -1), axis=1)
+        return y.reshape(lead + tuple(outs))
+
+    @staticmethod
+    def backward(ctx, g):
+        g2 = g.reshape(ctx.idx2.shape[0], -1)
+        return np.take_along_axis(g2, ctx.idx2, axis=1).reshape(ctx.shape), None, None
+
+
+def _max_unpool(op, nsp, input, indices, kernel_size, stride, padding, output_size):
+    _check_input(op, input, nsp, kinds="fiu")
+    if not isinstance(indices, Tensor) or indices.dtype != np.int64:
+        got = indices.dtype if isinstance(indices, Tensor) else type(indices).__name__
+        raise RuntimeError(f"{op}: indices must be an int64 Tensor (as max pooling returns them), got {got}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(
+            f"{op}: indices must have the input's shape {list(input.shape)}, got {list(indices.shape)}"
+        )
+    ks = _ints(op, "kernel_size", kernel_size, nsp)
+    ss = ks if stride is None else _ints(op, "stride", stride, nsp)
+    ps = _ints(op, "padding", padding, nsp)
+    if min(ks) <= 0 or min(ss) <= 0 or min(ps) < 0:
+        raise RuntimeError(f"{op}: expected kernel_size > 0, stride > 0, padding >= 0, got {ks}, {ss}, {ps}")
+    default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(input.shape[-nsp:], ss, ps, ks))
+    if output_size is None:
+        outs = default
+    else:
+        size = list(output_size.tolist() if isinstance(output_size, Tensor) else output_size)
+        if len(size) == input.ndim:
+            size = size[-nsp:]
+        if len(size) != nsp:
+            raise ValueError(
+                f"{op}: output_size must have {nsp} (spatial) or {input.ndim} entries, got {len(size)}"
+            )
+        outs = tuple(int(v) for v in size)
+        for i, (o, dflt, s) in enumerate(zip(outs, default, ss)):
+            if not dflt - s < o < dflt + s:
+                raise ValueError(
+                    f"{op}: output_size {outs} is out of range: dim {i} must be between {dflt - s} and "
+                    f"{dflt + s} (exclusive) for this input, kernel, stride and padding"
+                )
+    if min(outs) <= 0:
+        raise RuntimeError(f"{op}: output size {outs} is too small; expected at least 1 per spatial dim")
+    plane = int(np.prod(outs))
+    if indices.data.size:
+        lo, hi = int(indices.data.min()), int(indices.data.max())
+        if lo < 0 or hi >= plane:
+            bad = lo if lo < 0 else hi
+            raise RuntimeError(
+                f"{op}: found an invalid max index {bad}: expected 0 <= index < {plane} (output planes "
+                f"of size {'x'.join(map(str, outs))})"
+            )
+    return _MaxUnpool.apply(input, indices, outs)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """y[n, c, indices[n, c, i]] = x[n, c, i], zero elsewhere; L_out = (L - 1) s - 2p + k unless
+    ``output_size`` is given."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """y[n, c, h, w] = x[n, c, i, j] where indices[n, c, i, j] = h*W_out + w, zero elsewhere;
+    H_out = (H - 1) s - 2p + k (likewise W_out) unless ``output_size`` is given."""
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
