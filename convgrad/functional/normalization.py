@@ -1,3 +1,477 @@
-"""normalization."""
+"""Normalisation layers: batch, layer, group and instance normalisation, AlexNet's local response
+normalisation, and L_p normalisation of vectors.
 
-__all__ = []
+Batch normalisation works on the input viewed as (N, C, L), L the product of the spatial sizes, so one
+code path serves (N, C), (N, C, L) and (N, C, H, W). With M = N*L values per channel:
+
+    x_hat = (x - mean) / sqrt(var + eps),   y = w * x_hat + b        (var biased)
+    dx = (w / (M sigma)) * (M g - sum(g) - x_hat * sum(g * x_hat))  (one fused pass, per channel)
+
+Layer, group and instance normalisation normalise the rows of another view, (R, D): one row per
+(sample, group); they share one op. Per-channel sums are dot products along L (``np.vecdot``), which
+never materialise a product array.
+"""
+
+import numbers
+
+import numpy as np
+
+from convgrad.autograd.function import NumpyFunction
+from convgrad.tensor import Tensor
+
+__all__ = [
+    "batch_norm",
+    "instance_norm",
+    "layer_norm",
+    "group_norm",
+    "local_response_norm",
+    "normalize",
+]
+
+
+def _check_tensor(op, name, t, optional=False):
+    if t is None and optional:
+        return
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
+    if t.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected {name} to have a floating point dtype, got {t.dtype}")
+
+
+def _check_number(op, name, v):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a number, got {v!r}")
+
+
+def _check_channel_vector(op, name, t, c):
+    if t is None:
+        return
+    _check_tensor(op, name, t)
+    if t.numel() != c:
+        raise RuntimeError(
+            f"{op}: {name} should have one element per channel (C={c}), got {t.numel()} elements "
+            f"(shape {list(t.shape)})"
+        )
+
+
+def _as(a, dtype):
+    return None if a is None else a.reshape(-1).astype(dtype, copy=False)
+
+
+def _channel_sum(a):
+    """(N, C, L) -> (C,): the sum over N and L (a matrix-vector product: BLAS sums faster than np.sum)."""
+    if a.shape[2] == 1:
+        return a[:, :, 0].sum(axis=0)
+    return (a @ np.ones(a.shape[2], a.dtype)).sum(axis=0)
+
+
+def _channel_dot(a, b):
+    """(N, C, L), (N, C, L) -> (C,): sum over N and L of a * b, without the product array."""
+    return np.vecdot(a, b).sum(axis=0) if a.shape[2] > 1 else np.einsum("nc,nc->c", a[:, :, 0], b[:, :, 0])
+
+
+# --------------------------------------------------------------------------- batch normalisation
+class _BatchNormTrain(NumpyFunction):
+    """Batch statistics: y = w (x - mean) / sqrt(var + eps) + b per channel; ``stats`` receives
+    (mean, biased var) for the running-statistics update."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps, stats):
+        n, c = x.shape[:2]
+        x3 = x.reshape(n, c, -1)
+        m = x3.shape[0] * x3.shape[2]
+        w, b = _as(weight, x.dtype), _as(bias, x.dtype)
+        mean = _channel_sum(x3) / m
+        xc = x3 - mean[:, None]
+        var = _channel_dot(xc, xc) / m
+        invstd = 1 / np.sqrt(var + eps)
+        scale = invstd if w is None else w * invstd
+        y = np.empty(x.shape, x.dtype)  # not a view: the engine would copy a view it hands to a leaf
+        y3 = y.reshape(xc.shape)
+        np.multiply(xc, scale[:, None], out=y3)
+        if b is not None:
+            y3 += b[:, None]
+        stats.extend((mean, var))
+        if ctx.needs_input_grad:
+            ctx.xc, ctx.invstd, ctx.scale, ctx.shape = xc, invstd, scale, x.shape
+            ctx.wshape = None if weight is None else weight.shape
+            ctx.bshape = None if bias is None else bias.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        xc, invstd, scale = ctx.xc, ctx.invstd, ctx.scale
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        g3 = g.reshape(xc.shape)
+        m = xc.shape[0] * xc.shape[2]
+        sg = _channel_sum(g3)
+        sgx = _channel_dot(g3, xc)  # = sigma * sum(g * x_hat)
+        dx = dw = db = None
+        if need_x:
+            # dx = scale * (g - sum(g)/M - xc * invstd^2 * sum(g*xc)/M): four passes, no temporary
+            dx = np.empty(ctx.shape, g.dtype)
+            dx3 = dx.reshape(xc.shape)
+            np.multiply(xc, (invstd * invstd * sgx / m)[:, None], out=dx3)
+            np.subtract(g3, dx3, out=dx3)
+            dx3 -= (sg / m)[:, None]
+            dx3 *= scale[:, None]
+        if need_w:
+            dw = (sgx * invstd).reshape(ctx.wshape)
+        if need_b:
+            db = sg.reshape(ctx.bshape)
+        return dx, dw, db, None, None
+
+
+class _BatchNormEval(NumpyFunction):
+    """Running statistics: y = x * scale + shift per channel, scale = w / sqrt(running_var + eps)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, eps):
+        n, c = x.shape[:2]
+        x3 = x.reshape(n, c, -1)
+        w, b = _as(weight, x.dtype), _as(bias, x.dtype)
+        rm, rv = _as(running_mean, x.dtype), _as(running_var, x.dtype)
+        invstd = 1 / np.sqrt(rv + eps)
+        scale = invstd if w is None else w * invstd
+        shift = -rm * scale if b is None else b - rm * scale
+        y = np.empty(x.shape, x.dtype)
+        y3 = y.reshape(x3.shape)
+        np.multiply(x3, scale[:, None], out=y3)
+        y3 += shift[:, None]
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(x)
+            ctx.scale, ctx.invstd, ctx.rm = scale, invstd, rm
+            ctx.wshape = None if weight is None else weight.shape
+            ctx.bshape = None if bias is None else bias.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        n, c = x.shape[:2]
+        g3 = g.reshape(n, c, -1)
+        dx = dw = db = None
+        if need_x:
+            dx = np.empty(x.shape, g.dtype)
+            np.multiply(g3, ctx.scale[:, None], out=dx.reshape(g3.shape))
+        if need_w or need_b:
+            sg = _channel_sum(g3)
+            db = sg.reshape(ctx.bshape) if need_b else None
+            if need_w:
+                dw = ((_channel_dot(g3, x.reshape(n, c, -1)) - ctx.rm * sg) * ctx.invstd).reshape(ctx.wshape)
+        return dx, dw, db, None, None, None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """y = weight * (x - mean_c) / sqrt(var_c + eps) + bias, per channel c = dim 1; output shape = input's.
+
+    training: mean_c, var_c (biased) over N and the spatial dims, and the running statistics (if given)
+    are updated in place: r = (1 - momentum) r + momentum * stat, with the unbiased variance for
+    running_var. Otherwise running_mean and running_var are used."""
+    op = "batch_norm"
+    _check_tensor(op, "input", input)
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"{op}: expected an input of shape (N, C), (N, C, L) or (N, C, H, W) (2+ dims), got shape "
+            f"{list(input.shape)}"
+        )
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        _check_channel_vector(op, name, t, c)
+    _check_number(op, "momentum", momentum)
+    _check_number(op, "eps", eps)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(f"{op}: running_mean and running_var must be given in evaluation mode "
+                               "(training=False)")
+        return _BatchNormEval.apply(input, weight, bias, running_mean.data, running_var.data, eps)
+    per_channel = input.numel() // c if c else 0
+    if per_channel <= 1:
+        raise ValueError(
+            f"{op}: expected more than 1 value per channel when training, got input of shape "
+            f"{list(input.shape)}"
+        )
+    stats = []
+    out = _BatchNormTrain.apply(input, weight, bias, eps, stats)
+    mean, var = stats
+    _update_running(running_mean, running_var, mean, var * (per_channel / (per_channel - 1)), momentum)
+    return out
+
+
+def _update_running(running_mean, running_var, mean, var_unbiased, momentum):
+    for r, stat in ((running_mean, mean), (running_var, var_unbiased)):
+        if r is None:
+            continue
+        d = r.data
+        flat = d.reshape(-1)
+        flat *= 1 - momentum
+        flat += (momentum * stat).astype(d.dtype, copy=False)
+        r._bump_version()
+
+
+# --------------------------------------------------------------------------- layer / group / instance
+class _RowNorm(NumpyFunction):
+    """x viewed as (R, D): each row to zero mean and unit (biased) variance; then y = x_hat * w + b with
+    w, b broadcast as ``wview`` against x viewed as ``view``. ``stats`` receives (mean, var) per row."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, rows, view, wview, eps, stats):
+        x2 = x.reshape(rows, -1)
+        d = x2.shape[1]
+        mean = x2.sum(axis=1) / d if d else np.zeros(rows, x.dtype)
+        xhat = x2 - mean[:, None]
+        var = np.vecdot(xhat, xhat) / d if d else np.zeros(rows, x.dtype)
+        invstd = 1 / np.sqrt(var + eps)
+        xhat *= invstd[:, None]
+        if stats is not None:
+            stats.extend((mean, var))
+        y = xhat.reshape(view)
+        if weight is not None:
+            y = y * weight.astype(x.dtype, copy=False).reshape(wview)
+        if bias is not None:
+            y = y + bias.astype(x.dtype, copy=False).reshape(wview)
+        elif weight is None:
+            y = y.copy()  # xhat is kept for backward
+        if ctx.needs_input_grad:
+            ctx.xhat, ctx.invstd, ctx.view, ctx.wview, ctx.shape = xhat, invstd, view, wview, x.shape
+            ctx.w = None if weight is None else weight.astype(x.dtype, copy=False)
+            ctx.bshape = None if bias is None else bias.shape
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, invstd, view, wview = ctx.xhat, ctx.invstd, ctx.view, ctx.wview
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gv = g.reshape(view)
+        axes = tuple(i for i, n in enumerate(wview) if n == 1)
+        dx = dw = db = None
+        if need_w:
+            dw = np.multiply(gv, xhat.reshape(view)).sum(axis=axes).reshape(ctx.w.shape)
+        if need_b:
+            db = gv.sum(axis=axes).reshape(ctx.bshape)
+        if need_x:
+            dxhat = gv if ctx.w is None else gv * ctx.w.reshape(wview)
+            dxhat = dxhat.reshape(xhat.shape)
+            d = xhat.shape[1]
+            mean_g = dxhat.sum(axis=1) / d
+            mean_gx = np.vecdot(dxhat, xhat) / d
+            dx = dxhat - mean_g[:, None]
+            dx -= xhat * mean_gx[:, None]
+            dx *= invstd[:, None]
+            dx = dx.reshape(ctx.shape)
+        return dx, dw, db, None, None, None, None, None
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, mean and var (biased) over the last
+    len(normalized_shape) dims; weight and bias have shape normalized_shape; output shape = input's."""
+    op = "layer_norm"
+    _check_tensor(op, "input", input)
+    if isinstance(normalized_shape, (numbers.Integral, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(int(n) for n in normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != normalized_shape:
+        raise RuntimeError(
+            f"{op}: normalized_shape={list(normalized_shape)} must match the last dims of the input: "
+            f"expected input of shape [*, {', '.join(map(str, normalized_shape))}], got {list(input.shape)}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:
+            _check_tensor(op, name, t)
+            if tuple(t.shape) != normalized_shape:
+                raise RuntimeError(
+                    f"{op}: {name} must have shape normalized_shape={list(normalized_shape)}, got "
+                    f"{list(t.shape)}"
+                )
+    _check_number(op, "eps", eps)
+    d = int(np.prod(normalized_shape))
+    rows = input.numel() // d if d else 0
+    return _RowNorm.apply(input, weight, bias, rows, (rows, d), (1, d), eps, None)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Channels split into num_groups groups; y = (x - mean) / sqrt(var + eps) * weight_c + bias_c with
+    mean and var (biased) over each (sample, group): its C/G channels and all spatial positions."""
+    op = "group_norm"
+    _check_tensor(op, "input", input)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: expected an input of 2+ dims (N, C, *), got shape {list(input.shape)}")
+    n, c = input.shape[:2]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (numbers.Integral, np.integer)) \
+            or num_groups <= 0 or c % num_groups:
+        raise RuntimeError(
+            f"{op}: the number of channels C={c} must be divisible by num_groups (a positive int), got "
+            f"num_groups={num_groups!r} for input of shape {list(input.shape)}"
+        )
+    _check_channel_vector(op, "weight", weight, c)
+    _check_channel_vector(op, "bias", bias, c)
+    _check_number(op, "eps", eps)
+    if weight is not None and weight.ndim != 1 or bias is not None and bias.ndim != 1:
+        raise RuntimeError(f"{op}: weight and bias must be 1-D of size C={c}")
+    return _RowNorm.apply(input, weight, bias, n * int(num_groups), (n, c, -1), (1, c, 1), eps, None)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Each (sample, channel) plane normalised by its own mean and (biased) variance over the spatial
+    dims, then weight_c, bias_c. Running statistics, if given, are updated with the batch averages of
+    the per-plane mean and unbiased variance; ``use_input_stats=False`` normalises by them instead."""
+    op = "instance_norm"
+    _check_tensor(op, "input", input)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: expected an input of 2+ dims (N, C, *), got shape {list(input.shape)}")
+    n, c = input.shape[:2]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        _check_channel_vector(op, name, t, c)
+    _check_number(op, "momentum", momentum)
+    _check_number(op, "eps", eps)
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    spatial = int(np.prod(input.shape[2:]))
+    if spatial <= 1:
+        raise ValueError(
+            f"{op}: expected more than 1 spatial element per channel when using input statistics, got "
+            f"input of shape {list(input.shape)}"
+        )
+    stats = [] if running_mean is not None or running_var is not None else None
+    out = _RowNorm.apply(input, weight, bias, n * c, (n, c, -1), (1, c, 1), eps, stats)
+    if stats:
+        mean, var = (s.reshape(n, c) for s in stats)
+        _update_running(running_mean, running_var, mean.mean(axis=0),
+                        (var * (spatial / (spatial - 1))).mean(axis=0), momentum)
+    return out
+
+
+# --------------------------------------------------------------------------- local response normalisation
+def _channel_window_sum(a, before, after):
+    """s[:, c] = sum of a[:, c - before : c + after + 1] (channels outside [0, C) count as zero)."""
+    s = a.copy()
+    c = a.shape[1]
+    for o in range(1, before + 1):
+        if o < c:
+            s[:, o:] += a[:, : c - o]
+    for o in range(1, after + 1):
+        if o < c:
+            s[:, : c - o] += a[:, o:]
+    return s
+
+
+class _LocalResponseNorm(NumpyFunction):
+    """y_c = x_c / (k + alpha/size * sum_{c' in window(c)} x_c'^2)^beta, window(c) = [c - size//2,
+    c + (size-1)//2]. With D_c the denominator base and T_c = g_c y_c / D_c:
+    dx_c = g_c D_c^-beta - (2 alpha beta / size) x_c sum_{c': c in window(c')} T_c'."""
+
+    @staticmethod
+    def forward(ctx, x, size, alpha, beta, k):
+        before, after = size // 2, (size - 1) // 2
+        d = _channel_window_sum(x * x, before, after)
+        d *= alpha / size
+        d += k
+        scale = np.power(d, -beta)
+        y = x * scale
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(x)
+            ctx.d, ctx.scale, ctx.params = d, scale, (size, alpha, beta)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        size, alpha, beta = ctx.params
+        before, after = size // 2, (size - 1) // 2
+        t = g * x
+        t *= ctx.scale
+        t /= ctx.d
+        # channel c received x_c from the denominators of channels c - after ... c + before
+        r = _channel_window_sum(t, after, before)
+        r *= x
+        r *= -2 * alpha * beta / size
+        r += g * ctx.scale
+        return r, None, None, None, None
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """b_c = a_c / (k + alpha/size * sum of a_c'^2 over channels c' in [c - size//2, c + (size-1)//2])^beta,
+    channels on dim 1 (AlexNet's LRN, with PyTorch's alpha/size scaling); output shape = input's."""
+    op = "local_response_norm"
+    _check_tensor(op, "input", input)
+    if input.ndim < 3:
+        raise ValueError(f"{op}: expected an input of 3 or more dims (N, C, *), got {input.ndim} dims "
+                         f"(shape {list(input.shape)})")
+    if isinstance(size, bool) or not isinstance(size, (numbers.Integral, np.integer)) or size <= 0:
+        raise RuntimeError(f"{op}: size (channels in the window) must be a positive int, got {size!r}")
+    for name, v in (("alpha", alpha), ("beta", beta), ("k", k)):
+        _check_number(op, name, v)
+    if input.numel() == 0:
+        return input
+    return _LocalResponseNorm.apply(input, int(size), float(alpha), float(beta), float(k))
+
+
+# --------------------------------------------------------------------------- L_p normalisation
+class _Normalize(NumpyFunction):
+    """y = x / max(||x||_p, eps) along ``dim``. With n = ||x||_p, d = max(n, eps) and S = sum(g x):
+    dx = g / d - [n > eps] S / d^2 * dn/dx,  dn/dx = sign(x) |x|^(p-1) / n^(p-1)."""
+
+    @staticmethod
+    def forward(ctx, x, p, dim, eps):
+        a = np.abs(x)
+        if p == np.inf:
+            n = a.max(axis=dim, keepdims=True) if x.shape[dim] else np.zeros_like(a.sum(dim, keepdims=True))
+        elif p == 2:
+            n = np.sqrt(np.sum(x * x, axis=dim, keepdims=True))
+        elif p == 1:
+            n = a.sum(axis=dim, keepdims=True)
+        else:
+            n = np.power(np.sum(np.power(a, p), axis=dim, keepdims=True), 1 / p)
+        d = np.maximum(n, np.asarray(eps, x.dtype))
+        y = x / d
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(x)
+            ctx.n, ctx.d, ctx.params = n, d, (p, dim, eps)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        n, d = ctx.n, ctx.d
+        p, dim, eps = ctx.params
+        dx = g / d
+        s = np.sum(g * x, axis=dim, keepdims=True)
+        active = n > eps
+        if not active.any():
+            return dx, None, None, None
+        coef = np.where(active, s / (d * d), 0).astype(x.dtype)
+        if p == np.inf:
+            top = (np.abs(x) == n) & active
+            dn = np.sign(x) * top / np.maximum(top.sum(axis=dim, keepdims=True), 1)
+        elif p == 2:
+            dn = x / np.where(active, n, 1)
+        elif p == 1:
+            dn = np.sign(x)
+        else:
+            dn = np.sign(x) * np.power(np.abs(x) / np.where(active, n, 1), p - 1)
+        dx -= coef * dn.astype(x.dtype, copy=False)
+        return dx, None, None, None
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """y = x / max(||x||_p, eps), the p-norm taken along ``dim``; output shape = input's."""
+    op = "normalize"
+    _check_tensor(op, "input", input)
+    if out is not None:
+        raise NotImplementedError(f"{op}: out= is not supported; use the returned tensor")
+    _check_number(op, "p", p)
+    _check_number(op, "eps", eps)
+    if p <= 0:
+        raise ValueError(f"{op}: p must be positive (or inf), got {p}")
+    nd = max(input.ndim, 1)
+    if isinstance(dim, bool) or not isinstance(dim, (numbers.Integral, np.integer)) or not -nd <= dim < nd:
+        raise IndexError(f"{op}: dim out of range (expected to be in [{-nd}, {nd - 1}]), got {dim!r}")
+    if input.ndim == 0:
+        raise RuntimeError(f"{op}: expected an input of 1+ dims, got a 0-dim tensor")
+    return _Normalize.apply(input, float(p), int(dim) % input.ndim, float(eps))
