@@ -104,7 +104,7 @@ class Module:
         d["_forward_pre_hooks_with_kwargs"] = set()
         d["_forward_hooks_with_kwargs"] = set()
         d["_forward_hooks_always_called"] = set()
-        d["_backward_hooks"] = {}
+        d["_backward_hooks"] = _HookKwargs()
 
     def forward(self, *input):
         raise NotImplementedError(
@@ -235,7 +235,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, "_parameters")
             self.register_parameter(name, value)
             return
         if params is not None and name in params:
@@ -250,7 +250,7 @@ class Module:
         if isinstance(value, Module):
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, "_modules")
             modules[name] = value
             return
         if modules is not None and name in modules:
@@ -265,7 +265,7 @@ class Module:
         if isinstance(value, Buffer):
             if buffers is None:
                 raise AttributeError("cannot assign buffer before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, "_buffers")
             self.register_buffer(name, value, persistent=value.persistent)
             return
         if buffers is not None and name in buffers:
@@ -278,13 +278,15 @@ class Module:
             return
         object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Remove ``name`` wherever it is registered (before registering it anew)."""
+    def _forget(self, name, keep):
+        """Remove ``name`` from every registry but ``keep`` (so re-assigning keeps its position)."""
         d = self.__dict__
         d.pop(name, None)
         for k in ("_parameters", "_buffers", "_modules"):
-            d[k].pop(name, None)
-        d["_non_persistent_buffers_set"].discard(name)
+            if k != keep:
+                d[k].pop(name, None)
+        if keep != "_buffers":
+            d["_non_persistent_buffers_set"].discard(name)
 
     def __getattr__(self, name):
         d = self.__dict__
