@@ -5,11 +5,12 @@ Batch normalisation works on the input viewed as (N, C, L), L the product of the
 code path serves (N, C), (N, C, L) and (N, C, H, W). With M = N*L values per channel:
 
     x_hat = (x - mean) / sqrt(var + eps),   y = w * x_hat + b        (var biased)
-    dx = (w / (M sigma)) * (M g - sum(g) - x_hat * sum(g * x_hat))  (one fused pass, per channel)
+    dx = (w / (M sigma)) * (M g - sum(g) - x_hat * sum(g * x_hat))  (per channel)
 
-Layer, group and instance normalisation normalise the rows of another view, (R, D): one row per
-(sample, group); they share one op. Per-channel sums are dot products along L (``np.vecdot``), which
-never materialise a product array.
+The backward is that one formula (two reductions, four elementwise passes), not a chain of ops. Layer,
+group and instance normalisation normalise the rows of another view, (R, D): one row per (sample,
+group); they share one op. Sums are matrix-vector products with a vector of ones and dot products along
+rows (``np.vecdot``): BLAS reduces faster than ``np.sum`` and never materialises a product array.
 """
 
 import numbers
@@ -58,16 +59,29 @@ def _as(a, dtype):
     return None if a is None else a.reshape(-1).astype(dtype, copy=False)
 
 
+def _rowsum(a):
+    """Sum over the last axis, as a matrix-vector product."""
+    return a @ np.ones(a.shape[-1], a.dtype)
+
+
+def _rowdot(a, b):
+    """sum(a * b) over the last axis, without the product array."""
+    if _vecdot is not None:
+        return _vecdot(a, b)
+    return np.einsum("...i,...i->...", a, b)
+
+
+_vecdot = getattr(np, "vecdot", None)  # NumPy >= 2
+
+
 def _channel_sum(a):
-    """(N, C, L) -> (C,): the sum over N and L (a matrix-vector product: BLAS sums faster than np.sum)."""
-    if a.shape[2] == 1:
-        return a[:, :, 0].sum(axis=0)
-    return (a @ np.ones(a.shape[2], a.dtype)).sum(axis=0)
+    """(N, C, L) -> (C,): the sum over N and L."""
+    return a[:, :, 0].sum(axis=0) if a.shape[2] == 1 else _rowsum(a).sum(axis=0)
 
 
 def _channel_dot(a, b):
-    """(N, C, L), (N, C, L) -> (C,): sum over N and L of a * b, without the product array."""
-    return np.vecdot(a, b).sum(axis=0) if a.shape[2] > 1 else np.einsum("nc,nc->c", a[:, :, 0], b[:, :, 0])
+    """(N, C, L), (N, C, L) -> (C,): the sum over N and L of a * b."""
+    return _rowdot(a, b).sum(axis=0) if a.shape[2] > 1 else np.einsum("nc,nc->c", a[:, :, 0], b[:, :, 0])
 
 
 # --------------------------------------------------------------------------- batch normalisation
@@ -219,11 +233,11 @@ class _RowNorm(NumpyFunction):
 
     @staticmethod
     def forward(ctx, x, weight, bias, rows, view, wview, eps, stats):
-        x2 = x.reshape(rows, -1)
-        d = x2.shape[1]
-        mean = x2.sum(axis=1) / d if d else np.zeros(rows, x.dtype)
+        d = x.size // rows if rows else 0
+        x2 = x.reshape(rows, d)
+        mean = _rowsum(x2) / d if d else np.zeros(rows, x.dtype)
         xhat = x2 - mean[:, None]
-        var = np.vecdot(xhat, xhat) / d if d else np.zeros(rows, x.dtype)
+        var = _rowdot(xhat, xhat) / d if d else np.zeros(rows, x.dtype)
         invstd = 1 / np.sqrt(var + eps)
         xhat *= invstd[:, None]
         if stats is not None:
@@ -256,13 +270,17 @@ class _RowNorm(NumpyFunction):
             dxhat = gv if ctx.w is None else gv * ctx.w.reshape(wview)
             dxhat = dxhat.reshape(xhat.shape)
             d = xhat.shape[1]
-            mean_g = dxhat.sum(axis=1) / d
-            mean_gx = np.vecdot(dxhat, xhat) / d
+            mean_g = _rowsum(dxhat) / d
+            mean_gx = _rowdot(dxhat, xhat) / d
             dx = dxhat - mean_g[:, None]
             dx -= xhat * mean_gx[:, None]
             dx *= invstd[:, None]
             dx = dx.reshape(ctx.shape)
         return dx, dw, db, None, None, None, None, None
+
+
+def _spatial(t):
+    return int(np.prod(t.shape[2:]))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -312,7 +330,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     _check_number(op, "eps", eps)
     if weight is not None and weight.ndim != 1 or bias is not None and bias.ndim != 1:
         raise RuntimeError(f"{op}: weight and bias must be 1-D of size C={c}")
-    return _RowNorm.apply(input, weight, bias, n * int(num_groups), (n, c, -1), (1, c, 1), eps, None)
+    rows = n * int(num_groups)
+    return _RowNorm.apply(input, weight, bias, rows, (n, c, _spatial(input)), (1, c, 1), eps, None)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
@@ -332,14 +351,14 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     _check_number(op, "eps", eps)
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
-    spatial = int(np.prod(input.shape[2:]))
+    spatial = _spatial(input)
     if spatial <= 1:
         raise ValueError(
             f"{op}: expected more than 1 spatial element per channel when using input statistics, got "
             f"input of shape {list(input.shape)}"
         )
     stats = [] if running_mean is not None or running_var is not None else None
-    out = _RowNorm.apply(input, weight, bias, n * c, (n, c, -1), (1, c, 1), eps, stats)
+    out = _RowNorm.apply(input, weight, bias, n * c, (n, c, spatial), (1, c, 1), eps, stats)
     if stats:
         mean, var = (s.reshape(n, c) for s in stats)
         _update_running(running_mean, running_var, mean.mean(axis=0),

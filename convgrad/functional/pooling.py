@@ -8,8 +8,9 @@ disjoint input elements (all of them when the windows tile the input: the common
 accumulation for the rest (overlapping windows, e.g. AlexNet's 3x3/2).
 
 Max pooling keeps, per output, the number of the kernel offset that won (a uint8 "code"); its gradient
-goes to that element only. Ties go to the first maximum in row-major window order and NaN wins, as in
-PyTorch; returned indices are flat ``h*W + w`` positions within each plane.
+goes to that element only (for overlapping windows: added at the winners' flat positions, which measured
+faster than one masked pass per offset). Ties go to the first maximum in row-major window order and NaN
+wins, as in PyTorch; returned indices are flat ``h*W + w`` positions within each plane.
 """
 
 import itertools
@@ -138,7 +139,6 @@ class _Geometry:
         self.plan = sorted(plan, key=lambda t: not t[2])
         self.covered = covered  # the assigned offsets write every element of the padded extent
         self.overlaps = not all(t[2] for t in plan)
-        self.tiles = covered and len(plan) == sum(t[2] for t in plan) and not self.padded
 
     def view(self, arr, offset):
         """The elements of (padded) ``arr`` that kernel offset ``offset`` reads, shape (..., *outs)."""
@@ -216,17 +216,14 @@ class _Geometry:
         return idx
 
 
-def _scatter(g, geo, lead_shape, dtype):
-    """Backward of a window gather: dx (unpadded) with ``g`` (or per-offset ``g``) added at every
-    offset's view. ``g`` is a callable ``offset_code -> array`` to write there, or an array for all."""
+def _scatter(write, geo, lead_shape, dtype):
+    """The input gradient of a window gather: ``write(code, view, accumulate)`` fills (or adds to) the
+    view of kernel offset ``code`` in a padded gradient array; returns it without the padding. Offsets
+    with disjoint views are assigned first (no zero fill needed when they cover everything)."""
     shape = lead_shape + geo.padded_sizes
     dxp = np.empty(shape, dtype) if geo.covered else np.zeros(shape, dtype)
     for j, off, assign in geo.plan:
-        view = geo.view(dxp, off)
-        if assign:
-            g(j, view, False)
-        else:
-            g(j, view, True)
+        write(j, geo.view(dxp, off), not assign)
     return geo.crop(dxp) if geo.padded else dxp
 
 
@@ -260,7 +257,7 @@ def _max_forward(x, geo, need_code):
         np.greater(buf, out, out=better)
         np.maximum(out, buf, out=out)
         # code <= j - 1 so far: where(better, j, code) == max(code, better * j)
-        np.multiply(better.view(np.uint8) if cdt is np.uint8 else better, j, out=step)
+        np.multiply(better, cdt(j), out=step)
         np.maximum(code, step, out=code)
     if out.size and (
         (x.dtype.kind == "f" and np.isnan(out.min()))
@@ -388,7 +385,7 @@ def _divide(total, div):
         np.divide(total, div, out=total, casting="unsafe")
         return total
     # integer inputs: C's truncating division, as PyTorch
-    return (np.sign(total) * (np.abs(total) // div)).astype(total.dtype)
+    return (np.sign(total) * np.sign(div) * (np.abs(total) // np.abs(div))).astype(total.dtype)
 
 
 class _AvgPool(NumpyFunction):
