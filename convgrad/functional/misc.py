@@ -121,6 +121,9 @@ def pad(input, pad, mode="constant", value=None):
             f"pad: padding size {len(pad)} is not supported for {ndim}D input tensor in mode {mode!r}: "
             "non-constant modes pad the last 1, 2 or 3 axes of a (batched or unbatched) input, i.e. padding "
             "size 2 for 2D or 3D input, 4 for 3D or 4D input, 6 for 4D or 5D input")
+    if 0 in input.shape[ndim - k - 1:]:
+        raise RuntimeError(f"pad: {mode} padding expects non-empty channel and spatial dimensions, got "
+                           f"input of shape {list(input.shape)}")
     maps = []
     for i, (b, a) in enumerate(pairs):
         axis = ndim - 1 - i
@@ -135,7 +138,7 @@ def pad(input, pad, mode="constant", value=None):
                 raise RuntimeError(f"pad: padding ({b}, {a}) at dimension {axis} of input "
                                    f"{list(input.shape)} causes wrapping around more than once in circular "
                                    "mode")
-        elif n + b + a < 1:
+        elif n + b + a < (1 if k == 1 else 0):  # PyTorch's 2-D and 3-D paddings allow an empty output
             raise RuntimeError(f"pad: input (size {n} at dimension {axis}) is too small for padding "
                                f"({b}, {a}): the output size would be {n + b + a}")
         if b or a:
