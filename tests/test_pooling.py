@@ -307,6 +307,20 @@ def test_lp_and_unpool_float64_gradcheck():
     gradcheck(lambda lib, x: _f(lib).max_unpool2d(x, idx, 2), arrays((1, 1, 2, 2), np.float64))
 
 
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: _f(lib).max_pool2d(x, 3, 2, 1),
+    lambda lib, x: _f(lib).avg_pool2d(x, 2),
+    lambda lib, x: _f(lib).adaptive_avg_pool2d(x, 1),
+    lambda lib, x: _f(lib).adaptive_avg_pool2d(x, (3, 5)),
+    lambda lib, x: _f(lib).adaptive_max_pool2d(x, (3, 5)),
+    lambda lib, x: _f(lib).lp_pool2d(x.abs(), 2, 2),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(fn, dtype):
+    out = compare(fn, distinct((2, 3, 8, 8), dtype))
+    assert out.dtype == dtype
+
+
 # --------------------------------------------------------------------------- errors
 x4 = arrays((2, 3, 8, 8))
 
