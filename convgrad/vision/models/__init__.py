@@ -57,6 +57,19 @@ _REGISTRY = {
 }
 
 
+_INPUT_SIZES = {"lenet5": (1, 28, 28), "mnist1d_cnn": (1, 40), "nin": (3, 32, 32),
+                "densenet_bc_cifar": (3, 32, 32)}
+_INPUT_SIZES.update({f"{kind}{d}": (3, 32, 32) for kind in ("resnet", "plain")
+                     for d in (20, 32, 44, 56, 110)})
+
+
+def default_input_size(name):
+    """The native input shape (without the batch dimension) of a registered model: (3, 224, 224) for
+    the ImageNet models, (3, 32, 32) for the CIFAR ones, (1, 28, 28) for LeNet-5, (1, 40) for MNIST-1D."""
+    get_model_builder(name)
+    return _INPUT_SIZES.get(str(name).lower(), (3, 224, 224))
+
+
 def list_models():
     """Names ``get_model`` accepts, sorted."""
     return sorted(_REGISTRY)
@@ -76,7 +89,7 @@ def get_model(name, **kwargs):
 
 
 __all__ = [
-    "get_model", "get_model_builder", "list_models",
+    "get_model", "get_model_builder", "list_models", "default_input_size",
     "AlexNet", "DenseNet", "DenseNetCifar", "GoogLeNet", "GoogLeNetOutputs", "LeNet5", "LeNet5Classic",
     "MNIST1DCNN", "MobileNetV2", "NiN", "ResNet", "BasicBlock", "Bottleneck", "CifarResNet", "VGG",
     "googlenet_loss",

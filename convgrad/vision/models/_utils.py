@@ -81,23 +81,23 @@ def check_input(model, x, spatial_dims=2, fixed_size=None, skip=("downsample",))
     convolution and pooling layer on the way has an output. An input that becomes too small raises a
     ``ValueError`` naming the layer where the spatial size reaches zero and the smallest input size the
     model accepts. ``fixed_size``: the only spatial size a model with a flattening classifier takes.
-    (The layers are looked up on every call, so replacing a layer after construction is seen.)"""
-    name = type(model).__name__
+    (The layers are looked up on every call, so replacing a layer after construction is seen.)
+    Called inside ``forward``, the model's name is put in front of the message by ``Module``."""
     shape = tuple(x.shape)
     want = spatial_dims + 2
     if len(shape) != want:
         layout = "(N, C, L)" if spatial_dims == 1 else "(N, C, H, W)"
-        raise ValueError(f"{name}: expected a {want}-D input {layout}, got shape {shape}")
+        raise ValueError(f"expected a {want}-D input {layout}, got shape {shape}")
     layers = _geometry(model, skip)
     in_channels = next((m.in_channels for _, m in layers if hasattr(m, "in_channels")), None)
     if in_channels is not None and shape[1] != in_channels:
-        raise ValueError(f"{name}: expected {in_channels} input channel{'s' if in_channels > 1 else ''}, "
+        raise ValueError(f"expected {in_channels} input channel{'s' if in_channels > 1 else ''}, "
                          f"got {shape[1]} (input shape {shape})")
     size = shape[2:]
     if fixed_size is not None:
         fixed = _tuple(fixed_size, spatial_dims)
         if size != fixed:
-            raise ValueError(f"{name}: its classifier is sized for {'x'.join(map(str, fixed))} inputs, got "
+            raise ValueError(f"its classifier is sized for {'x'.join(map(str, fixed))} inputs, got "
                              f"{'x'.join(map(str, size))} (input shape {shape})")
         return
     bad = _walk(layers, size)
@@ -116,7 +116,7 @@ def check_input(model, x, spatial_dims=2, fixed_size=None, skip=("downsample",))
         hint = f" The smallest input it takes is {'x'.join([str(smallest)] * n)}."
     fmt = "x".join
     raise ValueError(
-        f"{name}: input {fmt(map(str, size))} is too small: the spatial size reaches zero at layer "
+        f"input {fmt(map(str, size))} is too small: the spatial size reaches zero at layer "
         f"'{layer}' ({type(m).__name__}, kernel {m.kernel_size}, stride {m.stride}), whose "
         f"{fmt(map(str, size_in))} input{f' (padded {padded})' if any(p) else ''} is smaller than its "
         f"{span} window.{hint}")

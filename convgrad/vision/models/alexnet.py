@@ -7,7 +7,8 @@ parameters, state-dict keys as torchvision's.
 the two-GPU split kept as ``groups=2`` in conv2, conv4 and conv5 (each half sees only its own half of the
 previous layer's maps), local response normalization (size 5, alpha 1e-4, beta 0.75, k 2) after conv1
 and conv2, overlapping 3x3 max pooling with stride 2. conv1 pads by 2 so that 224x224 inputs give the
-paper's 55x55 maps (the paper's 224 only works out as 227 without padding; 227 works here too).
+paper's 55x55 maps (the paper's 224 only works out as 227 without padding; a 227x227 input gives 56x56
+here, and the same 6x6 maps at the end).
 
 Both end with an adaptive average pooling to 6x6 (the identity at native resolution), so inputs of
 63x63 and more are accepted.
