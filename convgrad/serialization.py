@@ -107,10 +107,13 @@ class _Encoder:
         if isinstance(obj, (list, tuple)):
             values = [self.encode(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(obj)]
             return values if isinstance(obj, list) else {"U": values}
+        hint = ""
+        if hasattr(obj, "state_dict"):
+            hint = f" Save its state_dict() instead (a {type(obj).__name__} is code, not data)."
         raise TypeError(
             f"convgrad.save: cannot save a {type(obj).__name__} at '{path or '(root)'}': checkpoints hold "
             "tensors, NumPy arrays, numbers, strings, booleans, None and dicts/lists/tuples of these "
-            "(convgrad never pickles)"
+            f"(convgrad never pickles).{hint}"
         )
 
 

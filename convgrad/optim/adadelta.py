@@ -42,11 +42,11 @@ class Adadelta(Optimizer):
                     g = g + p.data * wd
                 v, u = state["square_avg"].data, state["acc_delta"].data
                 v *= rho
-                v += g * g * (1 - rho)
+                v += (1 - rho) * g * g
                 std = np.sqrt(v + eps)
                 delta = np.sqrt(u + eps) / std * g
                 u *= rho
-                u += delta * delta * (1 - rho)
+                u += (1 - rho) * delta * delta
                 p.data -= delta * lr
                 p._bump_version()
         return loss

@@ -68,7 +68,7 @@ class Adam(Optimizer):
                 m, v = state["exp_avg"].data, state["exp_avg_sq"].data
                 _lerp_(m, g, 1 - beta1)
                 v *= beta2
-                v += g * g * (1 - beta2)
+                v += (1 - beta2) * g * g
                 bias_correction1 = 1 - beta1**step
                 bias_correction2_sqrt = (1 - beta2**step) ** 0.5
                 step_size = lr / bias_correction1

@@ -50,7 +50,7 @@ class RMSprop(Optimizer):
                     g = g + p.data * wd
                 v = state["square_avg"].data
                 v *= alpha
-                v += g * g * (1 - alpha)
+                v += (1 - alpha) * g * g
                 if centered:
                     m = state["grad_avg"].data
                     _lerp_(m, g, 1 - alpha)

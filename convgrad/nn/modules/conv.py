@@ -11,7 +11,7 @@ import math
 from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
-from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.module import Module, _fast
 from convgrad.nn.modules.utils import _pair, _reverse_repeat_tuple, _shape, _single
 from convgrad.nn.parameter import Parameter
 
@@ -136,9 +136,10 @@ class _ConvNd(Module):
 
     def forward(self, input):
         unbatched = self._check_input(input)
+        weight, bias = _fast(self, "weight"), _fast(self, "bias")
         if unbatched:
-            return self._conv_forward(input.unsqueeze(0), self.weight, self.bias).squeeze(0)
-        return self._conv_forward(input, self.weight, self.bias)
+            return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
+        return self._conv_forward(input, weight, bias)
 
 
 class Conv1d(_ConvNd):
@@ -203,8 +204,8 @@ class _ConvTransposeNd(_ConvNd):
         output_padding = self._output_padding(input, output_size)
         conv_t = F.conv_transpose1d if self._n == 1 else F.conv_transpose2d
         x = input.unsqueeze(0) if unbatched else input
-        out = conv_t(x, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
-                     self.dilation)
+        out = conv_t(x, _fast(self, "weight"), _fast(self, "bias"), self.stride, self.padding, output_padding,
+                     self.groups, self.dilation)
         return out.squeeze(0) if unbatched else out
 
 

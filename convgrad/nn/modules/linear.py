@@ -5,7 +5,7 @@ import math
 from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
-from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.module import Module, _fast
 from convgrad.nn.modules.utils import _shape
 from convgrad.nn.parameter import Parameter
 
@@ -49,7 +49,7 @@ class Linear(Module):
             raise self._input_error(
                 f"expected input with last dimension {self.in_features}, got input of shape {_shape(input)}"
             )
-        return F.linear(input, self.weight, self.bias)
+        return F.linear(input, _fast(self, "weight"), _fast(self, "bias"))
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -79,6 +79,18 @@ def _annotate(module, exc):
         exc.args = (f"{module._error_name()}: {exc.args[0]}",)
 
 
+def _fast(module, name):
+    """``module.<name>`` for a parameter or buffer without the slow ``__getattr__`` fallback (hot paths)."""
+    d = module.__dict__
+    p = d["_parameters"]
+    if name in p:
+        return p[name]
+    b = d["_buffers"]
+    if name in b:
+        return b[name]
+    return getattr(module, name)
+
+
 class Module:
     """Base class of all layers and networks.
 

@@ -9,7 +9,7 @@ import numbers
 from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
-from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.module import Module, _fast
 from convgrad.nn.modules.utils import _shape
 from convgrad.nn.parameter import Parameter
 from convgrad.tensor import tensor as _tensor
@@ -83,17 +83,19 @@ class _BatchNorm(_NormBase):
         Evaluation: normalise with the running statistics."""
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
-            self.num_batches_tracked._bump_version()
-            factor = 1.0 / float(self.num_batches_tracked.data) if self.momentum is None else self.momentum
-        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        running_mean, running_var = _fast(self, "running_mean"), _fast(self, "running_var")
+        tracked = _fast(self, "num_batches_tracked")
+        if self.training and self.track_running_stats and tracked is not None:
+            tracked.data += 1
+            tracked._bump_version()
+            factor = 1.0 / float(tracked.data) if self.momentum is None else self.momentum
+        bn_training = self.training or (running_mean is None and running_var is None)
         use_running = not self.training or self.track_running_stats
         return F.batch_norm(
             input,
-            self.running_mean if use_running else None,
-            self.running_var if use_running else None,
-            self.weight, self.bias, bn_training, factor, self.eps,
+            running_mean if use_running else None,
+            running_var if use_running else None,
+            _fast(self, "weight"), _fast(self, "bias"), bn_training, factor, self.eps,
         )
 
 
@@ -150,7 +152,8 @@ class LayerNorm(Module):
             raise self._input_error(
                 f"expected input with trailing shape {self.normalized_shape}, got input of shape {shape}"
             )
-        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+        weight, bias = _fast(self, "weight"), _fast(self, "bias")
+        return F.layer_norm(input, self.normalized_shape, weight, bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
@@ -190,7 +193,7 @@ class GroupNorm(Module):
         shape = _shape(input)
         if len(shape) < 2 or shape[1] != self.num_channels:
             raise self._input_error(f"expected {self.num_channels} channels, got input of shape {shape}")
-        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+        return F.group_norm(input, self.num_groups, _fast(self, "weight"), _fast(self, "bias"), self.eps)
 
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "

@@ -3,9 +3,6 @@
 Output size per spatial dim: floor((L + 2 padding - dilation (k - 1) - 1) / stride) + 1 (ceil with ceil_mode).
 """
 
-import numpy as np
-
-from convgrad.autograd.function import NumpyFunction
 from convgrad.nn import functional as F
 from convgrad.nn.modules.module import Module
 from convgrad.nn.modules.utils import _pair, _shape, _single
@@ -157,52 +154,6 @@ class AdaptiveMaxPool2d(_AdaptivePoolNd):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
-class _MaxUnpool(NumpyFunction):
-    """y[n, c, idx[n, c, i]] = x[n, c, i] in zeros of (N, C, H_out * W_out);  dL/dx = g[n, c, idx]."""
-
-    @staticmethod
-    def forward(ctx, x, indices, out_hw):
-        n, c = x.shape[:2]
-        flat_idx = indices.reshape(n, c, -1)
-        ctx.flat_idx, ctx.shape = flat_idx, x.shape
-        out = np.zeros((n, c, out_hw[0] * out_hw[1]), x.dtype)
-        np.put_along_axis(out, flat_idx, x.reshape(n, c, -1), axis=2)
-        return out.reshape(n, c, *out_hw)
-
-    @staticmethod
-    def backward(ctx, g):
-        n, c = ctx.shape[:2]
-        gx = np.take_along_axis(g.reshape(n, c, -1), ctx.flat_idx, axis=2)
-        return gx.reshape(ctx.shape), None, None
-
-
-def _max_unpool2d(input, indices, kernel_size, stride, padding, output_size=None):
-    from convgrad.tensor import Tensor
-
-    h, w = input.shape[-2:]
-    default = tuple((s - 1) * st - 2 * p + k for s, st, p, k in zip((h, w), stride, padding, kernel_size))
-    if output_size is None:
-        out_hw = default
-    else:
-        out_hw = tuple(output_size)[-2:]
-    if tuple(indices.shape) != tuple(input.shape):
-        raise RuntimeError(
-            f"max_unpool2d: expected indices of the input's shape {tuple(input.shape)}, got "
-            f"{tuple(indices.shape)}"
-        )
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
-    if idx.size and (idx.min() < 0 or idx.max() >= out_hw[0] * out_hw[1]):
-        raise RuntimeError(
-            f"max_unpool2d: found an invalid max index {int(idx.max())} (output volumes are of size "
-            f"{out_hw[0]}x{out_hw[1]})"
-        )
-    unbatched = input.ndim == 3
-    if unbatched:
-        input, idx = input.unsqueeze(0), idx[None]
-    out = _MaxUnpool.apply(input, idx, out_hw)
-    return out.squeeze(0) if unbatched else out
-
-
 class MaxUnpool2d(_PoolNd):
     """The partial inverse of MaxPool2d: puts each value back at its max position (``indices`` from
     ``MaxPool2d(return_indices=True)``), zeros elsewhere. H_out = (H - 1) stride - 2 padding + k."""
@@ -218,5 +169,4 @@ class MaxUnpool2d(_PoolNd):
 
     def forward(self, input, indices, output_size=None):
         self._check_input(input)
-        fn = getattr(F, "max_unpool2d", None) or _max_unpool2d
-        return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
