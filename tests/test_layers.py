@@ -423,3 +423,11 @@ def test_error_inside_sequential_names_the_innermost_layer():
     msg = str(info.value)
     assert msg.startswith("Linear(in_features=100, out_features=10): expected input with last dimension 100")
     assert msg.count("Linear(") == 1 and "Sequential" not in msg
+
+
+def test_non_tensor_input_names_the_layer():
+    with pytest.raises(TypeError, match=r"^Conv2d\(1, 2, kernel_size=\(3, 3\)\): expected the input to be a "
+                                        r"convgrad Tensor, got a NumPy array \(wrap it"):
+        nn.Conv2d(1, 2, 3)(np.zeros((1, 1, 5, 5), np.float32))
+    with pytest.raises(TypeError, match="got a list"):
+        nn.Linear(3, 2)([[1.0, 2.0, 3.0]])

@@ -45,9 +45,10 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        if _shape(input)[-1:] != (self.in_features,):
+        shape = _shape(input)
+        if shape[-1:] != (self.in_features,):
             raise self._input_error(
-                f"expected input with last dimension {self.in_features}, got input of shape {_shape(input)}"
+                f"expected input with last dimension {self.in_features}, got input of shape {shape}"
             )
         return F.linear(input, _fast(self, "weight"), _fast(self, "bias"))
 

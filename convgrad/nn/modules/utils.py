@@ -25,4 +25,13 @@ def _reverse_repeat_tuple(t, n):
 
 
 def _shape(x):
-    return tuple(getattr(x, "shape", ()))
+    """The shape of a layer's input, which must be a Tensor (the caller's layer names itself in the error)."""
+    from convgrad.tensor import Tensor
+
+    if not isinstance(x, Tensor):
+        if x is None:
+            raise TypeError("expected the input to be a convgrad Tensor, got None")
+        kind = "a NumPy array" if type(x).__module__ == "numpy" else f"a {type(x).__name__}"
+        raise TypeError(f"expected the input to be a convgrad Tensor, got {kind} (wrap it with "
+                        "convgrad.tensor(...) or convgrad.from_numpy(...))")
+    return x.data.shape
