@@ -141,6 +141,8 @@ def _weight_and_bias(layer):
 DEFAULTS = [
     ("Linear", (1024, 256), {}),
     ("Linear", (50, 4000), {}),
+    ("Linear", (8, 100_000), {}),  # a bias large enough for its statistics
+    ("Conv2d", (2, 60_000, 1), {}),
     ("Conv2d", (64, 128, 3), {}),
     ("Conv2d", (32, 64, 5), {"groups": 4}),
     ("Conv1d", (16, 256, 7), {}),

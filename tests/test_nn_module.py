@@ -480,3 +480,15 @@ def test_buffer_class_and_extra_repr():
 def test_functional_and_module_agree():
     x = convgrad.randn(3, 4)
     np.testing.assert_array_equal(nn.ReLU()(x).data, F.relu(x).data)
+
+
+def test_forgetting_super_init_is_explained():
+    class Net(nn.Module):
+        def __init__(self):
+            self.k = 3
+
+        def forward(self, x):
+            return x
+
+    with pytest.raises(AttributeError, match=r"Net.__init__ must call super\(\).__init__\(\)"):
+        Net()(convgrad.ones(1))

@@ -306,7 +306,13 @@ class Module:
             store = d.get(k)
             if store is not None and name in store:
                 return store[name]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        cls = type(self).__name__
+        if "_parameters" not in d and not name.startswith("__"):
+            raise AttributeError(
+                f"'{cls}' object has no attribute '{name}': {cls}.__init__ must call super().__init__() "
+                "before anything else"
+            )
+        raise AttributeError(f"'{cls}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
         d = self.__dict__
