@@ -329,3 +329,58 @@ def test_parameters_to_vector_and_back():
     np.testing.assert_array_equal(nn.utils.parameters_to_vector(net.parameters()).data, new.data)
     with pytest.raises(ValueError, match="elements"):
         nn.utils.vector_to_parameters(convgrad.zeros(3), net.parameters())
+
+
+def _lenet(lib):
+    nn_, F_ = lib.nn, lib.nn.functional
+
+    class Net(nn_.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn_.Conv2d(1, 6, 5, padding=2)
+            self.pool = nn_.MaxPool2d(2, 2)
+            self.conv2 = nn_.Conv2d(6, 16, 5)
+            self.bn = nn_.BatchNorm2d(16)
+            self.fc1 = nn_.Linear(16 * 5 * 5, 32)
+            self.fc2 = nn_.Linear(32, 10)
+
+        def forward(self, x):
+            x = self.pool(F_.relu(self.conv1(x)))
+            x = self.pool(F_.relu(self.bn(self.conv2(x))))
+            x = x.view(-1, 16 * 5 * 5)
+            return self.fc2(F_.relu(self.fc1(x)))
+
+    return Net()
+
+
+def test_a_pytorch_style_training_script_matches_torch():
+    """The CIFAR tutorial loop (SGD with momentum, StepLR, gradient clipping) on a LeNet: after a few
+    steps every parameter and buffer equals torch's."""
+    tnet, cnet = _lenet(torch), _lenet(convgrad)
+    cnet.load_state_dict({k: v.detach().numpy().copy() for k, v in tnet.state_dict().items()})
+    runs = []
+    for lib, net in ((torch, tnet), (convgrad, cnet)):
+        opt = lib.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        sched = lib.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        criterion = lib.nn.CrossEntropyLoss()
+        rng = np.random.default_rng(0)
+        norms = []
+        for _ in range(4):
+            x = lib.tensor(rng.standard_normal((8, 1, 28, 28)).astype(np.float32))
+            y = lib.tensor(rng.integers(0, 10, 8))
+            opt.zero_grad()
+            loss = criterion(net(x), y)
+            loss.backward()
+            norms.append(float(lib.nn.utils.clip_grad_norm_(net.parameters(), 1.0)))
+            opt.step()
+            sched.step()
+        net.eval()
+        with lib.no_grad():
+            out = net(lib.tensor(rng.standard_normal((2, 1, 28, 28)).astype(np.float32)))
+        runs.append((norms, out.numpy() if lib is convgrad else out.detach().numpy(), sched.get_last_lr()))
+    (nt, ot, lt), (nc, oc, lc) = runs
+    np.testing.assert_allclose(nc, nt, rtol=1e-4)
+    np.testing.assert_allclose(oc, ot, rtol=1e-3, atol=1e-4)
+    assert lc == lt
+    for (k, a), (_, b) in zip(cnet.state_dict().items(), tnet.state_dict().items()):
+        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-3, atol=1e-5, err_msg=k)
