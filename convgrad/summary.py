@@ -54,7 +54,7 @@ class LayerInfo:
     in_place: bool = False         # output shares memory with the input
     rf_size: tuple = None          # None: the whole input
     rf_jump: tuple = None
-    repeated: bool = False         # a module called again: its parameters are counted once
+    repeated: bool = False         # a module with parameters called again: they are counted once
 
     @property
     def total_params(self):
@@ -328,30 +328,40 @@ def _mult_adds(m, inp, out, per_image_out):
 
 
 class _RFTracker:
-    """Receptive field (size, jump) per tensor, keyed by identity (weak references, so tensors are
-    not kept alive); tensors made outside modules (additions, concatenations) take the largest field
-    seen so far."""
+    """Receptive field (size, jump) per tensor, keyed by identity (weak references, so tensors are not
+    kept alive). A tensor made outside modules (an addition, a concatenation, a channel selection) takes
+    the largest field among the tensors seen so far with the same spatial size -- the branches it
+    joins -- or else the largest field seen so far."""
 
     def __init__(self, n):
         self.n = n
         self.known = {}
+        self.by_spatial = {}
         self.largest = ((1,) * n, (1,) * n)
 
     def get(self, t):
-        entry = self.known.get(id(t)) if t is not None else None
+        if t is None:
+            return self.largest
+        entry = self.known.get(id(t))
         if entry is not None and entry[0]() is t:
             return entry[1]
-        return self.largest
+        return self.by_spatial.get(tuple(t.shape[2:]), self.largest)
+
+    @staticmethod
+    def _bigger(a, b):
+        """The larger of two fields; None (the whole input) is the largest."""
+        if a[0] is None or b[0] is None:
+            return a if a[0] is None else b
+        return a if a[0] >= b[0] else b
 
     def set(self, t, rf):
         try:
             self.known[id(t)] = (weakref.ref(t), rf)
         except TypeError:
             return
-        if rf[0] is not None and (self.largest[0] is None or rf[0] >= self.largest[0]):
-            self.largest = rf
-        if rf[0] is None:
-            self.largest = rf
+        key = tuple(t.shape[2:])
+        self.by_spatial[key] = self._bigger(rf, self.by_spatial[key]) if key in self.by_spatial else rf
+        self.largest = self._bigger(rf, self.largest)
 
 
 def _rf_step(rf, geom, in_shape, out_shape, module):
@@ -460,7 +470,6 @@ def summary(model, input_size=None, batch_size=None, dtypes=None, input_data=Non
     tracker = _RFTracker(spatial)
     for t in inputs:
         tracker.set(t, ((1,) * spatial, (1,) * spatial))
-    called = set()
     counted_params = set()
 
     def hook(m, args, out):
@@ -469,10 +478,9 @@ def summary(model, input_size=None, batch_size=None, dtypes=None, input_data=Non
         out_shape = tuple(o.shape[1:]) if o is not None else None
         per_image_out = int(np.prod(out_shape)) if out_shape is not None else 0
         row = LayerInfo(names.get(id(m), ""), type(m).__name__, depth.get(id(m), 0), out_shape)
-        row.repeated = id(m) in called
-        called.add(id(m))
         for pname, p in m.named_parameters(recurse=False):
             if id(p) in counted_params:
+                row.repeated = True
                 continue
             counted_params.add(id(p))
             if p.requires_grad:

@@ -124,6 +124,45 @@ def test_lenet5_summary():
     assert s.batch_size == 1
 
 
+def test_receptive_field_through_branches():
+    """Parallel layers reading a derived tensor (a channel selection, a concatenation) start from the
+    field of the tensors they join, not from a sibling branch."""
+    s = summary(models.lenet5(classic=True), (1, 1, 28, 28))
+    rows = {r.name: r for r in s.rows}
+    assert [rows[f"c3.conv{j}"].rf_size for j in range(3)] == [(14, 14)] * 3
+    assert rows["s4"].rf_size == (16, 16) and rows["c5"].rf_size == (32, 32)
+    assert s.total_params == 60_000 and s.rows[-1].type == "RBFOutput"
+    act = [r for r in s.rows if r.type == "ScaledTanh"]
+    assert len(act) == 6 and all(not r.repeated for r in act)  # no parameters: nothing shared to flag
+    s = summary(models.googlenet(), (1, 3, 224, 224))
+    rows = {r.name: r for r in s.rows}
+    assert rows["maxpool2"].rf_size == (27, 27) and rows["maxpool2"].rf_jump == (8, 8)
+    assert rows["inception3a.branch1.conv"].rf_size == (27, 27)
+    assert rows["inception3a.branch3.1.conv"].rf_size == (43, 43)
+    assert rows["inception3a.branch4.0"].rf_size == (43, 43)
+    assert rows["inception3b.branch1.conv"].rf_size == (43, 43)  # after the concatenation
+    assert s.total_params == 6_624_904
+    assert 1.45e9 < s.mult_adds < 1.55e9
+
+
+def test_shared_module_counted_once():
+    conv = nn.Conv2d(4, 4, 3, padding=1)
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = conv
+
+        def forward(self, x):
+            return self.conv(self.conv(x))
+
+    s = summary(Twice(), (1, 4, 8, 8))
+    assert len(s.rows) == 2 and s.total_params == 148
+    assert s.rows[0].params == 148 and s.rows[1].params == 0 and s.rows[1].repeated
+    assert s.rows[1].rf_size == (5, 5)
+    assert "(shared)" in str(s)
+
+
 def test_resnet18_summary():
     m = models.resnet18()
     m.train()
