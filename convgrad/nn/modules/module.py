@@ -49,8 +49,8 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
-class _HookKwargs(dict):
-    """A dict of hooks that also remembers which take keyword arguments / must always run."""
+class _HookDict(dict):
+    """Hooks by handle id (a dict subclass, so that handles can hold a weak reference to it)."""
 
 
 def _addindent(text, spaces):
@@ -111,12 +111,12 @@ class Module:
         d["_buffers"] = {}
         d["_non_persistent_buffers_set"] = set()
         d["_modules"] = {}
-        d["_forward_pre_hooks"] = _HookKwargs()
-        d["_forward_hooks"] = _HookKwargs()
+        d["_forward_pre_hooks"] = _HookDict()
+        d["_forward_hooks"] = _HookDict()
         d["_forward_pre_hooks_with_kwargs"] = set()
         d["_forward_hooks_with_kwargs"] = set()
         d["_forward_hooks_always_called"] = set()
-        d["_backward_hooks"] = _HookKwargs()
+        d["_backward_hooks"] = _HookDict()
 
     def forward(self, *input):
         raise NotImplementedError(
