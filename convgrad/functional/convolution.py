@@ -19,6 +19,7 @@ the GEMMs see both through NumPy views. Large temporaries come from ``_scratch``
 large arrays cost page faults on first touch, often more than the copy that fills them.
 """
 
+import math
 import numbers
 import threading
 import weakref
@@ -39,7 +40,7 @@ _KEEP_COLUMNS_BYTES = 32 << 20
 _PER_SAMPLE_FORWARD_MK = 320
 _PER_SAMPLE_WEIGHT_GRAD_MK = 1024
 # Channels-last columns when their runs (kw*C floats) are this many times longer than channels-first's (Wo).
-_CHANNELS_LAST_RUNS = 3
+_CHANNELS_LAST_RUNS = 5
 
 
 # --------------------------------------------------------------------------- scratch buffers
@@ -59,7 +60,7 @@ class _Scratch:
         """An uninitialised array."""
         dtype = np.dtype(dtype)
         shape = tuple(shape)
-        if int(np.prod(shape)) * dtype.itemsize < self.MIN_BYTES:
+        if math.prod(shape) * dtype.itemsize < self.MIN_BYTES:
             return np.empty(shape, dtype)
         key = (shape, dtype.str)
         with self._lock:
@@ -176,10 +177,11 @@ def _padded(x, pads, channels_last):
     work = _scratch.take(tuple((N, C, Hp, Wp)[a] for a in _TO_WORK[channels_last]), x.dtype)
     out = work.transpose(_FROM_WORK[channels_last])  # (N, C, Hp, Wp) view
     t0, b0, l0, r0 = max(t, 0), max(b, 0), max(l, 0), max(r, 0)
-    out[:, :, :t0] = 0  # the border only: the interior is overwritten
-    out[:, :, Hp - b0:] = 0
-    out[:, :, t0:Hp - b0, :l0] = 0
-    out[:, :, t0:Hp - b0, Wp - r0:] = 0
+    # zero the border only: the interior is overwritten
+    for sl in (np.s_[:, :, :t0], np.s_[:, :, Hp - b0:], np.s_[:, :, t0:Hp - b0, :l0],
+               np.s_[:, :, t0:Hp - b0, Wp - r0:]):
+        if out[sl].size:
+            out[sl] = 0
     out[:, :, t0:Hp - b0, l0:Wp - r0] = x[:, :, max(-t, 0):H - max(-b, 0), max(-l, 0):W - max(-r, 0)]
     return work
 
@@ -284,13 +286,15 @@ def _grad_weight(cols, g, geo, g_cn=None):
     M = O // G
     kml = geo.kml(cols)
     K = kml.shape[0] // G
+    gw = np.empty((G, M, K), g.dtype)
     if M * K <= _PER_SAMPLE_WEIGHT_GRAD_MK:
-        per = np.matmul(g.reshape(N, G, M, L), kml.reshape(G, K, N, L).transpose(2, 0, 3, 1))
-        return geo.weight_from_matrix(per.sum(axis=0))
+        per = np.empty((N, G, M, K), g.dtype)
+        np.matmul(g.reshape(N, G, M, L), kml.reshape(G, K, N, L).transpose(2, 0, 3, 1), out=per)
+        return geo.weight_from_matrix(per.sum(axis=0, out=gw))
     own = g_cn is None
     if own:
         g_cn = _to_cn(g)
-    gw = np.matmul(g_cn.reshape(G, M, N * L), kml.reshape(G, K, N * L).transpose(0, 2, 1))
+    np.matmul(g_cn.reshape(G, M, N * L), kml.reshape(G, K, N * L).transpose(0, 2, 1), out=gw)
     if own:
         _scratch.give(g_cn)
     return geo.weight_from_matrix(gw)
