@@ -480,7 +480,9 @@ class _GlobalAvgPool(NumpyFunction):
 
     @staticmethod
     def backward(ctx, g):
-        return np.repeat((g / ctx.count).reshape(-1), ctx.count).reshape(ctx.shape), None
+        dx = np.empty(ctx.shape, g.dtype)
+        np.copyto(dx.reshape(-1, ctx.count), (g / ctx.count).reshape(-1, 1))
+        return dx, None
 
 
 class _AdaptiveAvgPool(NumpyFunction):
