@@ -27,21 +27,6 @@ def _make_divisible(v, divisor, min_value=None):
     return new_v
 
 
-class ReLU6(nn.Module):
-    """``min(max(x, 0), 6)``."""
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, x):
-        return F.hardtanh(x, 0.0, 6.0) if hasattr(F, "hardtanh") else x.clamp(0.0, 6.0)
-
-
-def _relu6():
-    return nn.ReLU6(inplace=True) if hasattr(nn, "ReLU6") else ReLU6(inplace=True)
-
-
 class Conv2dNormActivation(nn.Sequential):
     """conv (no bias) - BatchNorm - ReLU6, with "same" padding: keys ``.0`` (conv), ``.1`` (norm)."""
 
@@ -51,7 +36,7 @@ class Conv2dNormActivation(nn.Sequential):
                             bias=False),
                   nn.BatchNorm2d(out_channels)]
         if activation:
-            layers.append(_relu6())
+            layers.append(nn.ReLU6(inplace=True))
         super().__init__(*layers)
         self.out_channels = out_channels
 
