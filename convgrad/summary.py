@@ -170,6 +170,8 @@ class ModelSummary:
             + (f" (+ buffers {mb(self.buffer_bytes)})" if self.buffer_bytes else ""),
             f"Forward activations per image:      {self.activations:,} values ({_short(self.activations)}),"
             f" {mb(self.activation_bytes)}",
+            f"  every layer output kept apart:    {self.all_outputs:,} values, "
+            f"{mb(self.all_outputs * (self.activation_bytes / max(self.activations, 1)))}",
             f"Forward activations, batch of {b}:{' ' * max(1, 5 - len(str(b)))}"
             f"{mb(self.batch_activation_bytes)}",
             f"Training memory estimate, batch {b}:{' ' * max(1, 3 - len(str(b)))}{mb(self.training_bytes)}"
