@@ -169,7 +169,8 @@ def test_softmax_gradcheck_and_stability(name):
     out = compare(lambda lib, x: getattr(F(lib), name)(x, 1), big)
     assert np.all(np.isfinite(out.data))
     masked = np.array([[0.5, -np.inf, 1.0], [-np.inf, 2.0, 0.0]], np.float32)
-    compare(lambda lib, x: getattr(F(lib), name)(x, -1), masked)
+    with np.errstate(invalid="ignore"):  # the harness's weighted sum of log_softmax's -inf is nan
+        compare(lambda lib, x: getattr(F(lib), name)(x, -1), masked)
 
 
 @pytest.mark.parametrize("name", SOFTMAX)

@@ -108,6 +108,9 @@ def pad(input, pad, mode="constant", value=None):
     if mode == "constant":
         for i, (b, a) in enumerate(pairs):
             n = input.shape[ndim - 1 - i]
+            if n + min(b, 0) + min(a, 0) < 0:  # PyTorch crops first: the crop alone must fit
+                raise RuntimeError(f"pad: negative padding ({b}, {a}) crops more than the input size {n} at "
+                                   f"dimension {ndim - 1 - i}")
             if n + b + a < 0:
                 raise RuntimeError(f"pad: the input size {n}, plus negative padding {b} and {a} resulted in "
                                    "a negative output size, which is invalid. Check dimension "
