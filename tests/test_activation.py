@@ -28,12 +28,14 @@ ELEMENTWISE = [
     ("gelu", {"approximate": "tanh"}), ("silu", {}), ("mish", {}), ("hardswish", {}), ("hardsigmoid", {}),
     ("tanh", {}), ("sigmoid", {}), ("logsigmoid", {}), ("softplus", {}),
     ("softplus", {"beta": 2.0, "threshold": 5.0}), ("softsign", {}), ("hardtanh", {}),
-    ("hardtanh", {"min_val": -0.5, "max_val": 2.0}),
+    ("hardtanh", {"min_val": -0.5, "max_val": 2.0}), ("threshold", {"threshold": 0.5, "value": -2.0}),
+    ("hardshrink", {}), ("hardshrink", {"lambd": 1.2}), ("softshrink", {}), ("softshrink", {"lambd": 0.7}),
+    ("tanhshrink", {}), ("rrelu", {}), ("rrelu", {"lower": 0.2, "upper": 0.6}),
 ]
 IDS = [n + "".join(f"-{k}={v}" for k, v in kw.items()) for n, kw in ELEMENTWISE]
 
 # kinks and thresholds of the activations above, where PyTorch's choice of one-sided gradient shows
-KINKS = np.array([-7, -6, -3, -2.5, -1, -0.5, 0, 0.5, 1, 2, 2.5, 3, 6, 7, 20, 25], np.float64)
+KINKS = np.array([-7, -6, -3, -2.5, -1, -0.5, 0, 0.5, 0.7, 1, 1.2, 2, 2.5, 3, 6, 7, 20, 25], np.float64)
 
 INPLACE = [
     ("relu", {}), ("relu6", {}), ("leaky_relu", {"negative_slope": 0.1}), ("elu", {}), ("selu", {}),
@@ -129,6 +131,35 @@ def test_inplace_then_modifying_the_output_is_detected():
     y.add_(1)  # z saved y
     with pytest.raises(RuntimeError, match="in-place"):
         z.sum().backward()
+
+
+@settings(max_examples=examples(10))
+@given(shape=shapes(1, 4, 1, 4), data=st.data(), nc=st.booleans(), seed=st.integers(0, 1000))
+def test_glu_parity(shape, data, nc, seed):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    shape = list(shape)
+    shape[dim] *= 2
+    compare(lambda lib, x: F(lib).glu(x, dim), arrays(tuple(shape), seed=seed), noncontiguous=nc)
+
+
+def test_glu_gradcheck_and_errors():
+    gradcheck(lambda lib, x: F(lib).glu(x, 1), arrays((2, 4, 3), np.float64))
+    err = compare_raises(lambda lib, x: F(lib).glu(x, 1), arrays((2, 3)))
+    assert "even" in str(err)
+    compare_raises(lambda lib, x: F(lib).glu(x), np.array(1.0, np.float32))
+    compare_raises(lambda lib, x: F(lib).softshrink(x, -1.0), arrays((3,)))
+
+
+def test_rrelu_training_draws_one_slope_per_negative_element():
+    convgrad.manual_seed(0)
+    x = convgrad.tensor(-np.ones(100_000, np.float32), requires_grad=True)
+    y = CF.rrelu(x, 0.1, 0.3, training=True)
+    slopes = -y.data
+    assert slopes.min() >= 0.1 and slopes.max() <= 0.3 and abs(slopes.mean() - 0.2) < 1e-3
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, slopes)
+    pos = convgrad.ones(5)
+    np.testing.assert_array_equal(CF.rrelu(pos, training=True).data, 1)
 
 
 # ---------------------------------------------------------------------- prelu

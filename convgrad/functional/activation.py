@@ -13,12 +13,14 @@ import numpy as np
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
 from convgrad.ops.elementwise import ReLU
+from convgrad.random import rng
 from convgrad.tensor import Tensor
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu", "celu_",
     "gelu", "silu", "mish", "hardswish", "hardsigmoid", "tanh", "sigmoid", "logsigmoid", "softplus",
-    "softsign", "hardtanh", "hardtanh_", "prelu", "softmax", "log_softmax", "softmin",
+    "softsign", "hardtanh", "hardtanh_", "prelu", "rrelu", "rrelu_", "threshold", "threshold_", "hardshrink",
+    "softshrink", "tanhshrink", "glu", "softmax", "log_softmax", "softmin",
 ]
 
 # SELU's constants (Klambauer et al. 2017): the fixed point of mean 0, variance 1.
@@ -225,6 +227,140 @@ def prelu(input, weight):
     if weight.dtype != input.dtype:
         raise RuntimeError(f"prelu: weight has dtype {weight.dtype}, the input {input.dtype}")
     return PReLU.apply(input, weight)
+
+
+class RReLU(NumpyFunction):
+    """y = x if x > 0 else r x, with one slope r per element;  dy/dx = 1 if x > 0 else r"""
+
+    @staticmethod
+    def forward(ctx, x, slopes):
+        factor = np.where(x > 0, 1, slopes).astype(x.dtype, copy=False)
+        ctx.factor = factor
+        return x * factor
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.factor, None
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """y = x if x > 0 else r x: r ~ U(lower, upper) per element in training (from the global generator),
+    r = (lower + upper) / 2 in evaluation"""
+    _check("rrelu", input)
+    lower, upper = _number("rrelu", "lower", lower), _number("rrelu", "upper", upper)
+    if lower > upper:
+        raise ValueError(f"rrelu: lower bound {lower} must be less than or equal to upper bound {upper}")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    slopes = rng().uniform(lower, upper, input.shape).astype(input.dtype)
+    return _run(input, inplace, lambda x: RReLU.apply(x, slopes))
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+class Threshold(NumpyFunction):
+    """y = x if x > t else v;  dy/dx = [x > t]"""
+
+    @staticmethod
+    def forward(ctx, x, t, v):
+        above = x > t
+        ctx.above = above
+        return np.where(above, x, v).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.where(ctx.above, g, 0).astype(g.dtype, copy=False), None, None
+
+
+def threshold(input, threshold, value, inplace=False):
+    """y = x if x > threshold else value"""
+    _check("threshold", input, floating=False)
+    t, v = _number("threshold", "threshold", threshold), _number("threshold", "value", value)
+    return _run(input, inplace, lambda x: Threshold.apply(x, t, v))
+
+
+def threshold_(input, threshold_value, value):
+    return threshold(input, threshold_value, value, inplace=True)
+
+
+class Shrink(NumpyFunction):
+    """hard: y = x if |x| > l else 0;  soft: y = x - l sign(x) if |x| > l else 0;  dy/dx = [|x| > l]"""
+
+    @staticmethod
+    def forward(ctx, x, lambd, soft):
+        outside = (x > lambd) | (x < -lambd)
+        ctx.outside = outside
+        y = x - np.copysign(x.dtype.type(lambd), x) if soft else x
+        return np.where(outside, y, 0).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.where(ctx.outside, g, 0).astype(g.dtype, copy=False), None, None
+
+
+def hardshrink(input, lambd=0.5):
+    """y = x if |x| > lambd else 0"""
+    _check("hardshrink", input)
+    return Shrink.apply(input, _number("hardshrink", "lambd", lambd), False)
+
+
+def softshrink(input, lambd=0.5):
+    """y = x - lambd if x > lambd, x + lambd if x < -lambd, else 0"""
+    _check("softshrink", input)
+    lambd = _number("softshrink", "lambd", lambd)
+    if lambd < 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}.")
+    return Shrink.apply(input, lambd, True)
+
+
+class Tanhshrink(NumpyFunction):
+    """y = x - tanh x;  dy/dx = tanh^2 x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(x)
+        ctx.t = t
+        return x - t
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.t * ctx.t)
+
+
+def tanhshrink(input):
+    """y = x - tanh x"""
+    _check("tanhshrink", input)
+    return Tanhshrink.apply(input)
+
+
+class GLU(NumpyFunction):
+    """y = a sigmoid(b), (a, b) the two halves of x along dim;  dL/da = g s,  dL/db = g a s (1 - s)"""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        a, b = np.split(x, 2, axis=dim)
+        s = _sigmoid(b)
+        ctx.a, ctx.s, ctx.dim = a, s, dim
+        return a * s
+
+    @staticmethod
+    def backward(ctx, g):
+        a, s = ctx.a, ctx.s
+        gs = g * s
+        return np.concatenate([gs, gs * a * (1 - s)], axis=ctx.dim), None
+
+
+def glu(input, dim=-1):
+    """y = a sigmoid(b) with a, b the first and second halves of input along dim"""
+    _check("glu", input)
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = input._dim(dim)
+    if input.shape[d] % 2:
+        raise RuntimeError(f"glu: halving dimension must be even, but dimension {d} is size {input.shape[d]}")
+    return GLU.apply(input, d)
 
 
 # ---------------------------------------------------------------------- smooth activations
