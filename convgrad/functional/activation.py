@@ -50,8 +50,16 @@ def _inplace(input, fn):
     return input._inplace(lambda t: fn(t.clone() if t.requires_grad and is_grad_enabled() else t))
 
 
-def _run(input, inplace, fn):
-    return _inplace(input, fn) if inplace else fn(input)
+def _run(input, inplace, fn, numpy_inplace=None):
+    """fn(input), or in place; outside a graph ``numpy_inplace(array)`` (if given) overwrites the data
+    directly: no temporary, as an inference pass with ReLU(inplace=True) expects."""
+    if not inplace:
+        return fn(input)
+    if numpy_inplace is not None and not (input.requires_grad and is_grad_enabled()):
+        numpy_inplace(input.data)
+        input._bump_version()
+        return input
+    return _inplace(input, fn)
 
 
 # ---------------------------------------------------------------------- ReLU family
@@ -110,7 +118,7 @@ class ELU(NumpyFunction):
 def relu(input, inplace=False):
     """y = max(x, 0)"""
     _check("relu", input, floating=False)
-    return _run(input, inplace, ReLU.apply)
+    return _run(input, inplace, ReLU.apply, lambda a: np.maximum(a, 0, out=a))
 
 
 def relu_(input):
@@ -125,7 +133,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val={lo}, max_val={hi})")
     if input.dtype.kind != "f":
         lo, hi = math.ceil(lo), math.floor(hi)
-    return _run(input, inplace, lambda x: Hardtanh.apply(x, lo, hi))
+    return _run(input, inplace, lambda x: Hardtanh.apply(x, lo, hi), lambda a: np.clip(a, lo, hi, out=a))
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
