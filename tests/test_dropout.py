@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import convgrad
 import convgrad.nn.functional as F
 from tests.conftest import examples
-from tests.parity import compare, compare_raises
+from tests.parity import compare, compare_raises, gradcheck
 from tests.strategies import arrays
 
 
@@ -140,3 +140,11 @@ def test_shape_errors_and_eval_parity():
     # evaluation mode is the identity in both libraries, gradient included
     compare(lambda lib, x: lib.nn.functional.dropout(x, 0.3, training=False) * 2, arrays((3, 4)))
     compare(lambda lib, x: lib.nn.functional.dropout2d(x, 0.3, training=False) * 2, arrays((2, 3, 4, 4)))
+
+
+@pytest.mark.parametrize("name", ["dropout", "dropout2d", "alpha_dropout", "feature_alpha_dropout"])
+def test_gradcheck_with_a_fixed_mask(name):
+    def fn(lib, x):
+        convgrad.manual_seed(5)  # the same mask on every call of the finite differences
+        return getattr(lib.nn.functional, name)(x, 0.4, training=True)
+    gradcheck(fn, arrays((2, 3, 4, 4), np.float64))
