@@ -161,6 +161,13 @@ def test_interpolate_nearest_shortcuts_match_torch_in_2d_and_in_every_backward()
     np.testing.assert_array_equal(y.data.ravel(), [0, 0, 1, 1, 2, 2, 3, 3])
 
 
+@pytest.mark.parametrize("shape,kw", [
+    ((2, 3, 7), {"size": 3}), ((2, 3, 6, 5), {"size": (4, 2)}), ((1, 2, 6, 6), {"scale_factor": 0.5}),
+    ((1, 2, 5, 7), {"scale_factor": 1.5})])
+def test_interpolate_area_is_adaptive_average_pooling(shape, kw):
+    compare(lambda lib, x: F(lib).interpolate(x, mode="area", **kw), arrays(shape), noncontiguous=True)
+
+
 def test_upsample_aliases():
     x = arrays((1, 2, 3, 3))
     with warnings.catch_warnings():

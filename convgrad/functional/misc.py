@@ -244,7 +244,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial axes of an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input to ``size``, or to
     floor(in * scale_factor). Modes: nearest (source index floor(j s)), nearest-exact (floor((j + 1/2) s)),
-    linear / bilinear / trilinear (align_corners: whether the corner pixels' centres are aligned)."""
+    linear / bilinear / trilinear (align_corners: whether the corner pixels' centres are aligned), area
+    (adaptive average pooling; 3-D and 4-D inputs)."""
     name = "interpolate"
     _tensor(name, "input", input)
     if mode in ("nearest", "area", "nearest-exact"):
@@ -289,9 +290,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if input.ndim != _LINEAR_MODES[mode]:
             raise NotImplementedError(f"interpolate: got {input.ndim}D input, but {mode} mode needs "
                                       f"{_LINEAR_MODES[mode]}D input")
-    elif mode not in ("nearest", "nearest-exact"):
+    elif mode not in ("nearest", "nearest-exact", "area"):
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (convgrad has nearest, "
-                                  "nearest-exact, linear, bilinear, trilinear)")
+                                  "nearest-exact, area, linear, bilinear, trilinear)")
     if input.ndim not in (3, 4, 5):
         raise NotImplementedError(f"interpolate: input error: only 3D, 4D and 5D input tensors are supported "
                                   f"(got {input.ndim}D) for the mode {mode}")
@@ -300,6 +301,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if min(input.shape[2:]) < 1 or min(sizes) < 1:
         raise RuntimeError(f"interpolate: input and output sizes should be greater than 0, but got input "
                            f"{tuple(input.shape[2:])} and output {tuple(sizes)}")
+    if mode == "area":  # adaptive average pooling to the output size, as PyTorch
+        from convgrad.functional import pooling
+
+        if input.ndim == 5:
+            raise NotImplementedError("interpolate: mode 'area' on 5-D input is not supported by convgrad")
+        pool = pooling.adaptive_avg_pool1d if dim == 1 else pooling.adaptive_avg_pool2d
+        return pool(input, tuple(sizes) if dim > 1 else sizes[0])
     plans = []
     for i in reversed(range(dim)):
         axis, n_in, n_out = i + 2, input.shape[i + 2], sizes[i]
