@@ -11,9 +11,6 @@ import os
 import sys
 import time
 
-# OpenBLAS picks slower kernels on this CPU family unless told (must be set before NumPy loads)
-os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
-
 
 def main(argv=None):
     from convgrad import cli
