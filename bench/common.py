@@ -25,18 +25,22 @@ def _once(fn):
     return time.perf_counter() - t0
 
 
-def interleaved(fn_a, fn_b, repeat=20, warmup=3, min_time=0.0):
-    """Median seconds of ``fn_a`` and ``fn_b``, run alternately ``repeat`` times after ``warmup`` each."""
+def interleaved(fn_a, fn_b, repeat=20, warmup=3, block=5):
+    """Median seconds per call of ``fn_a`` and ``fn_b``, alternating in blocks (A x block, B x block, ...)
+    until each has ``repeat`` timed calls.
+
+    Blocks, not single calls: after PyTorch returns, its OpenMP threads spin for a while and OpenBLAS's
+    do the same, so the first call after a switch runs against the other library's spinning threads.
+    Each block's first call is that settling call and is not timed."""
     for _ in range(warmup):
         fn_a()
         fn_b()
     ta, tb = [], []
-    start = time.perf_counter()
-    i = 0
-    while i < repeat or time.perf_counter() - start < min_time:
-        ta.append(_once(fn_a))
-        tb.append(_once(fn_b))
-        i += 1
+    while len(ta) < repeat:
+        for fn, times in ((fn_a, ta), (fn_b, tb)):
+            fn()
+            for _ in range(block):
+                times.append(_once(fn))
     return float(np.median(ta)), float(np.median(tb))
 
 
