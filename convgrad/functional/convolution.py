@@ -151,7 +151,7 @@ class _Geometry:
         O, Cg, kh, kw = self.w4
         if self.channels_last:
             return np.ascontiguousarray(wm.reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2))
-        return wm.reshape(self.w4)
+        return np.ascontiguousarray(wm).reshape(self.w4)
 
     def kml(self, cols):
         """The columns as a logical (K, N, Ho*Wo) view, whatever their storage order."""
@@ -254,7 +254,8 @@ def _to_cn(g):
 
 
 def _forward(x, w, geo, bias=None):
-    """y[n, o] = sum over o's group of w[o] * columns[:, n] (+ bias): returns (y (N, O, Ho, Wo), columns)."""
+    """y[n, o] = sum over o's group of w[o] * columns[:, n] (+ bias): returns (y (N, O, Ho, Wo), columns).
+    Each GEMM is written in the orientation OpenBLAS runs fastest for the columns' storage (measured)."""
     N, O, Ho, Wo = geo.y4
     G, L = geo.groups, Ho * Wo
     cols = _columns(x, geo)
@@ -266,15 +267,20 @@ def _forward(x, w, geo, bias=None):
         np.matmul(wm[None], kml.transpose(2, 0, 1, 3), out=y.reshape(N, G, M, L))
         if bias is not None:
             y += bias[:, None]
-    else:
+        return y.reshape(geo.y4), cols
+    if geo.channels_last:  # (N*L, K) @ (K, O) -> (N, L, O)
+        tmp = _scratch.take((N * L, O), x.dtype)
+        np.matmul(cols.reshape(N * L, K), wm[0].T, out=tmp)
+        res = tmp.reshape(N, L, O).transpose(0, 2, 1)
+    else:  # per group (M, K) @ (K, N*L) -> (O, N, L)
         tmp = _scratch.take((G, M, N * L), x.dtype)
         np.matmul(wm, kml.reshape(G, K, N * L), out=tmp)
         res = tmp.reshape(O, N, L).transpose(1, 0, 2)
-        if bias is not None:
-            np.add(res, bias[:, None], out=y)
-        else:
-            np.copyto(y, res)
-        _scratch.give(tmp)
+    if bias is not None:
+        np.add(res, bias[:, None], out=y)
+    else:
+        np.copyto(y, res)
+    _scratch.give(tmp)
     return y.reshape(geo.y4), cols
 
 
@@ -286,15 +292,20 @@ def _grad_weight(cols, g, geo, g_cn=None):
     M = O // G
     kml = geo.kml(cols)
     K = kml.shape[0] // G
-    gw = np.empty((G, M, K), g.dtype)
     if M * K <= _PER_SAMPLE_WEIGHT_GRAD_MK:
         per = np.empty((N, G, M, K), g.dtype)
         np.matmul(g.reshape(N, G, M, L), kml.reshape(G, K, N, L).transpose(2, 0, 3, 1), out=per)
-        return geo.weight_from_matrix(per.sum(axis=0, out=gw))
+        return geo.weight_from_matrix(per.sum(axis=0))
     own = g_cn is None
     if own:
         g_cn = _to_cn(g)
-    np.matmul(g_cn.reshape(G, M, N * L), kml.reshape(G, K, N * L).transpose(0, 2, 1), out=gw)
+    if geo.channels_last:  # (M, N*L) @ (N*L, K)
+        gw = np.empty((1, M, K), g.dtype)
+        np.matmul(g_cn.reshape(1, M, N * L), cols.reshape(1, N * L, K), out=gw)
+    else:  # per group (K, N*L) @ (N*L, M), transposed after: faster than (M, N*L) @ (N*L, K)
+        gw = np.empty((G, K, M), g.dtype)
+        np.matmul(kml.reshape(G, K, N * L), g_cn.reshape(G, M, N * L).transpose(0, 2, 1), out=gw)
+        gw = gw.transpose(0, 2, 1)
     if own:
         _scratch.give(g_cn)
     return geo.weight_from_matrix(gw)
