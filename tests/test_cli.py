@@ -11,6 +11,7 @@ import pytest
 
 import convgrad
 from convgrad import cli, viz
+from tests.conftest import SLOW
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -122,3 +123,21 @@ def test_viz_filters_and_feature_maps_of_a_2d_cnn(tmp_path):
         assert os.path.getsize(path) > 1000
     with pytest.raises(KeyError, match="no layer named 'nope'"):
         viz.feature_maps(net, "nope", x)
+
+
+def test_demo_runs_in_a_reduced_form(tmp_path, capsys):
+    from convgrad import demo
+
+    assert demo.main(["--epochs", "1", "--subset", "4096", "--batch-size", "64",
+                      "--out", str(tmp_path / "demo"), "--no-progress", "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy:" in out and "training time:" in out
+    assert json.load(open(tmp_path / "demo" / "results.json"))["test_acc"] > 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SLOW, reason="the full recipes run under CONVGRAD_SLOW=1 (reduced forms above)")
+@pytest.mark.parametrize("model, target", [("mnist1d_cnn", 0.90), ("lenet5", 0.99)])
+def test_default_recipes_reach_their_accuracy(model, target, tmp_path):
+    assert cli.main(["train", "--model", model, "--out", str(tmp_path), "--no-progress", "--no-plots"]) == 0
+    assert json.load(open(tmp_path / "results.json"))["test_acc"] >= target
