@@ -292,7 +292,8 @@ def run_train(args, log=print):
         progress=not args.no_progress, config=config)
 
     log(f"training {args.model} on {args.dataset} ({len(train_set)} training samples, validation on "
-        f"{config['validation']}) for {args.epochs} epochs: {args.optimizer} lr {args.lr:g}, "
+        f"{config['validation']}) for {args.epochs} epoch{'s' if args.epochs != 1 else ''}: "
+        f"{args.optimizer} lr {args.lr:g}, "
         f"batch {args.batch_size}, scheduler {args.scheduler}; run folder {args.out}")
     t0 = time.perf_counter()
     trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=True if args.resume else None)
@@ -389,7 +390,7 @@ def run_evaluate(args, log=print):
     test_set, classes = load_dataset(dataset, args.data_root or config.get("data_root", "data"), False)
     model = build_model(model_name, num_classes=len(classes))
     model.load_state_dict(weights)
-    trainer = training.Trainer(model, optimizer=_NoOptimizer(), progress=not args.no_progress)
+    trainer = training.Trainer(model, progress=not args.no_progress)
     loader = DataLoader(test_set, batch_size=args.batch_size)
     test, logits, targets = trainer.evaluate(loader, prefix="test_", return_outputs=True)
     cm = training.confusion_matrix(logits.argmax(1), targets, len(classes))
@@ -401,15 +402,6 @@ def run_evaluate(args, log=print):
 
         log(f"confusion matrix: {viz.plot_confusion_matrix(cm, args.confusion)}")
     return {**test, "confusion_matrix": cm.tolist()}
-
-
-class _NoOptimizer:
-    """Evaluation needs no optimiser."""
-
-    param_groups = [{"lr": 0.0}]
-
-    def state_dict(self):
-        return {}
 
 
 def add_evaluate_cli(subparsers):

@@ -26,9 +26,9 @@ from convgrad.training import (
     confusion_matrix,
     fit,
     load_checkpoint,
+    save_checkpoint,
     topk_correct,
 )
-from convgrad.training.checkpoint import atomic_save
 from convgrad.utils.data import DataLoader, TensorDataset
 
 
@@ -278,9 +278,9 @@ def test_checkpoint_of_other_model_is_a_clear_error(tmp_path):
         fit(model, loaders()[0], epochs=2, resume=tmp_path / "last.pt", **quiet())
 
 
-def test_atomic_save_keeps_old_file_when_write_fails(tmp_path, monkeypatch):
+def test_checkpoint_write_keeps_old_file_when_it_fails(tmp_path, monkeypatch):
     path = tmp_path / "ck.pt"
-    atomic_save({"a": convgrad.ones(3)}, path)
+    save_checkpoint({"a": convgrad.ones(3)}, path)
     before = path.read_bytes()
 
     def broken(*a, **k):
@@ -288,7 +288,7 @@ def test_atomic_save_keeps_old_file_when_write_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OSError, match="disk full"):
-        atomic_save({"a": convgrad.zeros(3)}, path)
+        save_checkpoint({"a": convgrad.zeros(3)}, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temporary file left
 

@@ -12,7 +12,6 @@ from convgrad.training.callbacks import (  # noqa: F401
 )
 from convgrad.training.checkpoint import (  # noqa: F401
     CheckpointError,
-    atomic_save,
     load_checkpoint,
     save_checkpoint,
 )

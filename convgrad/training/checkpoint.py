@@ -14,6 +14,8 @@ import os
 import tempfile
 import time
 
+from convgrad.serialization import _fsync_dir, _umask
+
 FORMAT = "convgrad.training.checkpoint"
 VERSION = 1
 
@@ -32,37 +34,15 @@ def _serialize(obj):
     import convgrad
 
     buf = io.BytesIO()
-    try:
-        convgrad.save(obj, buf)
-        return buf.getvalue()
-    except (TypeError, AttributeError, io.UnsupportedOperation):
-        pass
-    # a save() that only takes paths: let it write a scratch file, then read that back
-    fd, scratch = tempfile.mkstemp(suffix=".tmp")
-    os.close(fd)
-    try:
-        convgrad.save(obj, scratch)
-        with open(scratch, "rb") as f:
-            return f.read()
-    finally:
-        os.remove(scratch)
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    convgrad.save(obj, buf)
+    return buf.getvalue()
 
 
 def atomic_write_bytes(path, data, _pause=None):
-    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of ``data``."""
+    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of ``data``.
+
+    ``convgrad.save(obj, path)`` writes atomically too; this one also clears temporary files a killed
+    writer left behind, and has the test hook above."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -74,6 +54,7 @@ def atomic_write_bytes(path, data, _pause=None):
         except OSError:
             pass
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the mode a new file gets
     try:
         with os.fdopen(fd, "wb") as f:
             if _pause:
@@ -97,11 +78,6 @@ def atomic_write_bytes(path, data, _pause=None):
             pass
         raise
     _fsync_dir(folder)
-
-
-def atomic_save(obj, path):
-    """``convgrad.save(obj, path)``, atomically (see the module docstring)."""
-    atomic_write_bytes(path, _serialize(obj))
 
 
 def atomic_write_text(path, text):
