@@ -105,11 +105,11 @@ def _call(name, kwargs):
 def paths(layout="auto", per_sample="auto", input_grad="auto"):
     """Force one of the internal paths: channels-first/last columns, per-sample or one-GEMM products,
     col2im or full-convolution input gradient."""
-    saved = (conv._CHANNELS_LAST_RUNS, conv._PER_SAMPLE_FORWARD_MK, conv._PER_SAMPLE_WEIGHT_GRAD_MK,
-             conv._Geometry.full_conv_cheaper)
+    saved = (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_FORWARD_MK,
+             conv._PER_SAMPLE_WEIGHT_GRAD_MK, conv._Geometry.full_conv_cheaper)
     try:
         if layout != "auto":
-            conv._CHANNELS_LAST_RUNS = 0 if layout == "last" else 10**9
+            conv._CHANNELS_LAST_RUNS = conv._COL2IM_CHANNELS_LAST_RUNS = 0 if layout == "last" else 10**9
         if per_sample != "auto":
             mk = 10**9 if per_sample == "always" else -1
             conv._PER_SAMPLE_FORWARD_MK = conv._PER_SAMPLE_WEIGHT_GRAD_MK = mk
@@ -119,8 +119,8 @@ def paths(layout="auto", per_sample="auto", input_grad="auto"):
             conv._Geometry.full_conv_cheaper = lambda geo: geo.stride == (1, 1)
         yield
     finally:
-        (conv._CHANNELS_LAST_RUNS, conv._PER_SAMPLE_FORWARD_MK, conv._PER_SAMPLE_WEIGHT_GRAD_MK,
-         conv._Geometry.full_conv_cheaper) = saved
+        (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_FORWARD_MK,
+         conv._PER_SAMPLE_WEIGHT_GRAD_MK, conv._Geometry.full_conv_cheaper) = saved
 
 
 PATHS = st.fixed_dictionaries({

@@ -39,8 +39,10 @@ _KEEP_COLUMNS_BYTES = 32 << 20
 # and per sample the forward writes (N, O, L) directly. Thresholds measured on the bench shapes.
 _PER_SAMPLE_FORWARD_MK = 320
 _PER_SAMPLE_WEIGHT_GRAD_MK = 1024
-# Channels-last columns when their runs (kw*C floats) are this many times longer than channels-first's (Wo).
-_CHANNELS_LAST_RUNS = 5
+# Channels-last columns when their runs (kw*C floats) are this many times longer than channels-first's (Wo);
+# col2im, adding one kernel offset at a time, compares C floats with Wo.
+_CHANNELS_LAST_RUNS = 2
+_COL2IM_CHANNELS_LAST_RUNS = 1
 
 
 # --------------------------------------------------------------------------- scratch buffers
@@ -113,6 +115,12 @@ class _Geometry:
         self.in_shape, self.out_shape = in_shape, out_shape
         # channels-last keeps K = (i, j, c) in order; with groups a group's rows would not be contiguous
         self.channels_last = groups == 1 and x4[1] * w4[3] >= _CHANNELS_LAST_RUNS * y4[3]
+
+    def with_layout(self, channels_last):
+        geo = _Geometry(self.x4, self.w4, self.y4, self.stride, self.pads, self.dilation, self.groups,
+                        self.in_shape, self.out_shape)
+        geo.channels_last = channels_last
+        return geo
 
     @property
     def padded_hw(self):
@@ -202,18 +210,19 @@ def _windows(xw, geo, channels_last, writeable=False):
 
 
 def _im2col(xw, geo, channels_last, out=None):
-    """The column matrix of the padded input xw (working layout), one strided copy per kernel row
-    (channels-last: its kw*C values per output are one run) or kernel offset (channels-first)."""
+    """The column matrix of the padded input xw (working layout). Channels-last: one copy, whose runs are
+    the kw*C values of a kernel row; channels-first: one copy per kernel offset, runs of an output row
+    (one 6-D copy would iterate over shorter runs)."""
     win = _windows(xw, geo, channels_last)
     if out is None:
         out = _scratch.take(win.shape, xw.dtype)
+    if channels_last:
+        np.copyto(out, win)
+        return out
     kh, kw = geo.w4[2:]
     for i in range(kh):
-        if channels_last:
-            out[:, :, :, i] = win[:, :, :, i]
-        else:
-            for j in range(kw):
-                out[:, i, j] = win[:, i, j]
+        for j in range(kw):
+            out[:, i, j] = win[:, i, j]
     return out
 
 
@@ -237,7 +246,8 @@ def _col2im(cols, geo, channels_last, out=None):
 def _columns(x, geo):
     """im2col of the convolution input x (N, C, H, W), from ``_scratch``."""
     cl = geo.channels_last
-    if any(geo.pads[0] + geo.pads[1]):
+    # channels-last needs the (N, H, W, C) copy even without padding: its runs are C-contiguous
+    if cl or any(geo.pads[0] + geo.pads[1]):
         xw = _padded(x, geo.pads, cl)
         cols = _im2col(xw, geo, cl)
         _scratch.give(xw)
@@ -325,7 +335,8 @@ def _grad_input(g, w, geo, bias=None, g_cn=None):
         dx, cols = _forward(g, wf, full, bias)
         _scratch.give(cols)
         return dx
-    cl = geo.channels_last
+    cl = geo.groups == 1 and C >= _COL2IM_CHANNELS_LAST_RUNS * geo.y4[3]
+    geo = geo.with_layout(cl)
     own = g_cn is None
     if own:
         g_cn = _to_cn(g)
