@@ -23,7 +23,7 @@ from bench.common import (
 )
 from convgrad.cli import set_blas_threads
 
-STEPS = 60  # steps per end-to-end pass; 3 passes per batch size and library
+STEPS = 50  # steps per end-to-end pass; 2 timed passes (+2 settling) per batch size and library
 
 
 def torch_lenet(torch):
@@ -92,11 +92,13 @@ def main():
             mc, mt = peak_memory_numpy(sc), peak_memory_torch(st)
             extra = f"peak mem {mc / 2**20:.1f} MB vs {mt / 2**20:.1f} MB"
         print(row(f"LeNet-5 training step, batch {batch}", tc, tt, extra), flush=True)
-        # what `convgrad train --model lenet5` runs with: one BLAS thread (PyTorch keeps its threads)
+        # both on one thread: what `convgrad train --model lenet5` uses; the fairer match on a busy machine
         set_blas_threads(1)
+        torch.set_num_threads(1)
         tc1, tt1 = interleaved(sc, st, repeat=25, warmup=2)
         set_blas_threads(THREADS)
-        print(row("  same, convgrad with 1 BLAS thread", tc1, tt1), flush=True)
+        torch.set_num_threads(THREADS)
+        print(row(f"LeNet-5 training step, batch {batch}, 1 thread", tc1, tt1), flush=True)
 
     # end to end: shuffled DataLoader + step, STEPS steps
     print(f"\n{'end to end, ' + str(STEPS) + ' steps':<46} {'convgrad':>13} {'pytorch':>13} {'ratio':>9}")
@@ -122,7 +124,7 @@ def main():
 
         run_c = loop(convgrad, F_cg, cg, opt_c, dl_c)
         run_t = loop(torch, torch.nn.functional, tm, opt_t, dl_t)
-        tc, tt = interleaved(run_c, run_t, repeat=3, warmup=0)
+        tc, tt = interleaved(run_c, run_t, repeat=2, warmup=0, block=1)
         print(f"{'plain loop, batch ' + str(batch):<46} {n / tc:10.0f} im/s {n / tt:7.0f} im/s "
               f"{tc / tt:8.2f}x", flush=True)
 
