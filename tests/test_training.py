@@ -195,6 +195,19 @@ def test_scheduler_per_step_and_per_epoch_and_plateau():
     assert history[1]["val_loss"] < history[0]["val_loss"]
 
 
+def test_plateau_scheduler_given_to_fit_watches_val_loss():
+    from convgrad.optim import lr_scheduler
+
+    convgrad.manual_seed(0)
+    train, val = loaders()
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.05)
+    plateau = lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)  # mode 'min'
+    history = fit(model, train, val, epochs=3, optimizer=opt, scheduler=plateau, **quiet())
+    assert history[2]["val_loss"] < history[1]["val_loss"] < history[0]["val_loss"]
+    assert opt.param_groups[0]["lr"] == 0.05  # the loss kept falling: no cut
+
+
 class _Crash(Exception):
     pass
 

@@ -105,12 +105,13 @@ class Trainer:
         optimizer: a ``convgrad.optim`` optimiser (default ``Adam(model.parameters(), lr=1e-3)``).
         loss_fn: ``loss_fn(output, target)`` -> scalar tensor (default ``F.cross_entropy``).
         scheduler: a learning-rate scheduler, stepped per epoch, or per step for OneCycleLR/CyclicLR
-            (``scheduler_interval`` overrides); ReduceLROnPlateau is stepped with ``monitor``'s value.
+            (``scheduler_interval`` overrides); ReduceLROnPlateau is stepped with ``val_loss`` (``train_loss``
+            without validation; ``LRSchedulerCallback(scheduler, monitor=...)`` for another metric).
         callbacks: :class:`Callback` objects (``StopOnNaN`` is added unless ``check_nan=False``).
         out_dir: a run folder; adds ``ModelCheckpoint`` (last.pt, best.pt), ``CSVLogger`` (metrics.csv)
             and ``JSONLogger`` (metrics.json) unless callbacks of these types are given.
         seed: ``convgrad.manual_seed(seed)`` at the start of a new (not resumed) run.
-        monitor: the metric that decides the best checkpoint and ReduceLROnPlateau (default ``val_acc``).
+        monitor: the metric that decides the best checkpoint (default ``val_acc``).
         checkpoint_every_n_steps: with ``out_dir``, also checkpoint every that many steps, mid-epoch.
         steps_per_epoch: use at most that many batches of each epoch.
         progress: show a tqdm progress bar and a line per epoch; ``verbose=False`` prints nothing.
@@ -143,7 +144,7 @@ class Trainer:
         if scheduler is not None and not any(
             isinstance(cb, LRSchedulerCallback) and cb.scheduler is scheduler for cb in callbacks
         ):
-            callbacks.append(LRSchedulerCallback(scheduler, scheduler_interval, monitor=monitor))
+            callbacks.append(LRSchedulerCallback(scheduler, scheduler_interval))
         if self.out_dir is not None:
             if not any(isinstance(cb, ModelCheckpoint) for cb in callbacks):
                 callbacks.append(ModelCheckpoint(self.out_dir, monitor=monitor,
