@@ -102,12 +102,14 @@ def _call(name, kwargs):
 
 
 @contextlib.contextmanager
-def paths(layout="auto", per_sample="auto", input_grad="auto"):
+def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto"):
     """Force one of the internal paths: channels-first/last columns, per-sample or one-GEMM products,
-    col2im or full-convolution input gradient."""
+    col2im or full-convolution input gradient, blocks of one output row or of a few samples."""
     saved = (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_FORWARD_MK,
-             conv._PER_SAMPLE_WEIGHT_GRAD_MK, conv._Geometry.full_conv_cheaper)
+             conv._PER_SAMPLE_WEIGHT_GRAD_MK, conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES)
     try:
+        if blocks != "auto":
+            conv._BLOCK_BYTES = 1 if blocks == "rows" else 2000
         if layout != "auto":
             conv._CHANNELS_LAST_RUNS = conv._COL2IM_CHANNELS_LAST_RUNS = 0 if layout == "last" else 10**9
         if per_sample != "auto":
@@ -120,13 +122,14 @@ def paths(layout="auto", per_sample="auto", input_grad="auto"):
         yield
     finally:
         (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_FORWARD_MK,
-         conv._PER_SAMPLE_WEIGHT_GRAD_MK, conv._Geometry.full_conv_cheaper) = saved
+         conv._PER_SAMPLE_WEIGHT_GRAD_MK, conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES) = saved
 
 
 PATHS = st.fixed_dictionaries({
     "layout": st.sampled_from(["auto", "first", "last"]),
     "per_sample": st.sampled_from(["auto", "always", "never"]),
     "input_grad": st.sampled_from(["auto", "col2im", "full"]),
+    "blocks": st.sampled_from(["auto", "rows", "samples"]),
 })
 
 
@@ -201,8 +204,8 @@ def test_lenet_shapes_all_paths():
     """The bench's shapes, smaller batch, through every path."""
     for layout in ("first", "last"):
         for per_sample in ("always", "never"):
-            for input_grad in ("col2im", "full"):
-                with paths(layout, per_sample, input_grad):
+            for input_grad, blocks in (("col2im", "rows"), ("full", "samples")):
+                with paths(layout, per_sample, input_grad, blocks):
                     compare(_call("conv2d", dict(padding=2)), *_inputs((2, 1, 12, 12), (6, 1, 5, 5), (6,)))
                     compare(_call("conv2d", {}), *_inputs((2, 6, 14, 14), (16, 6, 5, 5), (16,)), atol=1e-4)
                     compare(_call("conv2d", dict(padding=1)), *_inputs((2, 16, 8, 8), (16, 16, 3, 3), (16,)),
@@ -302,8 +305,8 @@ def test_weight_modified_in_place_is_detected():
 ])
 def test_gradcheck(name, x, w, b, kw):
     ins = _inputs(x, w, b)
-    for layout in ("first", "last"):
-        with paths(layout):
+    for layout, blocks in (("first", "auto"), ("last", "rows")):
+        with paths(layout, blocks=blocks):
             assert gradcheck(_call(name, kw), *ins)
 
 

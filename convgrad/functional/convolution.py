@@ -11,12 +11,18 @@ multiplies it: one BLAS GEMM per group. Gradients:
 - ``conv_transpose2d`` is conv2d's input gradient; its backward is conv2d's forward and weight gradient.
   ``conv1d`` is conv2d on a height-1 view; unbatched inputs are a batch of one.
 
-The column matrix (K = C*kh*kw rows, M = N*Ho*Wo columns) is stored channels-first, (C, kh, kw, N, Ho, Wo),
-or channels-last, (N, Ho, Wo, kh, kw, C): im2col copies one kernel offset at a time, and its speed is set by
-the length of the contiguous runs it copies: Wo floats channels-first, kw*C channels-last. Many channels on
-small images (ResNet's 64 x 8 x 8) go channels-last, few channels on wide images (LeNet) channels-first;
-the GEMMs see both through NumPy views. Large temporaries come from ``_scratch`` and go back to it: fresh
-large arrays cost page faults on first touch, often more than the copy that fills them.
+How, for speed (each choice measured on the bench shapes, see bench/bench_conv.py):
+
+- The columns are built and multiplied in blocks of output rows (``_BLOCK_BYTES`` of columns), so a block
+  is still in cache when the GEMM reads what im2col wrote; backward rebuilds them block by block rather
+  than keeping kh*kw copies of the input.
+- The column matrix (K = C*kh*kw rows, one column per output position) is stored channels-first,
+  (C, kh, kw, N, Ho, Wo), or channels-last, (N, Ho, Wo, kh, kw, C). im2col's speed is set by the length of
+  the contiguous runs it copies: Wo floats channels-first, kw*C channels-last; many channels on small images
+  go channels-last. Each GEMM is written in the orientation OpenBLAS runs fastest for the layout.
+- GEMMs with a small weight matrix run per sample (BLAS is slow on one long, thin product).
+- Large temporaries come from ``_scratch`` and go back to it: fresh large arrays cost page faults on first
+  touch, often more than the copy that fills them.
 """
 
 import math
@@ -32,16 +38,15 @@ from convgrad.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 
-# Keep the forward's columns for the weight gradient when they are at most this large; larger ones are
-# rebuilt from the input in backward (one more im2col, instead of holding kh*kw times the input).
-_KEEP_COLUMNS_BYTES = 32 << 20
-# GEMMs with a small weight matrix (M*K elements) run per sample: BLAS is slow on one long, thin product,
-# and per sample the forward writes (N, O, L) directly. Thresholds measured on the bench shapes.
+# Bytes of columns per block of output rows: small enough to stay in cache between im2col and the GEMM,
+# large enough that the per-block Python and BLAS overhead stays small.
+_BLOCK_BYTES = 2 << 20
+# Per-sample GEMMs when the weight matrix (M*K elements) is at most this large.
 _PER_SAMPLE_FORWARD_MK = 320
 _PER_SAMPLE_WEIGHT_GRAD_MK = 1024
 # Channels-last columns when their runs (kw*C floats) are this many times longer than channels-first's (Wo);
 # col2im, adding one kernel offset at a time, compares C floats with Wo.
-_CHANNELS_LAST_RUNS = 2
+_CHANNELS_LAST_RUNS = 1.5
 _COL2IM_CHANNELS_LAST_RUNS = 1
 
 
@@ -86,6 +91,9 @@ class _Scratch:
                     self._free.setdefault((a.shape, a.dtype.str), []).append(a)
                     self._held += a.nbytes
 
+    def owns(self, a):
+        return self._lent.get(id(a)) is a
+
     def clear(self):
         with self._lock:
             self._free.clear()
@@ -127,6 +135,28 @@ class _Geometry:
         (t, b), (l, r) = self.pads
         return self.x4[2] + t + b, self.x4[3] + l + r
 
+    @property
+    def k(self):
+        """Rows of the column matrix, all groups: C*kh*kw."""
+        return self.x4[1] * self.w4[2] * self.w4[3]
+
+    def blocks(self, itemsize):
+        """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns: several whole
+        samples, or some rows of one sample."""
+        N, _, Ho, Wo = self.y4
+        row = max(1, Wo * self.k * itemsize)
+        if Ho * row <= _BLOCK_BYTES:
+            nb = _BLOCK_BYTES // (Ho * row)
+            return [(slice(s, min(N, s + nb)), slice(0, Ho)) for s in range(0, N, nb)]
+        rb = max(1, _BLOCK_BYTES // row)
+        return [(slice(s, s + 1), slice(r, min(Ho, r + rb))) for s in range(N) for r in range(0, Ho, rb)]
+
+    def block_shape(self, block):
+        """Shape of the columns of a block: (C, kh, kw, m, r, Wo) or (m, r, Wo, kh, kw, C)."""
+        (ns, rs), (C, (kh, kw), Wo) = block, (self.x4[1], self.w4[2:], self.y4[3])
+        m, r = ns.stop - ns.start, rs.stop - rs.start
+        return (m, r, Wo, kh, kw, C) if self.channels_last else (C, kh, kw, m, r, Wo)
+
     def full_conv(self):
         """The stride-1 convolution giving this one's input gradient: the output gradient padded by
         d(k-1) - p (the rest of the way to H + d(k-1)), with the flipped kernel, channels swapped per
@@ -147,27 +177,22 @@ class _Geometry:
         O, Ho, Wo = self.y4[1:]
         return self.stride == (1, 1) and 2 * O * H * W <= 3 * C * Ho * Wo
 
+    def weight_grad_per_sample(self):
+        return (self.w4[0] // self.groups) * (self.k // self.groups) <= _PER_SAMPLE_WEIGHT_GRAD_MK
+
     def weight_matrix(self, w):
-        """w (O, C/G, kh, kw) as (G, O/G, K) with K in the columns' row order: (c, i, j) or (i, j, c)."""
+        """w (O, C/G, kh, kw) as (G, O/G, K/G) with K in the columns' row order: (c, i, j) or (i, j, c)."""
         G, (O, Cg, kh, kw) = self.groups, self.w4
         if self.channels_last:
             return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(1, O, Cg * kh * kw)
         return np.ascontiguousarray(w).reshape(G, O // G, Cg * kh * kw)
 
     def weight_from_matrix(self, wm):
-        """Inverse of ``weight_matrix``: (G, O/G, K) -> (O, C/G, kh, kw)."""
+        """Inverse of ``weight_matrix``: (G, O/G, K/G) -> a new (O, C/G, kh, kw) array."""
         O, Cg, kh, kw = self.w4
         if self.channels_last:
             return np.ascontiguousarray(wm.reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2))
         return np.ascontiguousarray(wm).reshape(self.w4)
-
-    def kml(self, cols):
-        """The columns as a logical (K, N, Ho*Wo) view, whatever their storage order."""
-        N, L = self.y4[0], self.y4[2] * self.y4[3]
-        K = self.x4[1] * self.w4[2] * self.w4[3]
-        if self.channels_last:
-            return cols.reshape(N, L, K).transpose(2, 0, 1)
-        return cols.reshape(K, N, L)
 
 
 # --------------------------------------------------------------------------- array kernels
@@ -194,29 +219,45 @@ def _padded(x, pads, channels_last):
     return work
 
 
-def _windows(xw, geo, channels_last, writeable=False):
+def _working(x, geo):
+    """The convolution input x (N, C, H, W), padded, in the working layout: a copy from ``_scratch``, or
+    a view of x when channels-first needs no padding (channels-last copies: its runs are C-contiguous)."""
+    if geo.channels_last or any(geo.pads[0] + geo.pads[1]):
+        return _padded(x, geo.pads, geo.channels_last)
+    return x.transpose(_TO_WORK[False])
+
+
+def _windows(xw, geo, writeable=False):
     """View of the working-layout array xw (padded input) with the columns' axes:
     ``win[c, i, j, n, y, x] = xp[n, c, y*sh + i*dh, x*sw + j*dw]``, in the order (C, kh, kw, N, Ho, Wo) or
     (N, Ho, Wo, kh, kw, C)."""
-    xv = xw.transpose(_FROM_WORK[channels_last])
+    xv = xw.transpose(_FROM_WORK[geo.channels_last])
     sn, sc, sh_, sw_ = xv.strides
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.w4[2:], geo.stride, geo.dilation, geo.y4[2:]
     N, C = xv.shape[:2]
-    if channels_last:
+    if geo.channels_last:
         shape, strides = (N, ho, wo, kh, kw, C), (sn, sh * sh_, sw * sw_, dh * sh_, dw * sw_, sc)
     else:
         shape, strides = (C, kh, kw, N, ho, wo), (sc, dh * sh_, dw * sw_, sn, sh * sh_, sw * sw_)
     return as_strided(xv, shape, strides, writeable=writeable)
 
 
-def _im2col(xw, geo, channels_last, out=None):
-    """The column matrix of the padded input xw (working layout). Channels-last: one copy, whose runs are
-    the kw*C values of a kernel row; channels-first: one copy per kernel offset, runs of an output row
-    (one 6-D copy would iterate over shorter runs)."""
-    win = _windows(xw, geo, channels_last)
-    if out is None:
-        out = _scratch.take(win.shape, xw.dtype)
-    if channels_last:
+def _in_block(a, block, channels_last):
+    """The part of a windows view or a column matrix that belongs to a block of output rows."""
+    ns, rs = block
+    return a[ns, rs] if channels_last else a[:, :, :, ns, rs]
+
+
+def _im2col(xw, geo, block=None, out=None):
+    """The columns of the padded input xw (working layout), all or one block's; written into ``out``
+    (flat, at least as large) or a scratch array. Channels-last: one copy, whose runs are a kernel row's
+    kw*C values; channels-first: one copy per kernel offset, with runs of an output row (one 6-D copy
+    would iterate over shorter runs)."""
+    win = _windows(xw, geo)
+    if block is not None:
+        win = _in_block(win, block, geo.channels_last)
+    out = _scratch.take(win.shape, xw.dtype) if out is None else out[:win.size].reshape(win.shape)
+    if geo.channels_last:
         np.copyto(out, win)
         return out
     kh, kw = geo.w4[2:]
@@ -226,134 +267,159 @@ def _im2col(xw, geo, channels_last, out=None):
     return out
 
 
-def _col2im(cols, geo, channels_last, out=None):
-    """Adjoint of ``_im2col``: adds each column back where it was read from, into a zeroed padded array
-    (working layout): one strided add per kernel offset, whose targets never overlap."""
-    N, C = geo.x4[:2]
-    shape = (N, C) + geo.padded_hw
-    if out is None:
-        out = _scratch.take(tuple(shape[a] for a in _TO_WORK[channels_last]), cols.dtype)
-    out.fill(0)
-    win = _windows(out, geo, channels_last, writeable=True)
+def _col2im(xw, cols, geo, block=None):
+    """Adjoint of ``_im2col``: add each column back where it was read from, into xw (working layout),
+    one strided add per kernel offset (its targets never overlap)."""
+    win = _windows(xw, geo, writeable=True)
+    if block is not None:
+        win = _in_block(win, block, geo.channels_last)
     kh, kw = geo.w4[2:]
     for i in range(kh):
         for j in range(kw):
-            idx = (slice(None),) * 3 + (i, j) if channels_last else (slice(None), i, j)
+            idx = (slice(None),) * 3 + (i, j) if geo.channels_last else (slice(None), i, j)
             win[idx] += cols[idx]
-    return out
-
-
-def _columns(x, geo):
-    """im2col of the convolution input x (N, C, H, W), from ``_scratch``."""
-    cl = geo.channels_last
-    # channels-last needs the (N, H, W, C) copy even without padding: its runs are C-contiguous
-    if cl or any(geo.pads[0] + geo.pads[1]):
-        xw = _padded(x, geo.pads, cl)
-        cols = _im2col(xw, geo, cl)
-        _scratch.give(xw)
-        return cols
-    return _im2col(x.transpose(_TO_WORK[cl]), geo, cl)
 
 
 def _to_cn(g):
-    """(N, O, Ho, Wo) -> a (O, N, Ho*Wo) copy from ``_scratch``."""
-    N, O, H, W = g.shape
-    out = _scratch.take((O, N, H * W), g.dtype)
-    np.copyto(out.reshape(O, N, H, W), g.transpose(1, 0, 2, 3))
+    """(N, O, Ho, Wo) -> a (O, N, Ho, Wo) copy from ``_scratch``."""
+    out = _scratch.take((g.shape[1], g.shape[0]) + g.shape[2:], g.dtype)
+    np.copyto(out, g.transpose(1, 0, 2, 3))
     return out
 
 
-def _forward(x, w, geo, bias=None):
-    """y[n, o] = sum over o's group of w[o] * columns[:, n] (+ bias): returns (y (N, O, Ho, Wo), columns).
-    Each GEMM is written in the orientation OpenBLAS runs fastest for the columns' storage (measured)."""
+def _rows(a, block, n_axis=0):
+    """A block's output rows of a (N, O, Ho, Wo) array as (m, O, r*Wo), or of a (O, N, Ho, Wo) one
+    (``n_axis`` 1) as (O, m*r*Wo): views, as a block is whole samples or rows of one."""
+    ns, rs = block
+    if n_axis == 0:
+        part = a[ns, :, rs]
+        return part.reshape(part.shape[0], part.shape[1], -1)
+    part = a[:, ns, rs]
+    return part.reshape(part.shape[0], -1)
+
+
+def _forward(x, w, geo, bias=None, xw=None):
+    """y[n, o] = sum over o's group of w[o] * columns[:, n] (+ bias), block by block: a new
+    (N, O, Ho, Wo) array. ``xw``: x's working copy, if already made."""
     N, O, Ho, Wo = geo.y4
-    G, L = geo.groups, Ho * Wo
-    cols = _columns(x, geo)
+    G, cl = geo.groups, geo.channels_last
+    own = xw is None
+    if own:
+        xw = _working(x, geo)
     wm = geo.weight_matrix(w)
     M, K = wm.shape[1:]
-    kml = geo.kml(cols).reshape(G, K, N, L)
-    y = np.empty((N, O, L), x.dtype)
-    if M * K <= _PER_SAMPLE_FORWARD_MK:
-        np.matmul(wm[None], kml.transpose(2, 0, 1, 3), out=y.reshape(N, G, M, L))
+    y = np.empty(geo.y4, x.dtype)
+    blocks = geo.blocks(x.dtype.itemsize)
+    per_sample = M * K <= _PER_SAMPLE_FORWARD_MK
+    if blocks:
+        size = math.prod(geo.block_shape(blocks[0])) // geo.k
+        buf = _scratch.take((size * geo.k,), x.dtype)
+        tmp = _scratch.take((size * O,), x.dtype)
+    for block in blocks:
+        cols = _im2col(xw, geo, block, buf)
+        out = y[block[0], :, block[1]]  # (m, O, r, Wo)
+        m, r = out.shape[0], out.shape[2]
+        ml = m * r * Wo
+        if per_sample:  # per sample (M, K) @ (K, r*Wo), straight into y
+            kml = cols.reshape(ml, G * K).T if cl else cols.reshape(G * K, ml)
+            np.matmul(wm[None], kml.reshape(G, K, m, r * Wo).transpose(2, 0, 1, 3),
+                      out=out.reshape(m, G, M, r * Wo))
+            if bias is not None:
+                out += bias[:, None, None]
+            continue
+        if cl:  # (m*r*Wo, K) @ (K, O)
+            t = tmp[:ml * O].reshape(ml, O)
+            np.matmul(cols.reshape(ml, K), wm[0].T, out=t)
+            res = t.reshape(m, r, Wo, O).transpose(0, 3, 1, 2)
+        else:  # per group (M, K) @ (K, m*r*Wo)
+            t = tmp[:ml * O].reshape(G, M, ml)
+            np.matmul(wm, cols.reshape(G, K, ml), out=t)
+            res = t.reshape(O, m, r, Wo).transpose(1, 0, 2, 3)
         if bias is not None:
-            y += bias[:, None]
-        return y.reshape(geo.y4), cols
-    if geo.channels_last:  # (N*L, K) @ (K, O) -> (N, L, O)
-        tmp = _scratch.take((N * L, O), x.dtype)
-        np.matmul(cols.reshape(N * L, K), wm[0].T, out=tmp)
-        res = tmp.reshape(N, L, O).transpose(0, 2, 1)
-    else:  # per group (M, K) @ (K, N*L) -> (O, N, L)
-        tmp = _scratch.take((G, M, N * L), x.dtype)
-        np.matmul(wm, kml.reshape(G, K, N * L), out=tmp)
-        res = tmp.reshape(O, N, L).transpose(1, 0, 2)
-    if bias is not None:
-        np.add(res, bias[:, None], out=y)
-    else:
-        np.copyto(y, res)
-    _scratch.give(tmp)
-    return y.reshape(geo.y4), cols
+            np.add(res, bias[:, None, None], out=out)
+        else:
+            np.copyto(out, res)
+    if blocks:
+        _scratch.give(buf, tmp)
+    if own:
+        _scratch.give(xw)
+    return y
 
 
-def _grad_weight(cols, g, geo, g_cn=None):
-    """dL/dw[g] = g[g] (O/G, N*L) @ columns[g]^T (N*L, K), as a new (O, C/G, kh, kw) array;
-    ``g_cn``: g as (O, N, L) when already made (not needed per sample)."""
+def _grad_weight(xw, g, geo, g_cn=None):
+    """dL/dw[g] = sum over blocks of g[g] (O/G, rows) @ columns[g]^T (rows, K/G), as a new
+    (O, C/G, kh, kw) array. xw: the convolution input's working copy; ``g_cn``: g as (O, N, Ho, Wo), needed
+    unless per sample."""
     N, O, Ho, Wo = geo.y4
-    G, L = geo.groups, Ho * Wo
-    M = O // G
-    kml = geo.kml(cols)
-    K = kml.shape[0] // G
-    if M * K <= _PER_SAMPLE_WEIGHT_GRAD_MK:
-        per = np.empty((N, G, M, K), g.dtype)
-        np.matmul(g.reshape(N, G, M, L), kml.reshape(G, K, N, L).transpose(2, 0, 3, 1), out=per)
-        return geo.weight_from_matrix(per.sum(axis=0))
-    own = g_cn is None
-    if own:
-        g_cn = _to_cn(g)
-    if geo.channels_last:  # (M, N*L) @ (N*L, K)
-        gw = np.empty((1, M, K), g.dtype)
-        np.matmul(g_cn.reshape(1, M, N * L), cols.reshape(1, N * L, K), out=gw)
-    else:  # per group (K, N*L) @ (N*L, M), transposed after: faster than (M, N*L) @ (N*L, K)
-        gw = np.empty((G, K, M), g.dtype)
-        np.matmul(kml.reshape(G, K, N * L), g_cn.reshape(G, M, N * L).transpose(0, 2, 1), out=gw)
-        gw = gw.transpose(0, 2, 1)
-    if own:
-        _scratch.give(g_cn)
-    return geo.weight_from_matrix(gw)
+    G, cl = geo.groups, geo.channels_last
+    M, K = O // G, geo.k // G
+    per_sample = geo.weight_grad_per_sample()
+    blocks = geo.blocks(g.dtype.itemsize)
+    acc = np.zeros((G, K, M) if not (per_sample or cl) else (G, M, K), g.dtype)
+    if blocks:
+        size = math.prod(geo.block_shape(blocks[0])) // geo.k
+        buf = _scratch.take((size * geo.k,), g.dtype)
+        part = np.empty((size if per_sample else 1,) + acc.shape, g.dtype)
+    for block in blocks:
+        cols = _im2col(xw, geo, block, buf)
+        m = block[0].stop - block[0].start
+        ml = cols.size // geo.k
+        if per_sample:  # per sample (M, r*Wo) @ (r*Wo, K), summed
+            kml = cols.reshape(ml, G * K).T if cl else cols.reshape(G * K, ml)
+            p = part[:m]
+            np.matmul(_rows(g, block).reshape(m, G, M, -1),
+                      kml.reshape(G, K, m, ml // m).transpose(2, 0, 3, 1), out=p)
+            acc += p.sum(axis=0)
+        elif cl:  # (M, rows) @ (rows, K)
+            np.matmul(_rows(g_cn, block, 1)[None], cols.reshape(1, ml, K), out=part[0])
+            acc += part[0]
+        else:  # per group (K, rows) @ (rows, M): faster than (M, rows) @ (rows, K)
+            np.matmul(cols.reshape(G, K, ml), _rows(g_cn, block, 1).reshape(G, M, ml).transpose(0, 2, 1),
+                      out=part[0])
+            acc += part[0]
+    if blocks:
+        _scratch.give(buf)
+    return geo.weight_from_matrix(acc if per_sample or cl else acc.transpose(0, 2, 1))
 
 
 def _grad_input(g, w, geo, bias=None, g_cn=None):
     """dL/dx (N, C, H, W) of the convolution for the output gradient g (N, O, Ho, Wo), plus ``bias``;
     also the transposed convolution's forward:
     dx[n, c, h, v] = sum_{o, i, j} w[o, c, i, j] * g[n, o, (h + pt - i*dh)/sh, (v + pl - j*dw)/sw]
-    over the terms where both quotients are whole and in range. ``g_cn``: g as (O, N, Ho*Wo), if made."""
+    over the terms where both quotients are whole and in range. ``g_cn``: g as (O, N, Ho, Wo), if made."""
     N, C, H, W = geo.x4
     if geo.full_conv_cheaper():
         G, (O, Cg, kh, kw) = geo.groups, geo.w4
         wf = w.reshape(G, O // G, Cg, kh, kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-        wf = wf.reshape(C, O // G, kh, kw)
-        full = geo.full_conv()
-        dx, cols = _forward(g, wf, full, bias)
-        _scratch.give(cols)
-        return dx
-    cl = geo.groups == 1 and C >= _COL2IM_CHANNELS_LAST_RUNS * geo.y4[3]
-    geo = geo.with_layout(cl)
+        return _forward(g, wf.reshape(C, O // G, kh, kw), geo.full_conv(), bias)
+    geo = geo.with_layout(geo.groups == 1 and C >= _COL2IM_CHANNELS_LAST_RUNS * geo.y4[3])
+    cl = geo.channels_last
     own = g_cn is None
     if own:
         g_cn = _to_cn(g)
     wm = geo.weight_matrix(w)
     G, M, K = wm.shape
-    nl = g_cn.size // (G * M)
-    if cl:  # (N*L, K) rows: the columns' own storage order
-        dcols = _scratch.take((nl, K), g.dtype)
-        np.matmul(g_cn.reshape(M, nl).T, wm[0], out=dcols)
-    else:
-        dcols = _scratch.take((G, K, nl), g.dtype)
-        np.matmul(wm.transpose(0, 2, 1), g_cn.reshape(G, M, nl), out=dcols)
+    (pt, _), (pl, _) = geo.pads
+    shape = (N, C) + geo.padded_hw
+    xw = _scratch.take(tuple(shape[a] for a in _TO_WORK[cl]), g.dtype)
+    xw.fill(0)
+    blocks = geo.blocks(g.dtype.itemsize)
+    if blocks:
+        buf = _scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
+    for block in blocks:
+        gb = _rows(g_cn, block, 1)  # (O, rows)
+        ml = gb.shape[1]
+        if cl:  # (rows, O) @ (O, K): the columns' storage order
+            d = buf[:ml * K].reshape(ml, K)
+            np.matmul(gb.T, wm[0], out=d)
+        else:
+            d = buf[:ml * G * K].reshape(G, K, ml)
+            np.matmul(wm.transpose(0, 2, 1), gb.reshape(G, M, ml), out=d)
+        _col2im(xw, d.reshape(geo.block_shape(block)), geo, block)
+    if blocks:
+        _scratch.give(buf)
     if own:
         _scratch.give(g_cn)
-    xw = _col2im(dcols.reshape(_windows_shape(geo, cl)), geo, cl)
-    _scratch.give(dcols)
-    (pt, _), (pl, _) = geo.pads
     inner = xw.transpose(_FROM_WORK[cl])[:, :, pt:pt + H, pl:pl + W]
     dx = np.empty((N, C, H, W), g.dtype)
     if bias is not None:
@@ -364,28 +430,23 @@ def _grad_input(g, w, geo, bias=None, g_cn=None):
     return dx
 
 
-def _windows_shape(geo, channels_last):
-    N, C = geo.x4[:2]
-    (kh, kw), (ho, wo) = geo.w4[2:], geo.y4[2:]
-    return (N, ho, wo, kh, kw, C) if channels_last else (C, kh, kw, N, ho, wo)
-
-
 # --------------------------------------------------------------------------- autograd nodes
 class _Conv(NumpyFunction):
     """y = conv(x, w) + b; dL/dw = g @ cols^T, dL/dx = col2im(w^T @ g) or full conv, dL/db = sum of g."""
 
     @staticmethod
     def forward(ctx, x, w, b, geo):
-        y, cols = _forward(x.reshape(geo.x4), w.reshape(geo.w4), geo, b)
+        x4 = x.reshape(geo.x4)
+        xw = _working(x4, geo)
+        y = _forward(x4, w.reshape(geo.w4), geo, b, xw)
         need = ctx.needs_input_grad
-        ctx.geo, ctx.cols = geo, None
-        if need and need[1] and cols.nbytes <= _KEEP_COLUMNS_BYTES:
-            ctx.cols = cols
-            ctx.save_for_backward(None, w)
+        ctx.geo, ctx.xw = geo, None
+        if need and need[1] and _scratch.owns(xw):
+            ctx.xw = xw  # the padded copy, for the weight gradient
         else:
-            _scratch.give(cols)
-            if need:
-                ctx.save_for_backward(x if need[1] else None, w)
+            _scratch.give(xw)
+        if need:
+            ctx.save_for_backward(x if need[1] else None, w)
         return y.reshape(geo.out_shape)
 
     @staticmethod
@@ -393,25 +454,26 @@ class _Conv(NumpyFunction):
         x, w = ctx.saved_tensors
         geo = ctx.geo
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = gy.reshape(geo.y4)
+        g = np.ascontiguousarray(gy).reshape(geo.y4)
         gx = gw = gb = None
-        g_cn = _to_cn(g) if need_x and not geo.full_conv_cheaper() else None
+        col2im = need_x and not geo.full_conv_cheaper()
+        g_cn = _to_cn(g) if col2im or (need_w and not geo.weight_grad_per_sample()) else None
         if need_w:
-            cols = ctx.cols if ctx.cols is not None else _columns(x.reshape(geo.x4), geo)
-            gw = _grad_weight(cols, g, geo, g_cn).reshape(w.shape)
-            if cols is not ctx.cols:
-                _scratch.give(cols)
+            xw = ctx.xw if ctx.xw is not None else _working(x.reshape(geo.x4), geo)
+            gw = _grad_weight(xw, g, geo, g_cn).reshape(w.shape)
+            if xw is not ctx.xw:
+                _scratch.give(xw)
         if need_b:
-            gb = g_cn.sum(axis=(1, 2)) if g_cn is not None else g.sum(axis=(0, 2, 3))
+            gb = g_cn.sum(axis=(1, 2, 3)) if g_cn is not None else g.sum(axis=(0, 2, 3))
         if need_x:
             gx = _grad_input(g, w.reshape(geo.w4), geo, g_cn=g_cn).reshape(geo.in_shape)
         _scratch.give(g_cn)
         return gx, gw, gb, None
 
     def _release(self):
-        cols = self.__dict__.get("cols")
+        xw = self.__dict__.get("xw")
         super()._release()
-        _scratch.give(cols)
+        _scratch.give(xw)
 
 
 class _ConvTranspose(NumpyFunction):
@@ -431,16 +493,18 @@ class _ConvTranspose(NumpyFunction):
         x, w = ctx.saved_tensors
         geo = ctx.geo
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = gy.reshape(geo.x4)
+        g = np.ascontiguousarray(gy).reshape(geo.x4)
         gx = gw = gb = None
-        if need_x:
-            gx, cols = _forward(g, w.reshape(geo.w4), geo)
-            gx = gx.reshape(geo.in_shape)
-        if need_w:
-            cols = cols if need_x else _columns(g, geo)
-            gw = _grad_weight(cols, x.reshape(geo.y4), geo).reshape(w.shape)
         if need_x or need_w:
-            _scratch.give(cols)
+            gw_ = _working(g, geo)
+            if need_x:
+                gx = _forward(g, w.reshape(geo.w4), geo, xw=gw_).reshape(geo.in_shape)
+            if need_w:
+                x4 = x.reshape(geo.y4)
+                x_cn = None if geo.weight_grad_per_sample() else _to_cn(x4)
+                gw = _grad_weight(gw_, x4, geo, x_cn).reshape(w.shape)
+                _scratch.give(x_cn)
+            _scratch.give(gw_)
         if need_b:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None
@@ -479,8 +543,9 @@ def _unfold(x, geo):
     N, C, H, W = geo.x4
     one = _one_sample(geo)
     src = x.reshape(1, N * C, H, W)
-    xw = _padded(src, geo.pads, False) if any(geo.pads[0] + geo.pads[1]) else src.transpose(1, 0, 2, 3)
-    out = _im2col(xw, one, False, out=np.empty(_windows_shape(one, False), x.dtype))
+    xw = _working(src, one)
+    out = np.empty(one.block_shape((slice(0, 1), slice(0, one.y4[2]))), x.dtype)
+    _im2col(xw, one, out=out.reshape(-1))
     _scratch.give(xw)
     return out.reshape(geo.out_shape if x.shape == geo.in_shape else geo.in_shape)
 
@@ -489,12 +554,15 @@ def _fold(cols, geo):
     """(N, C*kh*kw, L) -> (N, C, H, W): col2im, then the padding cut off."""
     N, C, H, W = geo.x4
     one = _one_sample(geo)
-    blocks = cols.reshape(_windows_shape(one, False))
+    blocks = cols.reshape(one.block_shape((slice(0, 1), slice(0, one.y4[2]))))
     if not any(geo.pads[0] + geo.pads[1]):
-        out = _col2im(blocks, one, False, out=np.empty((N * C, 1, H, W), cols.dtype))
+        out = np.zeros((N * C, 1, H, W), cols.dtype)
+        _col2im(out, blocks, one)
     else:
         (pt, _), (pl, _) = geo.pads
-        xw = _col2im(blocks, one, False)
+        xw = _scratch.take((N * C, 1) + geo.padded_hw, cols.dtype)
+        xw.fill(0)
+        _col2im(xw, blocks, one)
         out = np.array(xw[:, :, pt:pt + H, pl:pl + W])
         _scratch.give(xw)
     return out.reshape(geo.out_shape if cols.shape == geo.in_shape else geo.in_shape)
@@ -503,7 +571,7 @@ def _fold(cols, geo):
 def _one_sample(geo):
     N, C, H, W = geo.x4
     return _Geometry((1, N * C, H, W), (1, 1) + geo.w4[2:], (1, 1) + geo.y4[2:], geo.stride, geo.pads,
-                     geo.dilation, 1)
+                     geo.dilation, 1).with_layout(False)
 
 
 # --------------------------------------------------------------------------- argument checks
