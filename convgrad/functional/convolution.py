@@ -40,7 +40,7 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold",
 
 # Bytes of columns per block of output rows: small enough to stay in cache between im2col and the GEMM,
 # large enough that the per-block Python and BLAS overhead stays small.
-_BLOCK_BYTES = 2 << 20
+_BLOCK_BYTES = 4 << 20
 # Per-sample GEMMs when the weight matrix (M*K elements) is at most this large.
 _PER_SAMPLE_FORWARD_MK = 320
 _PER_SAMPLE_WEIGHT_GRAD_MK = 1024
