@@ -105,24 +105,23 @@ def _call(name, kwargs):
 def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto"):
     """Force one of the internal paths: channels-first/last columns, per-sample or one-GEMM products,
     col2im or full-convolution input gradient, blocks of one output row or of a few samples."""
-    saved = (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_FORWARD_MK,
-             conv._PER_SAMPLE_WEIGHT_GRAD_MK, conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES)
+    saved = (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_MK,
+             conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES)
     try:
         if blocks != "auto":
             conv._BLOCK_BYTES = 1 if blocks == "rows" else 2000
         if layout != "auto":
             conv._CHANNELS_LAST_RUNS = conv._COL2IM_CHANNELS_LAST_RUNS = 0 if layout == "last" else 10**9
         if per_sample != "auto":
-            mk = 10**9 if per_sample == "always" else -1
-            conv._PER_SAMPLE_FORWARD_MK = conv._PER_SAMPLE_WEIGHT_GRAD_MK = mk
+            conv._PER_SAMPLE_MK = 10**9 if per_sample == "always" else -1
         if input_grad == "col2im":
             conv._Geometry.full_conv_cheaper = lambda geo: False
         elif input_grad == "full":
             conv._Geometry.full_conv_cheaper = lambda geo: geo.stride == (1, 1)
         yield
     finally:
-        (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_FORWARD_MK,
-         conv._PER_SAMPLE_WEIGHT_GRAD_MK, conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES) = saved
+        (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_MK,
+         conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES) = saved
 
 
 PATHS = st.fixed_dictionaries({

@@ -42,8 +42,7 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold",
 # large enough that the per-block Python and BLAS overhead stays small.
 _BLOCK_BYTES = 4 << 20
 # Per-sample GEMMs when the weight matrix (M*K elements) is at most this large.
-_PER_SAMPLE_FORWARD_MK = 320
-_PER_SAMPLE_WEIGHT_GRAD_MK = 1024
+_PER_SAMPLE_MK = 1024
 # Channels-last columns when their runs (kw*C floats) are this many times longer than channels-first's (Wo);
 # col2im, adding one kernel offset at a time, compares C floats with Wo.
 _CHANNELS_LAST_RUNS = 1.5
@@ -178,7 +177,7 @@ class _Geometry:
         return self.stride == (1, 1) and 2 * O * H * W <= 3 * C * Ho * Wo
 
     def weight_grad_per_sample(self):
-        return (self.w4[0] // self.groups) * (self.k // self.groups) <= _PER_SAMPLE_WEIGHT_GRAD_MK
+        return (self.w4[0] // self.groups) * (self.k // self.groups) <= _PER_SAMPLE_MK
 
     def weight_matrix(self, w):
         """w (O, C/G, kh, kw) as (G, O/G, K/G) with K in the columns' row order: (c, i, j) or (i, j, c)."""
@@ -310,7 +309,7 @@ def _forward(x, w, geo, bias=None, xw=None):
     M, K = wm.shape[1:]
     y = np.empty(geo.y4, x.dtype)
     blocks = geo.blocks(x.dtype.itemsize)
-    per_sample = M * K <= _PER_SAMPLE_FORWARD_MK
+    per_sample = M * K <= _PER_SAMPLE_MK
     if blocks:
         size = math.prod(geo.block_shape(blocks[0])) // geo.k
         buf = _scratch.take((size * geo.k,), x.dtype)
