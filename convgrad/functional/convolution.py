@@ -356,9 +356,8 @@ def _grad_weight(xw, g, geo, g_cn=None):
     blocks = geo.blocks(g.dtype.itemsize)
     acc = np.zeros((G, K, M) if not (per_sample or cl) else (G, M, K), g.dtype)
     if blocks:
-        size = math.prod(geo.block_shape(blocks[0])) // geo.k
-        buf = _scratch.take((size * geo.k,), g.dtype)
-        part = np.empty((size if per_sample else 1,) + acc.shape, g.dtype)
+        buf = _scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
+        part = np.empty((blocks[0][0].stop - blocks[0][0].start if per_sample else 1,) + acc.shape, g.dtype)
     for block in blocks:
         cols = _im2col(xw, geo, block, buf)
         m = block[0].stop - block[0].start
