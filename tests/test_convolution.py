@@ -103,15 +103,17 @@ def _call(name, kwargs):
 
 @contextlib.contextmanager
 def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto"):
-    """Force one of the internal paths: channels-first/last columns, per-sample or one-GEMM products,
-    col2im or full-convolution input gradient, blocks of one output row or of a few samples."""
-    saved = (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_MK,
-             conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES)
+    """Force one of the internal paths: channels-first/last columns (col2im: and batch-last), per-sample
+    or one-GEMM products, col2im or full-convolution input gradient, blocks of one output row or a few
+    samples."""
+    saved = (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._BATCH_LAST_MAX_WO,
+             conv._PER_SAMPLE_MK, conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES)
     try:
         if blocks != "auto":
             conv._BLOCK_BYTES = 1 if blocks == "rows" else 2000
         if layout != "auto":
             conv._CHANNELS_LAST_RUNS = conv._COL2IM_CHANNELS_LAST_RUNS = 0 if layout == "last" else 10**9
+            conv._BATCH_LAST_MAX_WO = 10**9 if layout == "batch" else 0
         if per_sample != "auto":
             conv._PER_SAMPLE_MK = 10**9 if per_sample == "always" else -1
         if input_grad == "col2im":
@@ -120,12 +122,12 @@ def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto"):
             conv._Geometry.full_conv_cheaper = lambda geo: geo.stride == (1, 1)
         yield
     finally:
-        (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._PER_SAMPLE_MK,
-         conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES) = saved
+        (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._BATCH_LAST_MAX_WO,
+         conv._PER_SAMPLE_MK, conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES) = saved
 
 
 PATHS = st.fixed_dictionaries({
-    "layout": st.sampled_from(["auto", "first", "last"]),
+    "layout": st.sampled_from(["auto", "first", "last", "batch"]),
     "per_sample": st.sampled_from(["auto", "always", "never"]),
     "input_grad": st.sampled_from(["auto", "col2im", "full"]),
     "blocks": st.sampled_from(["auto", "rows", "samples"]),
@@ -201,7 +203,7 @@ def test_fold(cfg, nc):
 # --------------------------------------------------------------------------- fixed cases
 def test_lenet_shapes_all_paths():
     """The bench's shapes, smaller batch, through every path."""
-    for layout in ("first", "last"):
+    for layout in ("first", "last", "batch"):
         for per_sample in ("always", "never"):
             for input_grad, blocks in (("col2im", "rows"), ("full", "samples")):
                 with paths(layout, per_sample, input_grad, blocks):
@@ -304,7 +306,7 @@ def test_weight_modified_in_place_is_detected():
 ])
 def test_gradcheck(name, x, w, b, kw):
     ins = _inputs(x, w, b)
-    for layout, blocks in (("first", "auto"), ("last", "rows")):
+    for layout, blocks in (("first", "auto"), ("last", "rows"), ("batch", "rows")):
         with paths(layout, blocks=blocks):
             assert gradcheck(_call(name, kw), *ins)
 

@@ -47,6 +47,8 @@ _PER_SAMPLE_MK = 1024
 # col2im, adding one kernel offset at a time, compares C floats with Wo.
 _CHANNELS_LAST_RUNS = 1.5
 _COL2IM_CHANNELS_LAST_RUNS = 1
+# Otherwise col2im goes batch-last when output rows are shorter than this (measured: LeNet conv2 2.1x).
+_BATCH_LAST_MAX_WO = 32
 
 
 # --------------------------------------------------------------------------- scratch buffers
@@ -114,20 +116,26 @@ class _Geometry:
     and y4 its input. ``in_shape``/``out_shape``: the op's own (1-D, unbatched) shapes."""
 
     __slots__ = ("x4", "w4", "y4", "stride", "pads", "dilation", "groups", "in_shape", "out_shape",
-                 "channels_last")
+                 "layout")
 
     def __init__(self, x4, w4, y4, stride, pads, dilation, groups, in_shape=None, out_shape=None):
         self.x4, self.w4, self.y4 = x4, w4, y4
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
         self.in_shape, self.out_shape = in_shape, out_shape
-        # channels-last keeps K = (i, j, c) in order; with groups a group's rows would not be contiguous
-        self.channels_last = groups == 1 and x4[1] * w4[3] >= _CHANNELS_LAST_RUNS * y4[3]
+        # the columns' layout (see _LAYOUTS); channels-last orders K as (i, j, c), so with groups a group's
+        # rows would not be contiguous
+        cl = groups == 1 and x4[1] * w4[3] >= _CHANNELS_LAST_RUNS * y4[3]
+        self.layout = "cl" if cl else "cf"
 
-    def with_layout(self, channels_last):
+    def with_layout(self, layout):
         geo = _Geometry(self.x4, self.w4, self.y4, self.stride, self.pads, self.dilation, self.groups,
                         self.in_shape, self.out_shape)
-        geo.channels_last = channels_last
+        geo.layout = layout
         return geo
+
+    @property
+    def channels_last(self):
+        return self.layout == "cl"
 
     @property
     def padded_hw(self):
@@ -141,9 +149,12 @@ class _Geometry:
 
     def blocks(self, itemsize):
         """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns: several whole
-        samples, or some rows of one sample."""
+        samples, or some rows of one sample (batch-last: some rows of all samples)."""
         N, _, Ho, Wo = self.y4
         row = max(1, Wo * self.k * itemsize)
+        if self.layout == "bl":
+            rb = max(1, _BLOCK_BYTES // (row * max(N, 1)))
+            return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
         if Ho * row <= _BLOCK_BYTES:
             nb = _BLOCK_BYTES // (Ho * row)
             return [(slice(s, min(N, s + nb)), slice(0, Ho)) for s in range(0, N, nb)]
@@ -151,10 +162,13 @@ class _Geometry:
         return [(slice(s, s + 1), slice(r, min(Ho, r + rb))) for s in range(N) for r in range(0, Ho, rb)]
 
     def block_shape(self, block):
-        """Shape of the columns of a block: (C, kh, kw, m, r, Wo) or (m, r, Wo, kh, kw, C)."""
+        """Shape of the columns of a block: (C, kh, kw, m, r, Wo), (m, r, Wo, kh, kw, C) or
+        (C, kh, kw, r, Wo, m)."""
         (ns, rs), (C, (kh, kw), Wo) = block, (self.x4[1], self.w4[2:], self.y4[3])
         m, r = ns.stop - ns.start, rs.stop - rs.start
-        return (m, r, Wo, kh, kw, C) if self.channels_last else (C, kh, kw, m, r, Wo)
+        if self.layout == "cl":
+            return (m, r, Wo, kh, kw, C)
+        return (C, kh, kw, m, r, Wo) if self.layout == "cf" else (C, kh, kw, r, Wo, m)
 
     def full_conv(self):
         """The stride-1 convolution giving this one's input gradient: the output gradient padded by
@@ -176,6 +190,14 @@ class _Geometry:
         O, Ho, Wo = self.y4[1:]
         return self.stride == (1, 1) and 2 * O * H * W <= 3 * C * Ho * Wo
 
+    def col2im_layout(self):
+        """col2im adds one kernel offset at a time: its runs are C floats channels-last, Wo channels-first,
+        Wo*N batch-last (which costs two transposing copies)."""
+        C, Wo = self.x4[1], self.y4[3]
+        if self.groups == 1 and C >= _COL2IM_CHANNELS_LAST_RUNS * Wo:
+            return "cl"
+        return "bl" if Wo < _BATCH_LAST_MAX_WO else "cf"
+
     def weight_grad_per_sample(self):
         return (self.w4[0] // self.groups) * (self.k // self.groups) <= _PER_SAMPLE_MK
 
@@ -195,19 +217,21 @@ class _Geometry:
 
 
 # --------------------------------------------------------------------------- array kernels
-# axis orders: NCHW <-> working layout, channels-first (C, N, H, W) or channels-last (N, H, W, C)
-_TO_WORK = {False: (1, 0, 2, 3), True: (0, 2, 3, 1)}
-_FROM_WORK = {False: (1, 0, 2, 3), True: (0, 3, 1, 2)}
+# Working layouts of the (padded) input and of the columns; each im2col/col2im copy's contiguous runs are
+# Wo floats channels-first ("cf"), kw*C (copy) or C (add) channels-last ("cl"), Wo*N batch-last ("bl").
+# Axis orders NCHW -> working layout, and back:
+_TO_WORK = {"cf": (1, 0, 2, 3), "cl": (0, 2, 3, 1), "bl": (1, 2, 3, 0)}
+_FROM_WORK = {"cf": (1, 0, 2, 3), "cl": (0, 3, 1, 2), "bl": (3, 0, 1, 2)}
 
 
-def _padded(x, pads, channels_last):
+def _padded(x, pads, layout):
     """Copy of x (N, C, H, W) in the working layout with ((top, bottom), (left, right)) zeros around;
     negative pads crop."""
     N, C, H, W = x.shape
     (t, b), (l, r) = pads
     Hp, Wp = H + t + b, W + l + r
-    work = _scratch.take(tuple((N, C, Hp, Wp)[a] for a in _TO_WORK[channels_last]), x.dtype)
-    out = work.transpose(_FROM_WORK[channels_last])  # (N, C, Hp, Wp) view
+    work = _scratch.take(tuple((N, C, Hp, Wp)[a] for a in _TO_WORK[layout]), x.dtype)
+    out = work.transpose(_FROM_WORK[layout])  # (N, C, Hp, Wp) view
     t0, b0, l0, r0 = max(t, 0), max(b, 0), max(l, 0), max(r, 0)
     # zero the border only: the interior is overwritten
     for sl in (np.s_[:, :, :t0], np.s_[:, :, Hp - b0:], np.s_[:, :, t0:Hp - b0, :l0],
@@ -221,30 +245,34 @@ def _padded(x, pads, channels_last):
 def _working(x, geo):
     """The convolution input x (N, C, H, W), padded, in the working layout: a copy from ``_scratch``, or
     a view of x when channels-first needs no padding (channels-last copies: its runs are C-contiguous)."""
-    if geo.channels_last or any(geo.pads[0] + geo.pads[1]):
-        return _padded(x, geo.pads, geo.channels_last)
-    return x.transpose(_TO_WORK[False])
+    if geo.layout != "cf" or any(geo.pads[0] + geo.pads[1]):
+        return _padded(x, geo.pads, geo.layout)
+    return x.transpose(_TO_WORK["cf"])
 
 
 def _windows(xw, geo, writeable=False):
     """View of the working-layout array xw (padded input) with the columns' axes:
     ``win[c, i, j, n, y, x] = xp[n, c, y*sh + i*dh, x*sw + j*dw]``, in the order (C, kh, kw, N, Ho, Wo) or
     (N, Ho, Wo, kh, kw, C)."""
-    xv = xw.transpose(_FROM_WORK[geo.channels_last])
+    xv = xw.transpose(_FROM_WORK[geo.layout])
     sn, sc, sh_, sw_ = xv.strides
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.w4[2:], geo.stride, geo.dilation, geo.y4[2:]
     N, C = xv.shape[:2]
-    if geo.channels_last:
+    if geo.layout == "cl":
         shape, strides = (N, ho, wo, kh, kw, C), (sn, sh * sh_, sw * sw_, dh * sh_, dw * sw_, sc)
-    else:
+    elif geo.layout == "cf":
         shape, strides = (C, kh, kw, N, ho, wo), (sc, dh * sh_, dw * sw_, sn, sh * sh_, sw * sw_)
+    else:
+        shape, strides = (C, kh, kw, ho, wo, N), (sc, dh * sh_, dw * sw_, sh * sh_, sw * sw_, sn)
     return as_strided(xv, shape, strides, writeable=writeable)
 
 
-def _in_block(a, block, channels_last):
+def _in_block(a, block, layout):
     """The part of a windows view or a column matrix that belongs to a block of output rows."""
     ns, rs = block
-    return a[ns, rs] if channels_last else a[:, :, :, ns, rs]
+    if layout == "cl":
+        return a[ns, rs]
+    return a[:, :, :, ns, rs] if layout == "cf" else a[:, :, :, rs, :, ns]
 
 
 def _im2col(xw, geo, block=None, out=None):
@@ -254,7 +282,7 @@ def _im2col(xw, geo, block=None, out=None):
     would iterate over shorter runs)."""
     win = _windows(xw, geo)
     if block is not None:
-        win = _in_block(win, block, geo.channels_last)
+        win = _in_block(win, block, geo.layout)
     out = _scratch.take(win.shape, xw.dtype) if out is None else out[:win.size].reshape(win.shape)
     if geo.channels_last:
         np.copyto(out, win)
@@ -271,11 +299,11 @@ def _col2im(xw, cols, geo, block=None):
     one strided add per kernel offset (its targets never overlap)."""
     win = _windows(xw, geo, writeable=True)
     if block is not None:
-        win = _in_block(win, block, geo.channels_last)
+        win = _in_block(win, block, geo.layout)
     kh, kw = geo.w4[2:]
     for i in range(kh):
         for j in range(kw):
-            idx = (slice(None),) * 3 + (i, j) if geo.channels_last else (slice(None), i, j)
+            idx = (slice(None),) * 3 + (i, j) if geo.layout == "cl" else (slice(None), i, j)
             win[idx] += cols[idx]
 
 
@@ -390,24 +418,27 @@ def _grad_input(g, w, geo, bias=None, g_cn=None):
         G, (O, Cg, kh, kw) = geo.groups, geo.w4
         wf = w.reshape(G, O // G, Cg, kh, kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
         return _forward(g, wf.reshape(C, O // G, kh, kw), geo.full_conv(), bias)
-    geo = geo.with_layout(geo.groups == 1 and C >= _COL2IM_CHANNELS_LAST_RUNS * geo.y4[3])
-    cl = geo.channels_last
-    own = g_cn is None
-    if own:
-        g_cn = _to_cn(g)
+    geo = geo.with_layout(geo.col2im_layout())
+    layout, (O, Ho, Wo) = geo.layout, geo.y4[1:]
+    own = g_cn is None or layout == "bl"
+    if layout == "bl":  # g as (O, Ho, Wo, N)
+        gt = _scratch.take((O, Ho, Wo, N), g.dtype)
+        np.copyto(gt, g.transpose(1, 2, 3, 0))
+    else:  # g as (O, N, Ho, Wo)
+        gt = _to_cn(g) if own else g_cn
     wm = geo.weight_matrix(w)
     G, M, K = wm.shape
     (pt, _), (pl, _) = geo.pads
     shape = (N, C) + geo.padded_hw
-    xw = _scratch.take(tuple(shape[a] for a in _TO_WORK[cl]), g.dtype)
+    xw = _scratch.take(tuple(shape[a] for a in _TO_WORK[layout]), g.dtype)
     xw.fill(0)
     blocks = geo.blocks(g.dtype.itemsize)
     if blocks:
         buf = _scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
     for block in blocks:
-        gb = _rows(g_cn, block, 1)  # (O, rows)
+        gb = gt[:, block[1]].reshape(O, -1) if layout == "bl" else _rows(gt, block, 1)  # (O, rows)
         ml = gb.shape[1]
-        if cl:  # (rows, O) @ (O, K): the columns' storage order
+        if layout == "cl":  # (rows, O) @ (O, K): the columns' storage order
             d = buf[:ml * K].reshape(ml, K)
             np.matmul(gb.T, wm[0], out=d)
         else:
@@ -417,8 +448,8 @@ def _grad_input(g, w, geo, bias=None, g_cn=None):
     if blocks:
         _scratch.give(buf)
     if own:
-        _scratch.give(g_cn)
-    inner = xw.transpose(_FROM_WORK[cl])[:, :, pt:pt + H, pl:pl + W]
+        _scratch.give(gt)
+    inner = xw.transpose(_FROM_WORK[layout])[:, :, pt:pt + H, pl:pl + W]
     dx = np.empty((N, C, H, W), g.dtype)
     if bias is not None:
         np.add(inner, bias[:, None, None], out=dx)
@@ -454,7 +485,7 @@ class _Conv(NumpyFunction):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g = np.ascontiguousarray(gy).reshape(geo.y4)
         gx = gw = gb = None
-        col2im = need_x and not geo.full_conv_cheaper()
+        col2im = need_x and not geo.full_conv_cheaper() and geo.col2im_layout() != "bl"
         g_cn = _to_cn(g) if col2im or (need_w and not geo.weight_grad_per_sample()) else None
         if need_w:
             xw = ctx.xw if ctx.xw is not None else _working(x.reshape(geo.x4), geo)
@@ -569,7 +600,7 @@ def _fold(cols, geo):
 def _one_sample(geo):
     N, C, H, W = geo.x4
     return _Geometry((1, N * C, H, W), (1, 1) + geo.w4[2:], (1, 1) + geo.y4[2:], geo.stride, geo.pads,
-                     geo.dilation, 1).with_layout(False)
+                     geo.dilation, 1).with_layout("cf")
 
 
 # --------------------------------------------------------------------------- argument checks
