@@ -85,6 +85,13 @@ def _channel_dot(a, b):
     return _rowdot(a, b).sum(axis=0) if a.shape[2] > 1 else np.einsum("nc,nc->c", a[:, :, 0], b[:, :, 0])
 
 
+def _tile(v, length):
+    """Per-channel values ``v`` (C,) as a (C, L) array to broadcast against (N, C, L): a contiguous
+    operand lets NumPy run one SIMD loop over C*L elements per sample instead of a loop per (n, c) row
+    with a stride-0 operand (1.5-2x faster; the tile is 1/N of the data)."""
+    return np.repeat(v, length).reshape(-1, length)
+
+
 # --------------------------------------------------------------------------- batch normalisation
 class _BatchNormTrain(NumpyFunction):
     """Batch statistics: y = w (x - mean) / sqrt(var + eps) + b per channel; ``stats`` receives
@@ -94,18 +101,19 @@ class _BatchNormTrain(NumpyFunction):
     def forward(ctx, x, weight, bias, eps, stats):
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
-        m = x3.shape[0] * x3.shape[2]
+        L = x3.shape[2]
+        m = n * L
         w, b = _as(weight, x.dtype), _as(bias, x.dtype)
         mean = _channel_sum(x3) / m
-        xc = x3 - mean[:, None]
+        xc = x3 - _tile(mean, L)
         var = _channel_dot(xc, xc) / m
         invstd = 1 / np.sqrt(var + eps)
         scale = invstd if w is None else w * invstd
         y = np.empty(x.shape, x.dtype)  # not a view: the engine would copy a view it hands to a leaf
         y3 = y.reshape(xc.shape)
-        np.multiply(xc, scale[:, None], out=y3)
+        np.multiply(xc, _tile(scale, L), out=y3)
         if b is not None:
-            y3 += b[:, None]
+            y3 += _tile(b, L)
         stats.extend((mean, var))
         if ctx.needs_input_grad:
             ctx.xc, ctx.invstd, ctx.scale, ctx.shape = xc, invstd, scale, x.shape
@@ -118,7 +126,8 @@ class _BatchNormTrain(NumpyFunction):
         xc, invstd, scale = ctx.xc, ctx.invstd, ctx.scale
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g3 = g.reshape(xc.shape)
-        m = xc.shape[0] * xc.shape[2]
+        L = xc.shape[2]
+        m = xc.shape[0] * L
         sg = _channel_sum(g3)
         sgx = _channel_dot(g3, xc)  # = sigma * sum(g * x_hat)
         dx = dw = db = None
@@ -126,10 +135,10 @@ class _BatchNormTrain(NumpyFunction):
             # dx = scale * (g - sum(g)/M - xc * invstd^2 * sum(g*xc)/M): four passes, no temporary
             dx = np.empty(ctx.shape, g.dtype)
             dx3 = dx.reshape(xc.shape)
-            np.multiply(xc, (invstd * invstd * sgx / m)[:, None], out=dx3)
+            np.multiply(xc, _tile(invstd * invstd * sgx / m, L), out=dx3)
             np.subtract(g3, dx3, out=dx3)
-            dx3 -= (sg / m)[:, None]
-            dx3 *= scale[:, None]
+            dx3 -= _tile(sg / m, L)
+            dx3 *= _tile(scale, L)
         if need_w:
             dw = (sgx * invstd).reshape(ctx.wshape)
         if need_b:
@@ -144,6 +153,7 @@ class _BatchNormEval(NumpyFunction):
     def forward(ctx, x, weight, bias, running_mean, running_var, eps):
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
+        L = x3.shape[2]
         w, b = _as(weight, x.dtype), _as(bias, x.dtype)
         rm, rv = _as(running_mean, x.dtype), _as(running_var, x.dtype)
         invstd = 1 / np.sqrt(rv + eps)
@@ -151,8 +161,8 @@ class _BatchNormEval(NumpyFunction):
         shift = -rm * scale if b is None else b - rm * scale
         y = np.empty(x.shape, x.dtype)
         y3 = y.reshape(x3.shape)
-        np.multiply(x3, scale[:, None], out=y3)
-        y3 += shift[:, None]
+        np.multiply(x3, _tile(scale, L), out=y3)
+        y3 += _tile(shift, L)
         if ctx.needs_input_grad:
             ctx.save_for_backward(x)
             ctx.scale, ctx.invstd, ctx.rm = scale, invstd, rm
@@ -169,7 +179,7 @@ class _BatchNormEval(NumpyFunction):
         dx = dw = db = None
         if need_x:
             dx = np.empty(x.shape, g.dtype)
-            np.multiply(g3, ctx.scale[:, None], out=dx.reshape(g3.shape))
+            np.multiply(g3, _tile(ctx.scale, g3.shape[2]), out=dx.reshape(g3.shape))
         if need_w or need_b:
             sg = _channel_sum(g3)
             db = sg.reshape(ctx.bshape) if need_b else None
