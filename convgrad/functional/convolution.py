@@ -17,9 +17,11 @@ How, for speed (each choice measured on the bench shapes, see bench/bench_conv.p
   is still in cache when the GEMM reads what im2col wrote; backward rebuilds them block by block rather
   than keeping kh*kw copies of the input.
 - The column matrix (K = C*kh*kw rows, one column per output position) is stored channels-first,
-  (C, kh, kw, N, Ho, Wo), or channels-last, (N, Ho, Wo, kh, kw, C). im2col's speed is set by the length of
-  the contiguous runs it copies: Wo floats channels-first, kw*C channels-last; many channels on small images
-  go channels-last. Each GEMM is written in the orientation OpenBLAS runs fastest for the layout.
+  (C, kh, kw, N, Ho, Wo), or channels-last, (N, Ho, Wo, kh, kw, C); col2im may also go batch-last,
+  (C, kh, kw, Ho, Wo, N). im2col and col2im copy or add one kernel offset (or row) at a time, and their
+  speed is set by the length of the contiguous runs: Wo floats channels-first, kw*C (copies) or C (adds)
+  channels-last, Wo*N batch-last. Each GEMM is written in the orientation OpenBLAS runs fastest for the
+  layout.
 - GEMMs with a small weight matrix run per sample (BLAS is slow on one long, thin product).
 - Large temporaries come from ``_scratch`` and go back to it: fresh large arrays cost page faults on first
   touch, often more than the copy that fills them.
@@ -122,7 +124,7 @@ class _Geometry:
         self.x4, self.w4, self.y4 = x4, w4, y4
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
         self.in_shape, self.out_shape = in_shape, out_shape
-        # the columns' layout (see _LAYOUTS); channels-last orders K as (i, j, c), so with groups a group's
+        # the columns' layout (see _TO_WORK); channels-last orders K as (i, j, c), so with groups a group's
         # rows would not be contiguous
         cl = groups == 1 and x4[1] * w4[3] >= _CHANNELS_LAST_RUNS * y4[3]
         self.layout = "cl" if cl else "cf"
@@ -252,8 +254,8 @@ def _working(x, geo):
 
 def _windows(xw, geo, writeable=False):
     """View of the working-layout array xw (padded input) with the columns' axes:
-    ``win[c, i, j, n, y, x] = xp[n, c, y*sh + i*dh, x*sw + j*dw]``, in the order (C, kh, kw, N, Ho, Wo) or
-    (N, Ho, Wo, kh, kw, C)."""
+    ``win[c, i, j, n, y, x] = xp[n, c, y*sh + i*dh, x*sw + j*dw]``, in the order (C, kh, kw, N, Ho, Wo),
+    (N, Ho, Wo, kh, kw, C) or (C, kh, kw, Ho, Wo, N)."""
     xv = xw.transpose(_FROM_WORK[geo.layout])
     sn, sc, sh_, sw_ = xv.strides
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.w4[2:], geo.stride, geo.dilation, geo.y4[2:]
@@ -278,8 +280,8 @@ def _in_block(a, block, layout):
 def _im2col(xw, geo, block=None, out=None):
     """The columns of the padded input xw (working layout), all or one block's; written into ``out``
     (flat, at least as large) or a scratch array. Channels-last: one copy, whose runs are a kernel row's
-    kw*C values; channels-first: one copy per kernel offset, with runs of an output row (one 6-D copy
-    would iterate over shorter runs)."""
+    kw*C values; otherwise one copy per kernel offset, whose runs are output rows (one 6-D copy would
+    iterate over shorter runs)."""
     win = _windows(xw, geo)
     if block is not None:
         win = _in_block(win, block, geo.layout)
@@ -525,15 +527,15 @@ class _ConvTranspose(NumpyFunction):
         g = np.ascontiguousarray(gy).reshape(geo.x4)
         gx = gw = gb = None
         if need_x or need_w:
-            gw_ = _working(g, geo)
+            gwork = _working(g, geo)
             if need_x:
-                gx = _forward(g, w.reshape(geo.w4), geo, xw=gw_).reshape(geo.in_shape)
+                gx = _forward(g, w.reshape(geo.w4), geo, xw=gwork).reshape(geo.in_shape)
             if need_w:
                 x4 = x.reshape(geo.y4)
                 x_cn = None if geo.weight_grad_per_sample() else _to_cn(x4)
-                gw = _grad_weight(gw_, x4, geo, x_cn).reshape(w.shape)
+                gw = _grad_weight(gwork, x4, geo, x_cn).reshape(w.shape)
                 _scratch.give(x_cn)
-            _scratch.give(gw_)
+            _scratch.give(gwork)
         if need_b:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None
