@@ -21,7 +21,7 @@ from bench.common import (
     row,
     setup_torch,
 )
-from convgrad.cli import set_blas_threads
+from convgrad.threads import set_blas_threads
 
 STEPS = 50  # steps per end-to-end pass; 2 timed passes (+2 settling) per batch size and library
 

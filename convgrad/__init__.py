@@ -148,17 +148,18 @@ class _Backends:
 backends = _Backends()
 
 
-def set_num_threads(n):
-    """Limit BLAS threads (threadpoolctl if installed; otherwise a no-op)."""
-    try:
-        from threadpoolctl import threadpool_limits
+_num_threads = [None]
 
-        threadpool_limits(n)
-    except ImportError:
-        pass
+
+def set_num_threads(n):
+    """Limit the threads BLAS uses for convolutions and matrix products (as ``torch.set_num_threads``)."""
+    from convgrad.threads import set_blas_threads
+
+    if set_blas_threads(n):
+        _num_threads[0] = n
 
 
 def get_num_threads():
     import os
 
-    return os.cpu_count() or 1
+    return _num_threads[0] or os.cpu_count() or 1

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from convgrad.threads import set_blas_threads
+
 # Per model: the data set it is made for and the training recipe its defaults follow. The small networks run
 # with one BLAS thread: their matrix products are too small to share, and OpenBLAS threads that wait for
 # each other slow down many times over when other processes hold the cores.
@@ -37,41 +39,6 @@ FALLBACK_DEFAULTS = dict(dataset="mnist", epochs=5, batch_size=128, optimizer="a
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULERS = ("none", "onecycle", "step", "cosine", "exponential", "plateau")
-
-
-def set_blas_threads(n):
-    """Limit the BLAS library under NumPy to ``n`` threads at run time; returns whether it could.
-
-    Uses threadpoolctl when installed; otherwise calls OpenBLAS's own setter in the loaded library (the
-    OpenBLAS that NumPy wheels ship names it ``scipy_openblas_set_num_threads64_``)."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(n, user_api="blas")
-        return True
-    except ImportError:
-        pass
-    import ctypes
-
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1].lower()}
-    except OSError:
-        return False
-    done = False
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-                     "scipy_openblas_set_num_threads", "openblas_set_num_threads64_"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn(ctypes.c_int(int(n)))
-                done = True
-                break
-    return done
 
 
 class CLIError(Exception):
