@@ -469,3 +469,20 @@ def test_iterable_dataset_error_propagates():
 
     with pytest.raises(ValueError, match="stream broke"):
         list(cud.DataLoader(Broken(), batch_size=1))
+
+
+def test_tensor_dataset_batches_by_one_gather_equal_per_item_collation():
+    import convgrad
+    from convgrad.utils.data import DataLoader, TensorDataset, default_collate
+
+    x = convgrad.randn(37, 1, 4, 4)
+    y = convgrad.randint(0, 10, (37,))
+    ds = TensorDataset(x, y)
+    fast = DataLoader(ds, batch_size=8, shuffle=True, generator=convgrad.Generator().manual_seed(5))
+    slow = DataLoader(ds, batch_size=8, shuffle=True, generator=convgrad.Generator().manual_seed(5),
+                      collate_fn=lambda items: default_collate(items))
+    batches = list(zip(fast, slow))
+    assert len(batches) == 5
+    for (xf, yf), (xs, ys) in batches:
+        assert xf.shape == xs.shape and xf.dtype == xs.dtype and xf.equal(xs)
+        assert yf.dtype == ys.dtype and yf.equal(ys)

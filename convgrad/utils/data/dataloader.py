@@ -12,8 +12,12 @@ import itertools
 import queue
 import threading
 
+import numpy as np
+
+from convgrad.tensor import Tensor
+
 from .collate import default_collate, default_convert
-from .dataset import IterableDataset
+from .dataset import IterableDataset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 from .worker import _enter_worker, numpy_rng
 
@@ -186,6 +190,10 @@ def _fetcher(loader):
     dataset, collate_fn = loader.dataset, loader.collate_fn
     if not loader._auto_collation:
         return lambda index: collate_fn(dataset[index])
+    if (type(dataset) is TensorDataset and collate_fn is default_collate
+            and all(type(t) is Tensor for t in dataset.tensors)):
+        # rows of in-memory tensors: one gather per tensor gives the collated batch directly
+        return lambda indices: [t[np.asarray(indices, dtype=np.int64)] for t in dataset.tensors]
     getitems = getattr(dataset, "__getitems__", None)
     if callable(getitems):
         return lambda indices: collate_fn(getitems(list(indices)))
