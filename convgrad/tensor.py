@@ -451,18 +451,27 @@ class Tensor:
         return op.apply(a, b)
 
     def __add__(self, other):
+        if other.__class__ is Tensor and other.data.dtype == self.data.dtype and \
+                other.data.shape == self.data.shape:
+            return _ops.Add.apply(self, other)
         return self._binary(other, _ops.Add)
 
     def __radd__(self, other):
         return self._binary(other, _ops.Add)
 
     def __sub__(self, other):
+        if other.__class__ is Tensor and other.data.dtype == self.data.dtype and \
+                other.data.shape == self.data.shape:
+            return _ops.Sub.apply(self, other)
         return self._binary(other, _ops.Sub)
 
     def __rsub__(self, other):
         return self._binary(other, _ops.Sub, reverse=True)
 
     def __mul__(self, other):
+        if other.__class__ is Tensor and other.data.dtype == self.data.dtype and \
+                other.data.shape == self.data.shape:
+            return _ops.Mul.apply(self, other)
         return self._binary(other, _ops.Mul)
 
     def __rmul__(self, other):

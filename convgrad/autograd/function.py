@@ -54,6 +54,7 @@ class NumpyFunction(Node):
 
     needs_input_grad = ()
     _non_differentiable = None
+    _tensor_level = False  # Function (PyTorch's form) runs forward on Tensors
     materialize_grads = True
 
     def save_for_backward(self, *arrays):
@@ -86,19 +87,26 @@ class NumpyFunction(Node):
     def apply(cls, *args, **kwargs):
         """Run forward on the arrays inside ``args``; record this node when a gradient is needed."""
         arrays = []
-        needs = []
+        edges = []
+        need = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
-                needs.append(a.requires_grad)
+                if a.requires_grad:
+                    need = True
+                    edges.append(a)
+                    continue
             else:
                 arrays.append(a)
-                needs.append(False)
-        need = _state.enabled and True in needs
+            edges.append(None)
+        need = need and _state.enabled
         ctx = cls.__new__(cls)
         if need:
-            ctx.needs_input_grad = tuple(needs)
-        out = cls._run_forward(ctx, arrays, args, kwargs)
+            ctx.needs_input_grad = tuple([e is not None for e in edges])
+        if cls._tensor_level:
+            out = cls._run_forward(ctx, arrays, args, kwargs)
+        else:
+            out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is tuple:
             outs = tuple(_wrap(o) for o in out)
         else:
@@ -106,7 +114,7 @@ class NumpyFunction(Node):
             result = _wrap(out)
         if not need:
             return outs if outs is not None else result
-        ctx._edges = tuple(_edge(a) if r else None for a, r in zip(args, needs))
+        ctx._edges = tuple([None if e is None else _edge(e) for e in edges])
         if ctx._saved:
             ctx._record_versions(args, outs if outs is not None else (result,))
         if outs is None:
@@ -178,6 +186,8 @@ class Function(NumpyFunction):
     """PyTorch's ``torch.autograd.Function``: subclass it with static ``forward(ctx, *tensors)`` and
     ``backward(ctx, *grad_tensors)`` and call ``YourFunction.apply(...)``. Both see Tensors; forward
     runs without recording a graph, as in PyTorch."""
+
+    _tensor_level = True
 
     def save_for_backward(self, *tensors):
         self._saved = tensors
