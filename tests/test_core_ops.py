@@ -212,3 +212,20 @@ def test_error_messages_say_expected_and_got():
         a @ convgrad.ones(2, 3)
     with pytest.raises(IndexError, match="index 5 is out of bounds for dimension 0 with size 2"):
         a[5]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8, np.bool_])
+@settings(max_examples=examples(10))
+@given(shape=shapes(0, 3, 1, 6), seed=st.integers(0, 100))
+def test_branch_free_select_equals_np_where(dtype, shape, seed):
+    from convgrad.ops.elementwise import keep_where, select
+
+    rng = np.random.default_rng(seed)
+    a = (rng.standard_normal(shape) * 5).astype(dtype)
+    b = (rng.standard_normal(shape) * 5).astype(dtype)
+    if np.dtype(dtype).kind == "f" and a.size:
+        a.reshape(-1)[0], b.reshape(-1)[-1] = np.inf, np.nan
+    mask = rng.random(shape) > 0.5
+    np.testing.assert_array_equal(keep_where(mask, a), np.where(mask, a, 0).astype(dtype))
+    np.testing.assert_array_equal(select(mask, a, b, dtype), np.where(mask, a, b))
+    np.testing.assert_array_equal(select(mask, a, 7, dtype), np.where(mask, a, dtype(7)))

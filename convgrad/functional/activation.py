@@ -12,7 +12,7 @@ import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
-from convgrad.ops.elementwise import ReLU
+from convgrad.ops.elementwise import ReLU, keep_where, select
 from convgrad.random import rng
 from convgrad.tensor import Tensor
 
@@ -76,7 +76,7 @@ class Hardtanh(NumpyFunction):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         inside = (x > ctx.lo) & (x < ctx.hi)
-        return np.where(inside, g, 0).astype(g.dtype, copy=False), None, None
+        return keep_where(inside, g), None, None
 
 
 class LeakyReLU(NumpyFunction):
@@ -86,12 +86,12 @@ class LeakyReLU(NumpyFunction):
     def forward(ctx, x, slope):
         ctx.save_for_backward(x)
         ctx.slope = slope
-        return np.where(x > 0, x, x * slope)
+        return select(x > 0, x, x * slope, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return np.where(x > 0, g, g * ctx.slope), None
+        return select(x > 0, g, g * ctx.slope, g.dtype), None
 
 
 class ELU(NumpyFunction):
@@ -104,7 +104,7 @@ class ELU(NumpyFunction):
         neg *= alpha * scale
         ctx.save_for_backward(x)
         ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
-        return np.where(x > 0, x * scale, neg)
+        return select(x > 0, x * scale, neg, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -112,7 +112,7 @@ class ELU(NumpyFunction):
         a, s, c = ctx.alpha, ctx.scale, ctx.input_scale
         d = np.exp(np.minimum(x, 0) * c)
         d *= a * s * c
-        return g * np.where(x > 0, s, d), None, None, None
+        return g * select(x > 0, s, d, g.dtype), None, None, None
 
 
 def relu(input, inplace=False):
@@ -275,11 +275,11 @@ class Threshold(NumpyFunction):
     def forward(ctx, x, t, v):
         above = x > t
         ctx.above = above
-        return np.where(above, x, v).astype(x.dtype, copy=False)
+        return select(above, x, v, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return np.where(ctx.above, g, 0).astype(g.dtype, copy=False), None, None
+        return keep_where(ctx.above, g), None, None
 
 
 def threshold(input, threshold, value, inplace=False):
@@ -301,11 +301,11 @@ class Shrink(NumpyFunction):
         outside = (x > lambd) | (x < -lambd)
         ctx.outside = outside
         y = x - np.copysign(x.dtype.type(lambd), x) if soft else x
-        return np.where(outside, y, 0).astype(x.dtype, copy=False)
+        return keep_where(outside, y.astype(x.dtype, copy=False))
 
     @staticmethod
     def backward(ctx, g):
-        return np.where(ctx.outside, g, 0).astype(g.dtype, copy=False), None, None
+        return keep_where(ctx.outside, g), None, None
 
 
 def hardshrink(input, lambd=0.5):

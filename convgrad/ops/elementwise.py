@@ -5,6 +5,37 @@ import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
 
+# Selecting by a mask through the values' bits: np.where branches per element and, on the unpredictable
+# masks of activations (ReLU of a conv output), runs ~10x slower than these three vectorised passes.
+_BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def keep_where(mask, a):
+    """``np.where(mask, a, 0)`` for an array ``a`` of mask's shape, exactly (inf and nan kept where
+    mask holds, +0 elsewhere), without branches."""
+    u = _BITS[a.dtype.itemsize]
+    m = np.array(mask, dtype=u)  # an array even for 0-d masks (comparisons of 0-d arrays give scalars)
+    np.negative(m, out=m)  # 1 -> all ones, 0 -> 0
+    np.bitwise_and(m, a.view(u), out=m)
+    return m.view(a.dtype)
+
+
+def select(mask, a, b, dtype):
+    """``np.where(mask, a, b)`` in ``dtype`` (a, b arrays or scalars, broadcast), exactly, branch-free."""
+    dtype = np.dtype(dtype)
+    u = _BITS[dtype.itemsize]
+    a = np.asarray(a, dtype)
+    b = np.asarray(b, dtype)
+    shape = np.broadcast_shapes(np.shape(mask), a.shape, b.shape)
+    m = np.array(np.broadcast_to(mask, shape), dtype=u)
+    np.negative(m, out=m)
+    out = np.empty(shape, u)
+    np.bitwise_and(m, a.view(u), out=out)
+    np.invert(m, out=m)
+    np.bitwise_and(m, b.view(u), out=m)
+    np.bitwise_or(out, m, out=out)
+    return out.view(dtype)
+
 
 class Add(NumpyFunction):
     """y = a + b"""
@@ -225,7 +256,7 @@ class ReLU(NumpyFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return np.where(y > 0, g, 0).astype(g.dtype, copy=False)
+        return keep_where(y > 0, g)
 
 
 class Clamp(NumpyFunction):
@@ -245,7 +276,7 @@ class Clamp(NumpyFunction):
             mask &= x >= ctx.lo
         if ctx.hi is not None:
             mask &= x <= ctx.hi
-        return np.where(mask, g, 0).astype(g.dtype, copy=False), None, None
+        return keep_where(mask, g), None, None
 
 
 class Maximum(NumpyFunction):
@@ -284,12 +315,11 @@ class Where(NumpyFunction):
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.cond = cond
-        return np.where(cond, a, b)
+        return select(cond, a, b, np.result_type(a, b))
 
     @staticmethod
     def backward(ctx, g):
-        zero = np.zeros((), g.dtype)
-        return None, np.where(ctx.cond, g, zero), np.where(ctx.cond, zero, g)
+        return None, select(ctx.cond, g, 0, g.dtype), select(ctx.cond, 0, g, g.dtype)
 
 
 class Cast(NumpyFunction):
