@@ -117,6 +117,22 @@ class BatchNorm3d(_BatchNorm):
     _layout = "(N, C, D, H, W)"
 
 
+def _affine_parameters(module, shape, affine, bias, dtype, device):
+    """The learned scale (``weight``) and shift (``bias``) of a normalisation, or None for each absent one."""
+    weight = Parameter(factories.empty(*shape, dtype=dtype, device=device)) if affine else None
+    shift = Parameter(factories.empty(*shape, dtype=dtype, device=device)) if affine and bias else None
+    module.register_parameter("weight", weight)
+    module.register_parameter("bias", shift)
+
+
+def _reset_affine(module):
+    """Scale 1, shift 0: a normalisation starts as the identity on its normalised values."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class LayerNorm(Module):
     """Normalises each sample over its last ``len(normalized_shape)`` dimensions."""
 
@@ -128,22 +144,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(factories.empty(*self.normalized_shape, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(factories.empty(*self.normalized_shape, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         shape = _shape(input)
@@ -172,22 +177,11 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(factories.empty(num_channels, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(factories.empty(num_channels, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (num_channels,), affine, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         shape = _shape(input)
