@@ -6,11 +6,10 @@ ConvTranspose: weight (C_in, C_out / groups, *kernel);
     L_out = (L_in - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
 """
 
-import math
 
 from convgrad import factories
 from convgrad.nn import functional as F
-from convgrad.nn import init
+from convgrad.nn.modules.linear import reset_weight_and_bias
 from convgrad.nn.modules.module import Module, _fast
 from convgrad.nn.modules.utils import _pair, _reverse_repeat_tuple, _shape, _single
 from convgrad.nn.parameter import Parameter
@@ -73,13 +72,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """weight ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias ~ the same."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        reset_weight_and_bias(self.weight, self.bias)
 
     def extra_repr(self, brief=False):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
