@@ -451,27 +451,18 @@ class Tensor:
         return op.apply(a, b)
 
     def __add__(self, other):
-        if other.__class__ is Tensor and other.data.dtype == self.data.dtype and \
-                other.data.shape == self.data.shape:
-            return _ops.Add.apply(self, other)
         return self._binary(other, _ops.Add)
 
     def __radd__(self, other):
         return self._binary(other, _ops.Add)
 
     def __sub__(self, other):
-        if other.__class__ is Tensor and other.data.dtype == self.data.dtype and \
-                other.data.shape == self.data.shape:
-            return _ops.Sub.apply(self, other)
         return self._binary(other, _ops.Sub)
 
     def __rsub__(self, other):
         return self._binary(other, _ops.Sub, reverse=True)
 
     def __mul__(self, other):
-        if other.__class__ is Tensor and other.data.dtype == self.data.dtype and \
-                other.data.shape == self.data.shape:
-            return _ops.Mul.apply(self, other)
         return self._binary(other, _ops.Mul)
 
     def __rmul__(self, other):
@@ -625,34 +616,34 @@ class Tensor:
         return Tensor._make(np.any(self.data, axis=self._dims(dim), keepdims=keepdim))
 
     # ------------------------------------------------------------------ elementwise functions
-    def _float_op(self, op, name):
+    def _float_op(self, op):
         if self.data.dtype.kind != "f":
             return op.apply(self.float())
         return op.apply(self)
 
     def exp(self):
-        return self._float_op(_ops.Exp, "exp")
+        return self._float_op(_ops.Exp)
 
     def log(self):
-        return self._float_op(_ops.Log, "log")
+        return self._float_op(_ops.Log)
 
     def sqrt(self):
-        return self._float_op(_ops.Sqrt, "sqrt")
+        return self._float_op(_ops.Sqrt)
 
     def rsqrt(self):
         return 1 / self.sqrt()
 
     def sin(self):
-        return self._float_op(_ops.Sin, "sin")
+        return self._float_op(_ops.Sin)
 
     def cos(self):
-        return self._float_op(_ops.Cos, "cos")
+        return self._float_op(_ops.Cos)
 
     def tanh(self):
-        return self._float_op(_ops.Tanh, "tanh")
+        return self._float_op(_ops.Tanh)
 
     def sigmoid(self):
-        return self._float_op(_ops.Sigmoid, "sigmoid")
+        return self._float_op(_ops.Sigmoid)
 
     def relu(self):
         return _ops.ReLU.apply(self)

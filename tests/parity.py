@@ -44,14 +44,6 @@ def _np(t):
     return t.detach().numpy() if isinstance(t, torch.Tensor) else t.data
 
 
-def _leaf_grad(leaf, noncontiguous_view, arr_ndim):
-    g = leaf.grad
-    if g is None:
-        return None
-    g = _np(g)
-    return g
-
-
 def run(lib, fn, inputs, requires_grad, noncontiguous):
     ts, leaves = [], []
     for a, rg in zip(inputs, requires_grad):
