@@ -36,6 +36,18 @@ def main():
     tc, tt = interleaved(fwd_bwd(a_c, b_c), fwd_bwd(a_t, b_t), repeat=20)
     print(row("mul+sum+backward, 1 element (per step)", tc / 100, tt / 100))
 
+    # ReLU forward+backward on a conv-sized activation (its backward selects by an unpredictable mask)
+    xr = np.random.default_rng(1).standard_normal((128, 16, 32, 32)).astype(np.float32)
+    gr = np.random.default_rng(2).standard_normal(xr.shape).astype(np.float32)
+
+    def relu_step(lib):
+        x = lib.tensor(xr, requires_grad=True)
+        g = lib.tensor(gr)
+        return lambda: x.relu().backward(g)
+
+    tc, tt = interleaved(relu_step(convgrad), relu_step(torch), repeat=20)
+    print(row("relu fwd+bwd 128x16x32x32", tc, tt))
+
     # MLP 784-256-10, batch 128, cross-entropy written with core ops, plain SGD
     rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 784)).astype(np.float32)
