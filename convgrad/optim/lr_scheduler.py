@@ -122,23 +122,6 @@ class LRScheduler:
 _LRScheduler = LRScheduler
 
 
-def _lambda_state_dict(scheduler):
-    state = {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-    # plain functions cannot be saved; callable objects keep their attributes
-    state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
-                           for fn in scheduler.lr_lambdas]
-    return state
-
-
-def _lambda_load_state_dict(scheduler, state_dict):
-    state_dict = dict(state_dict)
-    lr_lambdas = state_dict.pop("lr_lambdas")
-    scheduler.__dict__.update(state_dict)
-    for fn, saved in zip(scheduler.lr_lambdas, lr_lambdas):
-        if saved is not None:
-            fn.__dict__.update(saved)
-
-
 def _lambdas(optimizer, lr_lambda):
     if isinstance(lr_lambda, (list, tuple)):
         if len(lr_lambda) != len(optimizer.param_groups):
@@ -161,10 +144,19 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self):
-        return _lambda_state_dict(self)
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        # plain functions cannot be saved; callable objects keep their attributes
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
 
     def load_state_dict(self, state_dict):
-        _lambda_load_state_dict(self, state_dict)
+        state_dict = dict(state_dict)
+        lr_lambdas = state_dict.pop("lr_lambdas")
+        self.__dict__.update(state_dict)
+        for fn, saved in zip(self.lr_lambdas, lr_lambdas):
+            if saved is not None:
+                fn.__dict__.update(saved)
 
     def get_lr(self):
         self._warn_get_lr()
