@@ -125,20 +125,20 @@ def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
 
 
 def normal(mean, std, size=None, generator=None):
+    m = getattr(mean, "_data", mean)
+    s = getattr(std, "_data", std)
     if size is None:
-        size = np.broadcast_shapes(np.shape(getattr(mean, "data", mean)), np.shape(getattr(std, "data", std)))
-    m = getattr(mean, "data", mean)
-    s = getattr(std, "data", std)
+        size = np.broadcast_shapes(np.shape(m), np.shape(s))
     return _make((m + s * rng(generator).standard_normal(_size((size,)))).astype(get_default_dtype()), False)
 
 
 def bernoulli(p, generator=None):
-    pa = p.data if isinstance(p, Tensor) else np.asarray(p)
+    pa = p._data if isinstance(p, Tensor) else np.asarray(p)
     return _make((rng(generator).random(pa.shape) < pa).astype(pa.dtype), False)
 
 
 def multinomial(probs, num_samples, replacement=False, generator=None):
-    pa = np.asarray(probs.data if isinstance(probs, Tensor) else probs, np.float64)
+    pa = np.asarray(probs._data if isinstance(probs, Tensor) else probs, np.float64)
     g = rng(generator)
     rows = pa.reshape(-1, pa.shape[-1])
     out = np.stack([g.choice(r.size, num_samples, replace=replacement, p=r / r.sum()) for r in rows])

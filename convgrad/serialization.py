@@ -74,7 +74,7 @@ class _Encoder:
                 return obj
             return {"F": repr(obj)}
         if isinstance(obj, Tensor):
-            node = {"T": self._store(obj.data, path)}
+            node = {"T": self._store(obj._data, path)}
             if obj.requires_grad:
                 node["rg"] = True
             if isinstance(obj, Parameter):

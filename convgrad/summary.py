@@ -290,9 +290,9 @@ def _tensors(obj):
 
 def _shares(a, b):
     try:
-        return np.shares_memory(a.data, b.data, max_work=1000)
+        return np.shares_memory(a._data, b._data, max_work=1000)
     except (np.exceptions.TooHardError, AttributeError, TypeError):
-        return np.may_share_memory(a.data, b.data)
+        return np.may_share_memory(a._data, b._data)
 
 
 def _geometry(m, n):
@@ -455,10 +455,10 @@ def summary(model, input_size=None, batch_size=None, dtypes=None, input_data=Non
             info.weight_params += n
         elif leaf == "bias":
             info.bias_params += n
-        info.param_bytes += n * p.data.itemsize
-    info.buffer_bytes = sum(b.numel() * b.data.itemsize for b in model.buffers())
+        info.param_bytes += n * p._data.itemsize
+    info.buffer_bytes = sum(b.numel() * b._data.itemsize for b in model.buffers())
     info.input_values = sum(int(np.prod(t.shape[1:])) for t in inputs)
-    info.input_bytes = sum(int(np.prod(t.shape[1:])) * t.data.itemsize for t in inputs)
+    info.input_bytes = sum(int(np.prod(t.shape[1:])) * t._data.itemsize for t in inputs)
 
     names = {}
     depth = {}
@@ -505,7 +505,7 @@ def summary(model, input_size=None, batch_size=None, dtypes=None, input_data=Non
             if any(_shares(t, i) for i in ins):
                 continue
             row.activations += numel
-            row.activation_bytes += numel * t.data.itemsize
+            row.activation_bytes += numel * t._data.itemsize
         row.in_place = bool(outs) and row.activations == 0 and any(t is i for t in outs for i in ins)
         in_shape = tuple(inp.shape[1:]) if inp is not None else None
         rf = _rf_step(tracker.get(inp), geom, in_shape, out_shape, m)

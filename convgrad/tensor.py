@@ -61,12 +61,12 @@ def _dtype_of(dtype):
 def _infer_array(data, dtype=None):
     """Array from Python data with PyTorch's dtype rules: floats -> float32, ints -> int64."""
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
     elif isinstance(data, np.ndarray):
         arr = data
     else:
         if isinstance(data, (list, tuple)) and data and any(isinstance(d, Tensor) for d in data):
-            data = [d.data if isinstance(d, Tensor) else d for d in data]
+            data = [d._data if isinstance(d, Tensor) else d for d in data]
         arr = np.asarray(data)
         if dtype is None:
             if arr.dtype.kind == "f":
@@ -84,8 +84,8 @@ def _promote(a, b):
     """Result dtype of a binary op, as PyTorch: an integer tensor with a float tensor or Python float
     becomes the float type (float32 by default); two floats take the wider."""
     if isinstance(b, Tensor):
-        bd = b.data.dtype
-        ad = a.data.dtype
+        bd = b._data.dtype
+        ad = a._data.dtype
         if ad == bd:
             return ad
         if ad.kind == "f" and bd.kind != "f":
@@ -97,7 +97,7 @@ def _promote(a, b):
         if bd.kind == "b":
             return ad
         return np.promote_types(ad, bd)
-    ad = a.data.dtype
+    ad = a._data.dtype
     if isinstance(b, bool):
         return ad
     if isinstance(b, numbers.Integral):
@@ -112,7 +112,10 @@ _UNVERSIONED = (0,)
 
 class Tensor:
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
-    compute gradients of a scalar with respect to every tensor that ``requires_grad``."""
+    compute gradients of a scalar with respect to every tensor that ``requires_grad``.
+
+    The values live in the NumPy array ``_data``; ``data`` is, as in PyTorch, a detached Tensor on the
+    same storage."""
 
     __array_priority__ = 1000  # NumPy defers to our reflected operators
     # Defaults live on the class so creating a tensor (once per op) sets one attribute, not nine.
@@ -131,30 +134,43 @@ class Tensor:
         arr = _infer_array(data, _dtype_of(dtype))
         if arr.dtype.kind == "i" and not isinstance(data, (np.ndarray, Tensor)):
             arr = arr.astype(_default_dtype[0])  # torch.Tensor([1, 2]) is float
-        self.data = arr
+        self._data = arr
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
     def _make(cls, array, requires_grad=False):
         t = object.__new__(cls)
-        t.data = array
+        t._data = array
         if requires_grad:
             t.requires_grad = True
         return t
 
     # ------------------------------------------------------------------ properties
     @property
+    def data(self):
+        """This tensor's storage as a new Tensor outside the graph, as PyTorch's ``.data``: changes made
+        through it (``w.data.normal_(0, 0.02)``) are not recorded and not seen by the version check.
+        The NumPy array itself is ``numpy()`` (library code reads ``_data``)."""
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def device(self):
@@ -181,34 +197,34 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim=None):
         if dim is None:
-            return self.data.shape
-        return self.data.shape[self._dim(dim)]
+            return self._data.shape
+        return self._data.shape[self._dim(dim)]
 
     def numel(self):
-        return self.data.size
+        return self._data.size
 
     def nelement(self):
-        return self.data.size
+        return self._data.size
 
     def element_size(self):
-        return self.data.itemsize
+        return self._data.itemsize
 
     def is_floating_point(self):
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     def is_contiguous(self):
-        return self.data.flags.c_contiguous
+        return self._data.flags.c_contiguous
 
     def stride(self, dim=None):
-        st = tuple(s // self.data.itemsize for s in self.data.strides)
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
         return st if dim is None else st[self._dim(dim)]
 
     def data_ptr(self):
-        return self.data.__array_interface__["data"][0]
+        return self._data.__array_interface__["data"][0]
 
     def _bump_version(self):
         if self._vc is _UNVERSIONED:
@@ -217,7 +233,7 @@ class Tensor:
 
     def _dim(self, dim, ndim=None):
         """Normalise a possibly negative ``dim``; out of range raises IndexError as PyTorch."""
-        n = self.data.ndim if ndim is None else ndim
+        n = self._data.ndim if ndim is None else ndim
         lo, hi = (-n, n - 1) if n > 0 else (-1, 0)
         if not isinstance(dim, (numbers.Integral, np.integer)) or isinstance(dim, bool):
             raise TypeError(f"dim must be an int, got {type(dim).__name__}")
@@ -241,25 +257,25 @@ class Tensor:
 
     # ------------------------------------------------------------------ conversion
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar "
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar "
                 f"(item() needs exactly one element; shape is {tuple(self.shape)})"
             )
-        return self.data.reshape(()).item()
+        return self._data.reshape(()).item()
 
     def numpy(self, force=False):
         if self.requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
-        return self.data
+        return self._data
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
         return float(self.item())
@@ -268,38 +284,38 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
                 f"Boolean value of Tensor with more than one value is ambiguous (shape {tuple(self.shape)})"
             )
-        return bool(self.data.reshape(()))
+        return bool(self._data.reshape(()))
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __hash__(self):
         return id(self)
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4,
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4,
                                threshold=1000, edgeitems=3)
         extras = []
-        if self.data.dtype not in (_default_dtype[0], np.dtype(np.int64), np.dtype(bool)) or (
-            self.data.size == 0
+        if self._data.dtype not in (_default_dtype[0], np.dtype(np.int64), np.dtype(bool)) or (
+            self._data.size == 0
         ):
-            extras.append(f"dtype=convgrad.{self.data.dtype}")
+            extras.append(f"dtype=convgrad.{self._data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
         elif self.requires_grad:
@@ -320,25 +336,25 @@ class Tensor:
         if create_graph:
             raise NotImplementedError("backward: create_graph (higher-order gradients) is not supported")
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs; this tensor has shape "
                     f"{tuple(self.shape)}: pass backward(gradient=...) with dL/d(this tensor)"
                 )
-            g = np.ones(self.data.shape, self.data.dtype)
+            g = np.ones(self._data.shape, self._data.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-            if g.shape != self.data.shape:
+            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if g.shape != self._data.shape:
                 raise RuntimeError(
                     f"backward: gradient has shape {tuple(g.shape)}; expected the output's shape "
                     f"{tuple(self.shape)}"
                 )
-            g = g.astype(self.data.dtype, copy=False)
+            g = g.astype(self._data.dtype, copy=False)
         run_backward(self, g, retain_graph=bool(retain_graph))
 
     def detach(self):
         """The same data, cut from the graph (shares memory and the version counter)."""
-        t = Tensor._make(self.data)
+        t = Tensor._make(self._data)
         if self._vc is _UNVERSIONED:
             self._vc = [0]
         t._vc = self._vc
@@ -350,9 +366,9 @@ class Tensor:
         return self
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients; got dtype {self.data.dtype}"
+                f"only Tensors of floating point dtype can require gradients; got dtype {self._data.dtype}"
             )
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("you can only change requires_grad flags of leaf variables")
@@ -389,13 +405,13 @@ class Tensor:
                 _check_device(a)
             elif a is not None:
                 dtype = a
-        if dtype is None or np.dtype(dtype) == self.data.dtype:
+        if dtype is None or np.dtype(dtype) == self._data.dtype:
             return self
         return self.type(dtype)
 
     def type(self, dtype=None):
         if dtype is None:
-            return f"convgrad.{self.data.dtype}Tensor"
+            return f"convgrad.{self._data.dtype}Tensor"
         from convgrad.ops.elementwise import Cast
 
         return Cast.apply(self, np.dtype(dtype))
@@ -429,8 +445,8 @@ class Tensor:
 
     # ------------------------------------------------------------------ arithmetic
     def _binary(self, other, op, reverse=False):
-        if not reverse and type(other) is Tensor and other.data.dtype == self.data.dtype:
-            if other.data.shape != self.data.shape:
+        if not reverse and type(other) is Tensor and other._data.dtype == self._data.dtype:
+            if other._data.shape != self._data.shape:
                 _broadcast_check(op.__name__.lower(), self, other)
             return op.apply(self, other)
         if not isinstance(other, Tensor):
@@ -438,12 +454,12 @@ class Tensor:
                 other = Tensor._make(other)
             elif not isinstance(other, numbers.Number):
                 return NotImplemented
-        if isinstance(other, Tensor) and other.data.shape != self.data.shape:
+        if isinstance(other, Tensor) and other._data.shape != self._data.shape:
             _broadcast_check(op.__name__.lower(), self, other)
         dt = _promote(self, other)
-        a = self if self.data.dtype == dt else self.to(dt)
+        a = self if self._data.dtype == dt else self.to(dt)
         if isinstance(other, Tensor):
-            b = other if other.data.dtype == dt else other.to(dt)
+            b = other if other._data.dtype == dt else other.to(dt)
         else:
             b = other
         if reverse:
@@ -469,22 +485,22 @@ class Tensor:
         return self._binary(other, _ops.Mul)
 
     def __truediv__(self, other):
-        if self.data.dtype.kind != "f" and not (isinstance(other, Tensor) and other.data.dtype.kind == "f"):
+        if self._data.dtype.kind != "f" and not (isinstance(other, Tensor) and other._data.dtype.kind == "f"):
             return self.float() / other
         return self._binary(other, _ops.Div)
 
     def __rtruediv__(self, other):
-        if self.data.dtype.kind != "f":
+        if self._data.dtype.kind != "f":
             return other / self.float()
         return self._binary(other, _ops.Div, reverse=True)
 
     def __floordiv__(self, other):
-        o = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(np.floor_divide(self.data, o))
+        o = other._data if isinstance(other, Tensor) else other
+        return Tensor._make(np.floor_divide(self._data, o))
 
     def __mod__(self, other):
-        o = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(np.mod(self.data, o))
+        o = other._data if isinstance(other, Tensor) else other
+        return Tensor._make(np.mod(self._data, o))
 
     def __pow__(self, exponent):
         return self._binary(exponent, _ops.Pow)
@@ -540,8 +556,8 @@ class Tensor:
 
     # comparisons: results are bool tensors with no gradient
     def _compare(self, other, fn):
-        o = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(fn(self.data, o))
+        o = other._data if isinstance(other, Tensor) else other
+        return Tensor._make(fn(self._data, o))
 
     def __eq__(self, other):
         return self._compare(other, np.equal)
@@ -571,7 +587,7 @@ class Tensor:
         return self._compare(other, np.logical_xor if self.dtype == bool_ else np.bitwise_xor)
 
     def __invert__(self):
-        return Tensor._make(np.logical_not(self.data) if self.dtype == bool_ else np.invert(self.data))
+        return Tensor._make(np.logical_not(self._data) if self.dtype == bool_ else np.invert(self._data))
 
     def eq(self, other):
         return self == other
@@ -592,32 +608,32 @@ class Tensor:
         return self >= other
 
     def equal(self, other):
-        return self.shape == other.shape and bool(np.array_equal(self.data, other.data))
+        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
 
     def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
-        return bool(np.allclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+        return bool(np.allclose(self._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
     def isnan(self):
-        return Tensor._make(np.isnan(self.data))
+        return Tensor._make(np.isnan(self._data))
 
     def isinf(self):
-        return Tensor._make(np.isinf(self.data))
+        return Tensor._make(np.isinf(self._data))
 
     def isfinite(self):
-        return Tensor._make(np.isfinite(self.data))
+        return Tensor._make(np.isfinite(self._data))
 
     def logical_not(self):
-        return Tensor._make(np.logical_not(self.data))
+        return Tensor._make(np.logical_not(self._data))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._make(np.all(self.data, axis=self._dims(dim), keepdims=keepdim))
+        return Tensor._make(np.all(self._data, axis=self._dims(dim), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._make(np.any(self.data, axis=self._dims(dim), keepdims=keepdim))
+        return Tensor._make(np.any(self._data, axis=self._dims(dim), keepdims=keepdim))
 
     # ------------------------------------------------------------------ elementwise functions
     def _float_op(self, op):
-        if self.data.dtype.kind != "f":
+        if self._data.dtype.kind != "f":
             return op.apply(self.float())
         return op.apply(self)
 
@@ -661,16 +677,16 @@ class Tensor:
         return 1 / self
 
     def sign(self):
-        return Tensor._make(np.sign(self.data))
+        return Tensor._make(np.sign(self._data))
 
     def floor(self):
-        return Tensor._make(np.floor(self.data))
+        return Tensor._make(np.floor(self._data))
 
     def ceil(self):
-        return Tensor._make(np.ceil(self.data))
+        return Tensor._make(np.ceil(self._data))
 
     def round(self):
-        return Tensor._make(np.round(self.data))
+        return Tensor._make(np.round(self._data))
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
@@ -696,7 +712,7 @@ class Tensor:
         return where(condition, self, other)
 
     def masked_fill(self, mask, value):
-        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        mask = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
         v = value.item() if isinstance(value, Tensor) else value
         return where(Tensor._make(mask), Tensor._make(np.asarray(v, self.dtype)), self)
 
@@ -712,18 +728,18 @@ class Tensor:
 
     # ------------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, dtype=None):
-        if self.data.dtype.kind in "bi" and dtype is None:
+        if self._data.dtype.kind in "bi" and dtype is None:
             dtype = int64
-        if self.data.dtype.kind not in "fc":
-            return Tensor._make(np.sum(self.data, axis=self._dims(dim), keepdims=keepdim, dtype=dtype))
+        if self._data.dtype.kind not in "fc":
+            return Tensor._make(np.sum(self._data, axis=self._dims(dim), keepdims=keepdim, dtype=dtype))
         return _ops.Sum.apply(self, self._dims(dim), keepdim)
 
     def mean(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
-        if x.data.dtype.kind != "f":
+        if x._data.dtype.kind != "f":
             raise RuntimeError(
                 f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
-                f"complex dtype. Got: {x.data.dtype}"
+                f"complex dtype. Got: {x._data.dtype}"
             )
         return _ops.Mean.apply(x, self._dims(dim), keepdim)
 
@@ -731,7 +747,7 @@ class Tensor:
         if isinstance(dim, Tensor):
             return other_fn(self, dim)
         if dim is None:
-            if self.data.size == 0:
+            if self._data.size == 0:
                 raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
             return all_op.apply(self, None, False)
         vals, idx = dim_op.apply(self, self._dim(dim), keepdim)
@@ -751,15 +767,15 @@ class Tensor:
 
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._make(np.asarray(np.argmax(self.data), np.int64))
+            return Tensor._make(np.asarray(np.argmax(self._data), np.int64))
         d = self._dim(dim)
-        return Tensor._make(np.argmax(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+        return Tensor._make(np.argmax(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
     def argmin(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._make(np.asarray(np.argmin(self.data), np.int64))
+            return Tensor._make(np.asarray(np.argmin(self._data), np.int64))
         d = self._dim(dim)
-        return Tensor._make(np.argmin(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+        return Tensor._make(np.argmin(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if correction is None:
@@ -788,14 +804,14 @@ class Tensor:
         d = self._dim(dim)
         if not 0 <= k <= self.shape[d]:
             raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {self.shape[d]}")
-        key = -self.data if largest else self.data
+        key = -self._data if largest else self._data
         idx = np.argsort(key, axis=d, kind="stable")
         idx = np.take(idx, np.arange(k), axis=d).astype(np.int64)
         return _TopkResult(self.gather(d, Tensor._make(idx)), Tensor._make(idx))
 
     def sort(self, dim=-1, descending=False):
         d = self._dim(dim)
-        key = -self.data if descending else self.data
+        key = -self._data if descending else self._data
         idx = np.argsort(key, axis=d, kind="stable").astype(np.int64)
         return _TopkResult(self.gather(d, Tensor._make(idx)), Tensor._make(idx))
 
@@ -803,7 +819,7 @@ class Tensor:
         return self.sort(dim, descending)[1]
 
     def cumsum(self, dim):
-        return Tensor._make(np.cumsum(self.data, axis=self._dim(dim)))
+        return Tensor._make(np.cumsum(self._data, axis=self._dim(dim)))
 
     # ------------------------------------------------------------------ shapes
     def _shape_arg(self, shape):
@@ -813,14 +829,14 @@ class Tensor:
         if shape.count(-1) > 1:
             raise RuntimeError("only one dimension can be inferred (got more than one -1)")
         known = int(np.prod([s for s in shape if s != -1]))
-        n = self.data.size
+        n = self._data.size
         if (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n):
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
         return shape
 
     def reshape(self, *shape):
         shape = self._shape_arg(shape)
-        if shape == self.data.shape:
+        if shape == self._data.shape:
             return self
         return _ops.Reshape.apply(self, shape)
 
@@ -830,7 +846,7 @@ class Tensor:
         shape = self._shape_arg(shape)
         # a view needs a layout-compatible shape, as in PyTorch
         try:
-            v = self.data.view()
+            v = self._data.view()
             v.shape = shape
         except AttributeError:
             raise RuntimeError(
@@ -846,12 +862,12 @@ class Tensor:
         return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             return self.reshape(1)
         s, e = self._dim(start_dim), self._dim(end_dim)
         if s > e:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-        shp = self.data.shape
+        shp = self._data.shape
         return self.reshape(shp[:s] + (-1 if 0 not in shp[s:e + 1] else 0,) + shp[e + 1:])
 
     def unflatten(self, dim, sizes):
@@ -861,10 +877,10 @@ class Tensor:
     def permute(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        if len(dims) != self.data.ndim:
+        if len(dims) != self._data.ndim:
             raise RuntimeError(
                 f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
-                f"length of the desired ordering of dimensions i.e. input.dim() = {self.data.ndim} is not "
+                f"length of the desired ordering of dimensions i.e. input.dim() = {self._data.ndim} is not "
                 f"equal to len(dims) = {len(dims)}"
             )
         dims = tuple(self._dim(d) for d in dims)
@@ -873,7 +889,7 @@ class Tensor:
         return _ops.Permute.apply(self, dims)
 
     def transpose(self, dim0, dim1):
-        dims = list(range(self.data.ndim))
+        dims = list(range(self._data.ndim))
         a, b = self._dim(dim0), self._dim(dim1)
         dims[a], dims[b] = dims[b], dims[a]
         return _ops.Permute.apply(self, tuple(dims))
@@ -881,35 +897,35 @@ class Tensor:
     swapaxes = transpose
 
     def t(self):
-        if self.data.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.data.ndim}D")
-        return self.transpose(0, 1) if self.data.ndim == 2 else self
+        if self._data.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D")
+        return self.transpose(0, 1) if self._data.ndim == 2 else self
 
     def squeeze(self, dim=None):
         if dim is None:
-            shape = tuple(s for s in self.data.shape if s != 1)
+            shape = tuple(s for s in self._data.shape if s != 1)
         else:
             dims = self._dims(dim)
             dims = (dims,) if isinstance(dims, numbers.Integral) else dims
-            shape = tuple(s for i, s in enumerate(self.data.shape) if not (i in dims and s == 1))
+            shape = tuple(s for i, s in enumerate(self._data.shape) if not (i in dims and s == 1))
         return self.reshape(shape)
 
     def unsqueeze(self, dim):
-        d = self._dim(dim, self.data.ndim + 1)
-        return self.reshape(self.data.shape[:d] + (1,) + self.data.shape[d:])
+        d = self._dim(dim, self._data.ndim + 1)
+        return self.reshape(self._data.shape[:d] + (1,) + self._data.shape[d:])
 
     def expand(self, *sizes):
         if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
             sizes = tuple(sizes[0])
-        if len(sizes) < self.data.ndim:
+        if len(sizes) < self._data.ndim:
             raise RuntimeError(
                 f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
-                f"number of dimensions in the tensor ({self.data.ndim})"
+                f"number of dimensions in the tensor ({self._data.ndim})"
             )
-        lead = len(sizes) - self.data.ndim
+        lead = len(sizes) - self._data.ndim
         shape = []
         for i, s in enumerate(sizes):
-            cur = self.data.shape[i - lead] if i >= lead else 1
+            cur = self._data.shape[i - lead] if i >= lead else 1
             if s == -1:
                 if i < lead:
                     raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
@@ -918,7 +934,7 @@ class Tensor:
                 raise RuntimeError(
                     f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
                     f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
-                    f"{list(self.data.shape)}"
+                    f"{list(self._data.shape)}"
                 )
             shape.append(s)
         return _ops.Expand.apply(self, tuple(shape))
@@ -929,14 +945,14 @@ class Tensor:
     def repeat(self, *reps):
         if len(reps) == 1 and isinstance(reps[0], (tuple, list)):
             reps = tuple(reps[0])
-        if len(reps) < self.data.ndim:
+        if len(reps) < self._data.ndim:
             raise RuntimeError(
                 "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
             )
         return _ops.Repeat.apply(self, tuple(reps))
 
     def contiguous(self):
-        if self.data.flags.c_contiguous:
+        if self._data.flags.c_contiguous:
             return self
         return _ops.Clone.apply(self)
 
@@ -960,30 +976,30 @@ class Tensor:
 
     def gather(self, dim, index):
         d = self._dim(dim)
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index._data if isinstance(index, Tensor) else np.asarray(index)
         if idx.dtype.kind not in "iu":
             raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
         return _ops.Gather.apply(self, d, idx)
 
     def index_select(self, dim, index):
         d = self._dim(dim)
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index._data if isinstance(index, Tensor) else np.asarray(index)
         return self[(slice(None),) * d + (idx,)]
 
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, index):
-        index = _index_arrays(index, self.data.shape)
+        index = _index_arrays(index, self._data.shape)
         return _ops.GetItem.apply(self, index)
 
     def __setitem__(self, index, value):
-        index = _index_arrays(index, self.data.shape)
-        v = value.data if isinstance(value, Tensor) else value
+        index = _index_arrays(index, self._data.shape)
+        v = value._data if isinstance(value, Tensor) else value
         if (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) and _state.enabled:
             self._check_inplace()
             result = _SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
             self._rebase(result)
         else:
-            self.data[index] = v
+            self._data[index] = v
             self._bump_version()
 
     # ------------------------------------------------------------------ in-place
@@ -996,7 +1012,7 @@ class Tensor:
 
     def _rebase(self, result):
         """In-place on a tensor in the graph: take result's values into our buffer and its node as ours."""
-        self.data[...] = result.data
+        self._data[...] = result._data
         self._bump_version()
         self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
         self.requires_grad = result.requires_grad
@@ -1012,7 +1028,7 @@ class Tensor:
             return self
         with no_grad():
             r = fn(self, *args)
-        np.copyto(self.data, r.data, casting="same_kind")
+        np.copyto(self._data, r._data, casting="same_kind")
         self._bump_version()
         return self
 
@@ -1065,7 +1081,7 @@ class Tensor:
         if _state.enabled and self.requires_grad:
             self._check_inplace()
         v = value.item() if isinstance(value, Tensor) else value
-        self.data.fill(v)
+        self._data.fill(v)
         self._bump_version()
         return self
 
@@ -1077,29 +1093,29 @@ class Tensor:
                 _ops.Clone.apply(src_t.expand(self.shape))
             self._rebase(r)
             return self
-        np.copyto(self.data, np.broadcast_to(src_t.data, self.data.shape), casting="unsafe")
+        np.copyto(self._data, np.broadcast_to(src_t._data, self._data.shape), casting="unsafe")
         self._bump_version()
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from convgrad.random import rng
 
-        return self._fill_random(rng(generator).uniform(a, b, self.data.shape))
+        return self._fill_random(rng(generator).uniform(a, b, self._data.shape))
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from convgrad.random import rng
 
-        return self._fill_random(rng(generator).normal(mean, std, self.data.shape))
+        return self._fill_random(rng(generator).normal(mean, std, self._data.shape))
 
     def bernoulli_(self, p=0.5, generator=None):
         from convgrad.random import rng
 
-        return self._fill_random(rng(generator).random(self.data.shape) < p)
+        return self._fill_random(rng(generator).random(self._data.shape) < p)
 
     def _fill_random(self, values):
         if _state.enabled and self.requires_grad:
             self._check_inplace()
-        self.data[...] = values
+        self._data[...] = values
         self._bump_version()
         return self
 
@@ -1134,9 +1150,9 @@ class _Handle:
 def _index_arrays(index, shape):
     """Turn Tensors inside an index into arrays, and check integer indices against the shape."""
     if isinstance(index, Tensor):
-        index = index.data
+        index = index._data
     elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
     elif isinstance(index, list):
         index = np.asarray(index)
     items = index if isinstance(index, tuple) else (index,)
@@ -1264,7 +1280,7 @@ def minimum(a, b):
 
 def where(condition, input=None, other=None):
     """Elements of ``input`` where ``condition`` holds, else of ``other``."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if input is None and other is None:
         return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
     if cond.dtype != bool:
@@ -1398,9 +1414,9 @@ def _attach_ops():
             for h in ctx.hooks:
                 r = h(Tensor._make(g))
                 if r is not None:
-                    g = r.data
+                    g = r._data
             if t._retains_grad:
-                t.grad = Tensor._make(g.copy()) if t.grad is None else Tensor._make(t.grad.data + g)
+                t.grad = Tensor._make(g.copy()) if t.grad is None else Tensor._make(t.grad._data + g)
             return g
 
         @staticmethod

@@ -41,7 +41,7 @@ def _outputs(out):
 
 
 def _np(t):
-    return t.detach().numpy() if isinstance(t, torch.Tensor) else t.data
+    return t.detach().numpy() if isinstance(t, torch.Tensor) else t._data
 
 
 def run(lib, fn, inputs, requires_grad, noncontiguous):
@@ -96,12 +96,12 @@ def compare(fn, *inputs, atol=1e-5, rtol=1e-4, grad=True, requires_grad=None, no
             continue
         gt, gc = lt.grad, lc.grad
         if gt is None:
-            assert gc is None or not np.any(gc.data), f"input {i}: torch gives no gradient, convgrad does"
+            assert gc is None or not np.any(gc._data), f"input {i}: torch gives no gradient, convgrad does"
             continue
         assert gc is not None, f"input {i}: convgrad gives no gradient"
         assert gc.shape == tuple(gt.shape), f"input {i}: grad shape {gc.shape} != torch's {tuple(gt.shape)}"
         assert str(gc.dtype) == str(gt.dtype).replace("torch.", ""), f"input {i}: grad dtype {gc.dtype}"
-        np.testing.assert_allclose(gc.data, _np(gt), atol=atol, rtol=rtol, err_msg=f"gradient of input {i}")
+        np.testing.assert_allclose(gc._data, _np(gt), atol=atol, rtol=rtol, err_msg=f"gradient of input {i}")
     return out_c
 
 

@@ -51,15 +51,15 @@ def test_gradients_accumulate_across_backward_calls():
     x = convgrad.tensor([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3 + 2, 3 + 4])
+    np.testing.assert_allclose(x.grad._data, [3 + 2, 3 + 4])
 
 
 def test_shared_gradient_arrays_do_not_alias_between_leaves():
     a = convgrad.tensor([1.0, 2.0], requires_grad=True)
     b = convgrad.tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data += 10
-    np.testing.assert_allclose(b.grad.data, [1, 1])
+    a.grad._data += 10
+    np.testing.assert_allclose(b.grad._data, [1, 1])
 
 
 def test_second_backward_through_freed_graph_raises():
@@ -75,7 +75,7 @@ def test_retain_graph_allows_second_backward():
     y = (x.exp()).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * np.exp([1.0, 2.0]), rtol=1e-6)
+    np.testing.assert_allclose(x.grad._data, 2 * np.exp([1.0, 2.0]), rtol=1e-6)
 
 
 def test_backward_on_non_scalar_needs_gradient():
@@ -83,7 +83,7 @@ def test_backward_on_non_scalar_needs_gradient():
     with pytest.raises(RuntimeError, match=r"only for scalar outputs.*\(2, 3\)"):
         (x * 2).backward()
     (x * 2).backward(convgrad.ones(2, 3))
-    assert (x.grad.data == 2).all()
+    assert (x.grad._data == 2).all()
 
 
 def test_backward_gradient_of_wrong_shape():
@@ -144,7 +144,7 @@ def test_inplace_on_leaf_requiring_grad_raises():
     with convgrad.no_grad():
         x.add_(1)
         x -= 0.5
-    np.testing.assert_allclose(x.data, [1.5, 1.5])
+    np.testing.assert_allclose(x._data, [1.5, 1.5])
     assert x.is_leaf and x.requires_grad
 
 
@@ -171,7 +171,7 @@ def test_custom_function_like_torch():
 
     x = convgrad.tensor([1.0, -2.0], requires_grad=True)
     Cube.apply(x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 12.0])
+    np.testing.assert_allclose(x.grad._data, [3.0, 12.0])
     gradcheck(Cube.apply, (convgrad.tensor([0.3, -1.2], dtype=convgrad.float64, requires_grad=True),))
 
 
@@ -230,14 +230,14 @@ def test_detach_shares_memory_and_cuts_the_graph():
     d = (x * 2).detach()
     assert not d.requires_grad and d.grad_fn is None
     d2 = x.detach()
-    d2.data[0] = 5
-    assert x.data[0] == 5
+    d2._data[0] = 5
+    assert x._data[0] == 5
 
 
 def test_autograd_grad_returns_without_accumulating():
     x = convgrad.tensor([1.0, 2.0], requires_grad=True)
     (g,) = convgrad.autograd.grad((x * x).sum(), x)
-    np.testing.assert_allclose(g.data, [2, 4])
+    np.testing.assert_allclose(g._data, [2, 4])
     assert x.grad is None
 
 

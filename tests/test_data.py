@@ -17,7 +17,7 @@ def _np(x):
     """A convgrad or torch tensor as a NumPy array."""
     if isinstance(x, torch.Tensor):
         return x.numpy()
-    return np.asarray(x.data)
+    return np.asarray(x._data)
 
 
 class Range(cud.Dataset):

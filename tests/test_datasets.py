@@ -69,10 +69,10 @@ def test_mnist_offline_copy(tmp_path):
         assert isinstance(ds.data, convgrad.Tensor) and ds.data.dtype == np.uint8
         assert ds.data.shape[1:] == (28, 28)
         assert ds.targets.dtype == np.int64
-        assert np.bincount(ds.targets.data).tolist() == counts
-        assert ds.data.data.min() == 0 and ds.data.data.max() == 255
+        assert np.bincount(ds.targets._data).tolist() == counts
+        assert ds.data._data.min() == 0 and ds.data._data.max() == 255
     # the well-known normalisation constants of the training set
-    pixels = train.data.data / 255.0
+    pixels = train.data._data / 255.0
     assert abs(pixels.mean() - 0.1307) < 1e-4 and abs(pixels.std() - 0.3081) < 1e-4
     img, label = train[0]
     assert isinstance(img, Image.Image) and img.mode == "L" and img.size == (28, 28)
@@ -88,15 +88,15 @@ def test_mnist_idx_round_trip(tmp_path):
     hub = datasets.MNIST(tmp_path / "hub", train=False)
     raw = tmp_path / "idx" / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    write_idx(raw / "t10k-images-idx3-ubyte", hub.data.data)
-    write_idx(raw / "t10k-labels-idx1-ubyte", hub.targets.data.astype(np.uint8))
+    write_idx(raw / "t10k-images-idx3-ubyte", hub.data._data)
+    write_idx(raw / "t10k-labels-idx1-ubyte", hub.targets._data.astype(np.uint8))
     head = (raw / "t10k-images-idx3-ubyte").read_bytes()[:16]
     assert head == bytes.fromhex("00000803" + "00002710" + "0000001c" + "0000001c")
     assert (raw / "t10k-labels-idx1-ubyte").stat().st_size == 8 + 10000
     from_idx = datasets.MNIST(tmp_path / "idx", train=False)
     assert from_idx.source == str(raw)
-    np.testing.assert_array_equal(from_idx.data.data, hub.data.data)
-    np.testing.assert_array_equal(from_idx.targets.data, hub.targets.data)
+    np.testing.assert_array_equal(from_idx.data._data, hub.data._data)
+    np.testing.assert_array_equal(from_idx.targets._data, hub.targets._data)
     assert from_idx.targets.dtype == np.int64
     assert np.array_equal(np.asarray(from_idx[123][0]), np.asarray(hub[123][0]))
 
@@ -116,8 +116,8 @@ def test_mnist_reads_gzipped_idx_and_warns_on_unofficial_md5(tmp_path):
     images, labels = _write_small_mnist(tmp_path / "MNIST" / "raw", gz=True)
     with pytest.warns(UserWarning, match="md5"):
         ds = datasets.MNIST(tmp_path, train=True)
-    np.testing.assert_array_equal(ds.data.data, images)
-    assert ds.targets.data.tolist() == labels.tolist() and len(ds) == 50
+    np.testing.assert_array_equal(ds.data._data, images)
+    assert ds.targets._data.tolist() == labels.tolist() and len(ds) == 50
     with pytest.raises(TypeError, match="default_collate"):  # PIL images need a transform, as in torch
         next(iter(DataLoader(ds, batch_size=8)))
     ds.transform = T.ToTensor()
@@ -207,8 +207,8 @@ def test_download_from_a_mirror_checks_md5_and_extracts(tmp_path, http_root):
     ds = Local(tmp_path / "root", train=True, download=True)
     raw = tmp_path / "root" / "Local" / "raw"
     assert sorted(os.listdir(raw)) == sorted(names + [n[:-3] for n in names])
-    np.testing.assert_array_equal(ds.data.data, images)
-    assert ds.targets.data.tolist() == labels.tolist()
+    np.testing.assert_array_equal(ds.data._data, images)
+    assert ds.targets._data.tolist() == labels.tolist()
     assert len(Local(tmp_path / "root", train=False, download=True)) == 10  # already there: no download
 
     class BadChecksum(Local):
@@ -245,15 +245,15 @@ def test_mnist1d_default_split_and_shapes():
     assert isinstance(x, convgrad.Tensor) and x.shape == (1, 40) and x.dtype == np.float32
     assert isinstance(y, int) and 0 <= y <= 9
     assert train.data.shape == (4000, 40) and train.targets.dtype == np.int64
-    assert sorted(set(train.targets.data.tolist())) == list(range(10))
+    assert sorted(set(train.targets._data.tolist())) == list(range(10))
     reference = make_dataset()  # the package's own defaults: the standard dataset
-    np.testing.assert_allclose(train.data.data, reference["x"], rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(test.targets.data, reference["y_test"])
+    np.testing.assert_allclose(train.data._data, reference["x"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(test.targets._data, reference["y_test"])
     xb, yb = next(iter(DataLoader(train, batch_size=32, shuffle=True)))
     assert xb.shape == (32, 1, 40) and yb.shape == (32,)
     import torch
 
-    out = torch.nn.Conv1d(1, 25, 5, stride=2)(torch.from_numpy(np.asarray(xb.data)))
+    out = torch.nn.Conv1d(1, 25, 5, stride=2)(torch.from_numpy(np.asarray(xb._data)))
     assert tuple(out.shape) == (32, 25, 18)
 
 
@@ -272,7 +272,7 @@ def test_mnist1d_cache_under_root(tmp_path):
     path.write_bytes(b"not an npz file")
     with pytest.warns(UserWarning, match="regenerating"):
         fresh = datasets.MNIST1D(tmp_path, num_samples=200, seed=3)
-    np.testing.assert_array_equal(fresh.data.data, ds.data.data)
+    np.testing.assert_array_equal(fresh.data._data, ds.data._data)
     with pytest.raises(ValueError, match="num_samples"):
         datasets.MNIST1D(num_samples=3)
 
@@ -323,7 +323,7 @@ def test_cifar10_official_layout(tmp_path):
     x, y = train[1]
     assert x.shape == (3, 32, 32) and y == first["labels"][1]
     np.testing.assert_allclose(
-        np.asarray(x.data)[1], first["data"][1, 1024:2048].reshape(32, 32) / 255, rtol=1e-6
+        np.asarray(x._data)[1], first["data"][1, 1024:2048].reshape(32, 32) / 255, rtol=1e-6
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -396,9 +396,9 @@ def test_image_folder(tmp_path):
     ]
     assert ds.targets == [0, 1, 1] and ds.imgs is ds.samples and len(ds) == 3
     x, y = ds[1]
-    assert x.shape == (3, 5, 6) and y == 1 and np.allclose(np.asarray(x.data)[1], 1.0)
+    assert x.shape == (3, 5, 6) and y == 1 and np.allclose(np.asarray(x._data)[1], 1.0)
     xb, yb = next(iter(DataLoader(ds, batch_size=3)))
-    assert xb.shape == (3, 3, 5, 6) and yb.data.tolist() == [0, 1, 1]
+    assert xb.shape == (3, 3, 5, 6) and yb._data.tolist() == [0, 1, 1]
     raw = datasets.ImageFolder(tmp_path)[0][0]
     assert isinstance(raw, Image.Image) and raw.mode == "RGB"
     only_png = datasets.ImageFolder(tmp_path, is_valid_file=lambda p: p.endswith(".png"), allow_empty=True)

@@ -84,37 +84,37 @@ def test_initialiser_distribution_matches_torch(name, kwargs):
     c = getattr(init, name)(convgrad.empty(*SHAPE), **kwargs)
     t = getattr(torch.nn.init, name)(torch.empty(*SHAPE), **kwargs)
     assert c.dtype == np.float32 and c.shape == SHAPE
-    _same_distribution(c.data, t.numpy())
+    _same_distribution(c._data, t.numpy())
     if name.startswith("trunc"):
-        assert c.data.min() >= kwargs["a"] and c.data.max() <= kwargs["b"]
+        assert c._data.min() >= kwargs["a"] and c._data.max() <= kwargs["b"]
 
 
 def test_constant_zeros_ones_eye_dirac():
     t = convgrad.empty(3, 4)
-    assert init.constant_(t, 0.25) is t and np.all(t.data == 0.25)
-    assert np.all(init.zeros_(t).data == 0) and np.all(init.ones_(t).data == 1)
-    np.testing.assert_array_equal(init.eye_(t).data, torch.nn.init.eye_(torch.empty(3, 4)).numpy())
+    assert init.constant_(t, 0.25) is t and np.all(t._data == 0.25)
+    assert np.all(init.zeros_(t)._data == 0) and np.all(init.ones_(t)._data == 1)
+    np.testing.assert_array_equal(init.eye_(t)._data, torch.nn.init.eye_(torch.empty(3, 4)).numpy())
     w = init.dirac_(convgrad.empty(4, 2, 3, 3), groups=2)
-    np.testing.assert_array_equal(w.data, torch.nn.init.dirac_(torch.empty(4, 2, 3, 3), groups=2).numpy())
+    np.testing.assert_array_equal(w._data, torch.nn.init.dirac_(torch.empty(4, 2, 3, 3), groups=2).numpy())
     # a dirac-initialised convolution is the identity
     conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
     init.dirac_(conv.weight)
     x = convgrad.randn(2, 3, 5, 5)
-    np.testing.assert_allclose(conv(x).data, x.data, atol=1e-6)
+    np.testing.assert_allclose(conv(x)._data, x._data, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(30, 50), (50, 30), (16, 8, 3, 3)])
 def test_orthogonal(shape):
-    w = init.orthogonal_(convgrad.empty(*shape), gain=2.0).data.reshape(shape[0], -1)
+    w = init.orthogonal_(convgrad.empty(*shape), gain=2.0)._data.reshape(shape[0], -1)
     gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
     np.testing.assert_allclose(gram, 4 * np.eye(len(gram)), atol=1e-4)
 
 
 def test_initialisers_work_in_place_without_a_graph():
     p = nn.Parameter(convgrad.zeros(4, 4))
-    data, v = p.data, p._version
+    data, v = p._data, p._version
     out = init.kaiming_uniform_(p)
-    assert out is p and p.data is data and p.grad_fn is None and p.requires_grad
+    assert out is p and p._data is data and p.grad_fn is None and p.requires_grad
     assert p._version > v
     d = init.normal_(convgrad.zeros(3, dtype=convgrad.float64))
     assert d.dtype == np.float64
@@ -122,15 +122,15 @@ def test_initialisers_work_in_place_without_a_graph():
 
 def test_seed_reproduces_and_generator_is_used():
     convgrad.manual_seed(3)
-    a = nn.Linear(20, 10).weight.data.copy()
+    a = nn.Linear(20, 10).weight._data.copy()
     convgrad.manual_seed(3)
-    b = nn.Linear(20, 10).weight.data.copy()
-    c = nn.Linear(20, 10).weight.data
+    b = nn.Linear(20, 10).weight._data.copy()
+    c = nn.Linear(20, 10).weight._data
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     g = convgrad.Generator().manual_seed(1)
-    x = init.uniform_(convgrad.empty(5), generator=g).data.copy()
-    y = init.uniform_(convgrad.empty(5), generator=convgrad.Generator().manual_seed(1)).data
+    x = init.uniform_(convgrad.empty(5), generator=g)._data.copy()
+    y = init.uniform_(convgrad.empty(5), generator=convgrad.Generator().manual_seed(1))._data
     np.testing.assert_array_equal(x, y)
 
 
@@ -161,11 +161,11 @@ def test_default_layer_initialisation_matches_torch(name, args, kwargs):
     bound = 1 / math.sqrt(fan_in)
     for pc, pt in zip(_weight_and_bias(c), _weight_and_bias(t)):
         assert pc.shape == tuple(pt.shape) and pc.dtype == np.float32
-        assert np.abs(pc.data).max() <= bound * (1 + 1e-6)
+        assert np.abs(pc._data).max() <= bound * (1 + 1e-6)
         if pc.numel() >= 50_000:
-            _same_distribution(pc.data, pt.detach().numpy(), bound=bound)
+            _same_distribution(pc._data, pt.detach().numpy(), bound=bound)
         else:  # biases: too few values for a std test; the range is the distribution's
-            assert np.abs(pc.data).max() > 0.5 * bound
+            assert np.abs(pc._data).max() > 0.5 * bound
 
 
 def test_other_default_initialisations_match_torch():
@@ -173,7 +173,7 @@ def test_other_default_initialisations_match_torch():
                        ("GroupNorm", (2, 8)), ("PReLU", (5, 0.1))):
         c, t = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
         for (k, vc), (_, vt) in zip(c.state_dict().items(), t.state_dict().items()):
-            np.testing.assert_array_equal(vc.data, vt.numpy(), err_msg=f"{name}.{k}")
+            np.testing.assert_array_equal(vc._data, vt.numpy(), err_msg=f"{name}.{k}")
             assert vc.dtype == np.dtype(str(vt.dtype).replace("torch.", ""))
 
 

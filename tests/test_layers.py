@@ -37,9 +37,9 @@ def check(c, t, *inputs, atol=1e-5, rtol=1e-4, call=None, grad=True, seed=0):
     for i, (oc, ot) in enumerate(zip(outs_c, outs_t)):
         assert tuple(oc.shape) == tuple(ot.shape), f"output {i}: shape {tuple(oc.shape)} != {tuple(ot.shape)}"
         assert str(oc.dtype) == str(ot.dtype).replace("torch.", ""), f"output {i}: dtype {oc.dtype}"
-        np.testing.assert_allclose(oc.data, ot.detach().numpy(), atol=atol, rtol=rtol, err_msg=f"output {i}")
+        np.testing.assert_allclose(oc._data, ot.detach().numpy(), atol=atol, rtol=rtol, err_msg=f"output {i}")
     for (name, bc), (_, bt) in zip(c.named_buffers(), t.named_buffers()):
-        np.testing.assert_allclose(bc.data, bt.numpy(), atol=atol, rtol=rtol, err_msg=f"buffer {name}")
+        np.testing.assert_allclose(bc._data, bt.numpy(), atol=atol, rtol=rtol, err_msg=f"buffer {name}")
     if not grad:
         return outs_c
     rng = np.random.default_rng(seed)
@@ -55,13 +55,13 @@ def check(c, t, *inputs, atol=1e-5, rtol=1e-4, call=None, grad=True, seed=0):
     loss_t.backward()
     for i, (xc, xt) in enumerate(zip(cin, tin)):
         if xt.grad is not None:
-            np.testing.assert_allclose(xc.grad.data, xt.grad.numpy(), atol=atol, rtol=rtol,
+            np.testing.assert_allclose(xc.grad._data, xt.grad.numpy(), atol=atol, rtol=rtol,
                                        err_msg=f"gradient of input {i}")
     for (name, pc), (_, pt) in zip(c.named_parameters(), t.named_parameters()):
         if pt.grad is None:
             assert pc.grad is None, f"{name}: convgrad has a gradient, torch none"
             continue
-        np.testing.assert_allclose(pc.grad.data, pt.grad.numpy(), atol=atol, rtol=rtol,
+        np.testing.assert_allclose(pc.grad._data, pt.grad.numpy(), atol=atol, rtol=rtol,
                                    err_msg=f"grad of {name}")
     return outs_c
 
@@ -165,13 +165,13 @@ def test_inplace_activation(name):
     x = randn(4, 5) * 3
     xc, xt = convgrad.tensor(x), torch.tensor(x)
     yc, yt = c(xc), t(xt)
-    np.testing.assert_allclose(yc.data, yt.numpy(), atol=1e-6)
-    np.testing.assert_allclose(xc.data, xt.numpy(), atol=1e-6)  # the input was overwritten in both
+    np.testing.assert_allclose(yc._data, yt.numpy(), atol=1e-6)
+    np.testing.assert_allclose(xc._data, xt.numpy(), atol=1e-6)  # the input was overwritten in both
     # in a graph: applied to an intermediate result, gradients still flow
     a_c, a_t = convgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     c(a_c * 2).sum().backward()
     t(a_t * 2).sum().backward()
-    np.testing.assert_allclose(a_c.grad.data, a_t.grad.numpy(), atol=1e-5)
+    np.testing.assert_allclose(a_c.grad._data, a_t.grad.numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("num", [1, 3])
@@ -187,7 +187,7 @@ def test_softmax_without_dim_warns_and_picks_torchs_dim():
         yc = c(convgrad.tensor(x))
     with pytest.warns(UserWarning):
         yt = t(torch.tensor(x))
-    np.testing.assert_allclose(yc.data, yt.numpy(), atol=1e-6)
+    np.testing.assert_allclose(yc._data, yt.numpy(), atol=1e-6)
 
 
 def test_conv_transpose_output_size():
@@ -248,14 +248,14 @@ def test_batch_norm_momentum_none_is_cumulative_average():
         x = randn(16, 3, seed=i) + i
         means.append(x.mean(0))
         bn(convgrad.tensor(x))
-    np.testing.assert_allclose(bn.running_mean.data, np.mean(means, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bn.running_mean._data, np.mean(means, 0), rtol=1e-5, atol=1e-6)
 
 
 def test_batch_norm_reset_running_stats():
     bn = nn.BatchNorm2d(3)
     bn(convgrad.tensor(randn(4, 3, 2, 2) + 5))
     bn.reset_running_stats()
-    assert np.all(bn.running_mean.data == 0) and np.all(bn.running_var.data == 1)
+    assert np.all(bn.running_mean._data == 0) and np.all(bn.running_var._data == 1)
     assert bn.num_batches_tracked.item() == 0
 
 
@@ -263,14 +263,14 @@ def test_dropout_train_and_eval():
     convgrad.manual_seed(0)
     d = nn.Dropout(0.25)
     x = convgrad.ones(200, 100)
-    y = d(x).data
+    y = d(x)._data
     kept = y != 0
     assert abs(kept.mean() - 0.75) < 0.02
     np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
     d.eval()
-    assert np.array_equal(d(x).data, x.data)
+    assert np.array_equal(d(x)._data, x._data)
     d2 = nn.Dropout2d(0.5)
-    y2 = d2(convgrad.ones(50, 40, 3, 3)).data
+    y2 = d2(convgrad.ones(50, 40, 3, 3))._data
     per_channel = y2.reshape(50, 40, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))  # whole channels dropped
     with pytest.raises(ValueError, match="between 0 and 1"):
@@ -345,10 +345,10 @@ def test_loss_matches_torch(name, kwargs, kind):
     x, y = _loss_inputs(kind)
     cx, tx = convgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     lc, lt = c(cx, convgrad.tensor(y)), t(tx, torch.tensor(y))
-    np.testing.assert_allclose(lc.data, lt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(lc._data, lt.detach().numpy(), rtol=1e-5, atol=1e-6)
     lc.sum().backward()
     lt.sum().backward()
-    np.testing.assert_allclose(cx.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(cx.grad._data, tx.grad.numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_loss_legacy_reduction_arguments():

@@ -135,10 +135,10 @@ def test_cross_entropy_is_one_fused_op():
     assert type(node).__name__ == "CrossEntropy"
     assert [type(n).__name__ for n, _ in node.next_functions() if n is not None] == ["AccumulateGrad"]
     loss.backward()
-    p = np.exp(x.data - x.data.max(1, keepdims=True))
+    p = np.exp(x._data - x._data.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    p[np.arange(4), t.data] -= 1
-    np.testing.assert_allclose(x.grad.data, p / 4, atol=1e-7)
+    p[np.arange(4), t._data] -= 1
+    np.testing.assert_allclose(x.grad._data, p / 4, atol=1e-7)
 
 
 def test_legacy_size_average_and_reduce():
@@ -272,7 +272,7 @@ def test_binary_cross_entropy_clamps_the_log_at_minus_100():
     t = np.array([1.0, 0.0, 0.0, 1.0, 1.0], np.float32)
     out = compare(lambda lib, p, t: F(lib).binary_cross_entropy(p, t, reduction="none"), p, t,
                   requires_grad=[True, False], rtol=1e-5)
-    np.testing.assert_allclose(out.data, [100, 100, 0, 0, np.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(out._data, [100, 100, 0, 0, np.log(2)], rtol=1e-6)
 
 
 @settings(max_examples=examples(20))
@@ -288,7 +288,7 @@ def test_binary_cross_entropy_with_logits_parity(shape, reduction, weighted, pos
     def fn(lib, x, t, w, pw):
         return F(lib).binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw, reduction=reduction)
     out = compare(fn, x, t, w, pw, noncontiguous=nc, requires_grad=[True, True, False, False])
-    assert np.all(np.isfinite(out.data))
+    assert np.all(np.isfinite(out._data))
 
 
 def test_binary_losses_gradcheck():

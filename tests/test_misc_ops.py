@@ -81,7 +81,7 @@ def test_pad_gradcheck_and_examples(mode):
     want = {"constant": [0, 0, 0, 1, 2, 3, 4, 0], "reflect": [2, 1, 0, 1, 2, 3, 4, 3],
             "replicate": [0, 0, 0, 1, 2, 3, 4, 4], "circular": [3, 4, 0, 1, 2, 3, 4, 0]}[mode]
     out = compare(lambda lib, x: F(lib).pad(x, (2, 1), mode=mode), x)
-    np.testing.assert_array_equal(out.data.ravel(), want)
+    np.testing.assert_array_equal(out._data.ravel(), want)
 
 
 def test_pad_errors():
@@ -158,7 +158,7 @@ def test_interpolate_nearest_shortcuts_match_torch_in_2d_and_in_every_backward()
     compare(lambda lib, x: F(lib).interpolate(x, scale_factor=(1.0, 2.1)), x)  # 4 -> 8: each element twice
     compare(lambda lib, x: F(lib).interpolate(x, scale_factor=(1.0, 1.1)), x)  # 4 -> 4: a copy
     y = CF.interpolate(convgrad.tensor(x[0]), scale_factor=2.1)
-    np.testing.assert_array_equal(y.data.ravel(), [0, 0, 1, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(y._data.ravel(), [0, 0, 1, 1, 2, 2, 3, 3])
 
 
 @pytest.mark.parametrize("shape,kw", [

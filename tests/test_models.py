@@ -294,10 +294,10 @@ def _randomise_norms(model, seed=0):
     for m in model.modules():
         if isinstance(m, convgrad.nn.BatchNorm2d):
             c = m.num_features
-            m.running_mean.data[...] = rng.normal(0, 0.1, c)
-            m.running_var.data[...] = rng.uniform(0.5, 1.5, c)
-            m.weight.data[...] = rng.uniform(0.5, 1.5, c)
-            m.bias.data[...] = rng.normal(0, 0.1, c)
+            m.running_mean._data[...] = rng.normal(0, 0.1, c)
+            m.running_var._data[...] = rng.uniform(0.5, 1.5, c)
+            m.weight._data[...] = rng.uniform(0.5, 1.5, c)
+            m.bias._data[...] = rng.normal(0, 0.1, c)
 
 
 def _parity(ours, ref, shape, rtol=2e-4):

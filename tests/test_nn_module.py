@@ -63,7 +63,7 @@ def test_forward_backward_and_eval_match_torch():
     c.eval()
     t.eval()
     for oc, ot in zip(c(convgrad.tensor(x)), t(torch.tensor(x))):
-        np.testing.assert_allclose(oc.data, ot.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(oc._data, ot.detach().numpy(), rtol=1e-4, atol=1e-5)
     c.train()
     t.train()
     c.dropout.p = t.dropout.p = 0.0
@@ -71,9 +71,9 @@ def test_forward_backward_and_eval_match_torch():
     (oc[0].sum() + oc[1].sum()).backward()
     (ot[0].sum() + ot[1].sum()).backward()
     for (n, pc), (_, pt) in zip(c.named_parameters(), t.named_parameters()):
-        np.testing.assert_allclose(pc.grad.data, pt.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=n)
+        np.testing.assert_allclose(pc.grad._data, pt.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=n)
     for (n, bc), (_, bt) in zip(c.named_buffers(), t.named_buffers()):
-        np.testing.assert_allclose(bc.data, bt.numpy(), rtol=1e-5, atol=1e-6, err_msg=n)
+        np.testing.assert_allclose(bc._data, bt.numpy(), rtol=1e-5, atol=1e-6, err_msg=n)
 
 
 def test_registration_rules():
@@ -166,7 +166,7 @@ def test_zero_grad_requires_grad_and_apply():
     net(convgrad.randn(4, 3)).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in net.parameters())
+    assert all(p.grad is not None and not p.grad._data.any() for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
     net.requires_grad_(False)
@@ -180,7 +180,7 @@ def test_zero_grad_requires_grad_and_apply():
 
     assert net.apply(init) is net
     assert seen == ["Linear", "ReLU", "Linear", "Sequential"]
-    assert np.all(net[0].weight.data == 0.5)
+    assert np.all(net[0].weight._data == 0.5)
 
 
 def test_dtype_and_device_conversion():
@@ -218,11 +218,11 @@ def test_load_state_dict_round_trip_and_result():
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert repr(result) == "<All keys matched successfully>"
     for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=k)
+        np.testing.assert_array_equal(a._data, b._data, err_msg=k)
     # copies, not aliases
     sd = src.state_dict()
-    assert sd["scale"].data is src.scale.data  # state_dict shares memory, as torch
-    assert dst.scale.data is not src.scale.data
+    assert sd["scale"]._data is src.scale._data  # state_dict shares memory, as torch
+    assert dst.scale._data is not src.scale._data
     assert "cache" not in sd  # non-persistent buffer
 
 
@@ -245,7 +245,7 @@ def test_load_state_dict_reports_every_bad_key_at_once():
     assert "size mismatch for features.1.running_mean" in msg
     # the same mistakes against torch produce the same list of keys
     tnet = build(torch)
-    tsd = {k: torch.tensor(v.data) for k, v in sd.items()}
+    tsd = {k: torch.tensor(v._data) for k, v in sd.items()}
     with pytest.raises(RuntimeError) as tinfo:
         tnet.load_state_dict(tsd)
     for line in str(tinfo.value).split("\n\t")[1:]:
@@ -259,7 +259,7 @@ def test_load_state_dict_non_strict():
     result = net.load_state_dict(sd, strict=False)
     assert result.missing_keys == ["0.bias", "1.weight", "1.bias"]
     assert result.unexpected_keys == ["9.bias"]
-    assert np.all(net[0].weight.data == 1)
+    assert np.all(net[0].weight._data == 1)
     with pytest.raises(RuntimeError, match="size mismatch"):  # shapes are always checked
         net.load_state_dict({"0.weight": np.ones((3, 2), np.float32)}, strict=False)
     with pytest.raises(TypeError, match="dict-like"):
@@ -270,9 +270,9 @@ def test_load_state_dict_assign_and_casting():
     net = nn.Linear(2, 2)
     w = net.weight
     net.load_state_dict({"weight": np.ones((2, 2)), "bias": np.zeros(2)})  # float64 source cast in place
-    assert net.weight is w and w.dtype == np.float32 and np.all(w.data == 1)
+    assert net.weight is w and w.dtype == np.float32 and np.all(w._data == 1)
     net.load_state_dict({"weight": convgrad.full((2, 2), 2.0), "bias": convgrad.zeros(2)}, assign=True)
-    assert net.weight is not w and isinstance(net.weight, nn.Parameter) and np.all(net.weight.data == 2)
+    assert net.weight is not w and isinstance(net.weight, nn.Parameter) and np.all(net.weight._data == 2)
 
 
 def test_forward_hooks():
@@ -283,7 +283,7 @@ def test_forward_hooks():
     h3 = lin.register_forward_hook(lambda m, args, out: calls.append("first"), prepend=True)
     y = lin(convgrad.ones(1, 2))
     assert calls == ["pre", "first", "post"]
-    np.testing.assert_allclose(y.data, lin.bias.data[None] + 1, rtol=1e-6)
+    np.testing.assert_allclose(y._data, lin.bias._data[None] + 1, rtol=1e-6)
     for h in (h1, h2, h3):
         h.remove()
     calls.clear()
@@ -291,12 +291,12 @@ def test_forward_hooks():
     assert calls == []
     h = lin.register_forward_pre_hook(lambda m, args, kwargs: (args, kwargs), with_kwargs=True)
     h4 = lin.register_forward_hook(lambda m, args, kwargs, out: out * 0, with_kwargs=True)
-    assert np.all(lin(convgrad.ones(1, 2)).data == 0)
+    assert np.all(lin(convgrad.ones(1, 2))._data == 0)
     h.remove()
     h4.remove()
     with lin.register_forward_hook(lambda m, a, o: o * 2):
-        assert lin(convgrad.zeros(1, 2)).data.tolist() == (lin.bias.data * 2)[None].tolist()
-    assert lin(convgrad.zeros(1, 2)).data.tolist() == lin.bias.data[None].tolist()
+        assert lin(convgrad.zeros(1, 2))._data.tolist() == (lin.bias._data * 2)[None].tolist()
+    assert lin(convgrad.zeros(1, 2))._data.tolist() == lin.bias._data[None].tolist()
 
 
 def test_forward_hooks_collect_activations_in_a_network():
@@ -334,14 +334,14 @@ def test_full_backward_hook_matches_torch():
     (gi_t, go_t), (gi_c, go_c) = got["t"], got["c"]
     np.testing.assert_allclose(go_c[0].data, go_t[0].numpy(), rtol=1e-5)
     np.testing.assert_allclose(gi_c[0].data, gi_t[0].numpy(), rtol=1e-5)
-    np.testing.assert_allclose(xc.grad.data, xt.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(xc.grad._data, xt.grad.numpy(), rtol=1e-5)
 
     # a hook may replace grad_input
     cl2 = nn.Linear(3, 2)
     cl2.register_full_backward_hook(lambda m, gi, go: (gi[0] * 0,))
     x2 = convgrad.tensor(x, requires_grad=True)
     cl2(x2).sum().backward()
-    assert not x2.grad.data.any() and cl2.weight.grad.data.any()
+    assert not x2.grad._data.any() and cl2.weight.grad._data.any()
 
 
 def test_errors_in_forward_name_the_layer_once():
@@ -438,13 +438,13 @@ def test_parameter():
     assert frozen.startswith("Parameter containing:\ntensor(")
     t = convgrad.zeros(3)
     shared = nn.Parameter(t)
-    t.data[0] = 5
-    assert shared.data[0] == 5  # shares memory
+    t._data[0] = 5
+    assert shared._data[0] == 5  # shares memory
     assert type(p * 2) is convgrad.Tensor
     q = copy.deepcopy(p)
-    assert isinstance(q, nn.Parameter) and q.requires_grad and q.data is not p.data
+    assert isinstance(q, nn.Parameter) and q.requires_grad and q._data is not p._data
     r = pickle.loads(pickle.dumps(p))
-    assert isinstance(r, nn.Parameter) and np.array_equal(r.data, p.data)
+    assert isinstance(r, nn.Parameter) and np.array_equal(r._data, p._data)
     assert nn.Parameter().shape == (0,)
 
 
@@ -458,7 +458,7 @@ def test_deepcopy_of_a_model_is_independent():
     x = convgrad.randn(1, 1, 8, 8)
     net.eval()
     clone.eval()
-    np.testing.assert_allclose(clone(x)[0].data, 3 * net(x)[0].data - 2 * net.heads.cls.bias.data, rtol=1e-4,
+    np.testing.assert_allclose(clone(x)[0].data, 3 * net(x)[0].data - 2 * net.heads.cls.bias._data, rtol=1e-4,
                                atol=1e-5)
 
 
@@ -479,7 +479,7 @@ def test_buffer_class_and_extra_repr():
 
 def test_functional_and_module_agree():
     x = convgrad.randn(3, 4)
-    np.testing.assert_array_equal(nn.ReLU()(x).data, F.relu(x).data)
+    np.testing.assert_array_equal(nn.ReLU()(x)._data, F.relu(x)._data)
 
 
 def test_forgetting_super_init_is_explained():

@@ -84,7 +84,7 @@ def _ids(case):
 def _compare(pc, pt, rtol=2e-5, atol=2e-6, msg=""):
     for i, (c, t) in enumerate(zip(pc, pt)):
         assert c.dtype == np.dtype(str(t.dtype).replace("torch.", "")), f"{msg} param {i} dtype {c.dtype}"
-        np.testing.assert_allclose(c.data, t.detach().numpy(), rtol=rtol, atol=atol,
+        np.testing.assert_allclose(c._data, t.detach().numpy(), rtol=rtol, atol=atol,
                                    err_msg=f"{msg} param {i}")
 
 
@@ -108,7 +108,7 @@ def test_optimizer_matches_torch(name, kwargs, groups):
         for key, vt in st["state"][k].items():
             vc = sc["state"][k][key]
             assert vc.dtype == np.dtype(str(vt.dtype).replace("torch.", "")), f"state {k}.{key} dtype"
-            np.testing.assert_allclose(vc.data, vt.numpy(), rtol=2e-5, atol=2e-6, err_msg=f"state {k}.{key}")
+            np.testing.assert_allclose(vc._data, vt.numpy(), rtol=2e-5, atol=2e-6, err_msg=f"state {k}.{key}")
 
 
 @pytest.mark.parametrize("name,kwargs,groups", CASES[::3], ids=[_ids(c) for c in CASES[::3]])
@@ -137,7 +137,7 @@ def test_state_dict_round_trip_resumes_exactly(name, kwargs, groups, tmp_path):
             _set_grads(ps, step, convgrad)
             o.step()
     for a, b in zip(p_ref, p_b):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
 
 
 def test_load_state_dict_does_not_alias_the_source():
@@ -148,10 +148,10 @@ def test_load_state_dict_does_not_alias_the_source():
     sd = o.state_dict()
     o2 = optim.Adam(_params(convgrad), lr=0.1)
     o2.load_state_dict(sd)
-    before = sd["state"][0]["exp_avg"].data.copy()
+    before = sd["state"][0]["exp_avg"]._data.copy()
     _set_grads(o2.param_groups[0]["params"], 1, convgrad)
     o2.step()
-    np.testing.assert_array_equal(sd["state"][0]["exp_avg"].data, before)
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"]._data, before)
 
 
 def test_load_state_dict_checks_groups():
@@ -192,12 +192,12 @@ def test_float64_matches_torch():
 
 def test_updates_bump_the_version_and_keep_identity():
     ps = _params(convgrad)
-    arrays = [p.data for p in ps]
+    arrays = [p._data for p in ps]
     o = optim.SGD(ps, lr=0.1)
     _set_grads(ps, 0, convgrad)
     v0 = [p._version for p in ps]
     o.step()
-    assert all(p.data is a for p, a in zip(ps, arrays))  # updated in place
+    assert all(p._data is a for p, a in zip(ps, arrays))  # updated in place
     assert all(p._version > v for p, v in zip(ps, v0))
     assert all(p.grad_fn is None for p in ps)
 
@@ -231,7 +231,7 @@ def test_zero_grad_add_param_group_and_closure():
     assert o.param_groups[1]["momentum"] == 0.9 and o.param_groups[1]["lr"] == 0.01
     _set_grads(ps, 0, convgrad)
     o.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in ps)
+    assert all(p.grad is not None and not p.grad._data.any() for p in ps)
     o.zero_grad()
     assert all(p.grad is None for p in ps)
 
@@ -247,7 +247,7 @@ def test_zero_grad_add_param_group_and_closure():
     with convgrad.no_grad():  # the closure runs with gradients enabled anyway
         loss = o.step(closure)
     assert loss.item() == 9.0
-    np.testing.assert_allclose(w.data, [1.5])
+    np.testing.assert_allclose(w._data, [1.5])
 
 
 def test_named_parameters_are_accepted():
@@ -273,7 +273,7 @@ def test_training_a_small_model_matches_torch():
             loss.backward()
             o.step()
     for (k, a), (_, b) in zip(cnet.state_dict().items(), tnet.state_dict().items()):
-        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
+        np.testing.assert_allclose(a._data, b.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
 
 
 # ---------------------------------------------------------------------------------------------- clipping
@@ -291,7 +291,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
         if t.grad is None:
             assert c.grad is None
         else:
-            np.testing.assert_allclose(c.grad.data, t.grad.numpy(), rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(c.grad._data, t.grad.numpy(), rtol=1e-5, atol=1e-7)
 
 
 def test_clip_grad_norm_edge_cases():
@@ -300,7 +300,7 @@ def test_clip_grad_norm_edge_cases():
     p.grad = convgrad.tensor([3.0, 4.0, 0.0])
     total = nn.utils.clip_grad_norm_(p, 1.0)  # a single tensor
     assert total.item() == pytest.approx(5.0)
-    np.testing.assert_allclose(np.linalg.norm(p.grad.data), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(p.grad._data), 1.0, rtol=1e-5)
     p.grad = convgrad.tensor([np.nan, 1.0, 0.0])
     with pytest.raises(RuntimeError, match="non-finite"):
         nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
@@ -313,7 +313,7 @@ def test_clip_grad_value_matches_torch():
     nn.utils.clip_grad_value_(pc, 0.5)
     torch.nn.utils.clip_grad_value_(pt, 0.5)
     for c, t in zip(pc, pt):
-        np.testing.assert_array_equal(c.grad.data, t.grad.numpy())
+        np.testing.assert_array_equal(c.grad._data, t.grad.numpy())
 
 
 def test_parameters_to_vector_and_back():
@@ -321,12 +321,12 @@ def test_parameters_to_vector_and_back():
     tnet = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
     net.load_state_dict({k: v.detach().numpy().copy() for k, v in tnet.state_dict().items()})
     vec = nn.utils.parameters_to_vector(net.parameters())
-    np.testing.assert_array_equal(vec.data, torch.nn.utils.parameters_to_vector(tnet.parameters()).detach())
+    np.testing.assert_array_equal(vec._data, torch.nn.utils.parameters_to_vector(tnet.parameters()).detach())
     vec.sum().backward()  # differentiable
-    assert all(np.all(p.grad.data == 1) for p in net.parameters())
+    assert all(np.all(p.grad._data == 1) for p in net.parameters())
     new = convgrad.arange(vec.numel(), dtype=convgrad.float32)
     nn.utils.vector_to_parameters(new, net.parameters())
-    np.testing.assert_array_equal(nn.utils.parameters_to_vector(net.parameters()).data, new.data)
+    np.testing.assert_array_equal(nn.utils.parameters_to_vector(net.parameters())._data, new._data)
     with pytest.raises(ValueError, match="elements"):
         nn.utils.vector_to_parameters(convgrad.zeros(3), net.parameters())
 
@@ -383,4 +383,4 @@ def test_a_pytorch_style_training_script_matches_torch():
     np.testing.assert_allclose(oc, ot, rtol=1e-3, atol=1e-4)
     assert lc == lt
     for (k, a), (_, b) in zip(cnet.state_dict().items(), tnet.state_dict().items()):
-        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-3, atol=1e-5, err_msg=k)
+        np.testing.assert_allclose(a._data, b.numpy(), rtol=1e-3, atol=1e-5, err_msg=k)

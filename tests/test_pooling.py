@@ -113,9 +113,9 @@ def test_max_pool2d_window_on_padding_only():
     of nothing is -inf, its index -1, its gradient goes nowhere (PyTorch corrupts memory here)."""
     x = convgrad.tensor(distinct((1, 1, 2, 4)), requires_grad=True)
     y, idx = F.max_pool2d(x, (2, 1), 1, (1, 0), (3, 1), return_indices=True)
-    assert y.shape == (1, 1, 1, 4) and np.all(y.data == -np.inf) and np.all(idx.data == -1)
+    assert y.shape == (1, 1, 1, 4) and np.all(y._data == -np.inf) and np.all(idx._data == -1)
     y.sum().backward()
-    assert not x.grad.data.any()
+    assert not x.grad._data.any()
 
 
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])

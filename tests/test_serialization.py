@@ -24,7 +24,7 @@ def _equal(a, b, path="root"):
     assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
     if isinstance(a, convgrad.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad, path
-        np.testing.assert_array_equal(a.data, b.data, err_msg=path)
+        np.testing.assert_array_equal(a._data, b._data, err_msg=path)
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape, path
         np.testing.assert_array_equal(a, b, err_msg=path)
@@ -165,7 +165,7 @@ def test_plain_safetensors_file_loads_as_tensors(tmp_path):
     assert all(isinstance(v, convgrad.Tensor) for v in sd.values())
     m = nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 2, 3)))
     m.load_state_dict(sd)
-    assert np.all(m.conv.weight.data == 1)
+    assert np.all(m.conv.weight._data == 1)
 
 
 def _torch_checkpoint(path):
@@ -290,6 +290,6 @@ def test_kill_during_save_leaves_a_valid_checkpoint(tmp_path):
         proc.stdout.close()
         ckpt = convgrad.load(path)
         i = ckpt["i"]
-        assert np.all(ckpt["w"].data == i) and np.all(ckpt["b"].data == i)
+        assert np.all(ckpt["w"]._data == i) and np.all(ckpt["b"]._data == i)
         last = max(last, i)
     assert last > 0  # some saves completed

@@ -28,7 +28,7 @@ def test_attributes():
         x.numpy()
     assert x.detach().numpy().shape == (2, 3)
     c = x.clone()
-    assert c.requires_grad and c.grad_fn is not None and c.data is not x.data
+    assert c.requires_grad and c.grad_fn is not None and c._data is not x._data
 
 
 def test_repr_like_torch():
@@ -54,8 +54,8 @@ def test_factories_shapes_and_dtypes_match_torch():
         c, t = make(convgrad), make(torch)
         assert tuple(c.shape) == tuple(t.shape)
         assert str(c.dtype) == str(t.dtype).replace("torch.", "")
-    np.testing.assert_allclose(convgrad.linspace(0, 1, 5).data, torch.linspace(0, 1, 5).numpy())
-    np.testing.assert_allclose(convgrad.arange(0, 1, 0.25).data, torch.arange(0, 1, 0.25).numpy())
+    np.testing.assert_allclose(convgrad.linspace(0, 1, 5)._data, torch.linspace(0, 1, 5).numpy())
+    np.testing.assert_allclose(convgrad.arange(0, 1, 0.25)._data, torch.arange(0, 1, 0.25).numpy())
 
 
 def test_manual_seed_makes_runs_reproducible():
@@ -91,7 +91,7 @@ def test_conversions_and_devices():
     with pytest.raises(RuntimeError, match="CPU only"):
         x.to("cuda")
     assert not convgrad.cuda.is_available()
-    assert convgrad.from_numpy(np.ones(2)).data.base is not None or True
+    assert convgrad.from_numpy(np.ones(2))._data.base is not None or True
     arr = np.zeros(3, np.float32)
     t = convgrad.from_numpy(arr)
     arr[0] = 4

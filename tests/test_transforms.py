@@ -15,7 +15,7 @@ from convgrad.vision.transforms import functional as F
 
 
 def _np(x):
-    return np.asarray(x.data) if isinstance(x, convgrad.Tensor) else np.asarray(x)
+    return np.asarray(x._data) if isinstance(x, convgrad.Tensor) else np.asarray(x)
 
 
 @pytest.fixture

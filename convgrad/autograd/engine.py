@@ -106,11 +106,11 @@ def _accumulate_leaf(t, g, routed):
     for hook in t._hooks or ():
         r = hook(Tensor(g))
         if r is not None:
-            g = r.data
+            g = r._data
     if t.grad is None:
         # keep g itself only when nothing else can see it: routed once, not a view
         if routed.get(id(g), 0) != 1 or g.base is not None or not g.flags.c_contiguous:
-            g = np.array(g, dtype=t.data.dtype, copy=True)
+            g = np.array(g, dtype=t._data.dtype, copy=True)
         t.grad = Tensor(g)
     else:
-        t.grad.data += g
+        t.grad._data += g

@@ -91,7 +91,7 @@ class NumpyFunction(Node):
         need = False
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a._data)
                 if a.requires_grad:
                     need = True
                     edges.append(a)
@@ -118,15 +118,15 @@ class NumpyFunction(Node):
         if ctx._saved:
             ctx._record_versions(args, outs if outs is not None else (result,))
         if outs is None:
-            if result.data.dtype.kind in "fc":
+            if result._data.dtype.kind in "fc":
                 result.requires_grad = True
                 result.grad_fn = ctx
             return result
         nondiff = ctx._non_differentiable
         ctx._n_outputs = len(outs)
-        ctx._output_meta = tuple((t.data.shape, t.data.dtype) for t in outs)
+        ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in outs)
         for i, t in enumerate(outs):
-            if t.data.dtype.kind in "fc" and not (nondiff and id(t.data) in nondiff):
+            if t._data.dtype.kind in "fc" and not (nondiff and id(t._data) in nondiff):
                 t.requires_grad = True
                 t.grad_fn = ctx
                 t._output_nr = i
@@ -143,12 +143,12 @@ class NumpyFunction(Node):
             if s is None:
                 continue
             for t in args:
-                if t.__class__ is not int and getattr(t, "data", None) is s:
+                if t.__class__ is not int and getattr(t, "_data", None) is s:
                     versions.append((t, t._vc[0]))
                     break
             else:
                 for t in outs:
-                    if t.data is s:
+                    if t._data is s:
                         versions.append((t, t._vc[0]))
                         break
         self._saved_versions = versions
@@ -197,7 +197,7 @@ class Function(NumpyFunction):
         return NumpyFunction.saved_tensors.fget(self)
 
     def mark_non_differentiable(self, *tensors):
-        self._non_differentiable = {id(t.data) for t in tensors}
+        self._non_differentiable = {id(t._data) for t in tensors}
 
     @classmethod
     def _run_forward(cls, ctx, arrays, args, kwargs):
@@ -208,7 +208,7 @@ class Function(NumpyFunction):
 
         def unwrap(o):
             if isinstance(o, Tensor):
-                return o.data
+                return o._data
             return np.asarray(o)
 
         if isinstance(out, tuple):
@@ -228,7 +228,7 @@ class Function(NumpyFunction):
             res = type(self).backward(self, *(Tensor(g) if g is not None else None for g in grads))
         if not isinstance(res, tuple):
             res = (res,)
-        return tuple(r.data if isinstance(r, Tensor) else r for r in res)
+        return tuple(r._data if isinstance(r, Tensor) else r for r in res)
 
 
 def _wrap(array):
@@ -243,4 +243,4 @@ def _edge(t):
         node = t._accumulator
         if node is None:
             node = t._accumulator = AccumulateGrad(t)
-    return (node, t._output_nr, t.data.shape, t.data.dtype)
+    return (node, t._output_nr, t._data.shape, t._data.dtype)

@@ -50,10 +50,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     for i, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
-        analytic = x.grad.data if x.grad is not None else np.zeros(x.shape)
+        analytic = x.grad._data if x.grad is not None else np.zeros(x.shape)
         numeric = np.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
-        if not np.shares_memory(flat, x.data):
+        flat = x._data.reshape(-1)  # a view: perturbing it perturbs x
+        if not np.shares_memory(flat, x._data):
             raise GradcheckError(f"gradcheck: input {i} must be contiguous")
         with no_grad():
             for k in range(flat.size):

@@ -230,7 +230,7 @@ def _check_classes(name, input, target, weight, ignore_index, allow_probs):
             if target.shape != expected:
                 raise RuntimeError(f"{name}: expected a target of shape {expected} for input of shape "
                                    f"{tuple(input.shape)} (classes on axis 1), got {tuple(target.shape)}")
-        t = target.data.astype(np.int64, copy=False)
+        t = target._data.astype(np.int64, copy=False)
         bad = t[(t != ignore_index) & ((t < 0) | (t >= n_classes))]
         if bad.size:
             raise IndexError(f"{name}: target {bad.flat[0]} is out of bounds: class indices must be in "
@@ -362,7 +362,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     reduction = _reduction("nll_loss", reduction, size_average, reduce)
     _check_classes("nll_loss", input, target, weight, ignore_index, allow_probs=False)
     x, t, unbatched = _batched(input, target, False)
-    out = NLLLoss.apply(x, t.data, None if weight is None else weight.data, ignore_index, reduction)
+    out = NLLLoss.apply(x, t._data, None if weight is None else weight._data, ignore_index, reduction)
     return out.reshape(()) if unbatched and reduction == "none" else out
 
 
@@ -380,7 +380,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if probs and target.dtype != input.dtype:
         target = target.to(input.dtype)
     x, t, unbatched = _batched(input, target, probs)
-    out = CrossEntropy.apply(x, t if probs else t.data, None if weight is None else weight.data,
+    out = CrossEntropy.apply(x, t if probs else t._data, None if weight is None else weight._data,
                              ignore_index, reduction, smoothing)
     return out.reshape(()) if unbatched and reduction == "none" else out
 
@@ -446,14 +446,14 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """l = -weight (t ln x + (1 - t) ln(1 - x)) for probabilities x, t in [0, 1]; logs clamped at -100"""
     reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
     _check_binary("binary_cross_entropy", input, target, weight)
-    x, t = input.data, target.data
+    x, t = input._data, target._data
     if not np.all((x >= 0) & (x <= 1)):
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 (input "
                            "holds probabilities; for logits use binary_cross_entropy_with_logits)")
     if not np.all((t >= 0) & (t <= 1)):
         raise RuntimeError("binary_cross_entropy: all elements of target should be between 0 and 1")
     target = target if target.dtype == input.dtype else target.to(input.dtype)
-    w = None if weight is None else weight.data.astype(input.dtype, copy=False)
+    w = None if weight is None else weight._data.astype(input.dtype, copy=False)
     return BinaryCrossEntropy.apply(input, target, w, reduction)
 
 
@@ -501,8 +501,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     reduction = _reduction(name, reduction, size_average, reduce)
     _check_binary(name, input, target, weight, (("pos_weight", pos_weight),))
     target = target if target.dtype == input.dtype else target.to(input.dtype)
-    w = None if weight is None else weight.data.astype(input.dtype, copy=False)
-    pw = None if pos_weight is None else pos_weight.data.astype(input.dtype, copy=False)
+    w = None if weight is None else weight._data.astype(input.dtype, copy=False)
+    pw = None if pos_weight is None else pos_weight._data.astype(input.dtype, copy=False)
     return BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction)
 
 

@@ -485,7 +485,7 @@ def one_hot(tensor, num_classes=-1):
                            f"{tensor.dtype}")
     if not _is_int(num_classes):
         raise TypeError(f"one_hot(): num_classes must be an int, got {type(num_classes).__name__}")
-    t = tensor.data
+    t = tensor._data
     if t.size == 0:
         if num_classes == -1:
             raise RuntimeError("one_hot: can not infer total number of classes from empty tensor.")

@@ -212,7 +212,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise RuntimeError(f"{op}: running_mean and running_var must be given in evaluation mode "
                                "(training=False)")
-        return _BatchNormEval.apply(input, weight, bias, running_mean.data, running_var.data, eps)
+        return _BatchNormEval.apply(input, weight, bias, running_mean._data, running_var._data, eps)
     per_channel = input.numel() // c if c else 0
     if per_channel <= 1:
         raise ValueError(
@@ -230,7 +230,7 @@ def _update_running(running_mean, running_var, mean, var_unbiased, momentum):
     for r, stat in ((running_mean, mean), (running_var, var_unbiased)):
         if r is None:
             continue
-        d = r.data
+        d = r._data
         flat = d.reshape(-1)
         flat *= 1 - momentum
         flat += (momentum * stat).astype(d.dtype, copy=False)

@@ -694,8 +694,8 @@ def _max_unpool(op, nsp, input, indices, kernel_size, stride, padding, output_si
     if min(outs) <= 0:
         raise RuntimeError(f"{op}: output size {outs} is too small; expected at least 1 per spatial dim")
     plane = int(np.prod(outs))
-    if indices.data.size:
-        lo, hi = int(indices.data.min()), int(indices.data.max())
+    if indices._data.size:
+        lo, hi = int(indices._data.min()), int(indices._data.max())
         if lo < 0 or hi >= plane:
             bad = lo if lo < 0 else hi
             raise RuntimeError(

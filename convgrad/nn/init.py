@@ -17,7 +17,7 @@ def _fill(tensor, values):
     """Write ``values`` into ``tensor``'s array (keeping its dtype) and bump its version."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init expects a convgrad Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = values
+    tensor._data[...] = values
     tensor._bump_version()
     return tensor
 

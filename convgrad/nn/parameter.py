@@ -18,7 +18,7 @@ class Parameter(Tensor):
         if data is None:
             array = np.zeros((0,), get_default_dtype())
         elif isinstance(data, Tensor):
-            array = data.data
+            array = data._data
         else:
             array = np.asarray(data)
         p = cls._make(array)
@@ -37,21 +37,21 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        result = Parameter(Tensor._make(self.data.copy()), self.requires_grad)
+        result = Parameter(Tensor._make(self._data.copy()), self.requires_grad)
         if self.grad is not None:
-            result.grad = Tensor._make(self.grad.data.copy())
+            result.grad = Tensor._make(self.grad._data.copy())
         memo[id(self)] = result
         return result
 
     def __reduce_ex__(self, protocol):
-        return _rebuild_parameter, (self.data, self.requires_grad)
+        return _rebuild_parameter, (self._data, self.requires_grad)
 
 
 class Buffer(Tensor):
     """PyTorch's ``nn.Buffer``: assigning one to a Module attribute registers it as a buffer."""
 
     def __new__(cls, data=None, *, persistent=True):
-        array = data.data if isinstance(data, Tensor) else (
+        array = data._data if isinstance(data, Tensor) else (
             np.zeros((0,), get_default_dtype()) if data is None else np.asarray(data))
         b = cls._make(array)
         b.persistent = persistent

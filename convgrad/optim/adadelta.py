@@ -34,19 +34,19 @@ class Adadelta(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = _scalar_state(0.0)
-                    state["square_avg"] = Tensor._make(np.zeros_like(p.data))
-                    state["acc_delta"] = Tensor._make(np.zeros_like(p.data))
-                state["step"].data += 1
+                    state["square_avg"] = Tensor._make(np.zeros_like(p._data))
+                    state["acc_delta"] = Tensor._make(np.zeros_like(p._data))
+                state["step"]._data += 1
                 g = -grad if group["maximize"] else grad
                 if wd != 0:
-                    g = g + p.data * wd
-                v, u = state["square_avg"].data, state["acc_delta"].data
+                    g = g + p._data * wd
+                v, u = state["square_avg"]._data, state["acc_delta"]._data
                 v *= rho
                 v += (1 - rho) * g * g
                 std = np.sqrt(v + eps)
                 delta = np.sqrt(u + eps) / std * g
                 u *= rho
                 u += (1 - rho) * delta * delta
-                p.data -= delta * lr
+                p._data -= delta * lr
                 p._bump_version()
         return loss

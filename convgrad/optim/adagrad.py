@@ -30,7 +30,7 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 state = self.state[p]
                 state["step"] = _scalar_state(0.0)
-                state["sum"] = Tensor._make(np.full_like(p.data, group["initial_accumulator_value"]))
+                state["sum"] = Tensor._make(np.full_like(p._data, group["initial_accumulator_value"]))
 
     @no_grad()
     def step(self, closure=None):
@@ -41,17 +41,17 @@ class Adagrad(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = _scalar_state(0.0)
-                    state["sum"] = Tensor._make(np.full_like(p.data, group["initial_accumulator_value"]))
-                state["step"].data += 1
-                step = float(state["step"].data)
+                    state["sum"] = Tensor._make(np.full_like(p._data, group["initial_accumulator_value"]))
+                state["step"]._data += 1
+                step = float(state["step"]._data)
                 g = -grad if group["maximize"] else grad
                 if wd != 0:
-                    g = g + p.data * wd
+                    g = g + p._data * wd
                 clr = lr / (1 + (step - 1) * lr_decay)
-                s = state["sum"].data
+                s = state["sum"]._data
                 s += g * g
                 std = np.sqrt(s)
                 std += eps
-                p.data -= g * clr / std
+                p._data -= g * clr / std
                 p._bump_version()
         return loss

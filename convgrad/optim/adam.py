@@ -53,19 +53,19 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = _scalar_state(0.0)
-                    state["exp_avg"] = Tensor._make(np.zeros_like(p.data))
-                    state["exp_avg_sq"] = Tensor._make(np.zeros_like(p.data))
+                    state["exp_avg"] = Tensor._make(np.zeros_like(p._data))
+                    state["exp_avg_sq"] = Tensor._make(np.zeros_like(p._data))
                     if amsgrad:
-                        state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(p.data))
+                        state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(p._data))
                 g = -grad if group["maximize"] else grad
-                state["step"].data += 1
-                step = float(state["step"].data)
+                state["step"]._data += 1
+                step = float(state["step"]._data)
                 if wd != 0:
                     if decoupled:
-                        p.data *= 1 - lr * wd
+                        p._data *= 1 - lr * wd
                     else:
-                        g = g + p.data * wd
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                        g = g + p._data * wd
+                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 _lerp_(m, g, 1 - beta1)
                 v *= beta2
                 v += (1 - beta2) * g * g
@@ -73,13 +73,13 @@ class Adam(Optimizer):
                 bias_correction2_sqrt = (1 - beta2**step) ** 0.5
                 step_size = lr / bias_correction1
                 if amsgrad:
-                    vmax = state["max_exp_avg_sq"].data
+                    vmax = state["max_exp_avg_sq"]._data
                     np.maximum(vmax, v, out=vmax)
                     denom = np.sqrt(vmax) / bias_correction2_sqrt
                 else:
                     denom = np.sqrt(v) / bias_correction2_sqrt
                 denom += eps
-                p.data -= m * step_size / denom
+                p._data -= m * step_size / denom
                 p._bump_version()
         return loss
 

@@ -1,6 +1,6 @@
 """``Optimizer``: parameter groups, per-parameter state, ``zero_grad`` and ``state_dict`` in PyTorch's
 layout (state keyed by the parameter's position across all groups). Subclasses implement ``step``,
-updating ``p.data`` in place with NumPy (no graph is recorded)."""
+updating ``p._data`` in place with NumPy (no graph is recorded)."""
 
 import copy
 from collections import defaultdict
@@ -113,7 +113,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad.grad_fn = None
-                    p.grad.data.fill(0)
+                    p.grad._data.fill(0)
 
     def step(self, closure=None):
         raise NotImplementedError
@@ -197,14 +197,14 @@ class Optimizer:
         if key == "step":
             return value
         if value.dtype.kind == "f" and param.dtype.kind == "f" and value.dtype != param.dtype:
-            return Tensor._make(value.data.astype(param.dtype))
+            return Tensor._make(value._data.astype(param.dtype))
         return value
 
 
 def _copy_state(obj):
     """A deep copy of a state dict whose tensors own fresh, writable arrays."""
     if isinstance(obj, Tensor):
-        return Tensor._make(np.array(obj.data, copy=True))
+        return Tensor._make(np.array(obj._data, copy=True))
     if isinstance(obj, np.ndarray):
         return np.array(obj, copy=True)
     if isinstance(obj, dict):
@@ -223,5 +223,5 @@ def _params_with_grad(group):
         g = p.grad
         if g is None:
             continue
-        out.append((p, g.data))
+        out.append((p, g._data))
     return out

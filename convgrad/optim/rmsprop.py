@@ -39,31 +39,31 @@ class RMSprop(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = _scalar_state(0.0)
-                    state["square_avg"] = Tensor._make(np.zeros_like(p.data))
+                    state["square_avg"] = Tensor._make(np.zeros_like(p._data))
                     if momentum > 0:
-                        state["momentum_buffer"] = Tensor._make(np.zeros_like(p.data))
+                        state["momentum_buffer"] = Tensor._make(np.zeros_like(p._data))
                     if centered:
-                        state["grad_avg"] = Tensor._make(np.zeros_like(p.data))
+                        state["grad_avg"] = Tensor._make(np.zeros_like(p._data))
                 g = -grad if group["maximize"] else grad
-                state["step"].data += 1
+                state["step"]._data += 1
                 if wd != 0:
-                    g = g + p.data * wd
-                v = state["square_avg"].data
+                    g = g + p._data * wd
+                v = state["square_avg"]._data
                 v *= alpha
                 v += (1 - alpha) * g * g
                 if centered:
-                    m = state["grad_avg"].data
+                    m = state["grad_avg"]._data
                     _lerp_(m, g, 1 - alpha)
                     avg = np.sqrt(v - m * m)
                 else:
                     avg = np.sqrt(v)
                 avg += eps
                 if momentum > 0:
-                    buf = state["momentum_buffer"].data
+                    buf = state["momentum_buffer"]._data
                     buf *= momentum
                     buf += g / avg
-                    p.data -= buf * lr
+                    p._data -= buf * lr
                 else:
-                    p.data -= g * lr / avg
+                    p._data -= g * lr / avg
                 p._bump_version()
         return loss

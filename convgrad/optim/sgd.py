@@ -35,17 +35,17 @@ class SGD(Optimizer):
             for p, grad in _params_with_grad(group):
                 g = -grad if maximize else grad
                 if wd != 0:
-                    g = g + p.data * wd
+                    g = g + p._data * wd
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         buf = state["momentum_buffer"] = Tensor._make(np.array(g, copy=True))
                     else:
-                        b = buf.data
+                        b = buf._data
                         b *= momentum
                         b += g * (1 - dampening)
-                    g = g + buf.data * momentum if nesterov else buf.data
-                p.data -= g * lr
+                    g = g + buf._data * momentum if nesterov else buf._data
+                p._data -= g * lr
                 p._bump_version()
         return loss

@@ -30,7 +30,7 @@ class _State:
                         f"backward hook returned {len(r)} gradients; the module has {len(gi)} inputs"
                     )
                 gi = r
-        return tuple(None if g is None else g.data for g in gi)
+        return tuple(None if g is None else g._data for g in gi)
 
 
 class _InputIdentity(NumpyFunction):

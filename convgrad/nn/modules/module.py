@@ -500,7 +500,7 @@ class Module:
                 p.grad = None
             else:
                 p.grad.grad_fn = None
-                p.grad.data.fill(0)
+                p.grad._data.fill(0)
 
     def apply(self, fn):
         """Call ``fn`` on every submodule (children first) and on self, e.g. for custom initialisation."""
@@ -518,12 +518,12 @@ class Module:
         for p in self._parameters.values():
             if p is None:
                 continue
-            p.data = fn(p.data)
+            p._data = fn(p._data)
             if p.grad is not None:
-                p.grad.data = fn(p.grad.data)
+                p.grad._data = fn(p.grad._data)
         for b in self._buffers.values():
             if b is not None:
-                b.data = fn(b.data)
+                b._data = fn(b._data)
         return self
 
     def _cast_floats(self, dtype):
@@ -613,7 +613,7 @@ class Module:
                 continue
             value = state_dict[key]
             if isinstance(value, Tensor):
-                array = value.data
+                array = value._data
             elif isinstance(value, (np.ndarray, np.generic, int, float, bool)):
                 array = np.asarray(value)
             else:
@@ -639,7 +639,7 @@ class Module:
                 continue
             try:
                 with no_grad():
-                    np.copyto(current.data, array, casting="unsafe")
+                    np.copyto(current._data, array, casting="unsafe")
                 current._bump_version()
             except Exception as e:  # e.g. a read-only array
                 error_msgs.append(

@@ -45,9 +45,9 @@ class _NormBase(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data.fill(0)
-            self.running_var.data.fill(1)
-            self.num_batches_tracked.data.fill(0)
+            self.running_mean._data.fill(0)
+            self.running_var._data.fill(1)
+            self.num_batches_tracked._data.fill(0)
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -86,9 +86,9 @@ class _BatchNorm(_NormBase):
         running_mean, running_var = _fast(self, "running_mean"), _fast(self, "running_var")
         tracked = _fast(self, "num_batches_tracked")
         if self.training and self.track_running_stats and tracked is not None:
-            tracked.data += 1
+            tracked._data += 1
             tracked._bump_version()
-            factor = 1.0 / float(tracked.data) if self.momentum is None else self.momentum
+            factor = 1.0 / float(tracked._data) if self.momentum is None else self.momentum
         bn_training = self.training or (running_mean is None and running_var is None)
         use_running = not self.training or self.track_running_stats
         return F.batch_norm(

@@ -34,4 +34,4 @@ def _shape(x):
         kind = "a NumPy array" if type(x).__module__ == "numpy" else f"a {type(x).__name__}"
         raise TypeError(f"expected the input to be a convgrad Tensor, got {kind} (wrap it with "
                         "convgrad.tensor(...) or convgrad.from_numpy(...))")
-    return x.data.shape
+    return x._data.shape

@@ -38,8 +38,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     if not grads:
         return Tensor._make(np.zeros((), np.float32))
-    norms = np.array([_norm(g.data, norm_type) for g in grads])
-    dtype = np.result_type(*[g.data.dtype for g in grads])
+    norms = np.array([_norm(g._data, norm_type) for g in grads])
+    dtype = np.result_type(*[g._data.dtype for g in grads])
     total = _norm(norms.astype(dtype), norm_type).astype(dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
@@ -50,7 +50,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         )
     coef = np.minimum(max_norm / (total + 1e-6), 1.0)
     for g in grads:
-        g.data *= coef.astype(g.data.dtype)
+        g._data *= coef.astype(g._data.dtype)
         g._bump_version()
     return Tensor._make(np.asarray(total, dtype))
 
@@ -64,5 +64,5 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element to [-clip_value, clip_value] in place."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        np.clip(g.data, -clip_value, clip_value, out=g.data)
+        np.clip(g._data, -clip_value, clip_value, out=g._data)
         g._bump_version()

@@ -23,6 +23,6 @@ def vector_to_parameters(vec, parameters):
     pointer = 0
     for p in parameters:
         n = p.numel()
-        np.copyto(p.data, vec.data[pointer:pointer + n].reshape(p.shape), casting="unsafe")
+        np.copyto(p._data, vec._data[pointer:pointer + n].reshape(p.shape), casting="unsafe")
         p._bump_version()
         pointer += n

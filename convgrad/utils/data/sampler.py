@@ -107,7 +107,7 @@ class WeightedRandomSampler(Sampler):
             )
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement!r}")
-        w = np.asarray(getattr(weights, "data", weights), dtype=np.float64)
+        w = np.asarray(getattr(weights, "_data", weights), dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(w.shape)}")
         if np.any(w < 0) or not np.all(np.isfinite(w)) or w.sum() <= 0:

@@ -258,11 +258,11 @@ class MNIST(VisionDataset):
 
     # -- items -------------------------------------------------------------------------------------
     def __getitem__(self, index):
-        img = Image.fromarray(self.data.data[index], mode="L")
-        return self._apply(img, int(self.targets.data[index]))
+        img = Image.fromarray(self.data._data[index], mode="L")
+        return self._apply(img, int(self.targets._data[index]))
 
     def __len__(self):
-        return int(self.data.data.shape[0])
+        return int(self.data._data.shape[0])
 
     def extra_repr(self):
         return f"Split: {'Train' if self.train else 'Test'}"

@@ -143,11 +143,11 @@ class MNIST1D(VisionDataset):
             return arrays
 
     def __getitem__(self, index):
-        x = convgrad.from_numpy(self.data.data[index].reshape(1, self.length).copy())
-        return self._apply(x, int(self.targets.data[index]))
+        x = convgrad.from_numpy(self.data._data[index].reshape(1, self.length).copy())
+        return self._apply(x, int(self.targets._data[index]))
 
     def __len__(self):
-        return int(self.data.data.shape[0])
+        return int(self.data._data.shape[0])
 
     def extra_repr(self):
         split = "Train" if self.train else "Test"

@@ -109,7 +109,7 @@ def _planes(img):
     """``img`` as an array with H, W on the last two axes (and C third from last), and a function
     turning such an array back into ``img``'s kind and layout."""
     if _is_tensor(img):
-        arr = img.data
+        arr = img._data
         if arr.ndim < 2:
             raise ValueError(f"expected a tensor image of shape (..., H, W), got shape {tuple(arr.shape)}")
         return arr, lambda a: convgrad.from_numpy(np.ascontiguousarray(a))
@@ -216,7 +216,7 @@ def to_pil_image(pic, mode=None):
     if _is_pil(pic):
         return pic
     if _is_tensor(pic):
-        arr = pic.data
+        arr = pic._data
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3:
@@ -252,7 +252,7 @@ def normalize(tensor, mean, std, inplace=False):
     is_tensor = _is_tensor(tensor)
     if not is_tensor and not isinstance(tensor, np.ndarray):
         raise TypeError(f"img should be Tensor Image. Got {type(tensor).__name__}")
-    arr = tensor.data if is_tensor else tensor
+    arr = tensor._data if is_tensor else tensor
     if not np.issubdtype(arr.dtype, np.floating):
         raise TypeError(f"Input tensor should be a float tensor. Got {arr.dtype}.")
     if arr.ndim < 3:
@@ -666,7 +666,7 @@ def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEA
     mode = _interp(interpolation)
     arr, back = _planes(img)
     h, w = arr.shape[-2:]
-    disp = np.asarray(getattr(displacement, "data", displacement), dtype=np.float64).reshape(h, w, 2)
+    disp = np.asarray(getattr(displacement, "_data", displacement), dtype=np.float64).reshape(h, w, 2)
     xx, yy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     return back(_sample(arr, xx + disp[..., 0], yy + disp[..., 1], mode, fill))
 

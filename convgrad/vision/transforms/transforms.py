@@ -549,7 +549,7 @@ class PCAColorAugmentation:
         """Fit ``eigval``/``eigvec`` to images: a ``(N, 3, H, W)`` Tensor or array of floats, or a list
         of PIL RGB images / ``HWC`` arrays (whose ``uint8`` values are scaled to [0, 1])."""
         if isinstance(images, convgrad.Tensor) or (isinstance(images, np.ndarray) and images.ndim == 4):
-            arr = np.asarray(getattr(images, "data", images), dtype=np.float64)
+            arr = np.asarray(getattr(images, "_data", images), dtype=np.float64)
             if arr.ndim != 4 or arr.shape[1] != 3:
                 raise ValueError(f"from_images: expected shape (N, 3, H, W), got {arr.shape}")
             pixels = arr.transpose(0, 2, 3, 1).reshape(-1, 3)
