@@ -99,7 +99,8 @@ def test_inplace():
     h = leaf * 2
     out = F.dropout2d(h.reshape(10, 10, 1, 1), 0.5, inplace=True)
     out.sum().backward()
-    np.testing.assert_allclose(leaf.grad.numpy(), out.numpy(force=True).reshape(-1), rtol=1e-6)  # 2 * mask / (1 - p) / 2 * 2
+    # 2 * mask / (1 - p) / 2 * 2
+    np.testing.assert_allclose(leaf.grad.numpy(), out.numpy(force=True).reshape(-1), rtol=1e-6)
     compare_raises(lambda lib, t: lib.nn.functional.dropout(t.detach().requires_grad_(), 0.5, inplace=True),
                    arrays((5,)))
 
