@@ -5,8 +5,13 @@ import numbers
 
 import numpy as np
 
+from convgrad.autograd import function
+from convgrad.autograd.function import RemovableHandle, RetainGrad
 from convgrad.autograd.grad_mode import _state, no_grad
 from convgrad.dtypes import bool_, float16, float32, float64, int32, int64
+from convgrad.ops import elementwise, reduction
+from convgrad.ops import matmul as matmul_ops
+from convgrad.ops import shape as shape_ops
 
 _default_dtype = [float32]
 
@@ -380,18 +385,18 @@ class Tensor:
             return
         if not self._retains_grad:
             self._retains_grad = True
-            _RetainGrad.attach(self)
+            RetainGrad.attach(self)
 
     def register_hook(self, hook):
         """``hook(grad) -> new grad or None``, called when the gradient w.r.t. this tensor is computed."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
-            return _RetainGrad.attach(self, hook)
+            return RetainGrad.attach(self, hook)
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        return _Handle(self._hooks, hook)
+        return RemovableHandle(self._hooks, hook)
 
     # ------------------------------------------------------------------ dtype and device
     def to(self, *args, **kwargs):
@@ -467,32 +472,32 @@ class Tensor:
         return op.apply(a, b)
 
     def __add__(self, other):
-        return self._binary(other, _ops.Add)
+        return self._binary(other, elementwise.Add)
 
     def __radd__(self, other):
-        return self._binary(other, _ops.Add)
+        return self._binary(other, elementwise.Add)
 
     def __sub__(self, other):
-        return self._binary(other, _ops.Sub)
+        return self._binary(other, elementwise.Sub)
 
     def __rsub__(self, other):
-        return self._binary(other, _ops.Sub, reverse=True)
+        return self._binary(other, elementwise.Sub, reverse=True)
 
     def __mul__(self, other):
-        return self._binary(other, _ops.Mul)
+        return self._binary(other, elementwise.Mul)
 
     def __rmul__(self, other):
-        return self._binary(other, _ops.Mul)
+        return self._binary(other, elementwise.Mul)
 
     def __truediv__(self, other):
         if self._data.dtype.kind != "f" and not (isinstance(other, Tensor) and other._data.dtype.kind == "f"):
             return self.float() / other
-        return self._binary(other, _ops.Div)
+        return self._binary(other, elementwise.Div)
 
     def __rtruediv__(self, other):
         if self._data.dtype.kind != "f":
             return other / self.float()
-        return self._binary(other, _ops.Div, reverse=True)
+        return self._binary(other, elementwise.Div, reverse=True)
 
     def __floordiv__(self, other):
         o = other._data if isinstance(other, Tensor) else other
@@ -503,10 +508,10 @@ class Tensor:
         return Tensor._make(np.mod(self._data, o))
 
     def __pow__(self, exponent):
-        return self._binary(exponent, _ops.Pow)
+        return self._binary(exponent, elementwise.Pow)
 
     def __rpow__(self, base):
-        return self._binary(base, _ops.Pow, reverse=True)
+        return self._binary(base, elementwise.Pow, reverse=True)
 
     def __matmul__(self, other):
         return matmul(self, other)
@@ -515,7 +520,7 @@ class Tensor:
         return matmul(as_tensor(other), self)
 
     def __neg__(self):
-        return _ops.Neg.apply(self)
+        return elementwise.Neg.apply(self)
 
     def __pos__(self):
         return self
@@ -638,34 +643,34 @@ class Tensor:
         return op.apply(self)
 
     def exp(self):
-        return self._float_op(_ops.Exp)
+        return self._float_op(elementwise.Exp)
 
     def log(self):
-        return self._float_op(_ops.Log)
+        return self._float_op(elementwise.Log)
 
     def sqrt(self):
-        return self._float_op(_ops.Sqrt)
+        return self._float_op(elementwise.Sqrt)
 
     def rsqrt(self):
         return 1 / self.sqrt()
 
     def sin(self):
-        return self._float_op(_ops.Sin)
+        return self._float_op(elementwise.Sin)
 
     def cos(self):
-        return self._float_op(_ops.Cos)
+        return self._float_op(elementwise.Cos)
 
     def tanh(self):
-        return self._float_op(_ops.Tanh)
+        return self._float_op(elementwise.Tanh)
 
     def sigmoid(self):
-        return self._float_op(_ops.Sigmoid)
+        return self._float_op(elementwise.Sigmoid)
 
     def relu(self):
-        return _ops.ReLU.apply(self)
+        return elementwise.ReLU.apply(self)
 
     def abs(self):
-        return _ops.Abs.apply(self)
+        return elementwise.Abs.apply(self)
 
     def neg(self):
         return -self
@@ -698,7 +703,7 @@ class Tensor:
             if max is not None:
                 out = minimum(out, max if isinstance(max, Tensor) else as_tensor(max, dtype=self.dtype))
             return out
-        return _ops.Clamp.apply(self, min, max)
+        return elementwise.Clamp.apply(self, min, max)
 
     clip = clamp
 
@@ -732,7 +737,7 @@ class Tensor:
             dtype = int64
         if self._data.dtype.kind not in "fc":
             return Tensor._make(np.sum(self._data, axis=self._dims(dim), keepdims=keepdim, dtype=dtype))
-        return _ops.Sum.apply(self, self._dims(dim), keepdim)
+        return reduction.Sum.apply(self, self._dims(dim), keepdim)
 
     def mean(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
@@ -741,7 +746,7 @@ class Tensor:
                 f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
                 f"complex dtype. Got: {x._data.dtype}"
             )
-        return _ops.Mean.apply(x, self._dims(dim), keepdim)
+        return reduction.Mean.apply(x, self._dims(dim), keepdim)
 
     def _max_min(self, dim, keepdim, all_op, dim_op, other_fn):
         if isinstance(dim, Tensor):
@@ -754,16 +759,16 @@ class Tensor:
         return _MaxResult(vals, idx)
 
     def max(self, dim=None, keepdim=False):
-        return self._max_min(dim, keepdim, _ops.MaxAll, _ops.MaxDim, maximum)
+        return self._max_min(dim, keepdim, reduction.MaxAll, reduction.MaxDim, maximum)
 
     def min(self, dim=None, keepdim=False):
-        return self._max_min(dim, keepdim, _ops.MinAll, _ops.MinDim, minimum)
+        return self._max_min(dim, keepdim, reduction.MinAll, reduction.MinDim, minimum)
 
     def amax(self, dim=(), keepdim=False):
-        return _ops.MaxAll.apply(self, self._dims(dim), keepdim)
+        return reduction.MaxAll.apply(self, self._dims(dim), keepdim)
 
     def amin(self, dim=(), keepdim=False):
-        return _ops.MinAll.apply(self, self._dims(dim), keepdim)
+        return reduction.MinAll.apply(self, self._dims(dim), keepdim)
 
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
@@ -780,16 +785,16 @@ class Tensor:
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
-        return _ops.Var.apply(self, self._dims(dim), correction, keepdim)
+        return reduction.Var.apply(self, self._dims(dim), correction, keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         return self.var(dim, unbiased, keepdim, correction).sqrt()
 
     def logsumexp(self, dim, keepdim=False):
-        return _ops.LogSumExp.apply(self, self._dims(dim), keepdim)
+        return reduction.LogSumExp.apply(self, self._dims(dim), keepdim)
 
     def prod(self, dim=None, keepdim=False):
-        return _ops.Prod.apply(self, None if dim is None else self._dim(dim), keepdim)
+        return reduction.Prod.apply(self, None if dim is None else self._dim(dim), keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
         if p == 2 or p == "fro":
@@ -838,7 +843,7 @@ class Tensor:
         shape = self._shape_arg(shape)
         if shape == self._data.shape:
             return self
-        return _ops.Reshape.apply(self, shape)
+        return shape_ops.Reshape.apply(self, shape)
 
     def view(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
@@ -853,7 +858,7 @@ class Tensor:
                 f"view size is not compatible with input tensor's size and stride (shape "
                 f"{tuple(self.shape)} -> {shape}): use .reshape(...) instead"
             ) from None
-        return _ops.Reshape.apply(self, shape)
+        return shape_ops.Reshape.apply(self, shape)
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -886,13 +891,13 @@ class Tensor:
         dims = tuple(self._dim(d) for d in dims)
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"permute(): duplicate dims are not allowed (got {dims})")
-        return _ops.Permute.apply(self, dims)
+        return shape_ops.Permute.apply(self, dims)
 
     def transpose(self, dim0, dim1):
         dims = list(range(self._data.ndim))
         a, b = self._dim(dim0), self._dim(dim1)
         dims[a], dims[b] = dims[b], dims[a]
-        return _ops.Permute.apply(self, tuple(dims))
+        return shape_ops.Permute.apply(self, tuple(dims))
 
     swapaxes = transpose
 
@@ -937,7 +942,7 @@ class Tensor:
                     f"{list(self._data.shape)}"
                 )
             shape.append(s)
-        return _ops.Expand.apply(self, tuple(shape))
+        return shape_ops.Expand.apply(self, tuple(shape))
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -949,15 +954,15 @@ class Tensor:
             raise RuntimeError(
                 "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
             )
-        return _ops.Repeat.apply(self, tuple(reps))
+        return shape_ops.Repeat.apply(self, tuple(reps))
 
     def contiguous(self):
         if self._data.flags.c_contiguous:
             return self
-        return _ops.Clone.apply(self)
+        return elementwise.Clone.apply(self)
 
     def clone(self):
-        return _ops.Clone.apply(self)
+        return elementwise.Clone.apply(self)
 
     def split(self, split_size, dim=0):
         return split(self, split_size, dim)
@@ -972,14 +977,14 @@ class Tensor:
     def flip(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        return _ops.Flip.apply(self, tuple(self._dim(d) for d in dims))
+        return shape_ops.Flip.apply(self, tuple(self._dim(d) for d in dims))
 
     def gather(self, dim, index):
         d = self._dim(dim)
         idx = index._data if isinstance(index, Tensor) else np.asarray(index)
         if idx.dtype.kind not in "iu":
             raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
-        return _ops.Gather.apply(self, d, idx)
+        return shape_ops.Gather.apply(self, d, idx)
 
     def index_select(self, dim, index):
         d = self._dim(dim)
@@ -989,14 +994,14 @@ class Tensor:
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, index):
         index = _index_arrays(index, self._data.shape)
-        return _ops.GetItem.apply(self, index)
+        return shape_ops.GetItem.apply(self, index)
 
     def __setitem__(self, index, value):
         index = _index_arrays(index, self._data.shape)
         v = value._data if isinstance(value, Tensor) else value
         if (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) and _state.enabled:
             self._check_inplace()
-            result = _SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
+            result = shape_ops.SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
             self._rebase(result)
         else:
             self._data[index] = v
@@ -1089,8 +1094,11 @@ class Tensor:
         src_t = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
         if _state.enabled and (self.requires_grad or src_t.requires_grad):
             self._check_inplace()
-            r = _ops.Cast.apply(src_t.expand(self.shape), self.dtype) if src_t.dtype != self.dtype else \
-                _ops.Clone.apply(src_t.expand(self.shape))
+            src_t = src_t.expand(self.shape)
+            if src_t.dtype != self.dtype:
+                r = elementwise.Cast.apply(src_t, self.dtype)
+            else:
+                r = elementwise.Clone.apply(src_t)
             self._rebase(r)
             return self
         np.copyto(self._data, np.broadcast_to(src_t._data, self._data.shape), casting="unsafe")
@@ -1136,15 +1144,6 @@ class _MaxResult(tuple):
 
 
 _TopkResult = _MaxResult
-
-
-class _Handle:
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
 
 
 def _index_arrays(index, shape):
@@ -1252,7 +1251,7 @@ def matmul(a, b):
     if a.dtype != b.dtype:
         dt = _promote(a, b)
         a, b = a.to(dt), b.to(dt)
-    return _ops.MatMul.apply(a, b)
+    return matmul_ops.MatMul.apply(a, b)
 
 
 mm = bmm = matmul
@@ -1269,13 +1268,13 @@ def _broadcast_check(name, *ts):
 def maximum(a, b):
     a, b = _to_tensor(a), _to_tensor(b, a)
     _broadcast_check("maximum", a, b)
-    return _ops.Maximum.apply(a, b)
+    return elementwise.Maximum.apply(a, b)
 
 
 def minimum(a, b):
     a, b = _to_tensor(a), _to_tensor(b, a)
     _broadcast_check("minimum", a, b)
-    return _ops.Minimum.apply(a, b)
+    return elementwise.Minimum.apply(a, b)
 
 
 def where(condition, input=None, other=None):
@@ -1292,7 +1291,7 @@ def where(condition, input=None, other=None):
         dt = _promote(a, b)
         a, b = a.to(dt), b.to(dt)
     _broadcast_check("where", Tensor._make(cond), a, b)
-    return _ops.Where.apply(cond, a, b)
+    return elementwise.Where.apply(cond, a, b)
 
 
 def cat(tensors, dim=0):
@@ -1313,7 +1312,7 @@ def cat(tensors, dim=0):
         if t.dtype != dt:
             dt = _promote(Tensor._make(np.zeros(0, dt)), t)
     tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
-    return _ops.Cat.apply(d, *tensors)
+    return shape_ops.Cat.apply(d, *tensors)
 
 
 concat = concatenate = cat
@@ -1333,7 +1332,7 @@ def stack(tensors, dim=0):
     d = tensors[0]._dim(dim, tensors[0].ndim + 1)
     dt = tensors[0].dtype
     tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
-    return _ops.Stack.apply(d, *tensors)
+    return shape_ops.Stack.apply(d, *tensors)
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -1354,8 +1353,8 @@ def split(tensor, split_size_or_sections, dim=0):
             )
     bounds = list(np.cumsum(sizes)[:-1])
     if len(sizes) == 1:
-        return (_ops.Reshape.apply(tensor, tensor.shape),)
-    return _ops.Split.apply(tensor, bounds, d)
+        return (shape_ops.Reshape.apply(tensor, tensor.shape),)
+    return shape_ops.Split.apply(tensor, bounds, d)
 
 
 def chunk(tensor, chunks, dim=0):
@@ -1366,74 +1365,6 @@ def chunk(tensor, chunks, dim=0):
     return split(tensor, size, dim)
 
 
-def _attach_ops():
-    global _ops, _SetItem, _RetainGrad
-    from convgrad.autograd import function as function_module
-    from convgrad.autograd.function import NumpyFunction
-    from convgrad.ops import elementwise, reduction, shape
-    from convgrad.ops import matmul as mm_ops
-
-    class _Namespace:
-        pass
-
-    ns = _Namespace()
-    for mod in (elementwise, mm_ops, reduction, shape):
-        for k, v in vars(mod).items():
-            if isinstance(v, type) and issubclass(v, NumpyFunction):
-                setattr(ns, k, v)
-    _ops = ns
-
-    class SetItem(NumpyFunction):
-        """y = x with y[index] = v;  dL/dx is g with zeros at index, dL/dv is g[index]."""
-
-        @staticmethod
-        def forward(ctx, x, index, v):
-            ctx.index = index
-            ctx.vshape = np.shape(v)
-            y = x.copy()
-            y[index] = v
-            return y
-
-        @staticmethod
-        def backward(ctx, g):
-            gx = g.copy()
-            gx[ctx.index] = 0
-            gv = g[ctx.index]
-            return gx, None, gv
-
-    class RetainGrad(NumpyFunction):
-        """An identity node placed after a non-leaf so its gradient can be kept or hooked."""
-
-        @staticmethod
-        def forward(ctx, x):
-            return x
-
-        @staticmethod
-        def backward(ctx, g):
-            t = ctx.tensor
-            for h in ctx.hooks:
-                r = h(Tensor._make(g))
-                if r is not None:
-                    g = r._data
-            if t._retains_grad:
-                t.grad = Tensor._make(g.copy()) if t.grad is None else Tensor._make(t.grad._data + g)
-            return g
-
-        @staticmethod
-        def attach(t, hook=None):
-            node = t.grad_fn
-            if not isinstance(node, RetainGrad):
-                out = RetainGrad.apply(t)
-                node = out.grad_fn
-                node.tensor, node.hooks = t, []
-                t.grad_fn, t._output_nr = node, 0
-            if hook is not None:
-                node.hooks.append(hook)
-                return _Handle(node.hooks, hook)
-
-    _SetItem, _RetainGrad = SetItem, RetainGrad
-    function_module.Tensor = Tensor
-
-
-_ops = None
-_attach_ops()
+# The engine wraps op results in Tensors; it cannot import this module (which imports the ops, which import
+# the engine), so the class is handed to it here, once, when it exists.
+function.Tensor = Tensor
