@@ -5,7 +5,7 @@ gradient included), candidates interleaved in blocks as in ``bench.common.interl
 drift hits all of them alike. Printed per workload: the median time of each candidate relative to the
 fastest (1.00 = best). Only workloads whose code path a constant can change are listed under it.
 
-    PYTHONPATH=. python -m bench.sweep_conv [constant ...] [--repeat N]
+    PYTHONPATH=. python -m bench.sweep_conv [constant ...] [--repeat N] [--values 2097152,4194304]
 """
 
 import argparse
@@ -66,8 +66,9 @@ def _step(spec, rng):
     return run
 
 
-def sweep(name, repeat, rng):
-    values, names = SWEEPS[name]
+def sweep(name, repeat, rng, values=None):
+    values = values or SWEEPS[name][0]
+    names = SWEEPS[name][1]
     original = getattr(conv, name)
     print(f"\n{name} (now {original}): time / fastest candidate's, median of {repeat}", flush=True)
     print(f"{'workload':42s}" + "".join(f"{v:>10}" for v in values))
@@ -98,13 +99,15 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("constants", nargs="*", default=list(SWEEPS))
     p.add_argument("--repeat", type=int, default=9)
+    p.add_argument("--values", help="comma-separated candidates instead of the default ones (one constant)")
     args = p.parse_args()
     from convgrad.env import report
 
     print(report(short=True))
     rng = np.random.default_rng(0)
+    values = [float(v) if "." in v else int(v) for v in args.values.split(",")] if args.values else None
     for name in args.constants:
-        sweep(name, args.repeat, rng)
+        sweep(name, args.repeat, rng, values)
 
 
 if __name__ == "__main__":

@@ -48,15 +48,24 @@ def cpu_features():
 
 
 def cpu_model():
+    """The CPU's name, with its x86 family and model numbers where /proc/cpuinfo gives them."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Model", "cpu model", "Hardware"):
-                    return value.strip()
+                key, sep, value = line.partition(":")
+                if not sep:
+                    if fields:
+                        break  # the first processor's block is enough
+                    continue
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = next((fields[k] for k in ("model name", "Model", "cpu model", "Hardware") if fields.get(k)), None)
+    name = name or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def cache_sizes():
@@ -100,8 +109,12 @@ def _size(n):
 def _pool(info):
     arch = f", kernel {info['architecture']}" if info.get("architecture") else ""
     layer = f", {info['threading_layer']}" if info.get("threading_layer") else ""
-    return (f"{info.get('internal_api')} {info.get('version')}{arch}, {info.get('num_threads')} threads"
+    return (f"{info.get('internal_api')} {info.get('version')}{arch}, {_threads(info.get('num_threads'))}"
             f"{layer} ({info.get('user_api')}: {info.get('filepath')})")
+
+
+def _threads(n):
+    return f"{n} thread{'' if n == 1 else 's'}"
 
 
 def summary_line():
@@ -112,7 +125,7 @@ def summary_line():
 
     blas = [i for i in blas_info() if i.get("user_api") == "blas"]
     kernels = "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture') or ''}".rstrip()
-                        + f", {i.get('num_threads')} threads" for i in blas) or "no BLAS found"
+                        + f", {_threads(i.get('num_threads'))}" for i in blas) or "no BLAS found"
     return (f"convgrad {convgrad.__version__} (Python {platform.python_version()}, "
             f"NumPy {numpy.__version__}, {kernels})")
 

@@ -40,16 +40,22 @@ from convgrad.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 
+# Measured constants: one value for every machine, each the best or within 10 % of the best on both CPUs
+# swept (Zen 5 and Zen 4, both AVX-512 with 1 MiB L2 per core and 32 MiB L3, so no cache-size rule could be
+# told apart from a constant); `python -m bench.sweep_conv` re-measures them on a new machine.
 # Bytes of columns per block of output rows: small enough to stay in cache between im2col and the GEMM,
-# large enough that the per-block Python and BLAS overhead stays small.
+# large enough that the per-block Python and BLAS overhead stays small (Zen 5: best of 0.5-8 MB; Zen 4:
+# best on 7 of 9 bench shapes, 2 MiB better by 3-15 % on the others and 1 MiB or 16 MiB up to 1.5x slower).
 _BLOCK_BYTES = 4 << 20
-# Per-sample GEMMs when the weight matrix (M*K elements) is at most this large.
+# Per-sample GEMMs when the weight matrix (M*K elements) is at most this large (Zen 4: 256 costs ResNet-20's
+# first layer 12-28 %, 4096 LeNet-5's conv2 up to 9 %).
 _PER_SAMPLE_MK = 1024
 # Channels-last columns when their runs (kw*C floats) are this many times longer than channels-first's (Wo);
-# col2im, adding one kernel offset at a time, compares C floats with Wo.
+# col2im, adding one kernel offset at a time, compares C floats with Wo (Zen 4: 0.5-2 within noise, 4 slower).
 _CHANNELS_LAST_RUNS = 1.5
 _COL2IM_CHANNELS_LAST_RUNS = 1
-# Otherwise col2im goes batch-last when output rows are shorter than this (measured: LeNet conv2 2.1x).
+# Otherwise col2im goes batch-last when output rows are shorter than this (measured: LeNet conv2 2.1x;
+# Zen 4: 16-32 equal, 8 and 64 slower).
 _BATCH_LAST_MAX_WO = 32
 
 
