@@ -352,3 +352,41 @@ def test_missing_matplotlib_names_the_pip_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
     with pytest.raises(ImportError, match=r"^convgrad.viz: plots need matplotlib.*`pip install matplotlib`"):
         viz.plot_history([{"epoch": 1, "train_loss": 1.0}], "unused.png")
+
+
+def test_missing_mnist1d_names_the_pip_install(monkeypatch, tmp_path):
+    from convgrad.vision import datasets
+
+    monkeypatch.setitem(sys.modules, "mnist1d", None)
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)
+    # a size no other test generates, so the in-process cache cannot answer
+    with pytest.raises(RuntimeError, match=r"mnist1d package, which is not installed: `pip install mnist1d`"):
+        datasets.MNIST1D(tmp_path, num_samples=17, seed=5)
+
+
+def test_mnist1d_without_matplotlib_names_that_pip_install(monkeypatch, tmp_path):
+    from convgrad.vision import datasets
+
+    for name in [m for m in sys.modules if m == "mnist1d" or m.startswith("mnist1d.")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, as in a new process
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    needs = r"mnist1d package, which needs matplotlib: `pip install matplotlib`$"
+    with pytest.raises(RuntimeError, match=needs):
+        datasets.MNIST1D(tmp_path, num_samples=19, seed=5)
+
+
+def test_cli_train_without_matplotlib_skips_the_plots_with_one_line(monkeypatch, tmp_path):
+    from convgrad import cli
+    from convgrad.vision import datasets
+
+    datasets.MNIST1D()  # generated now (the mnist1d package imports matplotlib), cached in the process
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    lines = []
+    args = cli.build_parser().parse_args(
+        ["train", "--model", "mnist1d_cnn", "--dataset", "mnist1d", "--epochs", "1", "--subset", "64",
+         "--batch-size", "32", "--no-progress", "--out", str(tmp_path / "run"), "--data-root", str(tmp_path)])
+    results = cli.run_train(args, log=lines.append)
+    assert results["plots"] == {}
+    skipped = [m for m in lines if m.startswith("plots skipped:")]
+    assert len(skipped) == 1 and "`pip install matplotlib`" in skipped[0] and "\n" not in skipped[0]
+    assert os.path.exists(tmp_path / "run" / "results.json")
