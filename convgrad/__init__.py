@@ -90,7 +90,8 @@ for _name in (
 del _name
 
 
-_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional")
+# loaded on first use; ``summary`` is a callable module: ``convgrad.summary(model, input_size)``
+_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "summary")
 
 
 def __getattr__(name):
@@ -145,18 +146,17 @@ class _Backends:
 backends = _Backends()
 
 
-_num_threads = [None]
-
-
 def set_num_threads(n):
     """Limit the threads BLAS uses for convolutions and matrix products (as ``torch.set_num_threads``)."""
     from convgrad.threads import set_blas_threads
 
-    if set_blas_threads(n):
-        _num_threads[0] = n
+    set_blas_threads(n, op="set_num_threads")
 
 
 def get_num_threads():
+    """Threads BLAS uses now (as ``torch.get_num_threads``)."""
     import os
 
-    return _num_threads[0] or os.cpu_count() or 1
+    from convgrad.threads import blas_threads
+
+    return blas_threads() or os.cpu_count() or 1

@@ -3,6 +3,7 @@
     convgrad train --model lenet5 --dataset mnist --epochs 4 --out runs/lenet5
     convgrad train --model mnist1d_cnn --dataset mnist1d
     convgrad evaluate runs/lenet5/best.pt
+    convgrad env        convgrad --version
     convgrad summary ...   convgrad arith ...   (when convgrad.summary / convgrad.arithmetic provide them)
 
 ``train`` fills every option it is not given from the model's defaults (``MODEL_DEFAULTS``: tuned so each
@@ -21,7 +22,7 @@ import time
 
 import numpy as np
 
-from convgrad.threads import set_blas_threads
+from convgrad.threads import set_blas_threads, threads_set_by_user
 
 # Per model: the data set it is made for and the training recipe its defaults follow. The small networks run
 # with one BLAS thread: their matrix products are too small to share, and OpenBLAS threads that wait for
@@ -166,6 +167,8 @@ def _resolve(args):
     """Fill the options not given on the command line from the model's defaults."""
     defaults = dict(FALLBACK_DEFAULTS)
     defaults.update(MODEL_DEFAULTS.get(args.model, {}))
+    if threads_set_by_user():  # the user's OMP_NUM_THREADS / OPENBLAS_NUM_THREADS win over a model default
+        defaults["threads"] = 0
     for k, v in defaults.items():
         if getattr(args, k, None) is None:
             setattr(args, k, v)
@@ -221,7 +224,7 @@ def run_train(args, log=print):
         raise CLIError(f"unknown dataset '{args.dataset}'; known datasets: {', '.join(sorted(DATASETS))}")
     os.makedirs(args.out, exist_ok=True)
     if args.threads:
-        set_blas_threads(args.threads)
+        set_blas_threads(args.threads, op="convgrad train --threads")
     config = {k: v for k, v in vars(args).items() if k != "func"}
     config["convgrad_version"] = convgrad.__version__
 
@@ -272,8 +275,13 @@ def run_train(args, log=print):
                **test, "train_time_s": train_time,
                "train_time_note": "wall time of this invocation's fit (resumed runs: this part only)"}
     cm = training.confusion_matrix(pred, targets, len(classes))
-    results["plots"] = plots = {} if args.no_plots else _plots(args, model, trainer.history, cm, classes,
-                                                                 test_set)
+    plots = {}
+    if not args.no_plots:
+        try:
+            plots = _plots(args, model, trainer.history, cm, classes, test_set)
+        except ImportError as e:  # matplotlib is optional: the run's results stand without the pictures
+            log(f"plots skipped: {e}")
+    results["plots"] = plots
     results["checkpoints"] = {k: os.path.join(args.out, f"{k}.pt") for k in ("last", "best")
                               if os.path.exists(os.path.join(args.out, f"{k}.pt"))}
     with open(os.path.join(args.out, "results.json"), "w") as f:
@@ -319,7 +327,9 @@ def add_train_cli(subparsers):
     p.add_argument("--steps-per-epoch", type=int, help="at most N batches per epoch")
     p.add_argument("--subset", type=int, help="train on the first N training samples only (quick tries)")
     p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument("--threads", type=int, help="BLAS threads (0: the library's default; small models: 1)")
+    p.add_argument("--threads", type=int,
+                   help="BLAS threads (0: the library's default; small models: 1 unless OMP_NUM_THREADS or "
+                        "OPENBLAS_NUM_THREADS is set)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=_train_main)
@@ -391,13 +401,34 @@ def _models_main(args):
     return 0
 
 
+def _env_main(args):
+    from convgrad.env import report
+
+    print(report())
+    return 0
+
+
+class _Version(argparse.Action):
+    """``--version``: versions, BLAS kernel type and threads, read only when asked (not at parser build)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from convgrad.env import summary_line
+
+        print(summary_line())
+        parser.exit()
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="convgrad", description="convgrad: CNNs from first principles.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="versions of convgrad, Python and NumPy, the BLAS kernel type and thread count")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_train_cli(sub)
     add_evaluate_cli(sub)
     p = sub.add_parser("models", help="list the models and data sets `train` knows")
     p.set_defaults(func=_models_main)
+    p = sub.add_parser("env", help="what convgrad runs on (versions, BLAS, CPU, env vars): for bug reports")
+    p.set_defaults(func=_env_main)
     for module in ("convgrad.summary", "convgrad.arithmetic"):
         try:
             mod = importlib.import_module(module)

@@ -21,6 +21,8 @@ Conventions, chosen to match the lecture's VGG-16 table:
 
 import argparse
 import math
+import sys
+import types
 import weakref
 from dataclasses import dataclass, field
 
@@ -574,6 +576,17 @@ def summary_main(args):
         return 1
     print(s)
     return 0
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable: ``convgrad.summary(model, input_size)`` is ``summary(model, input_size)``, while
+    ``from convgrad.summary import summary`` and the module's other names keep working."""
+
+    def __call__(self, *args, **kwargs):
+        return summary(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 
 def main(argv=None):

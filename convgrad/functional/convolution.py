@@ -40,16 +40,25 @@ from convgrad.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 
+# Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
+# 1 MiB of L2 per core and 32 MiB of L3) agree on each, and having the same caches they cannot tell a
+# cache-size rule from a constant. Zen 4 figures: `python -m bench.sweep_conv`, 2 threads, 2026-12-04
+# (runs on a shared machine: candidates that take the same code path differed by up to 10 %).
 # Bytes of columns per block of output rows: small enough to stay in cache between im2col and the GEMM,
-# large enough that the per-block Python and BLAS overhead stays small.
+# large enough that the per-block Python and BLAS overhead stays small. Zen 5: best of 0.5-8 MB. Zen 4:
+# best on 6 of 9 bench shapes, within 7 % on two, 15 % behind 2 MiB on a stride-2 layer; 2 MiB is 3-20 %
+# slower on the rest, 1 MiB and 16 MiB up to 1.5x.
 _BLOCK_BYTES = 4 << 20
-# Per-sample GEMMs when the weight matrix (M*K elements) is at most this large.
+# Per-sample GEMMs when the weight matrix (M*K elements) is at most this large (Zen 4: 256 makes ResNet-20's
+# first layer 12 % slower, 4096 LeNet-5's conv2 9 %).
 _PER_SAMPLE_MK = 1024
 # Channels-last columns when their runs (kw*C floats) are this many times longer than channels-first's (Wo);
-# col2im, adding one kernel offset at a time, compares C floats with Wo.
+# col2im, adding one kernel offset at a time, compares C floats with Wo (Zen 4: 0.5-2 within 6 %, 4 makes
+# VGG's 64-channel layer 17 % slower; col2im: 0.5 makes LeNet-5's conv2 1.4x slower, 1 and 2 equal).
 _CHANNELS_LAST_RUNS = 1.5
 _COL2IM_CHANNELS_LAST_RUNS = 1
-# Otherwise col2im goes batch-last when output rows are shorter than this (measured: LeNet conv2 2.1x).
+# Otherwise col2im goes batch-last when output rows are shorter than this (measured: LeNet conv2 2.1x;
+# Zen 4: 16-64 equal, 8 makes LeNet-5's conv2 8 % slower).
 _BATCH_LAST_MAX_WO = 32
 
 
