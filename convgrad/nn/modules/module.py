@@ -8,7 +8,7 @@ import numpy as np
 
 from convgrad.autograd.grad_mode import no_grad
 from convgrad.nn.modules.hooks import HookMixin, RemovableHandle, _HookDict  # noqa: F401 (RemovableHandle: re-exported)
-from convgrad.nn.parameter import Buffer, Parameter
+from convgrad.nn.parameter import Buffer, Parameter, zero_grads
 from convgrad.tensor import Tensor, _check_device
 
 # exceptions from inside forward that get the layer's name put in front of their message
@@ -375,14 +375,7 @@ class Module(HookMixin):
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.grad_fn = None
-                p.grad._data.fill(0)
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         """Call ``fn`` on every submodule (children first) and on self, e.g. for custom initialisation."""
