@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import convgrad
-import convgrad.functional.convolution as conv
+import convgrad.functional.im2col as conv
 import convgrad.nn.functional as F
 
 # name, batch, C, O, kernel, input size, stride, padding (2-D, square) -- the bench shapes, a stride-2 ResNet
