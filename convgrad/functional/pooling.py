@@ -14,10 +14,10 @@ wins, as in PyTorch; returned indices are flat ``h*W + w`` positions within each
 """
 
 import itertools
-import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.tensor import Tensor
 
@@ -40,33 +40,21 @@ __all__ = [
 # --------------------------------------------------------------------------- argument checks
 def _check_input(op, input, nsp, kinds="f"):
     """``input`` must be a Tensor of ``nsp + 1`` (unbatched) or ``nsp + 2`` dims, non-empty except batch."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected a Tensor as input, got {type(input).__name__}")
-    shape = tuple(input.shape)
-    if input.ndim not in (nsp + 1, nsp + 2) or 0 in shape[-nsp - 1:]:
-        sp = "H, W" if nsp == 2 else "L"
-        raise RuntimeError(
-            f"{op}: expected a {nsp + 1}-D (C, {sp}) or {nsp + 2}-D (N, C, {sp}) input, non-empty except "
-            f"for the batch, got shape {list(shape)}"
-        )
+    checks.tensor(op, "input", input)
+    sp = "H, W" if nsp == 2 else "L"
+    checks.dims(op, "input", input, {nsp + 1: f"(C, {sp})", nsp + 2: f"(N, C, {sp})"})
+    if 0 in tuple(input.shape)[-nsp - 1:]:
+        raise checks.error(op, "an input non-empty except for the batch",
+                           f"input of shape {tuple(input.shape)}")
     if input.dtype.kind not in kinds:
-        raise NotImplementedError(f"{op}: not implemented for dtype {input.dtype}")
+        what = {"f": "floating point", "fi": "floating point or signed integer"}.get(kinds, "numeric")
+        raise checks.error(op, f"input of a {what} dtype (others are not implemented)",
+                           f"input of dtype {input.dtype}", NotImplementedError)
 
 
-def _ints(op, name, value, n, allow_none=False):
+def _ints(op, name, value, n, allow_none=False, low=None):
     """An int or a sequence of 1 or ``n`` ints, as an ``n``-tuple."""
-    if isinstance(value, Tensor) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
-        return (int(value),) * n
-    if isinstance(value, (tuple, list)) and len(value) in (1, n) and all(
-        isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool)
-        or (allow_none and v is None) for v in value
-    ):
-        vals = tuple(None if v is None else int(v) for v in value)
-        return vals * n if len(vals) == 1 else vals
-    one = "a single int" if n == 1 else f"a single int or a tuple of {n} ints"
-    raise TypeError(f"{op}: {name} must be {one}, got {value!r}")
+    return checks.ints(op, name, value, n, allow_none=allow_none, low=low, exc=TypeError)
 
 
 def _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode):
@@ -75,25 +63,18 @@ def _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode)
         _ints(op, "stride", stride, nsp)
     ps = _ints(op, "padding", padding, nsp)
     ds = _ints(op, "dilation", dilation, nsp)
-    if min(ks) <= 0:
-        raise RuntimeError(f"{op}: kernel_size must be greater than zero, got {ks}")
-    if min(ss) <= 0:
-        raise RuntimeError(f"{op}: stride must be greater than zero, got {ss}")
-    if min(ds) <= 0:
-        raise RuntimeError(f"{op}: dilation must be greater than zero, got {ds}")
+    for name, v in (("kernel_size", ks), ("stride", ss), ("dilation", ds)):
+        if min(v) <= 0:
+            raise checks.error(op, f"{name} >= 1", f"{name}={v}")
     if min(ps) < 0 or any(p > k // 2 for p, k in zip(ps, ks)):
-        raise RuntimeError(
-            f"{op}: padding must be non-negative and at most half the kernel size (kernel_size // 2 = "
-            f"{tuple(k // 2 for k in ks)}), got padding={ps} for kernel_size={ks}"
-        )
+        raise checks.error(op, f"padding between 0 and half the kernel size (kernel_size // 2 = "
+                           f"{tuple(k // 2 for k in ks)})", f"padding={ps} for kernel_size={ks}")
     sizes = tuple(input.shape[-nsp:])
     geo = _Geometry(sizes, ks, ss, ps, ds, bool(ceil_mode))
     if min(geo.outs) <= 0:
-        raise RuntimeError(
-            f"{op}: output size {geo.outs} is too small: input size {sizes} with kernel_size={ks}, "
-            f"stride={ss}, padding={ps}, dilation={ds} gives no complete window; expected an output of "
-            "at least 1 per spatial dim"
-        )
+        raise checks.error(op, "an output size of at least 1 per spatial dim",
+                           f"output size {geo.outs} for input size {sizes} with kernel_size={ks}, "
+                           f"stride={ss}, padding={ps}, dilation={ds}")
     return geo
 
 
@@ -419,11 +400,8 @@ def _avg_pool(op, nsp, input, kernel_size, stride, padding, ceil_mode, count_inc
     _check_input(op, input, nsp, kinds="fi")
     geo = _geometry(op, input, nsp, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
-        d = divisor_override
-        if isinstance(d, bool) or not isinstance(d, (numbers.Integral, np.integer)):
-            raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
-        if divisor_override == 0:
-            raise RuntimeError(f"{op}: divisor_override must be non-zero, got 0")
+        if checks.integer(op, "divisor_override", divisor_override) == 0:
+            raise checks.error(op, "a non-zero divisor_override", "divisor_override=0")
     div = _avg_divisor(geo, bool(count_include_pad), divisor_override, input.dtype)
     return _AvgPool.apply(input, geo, div)
 
@@ -448,7 +426,7 @@ def _adaptive_sizes(op, input, nsp, output_size):
     sizes = tuple(input.shape[-nsp:])
     outs = tuple(n if o is None else o for o, n in zip(outs, sizes))
     if min(outs) < 0:
-        raise RuntimeError(f"{op}: output_size must be >= 0 in every dim, got {outs}")
+        raise checks.error(op, "output_size >= 0 in every dim", f"output_size={outs}")
     return sizes, outs
 
 
@@ -612,8 +590,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 # --------------------------------------------------------------------------- power-average pooling
 def _lp_pool(op, nsp, input, norm_type, kernel_size, stride, ceil_mode):
     _check_input(op, input, nsp, kinds="f")
-    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or norm_type == 0:
-        raise ValueError(f"{op}: norm_type must be a non-zero number (p of the p-norm), got {norm_type!r}")
+    if checks.number(op, "norm_type", norm_type, finite=False) == 0:
+        raise checks.error(op, "a non-zero norm_type (p of the p-norm)", "norm_type=0", ValueError)
     pool = max_pool1d if nsp == 1 else max_pool2d
     if norm_type == float("inf"):
         return pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
@@ -661,47 +639,45 @@ class _MaxUnpool(NumpyFunction):
 
 def _max_unpool(op, nsp, input, indices, kernel_size, stride, padding, output_size):
     _check_input(op, input, nsp, kinds="fiu")
-    if not isinstance(indices, Tensor) or indices.dtype != np.int64:
-        got = indices.dtype if isinstance(indices, Tensor) else type(indices).__name__
-        raise RuntimeError(f"{op}: indices must be an int64 Tensor (as max pooling returns them), got {got}")
+    checks.tensor(op, "indices", indices)
+    if indices.dtype != np.int64:
+        raise checks.error(op, "int64 indices (as max pooling returns them)",
+                           f"indices of dtype {indices.dtype}")
     if tuple(indices.shape) != tuple(input.shape):
-        raise RuntimeError(
-            f"{op}: indices must have the input's shape {list(input.shape)}, got {list(indices.shape)}"
-        )
-    ks = _ints(op, "kernel_size", kernel_size, nsp)
-    ss = ks if stride is None else _ints(op, "stride", stride, nsp)
-    ps = _ints(op, "padding", padding, nsp)
-    if min(ks) <= 0 or min(ss) <= 0 or min(ps) < 0:
-        raise RuntimeError(f"{op}: expected kernel_size > 0, stride > 0, padding >= 0, got {ks}, {ss}, {ps}")
+        raise checks.error(op, f"indices of the input's shape {tuple(input.shape)}",
+                           f"indices of shape {tuple(indices.shape)}")
+    ks = _ints(op, "kernel_size", kernel_size, nsp, low=1)
+    ss = ks if stride is None else _ints(op, "stride", stride, nsp, low=1)
+    ps = _ints(op, "padding", padding, nsp, low=0)
     default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(input.shape[-nsp:], ss, ps, ks))
     if output_size is None:
         outs = default
     else:
-        size = list(output_size.tolist() if isinstance(output_size, Tensor) else output_size)
+        size = output_size.tolist() if isinstance(output_size, Tensor) else output_size
+        if not isinstance(size, (tuple, list)) or not all(checks.is_int(v) for v in size):
+            raise checks.error(op, "output_size to be a sequence of ints", f"output_size={checks.show(size)}",
+                               TypeError)
+        size = list(size)
         if len(size) == input.ndim:
             size = size[-nsp:]
         if len(size) != nsp:
-            raise ValueError(
-                f"{op}: output_size must have {nsp} (spatial) or {input.ndim} entries, got {len(size)}"
-            )
+            raise checks.error(op, f"an output_size of {nsp} (spatial) or {input.ndim} entries",
+                               f"output_size={checks.show(output_size)}", ValueError)
         outs = tuple(int(v) for v in size)
         for i, (o, dflt, s) in enumerate(zip(outs, default, ss)):
             if not dflt - s < o < dflt + s:
-                raise ValueError(
-                    f"{op}: output_size {outs} is out of range: dim {i} must be between {dflt - s} and "
-                    f"{dflt + s} (exclusive) for this input, kernel, stride and padding"
-                )
+                raise checks.error(op, f"output_size[{i}] between {dflt - s} and {dflt + s} (exclusive) "
+                                   "for this input, kernel, stride and padding", f"output_size={outs}",
+                                   ValueError)
     if min(outs) <= 0:
-        raise RuntimeError(f"{op}: output size {outs} is too small; expected at least 1 per spatial dim")
+        raise checks.error(op, "an output size of at least 1 per spatial dim", f"output size {outs}")
     plane = int(np.prod(outs))
     if indices._data.size:
         lo, hi = int(indices._data.min()), int(indices._data.max())
         if lo < 0 or hi >= plane:
             bad = lo if lo < 0 else hi
-            raise RuntimeError(
-                f"{op}: found an invalid max index {bad}: expected 0 <= index < {plane} (output planes "
-                f"of size {'x'.join(map(str, outs))})"
-            )
+            raise checks.error(op, f"0 <= index < {plane} (output planes of size {outs})",
+                               f"an invalid max index {bad}")
     return _MaxUnpool.apply(input, indices, outs)
 
 
