@@ -114,17 +114,24 @@ def integer(op, name, v, low=None, exc=ValueError):
     return v
 
 
-def number(op, name, v, low=None, high=None, low_open=False, high_open=False, finite=True, exc=ValueError):
+def number(op, name, v, low=None, high=None, low_open=False, high_open=False, finite=True, allow_nan=False,
+           exc=ValueError):
     """A real number (not a bool; a one-element Tensor is read as its value) in [low, high] (open ends by
-    ``low_open``/``high_open``), finite unless ``finite=False`` (NaN is never accepted); a Python float."""
+    ``low_open``/``high_open``), finite unless ``finite=False``, not NaN unless ``allow_nan``; as a float."""
     if is_tensor(v) and v.numel() == 1:
         v = v.item()
     if not is_number(v):
         raise error(op, f"{name} to be a number", f"{name}={show(v)} ({kind(v)})", TypeError)
     v = float(v)
-    lo = low is None or (v > low if low_open else v >= low)
-    hi = high is None or (v < high if high_open else v <= high)
-    if math.isnan(v) or (finite and math.isinf(v)) or not (lo and hi):
+    if math.isnan(v):
+        if allow_nan:
+            return v
+        bad = True
+    else:
+        bad = finite and math.isinf(v)
+        bad = bad or low is not None and (v <= low if low_open else v < low)
+        bad = bad or high is not None and (v >= high if high_open else v > high)
+    if bad:
         if low is not None and high is not None:
             want = f"{name} in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
         elif low is not None:

@@ -340,7 +340,8 @@ def test_channel_mismatch_message():
 CONV_ERRORS = {
     "input 2-D": (lambda lib, x, w: F(lib).conv2d(x, w), (28, 28), (4, 1, 3, 3), "3-D (C, H, W)"),
     "input 5-D": (lambda lib, x, w: F(lib).conv2d(x, w), (1, 1, 1, 8, 8), (4, 1, 3, 3), "got input of shape"),
-    "weight 3-D": (lambda lib, x, w: F(lib).conv2d(x, w), (1, 3, 8, 8), (4, 3, 3), "expected 4-D (out_channels, in_channels/groups, kH, kW) weight"),
+    "weight 3-D": (lambda lib, x, w: F(lib).conv2d(x, w), (1, 3, 8, 8), (4, 3, 3),
+                   "expected 4-D (out_channels, in_channels/groups, kH, kW) weight"),
     "groups channels": (lambda lib, x, w: F(lib).conv2d(x, w, groups=2), (1, 4, 8, 8), (6, 4, 3, 3),
                         "expected input with 8 channels"),
     "groups out": (lambda lib, x, w: F(lib).conv2d(x, w, groups=2), (1, 4, 8, 8), (5, 2, 3, 3),
@@ -376,7 +377,8 @@ CONV_ERRORS = {
                            "sequence of 1 int, got stride=(1, 1)"),
     "conv1d same strided": (lambda lib, x, w: F(lib).conv1d(x, w, padding="same", stride=2), (1, 3, 8),
                             (2, 3, 3), "padding='same'"),
-    "conv1d weight 4-D": (lambda lib, x, w: F(lib).conv1d(x, w), (1, 3, 8), (2, 3, 3, 3), "expected 3-D (out_channels, in_channels/groups, kL) weight"),
+    "conv1d weight 4-D": (lambda lib, x, w: F(lib).conv1d(x, w), (1, 3, 8), (2, 3, 3, 3),
+                          "expected 3-D (out_channels, in_channels/groups, kL) weight"),
     "transpose output_padding": (
         lambda lib, x, w: F(lib).conv_transpose2d(x, w, stride=2, output_padding=2), (1, 4, 5, 5),
         (4, 3, 3, 3),

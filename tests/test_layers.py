@@ -273,7 +273,7 @@ def test_dropout_train_and_eval():
     y2 = d2(convgrad.ones(50, 40, 3, 3))._data
     per_channel = y2.reshape(50, 40, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))  # whole channels dropped
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(ValueError, match=r"^Dropout: expected p in \[0.0, 1.0\], got p=1.5$"):
         nn.Dropout(1.5)
 
 

@@ -5,16 +5,15 @@ Every op is a ``NumpyFunction``; relu, tanh and sigmoid are the core ops of ``co
 """
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
 from convgrad.ops.elementwise import ReLU, keep_where, select
 from convgrad.random import rng
-from convgrad.tensor import Tensor
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu", "celu_",
@@ -30,18 +29,11 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 # ---------------------------------------------------------------------- argument checks
 def _check(name, input, floating=True):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' must be a Tensor, not {type(input).__name__}")
-    if floating and input.dtype.kind != "f":
-        raise TypeError(f"{name}(): expected a floating point input, got dtype {input.dtype}")
+    checks.tensor(name, "input", input, floating=floating)
 
 
 def _number(name, arg, value):
-    if isinstance(value, Tensor) and value.numel() == 1:
-        value = value.item()
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name}(): argument '{arg}' must be a number, not {type(value).__name__}")
-    return float(value)
+    return checks.number(name, arg, value, finite=False, allow_nan=True)
 
 
 def _inplace(input, fn):
@@ -130,7 +122,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     _check("hardtanh", input, floating=False)
     lo, hi = _number("hardtanh", "min_val", min_val), _number("hardtanh", "max_val", max_val)
     if lo > hi:
-        raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val={lo}, max_val={hi})")
+        raise checks.error("hardtanh", "min_val <= max_val", f"min_val={lo}, max_val={hi}", ValueError)
     if input.dtype.kind != "f":
         lo, hi = math.ceil(lo), math.floor(hi)
     return _run(input, inplace, lambda x: Hardtanh.apply(x, lo, hi), lambda a: np.clip(a, lo, hi, out=a))
@@ -183,7 +175,8 @@ def celu(input, alpha=1.0, inplace=False):
     _check("celu", input)
     alpha = _number("celu", "alpha", alpha)
     if alpha == 0:
-        raise ZeroDivisionError("celu: alpha cannot be 0 (CELU divides the input by alpha)")
+        raise checks.error("celu", "a non-zero alpha (CELU divides the input by alpha)", "alpha=0.0",
+                           ZeroDivisionError)
     return _run(input, inplace, lambda x: ELU.apply(x, alpha, 1.0, 1.0 / alpha))
 
 
@@ -218,22 +211,18 @@ class PReLU(NumpyFunction):
 def prelu(input, weight):
     """y = x if x > 0 else weight[c] x, with c the channel (axis 1); weight has 1 or C elements"""
     _check("prelu", input)
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"prelu(): argument 'weight' must be a Tensor, not {type(weight).__name__}")
-    if weight.ndim > 1:
-        raise RuntimeError(f"prelu: expected `weight` to be a scalar or 1D tensor, but got ndim = "
-                           f"{weight.ndim}")
+    checks.tensor("prelu", "weight", weight)
+    checks.dims("prelu", "weight", weight, {0: "(a scalar)", 1: "(one per channel or one)"})
     if weight.numel() != 1:
         if input.ndim == 0:
-            raise RuntimeError("prelu: a zero-dim input needs a weight with one element")
+            raise checks.error("prelu", "a weight of one element for a 0-d input",
+                               f"weight of shape {tuple(weight.shape)}")
         channels = input.shape[1] if input.ndim >= 2 else 1
         if weight.numel() != channels:
-            raise RuntimeError(
-                f"prelu: mismatch of parameter numbers and input channel size: weight has {weight.numel()} "
-                f"elements, the input has {channels} channels (axis 1 of shape {tuple(input.shape)})"
-            )
-    if weight.dtype != input.dtype:
-        raise RuntimeError(f"prelu: weight has dtype {weight.dtype}, the input {input.dtype}")
+            raise checks.error("prelu", f"a weight of 1 or {channels} elements (the channels on axis 1 of "
+                               f"the input's shape {tuple(input.shape)})",
+                               f"weight of shape {tuple(weight.shape)}")
+    checks.same_dtype("prelu", "weight", weight, input)
     return PReLU.apply(input, weight)
 
 
@@ -257,7 +246,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     _check("rrelu", input)
     lower, upper = _number("rrelu", "lower", lower), _number("rrelu", "upper", upper)
     if lower > upper:
-        raise ValueError(f"rrelu: lower bound {lower} must be less than or equal to upper bound {upper}")
+        raise checks.error("rrelu", "lower <= upper", f"lower={lower}, upper={upper}", ValueError)
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     slopes = rng().uniform(lower, upper, input.shape).astype(input.dtype)
@@ -319,7 +308,7 @@ def softshrink(input, lambd=0.5):
     _check("softshrink", input)
     lambd = _number("softshrink", "lambd", lambd)
     if lambd < 0:
-        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}.")
+        raise checks.error("softshrink", "lambd >= 0", f"lambd={lambd}")
     return Shrink.apply(input, lambd, True)
 
 
@@ -364,10 +353,11 @@ def glu(input, dim=-1):
     """y = a sigmoid(b) with a, b the first and second halves of input along dim"""
     _check("glu", input)
     if input.ndim == 0:
-        raise RuntimeError("glu does not support scalars because halving size must be even")
+        raise checks.error("glu", "an input of at least 1 dim (glu halves one)", "a 0-d input")
     d = input._dim(dim)
     if input.shape[d] % 2:
-        raise RuntimeError(f"glu: halving dimension must be even, but dimension {d} is size {input.shape[d]}")
+        raise checks.error("glu", f"an even size along dim {d} (glu halves it)",
+                           f"input of shape {tuple(input.shape)}")
     return GLU.apply(input, d)
 
 
@@ -456,8 +446,7 @@ class GELU(NumpyFunction):
 def gelu(input, approximate="none"):
     """y = x Phi(x) (Phi the standard normal CDF), or its tanh approximation"""
     _check("gelu", input)
-    if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
+    checks.choice("gelu", "approximate", approximate, ("none", "tanh"), exc=RuntimeError)
     return GELU.apply(input, approximate)
 
 
@@ -693,8 +682,8 @@ def _softmax_call(name, op, input, dim, dtype, stacklevel):
     if dtype is not None:
         input = input.to(dtype)
     if input.dtype.kind != "f":
-        raise TypeError(f"{name}(): expected a floating point input, got dtype {input.dtype} "
-                        "(pass dtype=convgrad.float32 to convert)")
+        raise checks.error(name, "input of a floating point dtype (pass dtype=convgrad.float32 to convert)",
+                           f"input of dtype {input.dtype}", TypeError)
     d = input._dim(dim)
     if input.ndim == 0:
         return op.apply(input.reshape(1), 0).reshape(())
