@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd import function
 from convgrad.autograd.function import RemovableHandle, RetainGrad
 from convgrad.autograd.grad_mode import _state
@@ -76,17 +77,38 @@ def _infer_array(data, dtype=None):
     else:
         if isinstance(data, (list, tuple)) and data and any(isinstance(d, Tensor) for d in data):
             data = [d._data if isinstance(d, Tensor) else d for d in data]
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError:
+            _check_rectangular(data)
+            raise
         if dtype is None:
             if arr.dtype.kind == "f":
                 arr = arr.astype(_default_dtype[0])
             elif arr.dtype.kind in "iu" and arr.dtype != np.uint8:
                 arr = arr.astype(np.int64)
             elif arr.dtype.kind not in "fiub":
-                raise TypeError(f"tensor: cannot make a tensor from data of type {arr.dtype}")
+                raise checks.error("tensor", "numbers, bools or nested sequences of them",
+                                   f"data of type {checks.kind(data)}", TypeError)
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr
+
+
+def _check_rectangular(data, dim=0):
+    """Nested sequences must have one length per dim, as an array: name the first ragged one."""
+    if not isinstance(data, (list, tuple)):
+        return
+    lengths = {len(d) if isinstance(d, (list, tuple)) else None for d in data}
+    if len(lengths) > 1:
+        first = len(data[0]) if isinstance(data[0], (list, tuple)) else "a number"
+        for d in data:
+            n = len(d) if isinstance(d, (list, tuple)) else "a number"
+            if n != first:
+                raise checks.error("tensor", f"a sequence of length {first} at dim {dim + 1} (every row of "
+                                   "one length)", f"{'length ' if isinstance(n, int) else ''}{n}", ValueError)
+    for d in data:
+        _check_rectangular(d, dim + 1)
 
 
 def _promote(a, b):
@@ -508,12 +530,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return self._binary(other, elementwise.Div, reverse=True)
 
     def __floordiv__(self, other):
-        o = other._data if isinstance(other, Tensor) else other
-        return Tensor._make(np.floor_divide(self._data, o))
+        return Tensor._make(np.floor_divide(self._data, _int_divisor("floor_divide", self, other)))
 
     def __mod__(self, other):
-        o = other._data if isinstance(other, Tensor) else other
-        return Tensor._make(np.mod(self._data, o))
+        return Tensor._make(np.mod(self._data, _int_divisor("remainder", self, other)))
 
     def __pow__(self, exponent):
         return self._binary(exponent, elementwise.Pow)
@@ -747,6 +767,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
     def __setitem__(self, index, value):
         index = _index_arrays(index, self._data.shape)
         v = value._data if isinstance(value, Tensor) else value
+        _check_set_value(self._data, index, v)
         if (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) and _state.enabled:
             self._check_inplace()
             result = shape_ops.SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
@@ -754,6 +775,33 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         else:
             self._data[index] = v
             self._bump_version()
+
+
+def _int_divisor(op, t, other):
+    """``other``'s array; an integer division by zero raises, as in PyTorch (NumPy would give 0)."""
+    o = other._data if isinstance(other, Tensor) else other
+    if t._data.dtype.kind in "iub" and np.asarray(o).dtype.kind in "iub" and np.any(np.asarray(o) == 0):
+        raise checks.error(op, "a non-zero integer divisor", "0", ZeroDivisionError)
+    return o
+
+
+def _check_set_value(data, index, v):
+    """``v`` must be a number or array-like that broadcasts to ``data[index]``'s shape."""
+    if isinstance(v, (list, tuple)):
+        v = _infer_array(v)
+    if not isinstance(v, np.ndarray) and not checks.is_number(v) and not isinstance(v, (bool, np.bool_)):
+        raise checks.error("setitem", "a Tensor, array or number as the value", checks.kind(v), TypeError)
+    vshape = np.shape(v)
+    if not vshape:
+        return
+    # the indexed shape, from a zero-stride stand-in (a copy of bools only for advanced indexing)
+    target = np.broadcast_to(np.zeros((), np.bool_), data.shape)[index].shape
+    trimmed = vshape[len(vshape) - len(target):] if len(vshape) > len(target) else vshape
+    ok = all(s == 1 for s in vshape[:len(vshape) - len(trimmed)]) and all(
+        a == b or a == 1 for a, b in zip(trimmed[::-1], target[::-1]))
+    if not ok:
+        raise checks.error("setitem", f"a value that broadcasts to the indexed shape {target}",
+                           f"value of shape {vshape}")
 
 
 def _index_arrays(index, shape):
@@ -765,11 +813,20 @@ def _index_arrays(index, shape):
     elif isinstance(index, list):
         index = np.asarray(index)
     items = index if isinstance(index, tuple) else (index,)
+    for i in items:
+        if not (i is None or i is Ellipsis or isinstance(i, (slice, np.ndarray, list, bool, np.bool_))
+                or checks.is_int(i)):
+            raise checks.error("index", "integers, slices, ..., None, or integer or boolean Tensors as "
+                               "indices", f"{i!r} ({checks.kind(i)})", IndexError)
     if any(i is Ellipsis for i in items) or any(i is None for i in items):
         return index
     dim = 0
     for i in items:
         if isinstance(i, np.ndarray) and i.dtype == bool:
+            if i.shape != tuple(shape[dim:dim + i.ndim]):
+                raise checks.error("index", f"a boolean mask of the indexed dims' shape "
+                                   f"{tuple(shape[dim:dim + i.ndim])} (tensor of shape {tuple(shape)}, "
+                                   f"from dim {dim})", f"mask of shape {i.shape}", IndexError)
             dim += i.ndim
             continue
         if dim >= len(shape):

@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.ops import elementwise
 from convgrad.ops import matmul as matmul_ops
 from convgrad.ops import shape as shape_ops
@@ -70,9 +71,8 @@ def matmul(a, b):
             raise RuntimeError(
                 f"matmul: batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not broadcast"
             ) from None
-    if a.dtype != b.dtype:
-        dt = _promote(a, b)
-        a, b = a.to(dt), b.to(dt)
+    if a.dtype != b.dtype:  # PyTorch does not promote here
+        raise checks.error("matmul", "two tensors of one dtype", f"{a.dtype} and {b.dtype}")
     return matmul_ops.MatMul.apply(a, b)
 
 
@@ -118,9 +118,7 @@ def where(condition, input=None, other=None):
 
 def cat(tensors, dim=0):
     """Join tensors along an existing ``dim``; all other sizes must agree."""
-    tensors = [_to_tensor(t) for t in tensors]
-    if not tensors:
-        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    checks.tensors("cat", "tensors", tensors)
     ref = tensors[0]
     d = ref._dim(dim)
     for i, t in enumerate(tensors):
@@ -142,15 +140,11 @@ concat = concatenate = cat
 
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new ``dim``."""
-    tensors = [_to_tensor(t) for t in tensors]
-    if not tensors:
-        raise RuntimeError("stack expects a non-empty TensorList")
+    checks.tensors("stack", "tensors", tensors)
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise RuntimeError(
-                f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at entry 0 "
-                f"and {list(t.shape)} at entry {i}"
-            )
+            raise checks.error("stack", f"tensors of one shape ({tuple(tensors[0].shape)}, entry 0's)",
+                               f"{tuple(t.shape)} at entry {i}")
     d = tensors[0]._dim(dim, tensors[0].ndim + 1)
     dt = tensors[0].dtype
     tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.ops import elementwise
 from convgrad.ops import shape as shape_ops
 from convgrad.tensor_methods.base import TensorBase
@@ -15,6 +16,8 @@ class ShapeMethods(TensorBase):
     def _shape_arg(self, shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if not all(checks.is_int(s) for s in shape):
+            raise checks.error("view", "a shape of ints", f"shape={checks.show(shape)}", TypeError)
         shape = tuple(int(s) for s in shape)
         if shape.count(-1) > 1:
             raise RuntimeError("only one dimension can be inferred (got more than one -1)")
@@ -187,11 +190,29 @@ class ShapeMethods(TensorBase):
         return shape_ops.Flip.apply(self, tuple(self._dim(d) for d in dims))
 
     def gather(self, dim, index):
+        """out[i][j] = self[i][index[i][j]] along ``dim``; out has index's shape, which may be smaller than
+        self's in every dim."""
         d = self._dim(dim)
-        idx = index._data if isinstance(index, TensorBase) else np.asarray(index)
+        checks.tensor("gather", "index", index)
+        idx = index._data
         if idx.dtype.kind not in "iu":
-            raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
-        return shape_ops.Gather.apply(self, d, idx)
+            raise checks.error("gather", "an index of an integer dtype", f"index of dtype {idx.dtype}")
+        shape = self._data.shape
+        if idx.ndim != len(shape) and not (idx.ndim <= 1 and len(shape) <= 1):
+            raise checks.error("gather", f"an index of the input's {len(shape)} dims",
+                               f"index of shape {idx.shape}")
+        if any(k != d and a > b for k, (a, b) in enumerate(zip(idx.shape, shape))):
+            raise checks.error("gather", f"index.shape[k] <= input.shape[k] = {shape} except at dim {d}",
+                               f"index of shape {idx.shape}")
+        n = shape[d] if shape else 1
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            bad = idx.min() if idx.min() < 0 else idx.max()
+            raise checks.error("gather", f"indices in [0, {n - 1}] (dim {d} of size {n})", f"index {bad}")
+        src = self
+        if idx.shape != shape[:idx.ndim] and idx.ndim == len(shape):
+            # PyTorch reads only the leading part of the other dims
+            src = self[tuple(slice(None) if k == d else slice(0, a) for k, a in enumerate(idx.shape))]
+        return shape_ops.Gather.apply(src, d, idx)
 
     def index_select(self, dim, index):
         d = self._dim(dim)
