@@ -10,6 +10,8 @@ The exception classes follow PyTorch: TypeError for a value of the wrong kind, R
 tensor of the wrong shape or dtype, ValueError for a number out of range or an unknown option.
 """
 
+import functools
+import inspect
 import math
 import numbers
 
@@ -69,14 +71,17 @@ def error(op, what, got, exc=RuntimeError):
     return exc(f"{op}: expected {what}, got {got}")
 
 
-def tensor(op, name, x, optional=False, floating=False, exc=TypeError):
-    """``x`` must be a Tensor (or None when ``optional``), of a floating point dtype when ``floating``."""
+def tensor(op, name, x, optional=False, floating=False, numeric=False, exc=TypeError):
+    """``x`` must be a Tensor (or None when ``optional``), of a floating point dtype when ``floating``, of
+    any but bool when ``numeric``."""
     if x is None and optional:
         return
     if not is_tensor(x):
         raise error(op, f"{name} to be a Tensor{' or None' if optional else ''}", kind(x), TypeError)
     if floating and x.dtype.kind != "f":
         raise error(op, f"{name} of a floating point dtype", f"{name} of dtype {x.dtype}", exc)
+    if numeric and x.dtype.kind == "b":
+        raise error(op, f"{name} of a numeric dtype", f"{name} of dtype bool", exc)
 
 
 def tensors(op, name, xs):
@@ -117,9 +122,8 @@ def integer(op, name, v, low=None, exc=ValueError):
 def number(op, name, v, low=None, high=None, low_open=False, high_open=False, finite=True, allow_nan=False,
            exc=ValueError):
     """A real number (not a bool; a one-element Tensor is read as its value) in [low, high] (open ends by
-    ``low_open``/``high_open``), finite unless ``finite=False``, not NaN unless ``allow_nan``; as a float."""
-    if is_tensor(v) and v.numel() == 1:
-        v = v.item()
+    ``low_open``/``high_open``), finite unless ``finite=False``, not NaN unless ``allow_nan``; as a float.
+    A Tensor is not a number here, as in PyTorch."""
     if not is_number(v):
         raise error(op, f"{name} to be a number", f"{name}={show(v)} ({kind(v)})", TypeError)
     v = float(v)
@@ -169,11 +173,7 @@ def ints(op, name, value, n, one_ok=True, allow_none=False, low=None, exc=Runtim
 
 def choice(op, name, value, options, exc=ValueError):
     """``value`` must be one of ``options``."""
-    try:
-        ok = value in options
-    except TypeError:  # an unhashable value is none of them
-        ok = False
-    if not ok:
+    if not any(value is o or (type(value) is type(o) and value == o) for o in options):
         raise error(op, f"{name} to be one of {', '.join(repr(o) for o in options)}", f"{name}={value!r}",
                     exc)
     return value
@@ -195,3 +195,72 @@ def size(op, args, name="size"):
     if any(a < 0 for a in out):
         raise error(op, f"a {name} of non-negative ints", f"{name}={show(out)}")
     return out
+
+
+# --------------------------------------------------------------------------- checks read from a signature
+_DIM_NAMES = ("dim", "start_dim", "end_dim", "ignore_index")
+
+
+def _flag(op, name, v):
+    if not isinstance(v, (bool, np.bool_)):
+        raise error(op, f"{name} to be a bool", f"{name}={show(v)} ({kind(v)})", TypeError)
+
+
+def _real(op, name, v):
+    if not is_number(v):
+        raise error(op, f"{name} to be a number", f"{name}={show(v)} ({kind(v)})", TypeError)
+
+
+def _int(op, name, v):
+    if not is_int(v):
+        raise error(op, f"{name} to be an int", f"{name}={show(v)} ({kind(v)})", TypeError)
+
+
+def _int_or_none(op, name, v):
+    if v is not None and not is_int(v):
+        raise error(op, f"{name} to be an int or None", f"{name}={show(v)} ({kind(v)})", TypeError)
+
+
+def _reduction(op, name, v):
+    choice(op, name, v, ("none", "mean", "sum", "batchmean", "elementwise_mean"))
+
+
+def _dtype(op, name, v):
+    if v is None or isinstance(v, np.dtype) or isinstance(v, type) and issubclass(v, np.generic):
+        return
+    raise error(op, f"{name} to be a dtype (convgrad.float32, ...) or None", f"{name}={show(v)}", TypeError)
+
+
+def typed(fn):
+    """Decorate a public op so that the arguments whose kind its signature shows are checked first: a bool
+    default makes a flag (a bool), a float default a number; ``dim``-like names take an int, ``reduction``
+    one of PyTorch's, ``dtype`` a dtype or None. The op's own checks do the rest."""
+    op, plan = fn.__name__.rstrip("_") or fn.__name__, []
+    for i, p in enumerate(inspect.signature(fn).parameters.values()):
+        d = p.default
+        if p.name.startswith("_") or d is inspect.Parameter.empty and p.name not in _DIM_NAMES:
+            continue
+        if isinstance(d, bool):
+            plan.append((i, p.name, _flag))
+        elif p.name in _DIM_NAMES:
+            plan.append((i, p.name, _int_or_none if d is None else _int))
+        elif p.name == "reduction":
+            plan.append((i, p.name, _reduction))
+        elif p.name == "dtype":
+            plan.append((i, p.name, _dtype))
+        elif isinstance(d, float):
+            plan.append((i, p.name, _real))
+    if not plan:
+        return fn
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        n = len(args)
+        for i, name, check in plan:
+            if i < n:
+                check(op, name, args[i])
+            elif name in kwargs:
+                check(op, name, kwargs[name])
+        return fn(*args, **kwargs)
+
+    return checked

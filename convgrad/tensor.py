@@ -237,7 +237,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
     def size(self, dim=None):
         if dim is None:
             return self._data.shape
-        return self._data.shape[self._dim(dim)]
+        return self._data.shape[self._dim(dim, op="size")]
 
     def numel(self):
         return self._data.size
@@ -256,7 +256,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
     def stride(self, dim=None):
         st = tuple(s // self._data.itemsize for s in self._data.strides)
-        return st if dim is None else st[self._dim(dim)]
+        return st if dim is None else st[self._dim(dim, op="stride")]
 
     def data_ptr(self):
         return self._data.__array_interface__["data"][0]
@@ -266,29 +266,29 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
             self._vc = [0]
         self._vc[0] += 1
 
-    def _dim(self, dim, ndim=None):
-        """Normalise a possibly negative ``dim``; out of range raises IndexError as PyTorch."""
+    def _dim(self, dim, ndim=None, op="dim"):
+        """Normalise a possibly negative ``dim``; out of range raises IndexError as PyTorch. ``op`` names
+        the caller in the message."""
         n = self._data.ndim if ndim is None else ndim
         lo, hi = (-n, n - 1) if n > 0 else (-1, 0)
-        if not isinstance(dim, (numbers.Integral, np.integer)) or isinstance(dim, bool):
-            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+        if not checks.is_int(dim):
+            raise checks.error(op, "dim to be an int", f"dim={checks.show(dim)} ({checks.kind(dim)})",
+                               TypeError)
         if dim < lo or dim > hi:
-            raise IndexError(
-                f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
-            )
+            raise checks.error(op, f"dim in [{lo}, {hi}] (a tensor of {n} dims)", f"dim={dim}", IndexError)
         return dim % n if n else 0
 
-    def _dims(self, dim):
+    def _dims(self, dim, op="dim"):
         if dim is None:
             return None
         if isinstance(dim, (tuple, list)):
             if len(dim) == 0:
                 return None
-            dims = tuple(self._dim(d) for d in dim)
+            dims = tuple(self._dim(d, op=op) for d in dim)
             if len(set(dims)) != len(dims):
-                raise RuntimeError(f"dim {dims} names the same dimension more than once")
+                raise checks.error(op, "distinct dims", f"dim={tuple(dim)}")
             return dims
-        return self._dim(dim)
+        return self._dim(dim, op=op)
 
     # ------------------------------------------------------------------ conversion
     def item(self):
@@ -659,10 +659,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return Tensor._make(np.logical_not(self._data))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._make(np.all(self._data, axis=self._dims(dim), keepdims=keepdim))
+        return Tensor._make(np.all(self._data, axis=self._dims(dim, op="all"), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._make(np.any(self._data, axis=self._dims(dim), keepdims=keepdim))
+        return Tensor._make(np.any(self._data, axis=self._dims(dim, op="any"), keepdims=keepdim))
 
     # ------------------------------------------------------------------ elementwise functions
     def _float_op(self, op):

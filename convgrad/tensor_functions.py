@@ -120,7 +120,7 @@ def cat(tensors, dim=0):
     """Join tensors along an existing ``dim``; all other sizes must agree."""
     checks.tensors("cat", "tensors", tensors)
     ref = tensors[0]
-    d = ref._dim(dim)
+    d = ref._dim(dim, op="cat")
     for i, t in enumerate(tensors):
         if t.ndim != ref.ndim or t.shape[:d] + t.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
             raise RuntimeError(
@@ -145,7 +145,7 @@ def stack(tensors, dim=0):
         if t.shape != tensors[0].shape:
             raise checks.error("stack", f"tensors of one shape ({tuple(tensors[0].shape)}, entry 0's)",
                                f"{tuple(t.shape)} at entry {i}")
-    d = tensors[0]._dim(dim, tensors[0].ndim + 1)
+    d = tensors[0]._dim(dim, tensors[0].ndim + 1, op="stack")
     dt = tensors[0].dtype
     tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
     return shape_ops.Stack.apply(d, *tensors)

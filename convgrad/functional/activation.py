@@ -29,7 +29,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 # ---------------------------------------------------------------------- argument checks
 def _check(name, input, floating=True):
-    checks.tensor(name, "input", input, floating=floating)
+    checks.tensor(name, "input", input, floating=floating, numeric=True)
 
 
 def _number(name, arg, value):
@@ -107,16 +107,19 @@ class ELU(NumpyFunction):
         return g * select(x > 0, s, d, g.dtype), None, None, None
 
 
+@checks.typed
 def relu(input, inplace=False):
     """y = max(x, 0)"""
     _check("relu", input, floating=False)
     return _run(input, inplace, ReLU.apply, lambda a: np.maximum(a, 0, out=a))
 
 
+@checks.typed
 def relu_(input):
     return relu(input, inplace=True)
 
 
+@checks.typed
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """y = min(max(x, min_val), max_val)"""
     _check("hardtanh", input, floating=False)
@@ -128,16 +131,19 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     return _run(input, inplace, lambda x: Hardtanh.apply(x, lo, hi), lambda a: np.clip(a, lo, hi, out=a))
 
 
+@checks.typed
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
+@checks.typed
 def relu6(input, inplace=False):
     """y = min(max(x, 0), 6)"""
     _check("relu6", input, floating=False)
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
+@checks.typed
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """y = x if x > 0 else negative_slope * x"""
     _check("leaky_relu", input)
@@ -145,10 +151,12 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _run(input, inplace, lambda x: LeakyReLU.apply(x, slope))
 
 
+@checks.typed
 def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
 
 
+@checks.typed
 def elu(input, alpha=1.0, inplace=False):
     """y = x if x > 0 else alpha (e^x - 1)"""
     _check("elu", input)
@@ -156,20 +164,24 @@ def elu(input, alpha=1.0, inplace=False):
     return _run(input, inplace, lambda x: ELU.apply(x, alpha, 1.0, 1.0))
 
 
+@checks.typed
 def elu_(input, alpha=1.0):
     return elu(input, alpha, inplace=True)
 
 
+@checks.typed
 def selu(input, inplace=False):
     """y = 1.0507 (x if x > 0 else 1.6733 (e^x - 1))"""
     _check("selu", input)
     return _run(input, inplace, lambda x: ELU.apply(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
+@checks.typed
 def selu_(input):
     return selu(input, inplace=True)
 
 
+@checks.typed
 def celu(input, alpha=1.0, inplace=False):
     """y = max(0, x) + min(0, alpha (e^(x/alpha) - 1))"""
     _check("celu", input)
@@ -180,6 +192,7 @@ def celu(input, alpha=1.0, inplace=False):
     return _run(input, inplace, lambda x: ELU.apply(x, alpha, 1.0, 1.0 / alpha))
 
 
+@checks.typed
 def celu_(input, alpha=1.0):
     return celu(input, alpha, inplace=True)
 
@@ -208,6 +221,7 @@ class PReLU(NumpyFunction):
         return gx, gw
 
 
+@checks.typed
 def prelu(input, weight):
     """y = x if x > 0 else weight[c] x, with c the channel (axis 1); weight has 1 or C elements"""
     _check("prelu", input)
@@ -240,11 +254,13 @@ class RReLU(NumpyFunction):
         return g * ctx.factor, None
 
 
+@checks.typed
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """y = x if x > 0 else r x: r ~ U(lower, upper) per element in training (from the global generator),
     r = (lower + upper) / 2 in evaluation"""
     _check("rrelu", input)
-    lower, upper = _number("rrelu", "lower", lower), _number("rrelu", "upper", upper)
+    lower = checks.number("rrelu", "lower", lower, exc=RuntimeError)
+    upper = checks.number("rrelu", "upper", upper, exc=RuntimeError)
     if lower > upper:
         raise checks.error("rrelu", "lower <= upper", f"lower={lower}, upper={upper}", ValueError)
     if not training:
@@ -253,6 +269,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     return _run(input, inplace, lambda x: RReLU.apply(x, slopes))
 
 
+@checks.typed
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     return rrelu(input, lower, upper, training, inplace=True)
 
@@ -271,6 +288,7 @@ class Threshold(NumpyFunction):
         return keep_where(ctx.above, g), None, None
 
 
+@checks.typed
 def threshold(input, threshold, value, inplace=False):
     """y = x if x > threshold else value"""
     _check("threshold", input, floating=False)
@@ -278,6 +296,7 @@ def threshold(input, threshold, value, inplace=False):
     return _run(input, inplace, lambda x: Threshold.apply(x, t, v))
 
 
+@checks.typed
 def threshold_(input, threshold_value, value):
     return threshold(input, threshold_value, value, inplace=True)
 
@@ -297,18 +316,18 @@ class Shrink(NumpyFunction):
         return keep_where(ctx.outside, g), None, None
 
 
+@checks.typed
 def hardshrink(input, lambd=0.5):
     """y = x if |x| > lambd else 0"""
     _check("hardshrink", input)
     return Shrink.apply(input, _number("hardshrink", "lambd", lambd), False)
 
 
+@checks.typed
 def softshrink(input, lambd=0.5):
     """y = x - lambd if x > lambd, x + lambd if x < -lambd, else 0"""
     _check("softshrink", input)
-    lambd = _number("softshrink", "lambd", lambd)
-    if lambd < 0:
-        raise checks.error("softshrink", "lambd >= 0", f"lambd={lambd}")
+    lambd = checks.number("softshrink", "lambd", lambd, low=0, exc=RuntimeError)
     return Shrink.apply(input, lambd, True)
 
 
@@ -326,6 +345,7 @@ class Tanhshrink(NumpyFunction):
         return g * (ctx.t * ctx.t)
 
 
+@checks.typed
 def tanhshrink(input):
     """y = x - tanh x"""
     _check("tanhshrink", input)
@@ -349,12 +369,13 @@ class GLU(NumpyFunction):
         return np.concatenate([gs, gs * a * (1 - s)], axis=ctx.dim), None
 
 
+@checks.typed
 def glu(input, dim=-1):
     """y = a sigmoid(b) with a, b the first and second halves of input along dim"""
     _check("glu", input)
     if input.ndim == 0:
         raise checks.error("glu", "an input of at least 1 dim (glu halves one)", "a 0-d input")
-    d = input._dim(dim)
+    d = input._dim(dim, op="glu")
     if input.shape[d] % 2:
         raise checks.error("glu", f"an even size along dim {d} (glu halves it)",
                            f"input of shape {tuple(input.shape)}")
@@ -443,6 +464,7 @@ class GELU(NumpyFunction):
         return g * (ctx.cdf + x * pdf), None
 
 
+@checks.typed
 def gelu(input, approximate="none"):
     """y = x Phi(x) (Phi the standard normal CDF), or its tanh approximation"""
     _check("gelu", input)
@@ -475,6 +497,7 @@ class SiLU(NumpyFunction):
         return g * (s * (1 + x * (1 - s)))
 
 
+@checks.typed
 def silu(input, inplace=False):
     """y = x sigmoid(x)"""
     _check("silu", input)
@@ -498,6 +521,7 @@ class Mish(NumpyFunction):
         return g * (t + x * _sigmoid(x) * (1 - t * t))
 
 
+@checks.typed
 def mish(input, inplace=False):
     """y = x tanh(ln(1 + e^x))"""
     _check("mish", input)
@@ -519,6 +543,7 @@ class Hardswish(NumpyFunction):
         return g * d
 
 
+@checks.typed
 def hardswish(input, inplace=False):
     """y = x relu6(x + 3) / 6"""
     _check("hardswish", input)
@@ -539,6 +564,7 @@ class Hardsigmoid(NumpyFunction):
         return np.where((x > -3) & (x < 3), g * (1 / 6), 0).astype(g.dtype, copy=False)
 
 
+@checks.typed
 def hardsigmoid(input, inplace=False):
     """y = relu6(x + 3) / 6"""
     _check("hardsigmoid", input)
@@ -563,6 +589,7 @@ class Softplus(NumpyFunction):
         return np.where(z > ctx.threshold, g, g * _sigmoid(z)), None, None
 
 
+@checks.typed
 def softplus(input, beta=1.0, threshold=20.0):
     """y = ln(1 + e^(beta x)) / beta, linear (y = x) where beta x > threshold"""
     _check("softplus", input)
@@ -584,6 +611,7 @@ class LogSigmoid(NumpyFunction):
         return g * _sigmoid(-x)
 
 
+@checks.typed
 def logsigmoid(input):
     """y = ln(1 / (1 + e^-x))"""
     _check("logsigmoid", input)
@@ -605,6 +633,7 @@ class Softsign(NumpyFunction):
         return g / (d * d)
 
 
+@checks.typed
 def softsign(input):
     """y = x / (1 + |x|)"""
     _check("softsign", input, floating=False)
@@ -613,12 +642,14 @@ def softsign(input):
     return Softsign.apply(input)
 
 
+@checks.typed
 def tanh(input):
     """y = tanh x"""
     _check("tanh", input, floating=False)
     return input.tanh()
 
 
+@checks.typed
 def sigmoid(input):
     """y = 1 / (1 + e^-x)"""
     _check("sigmoid", input, floating=False)
@@ -684,22 +715,25 @@ def _softmax_call(name, op, input, dim, dtype, stacklevel):
     if input.dtype.kind != "f":
         raise checks.error(name, "input of a floating point dtype (pass dtype=convgrad.float32 to convert)",
                            f"input of dtype {input.dtype}", TypeError)
-    d = input._dim(dim)
+    d = input._dim(dim, op=name)
     if input.ndim == 0:
         return op.apply(input.reshape(1), 0).reshape(())
     return op.apply(input, d)
 
 
+@checks.typed
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """y_i = e^(x_i) / sum_j e^(x_j) along dim (computed with the max subtracted)"""
     return _softmax_call("softmax", Softmax, input, dim, dtype, _stacklevel)
 
 
+@checks.typed
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """y_i = x_i - ln sum_j e^(x_j) along dim (computed with the max subtracted)"""
     return _softmax_call("log_softmax", LogSoftmax, input, dim, dtype, _stacklevel)
 
 
+@checks.typed
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """y = softmax(-x) along dim"""
     _check("softmin", input, floating=False)

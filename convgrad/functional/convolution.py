@@ -625,11 +625,14 @@ def _check_groups(op, groups):
     return checks.integer(op, "groups", groups, low=1, exc=RuntimeError)
 
 
-def _check_sizes(op, nd, stride, dilation, padding=None, output_padding=None):
+_NOT_GIVEN = object()
+
+
+def _check_sizes(op, nd, stride, dilation, padding=_NOT_GIVEN, output_padding=_NOT_GIVEN):
     """The hyper-parameters as ``nd``-tuples: stride and dilation >= 1, paddings >= 0."""
     out = [checks.ints(op, "stride", stride, nd, low=1), checks.ints(op, "dilation", dilation, nd, low=1)]
     for name, value in (("padding", padding), ("output_padding", output_padding)):
-        if value is not None:
+        if value is not _NOT_GIVEN:
             out.append(checks.ints(op, name, value, nd, low=0))
     return out
 
@@ -773,6 +776,7 @@ def _fold_geometry(op, size_hw, kernel_size, dilation, padding, stride):
 
 
 # --------------------------------------------------------------------------- public functions
+@checks.typed
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation over channels: input (N, C_in, L) or (C_in, L), weight (C_out, C_in/groups, k).
     out[n, o, t] = bias[o] + sum_{c in o's group, i} weight[o, c, i] * input_pad[n, c, t*s + i*d];
@@ -780,6 +784,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convolution("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@checks.typed
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation over channels: input (N, C_in, H, W) or (C_in, H, W), weight
     (C_out, C_in/groups, kH, kW).
@@ -789,6 +794,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convolution("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@checks.typed
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The adjoint (input gradient) of conv1d: input (N, C_in, L) or (C_in, L), weight
     (C_in, C_out/groups, k). Each input element scatters weight[c, :, :] * input to positions t*s - p + i*d.
@@ -797,6 +803,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            groups, dilation)
 
 
+@checks.typed
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The adjoint (input gradient) of conv2d: input (N, C_in, H, W) or (C_in, H, W), weight
     (C_in, C_out/groups, kH, kW).
@@ -806,12 +813,13 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            groups, dilation)
 
 
+@checks.typed
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: the sliding blocks of input (N, C, H, W) or (C, H, W) as columns (N, C*kH*kW, L),
     out[n, (c, i, j), (y, x)] = input_pad[n, c, y*sh + i*dh, x*sw + j*dw]; L = H_out * W_out with
     H_out = floor((H + 2p - d(k-1) - 1) / s) + 1."""
     op = "unfold"
-    checks.tensor(op, "input", input)
+    checks.tensor(op, "input", input, floating=True, exc=NotImplementedError)
     checks.dims(op, "input", input, {3: "(C, H, W)", 4: "(N, C, H, W)"})
     x_shape = (1,) + _shape(input) if input.ndim == 3 else _shape(input)
     N, C, H, W = x_shape
@@ -823,11 +831,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return _Unfold.apply(input, geo)
 
 
+@checks.typed
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im, the adjoint of unfold: sums the columns of input (N, C*kH*kW, L) or (C*kH*kW, L) back into
     an (N, C, H, W) image of ``output_size`` (H, W); overlapping blocks add. L must equal H_out * W_out."""
     op = "fold"
-    checks.tensor(op, "input", input)
+    checks.tensor(op, "input", input, floating=True, exc=NotImplementedError)
     checks.dims(op, "input", input, {2: "(C*kH*kW, L)", 3: "(N, C*kH*kW, L)"})
     size = checks.ints(op, "output_size", output_size, 2, one_ok=False)
     ks, ds, pads, ss, blocks = _fold_geometry(op, size, kernel_size, dilation, padding, stride)

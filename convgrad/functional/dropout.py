@@ -81,12 +81,14 @@ def _dropout(input, p, training, inplace, noise_shape):
     return _apply(input, inplace, lambda x: Dropout.apply(x, mask))
 
 
+@checks.typed
 def dropout(input, p=0.5, training=True, inplace=False):
     """y = x keep / (1 - p) with keep ~ Bernoulli(1 - p) per element in training; y = x in evaluation"""
     _check("dropout", input, p)
     return _dropout(input, p, training, inplace, input.shape)
 
 
+@checks.typed
 def dropout1d(input, p=0.5, training=True, inplace=False):
     """Dropout of whole channels of an (N, C, L) or (C, L) input (one draw per channel)."""
     _check("dropout1d", input, p)
@@ -96,6 +98,7 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _dropout(input, p, training, inplace, _channels(input, batched=input.ndim == 3))
 
 
+@checks.typed
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Dropout of whole channels (feature maps) of an (N, C, H, W) input (one draw per (n, c)).
     As PyTorch, a 3-D input is taken as (N, C, L), with a warning."""
@@ -114,6 +117,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     return _dropout(input, p, training, inplace, _channels(input, batched=True))
 
 
+@checks.typed
 def dropout3d(input, p=0.5, training=True, inplace=False):
     """Dropout of whole channels of an (N, C, D, H, W) or (C, D, H, W) input (one draw per channel)."""
     _check("dropout3d", input, p)
@@ -139,6 +143,7 @@ def _alpha_dropout(input, p, training, inplace, feature):
     return _apply(input, inplace, lambda x: AlphaDropout.apply(x, keep, shift))
 
 
+@checks.typed
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Dropout for SELU networks: dropped units set to -1.7581 (SELU's saturation), then an affine map
     restores zero mean and unit variance. Note training defaults to False, as in PyTorch."""
@@ -146,6 +151,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     return _alpha_dropout(input, p, training, inplace, feature=False)
 
 
+@checks.typed
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     """alpha_dropout of whole channels (one draw per (n, c))."""
     _check("feature_alpha_dropout", input, p)

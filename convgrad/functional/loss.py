@@ -134,8 +134,8 @@ class PointwiseLoss(NumpyFunction):
 
 
 def _pointwise(name, kind, param, input, target, reduction, weight=None, weighted_mean="sum"):
-    _tensor(name, "input", input)
-    _tensor(name, "target", target)
+    _tensor(name, "input", input, numeric=True)
+    _tensor(name, "target", target, numeric=True)
     _warn_size(name, input, target)
     _broadcast(name, input, target)
     input, target = _same_dtype(name, input, target)
@@ -152,18 +152,21 @@ def _pointwise(name, kind, param, input, target, reduction, weight=None, weighte
     return _reduce_tensor(loss, reduction)
 
 
+@checks.typed
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """l = (x - t)^2 elementwise (times weight), reduced; the weighted mean is sum(w l) / sum(w)"""
     reduction = _reduction("mse_loss", reduction, size_average, reduce)
     return _pointwise("mse_loss", "mse", 0.0, input, target, reduction, weight)
 
 
+@checks.typed
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """l = |x - t| elementwise (times weight), reduced; the weighted mean is sum(w l) / sum(w)"""
     reduction = _reduction("l1_loss", reduction, size_average, reduce)
     return _pointwise("l1_loss", "l1", 0.0, input, target, reduction, weight)
 
 
+@checks.typed
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """l = (x - t)^2 / (2 beta) where |x - t| < beta, else |x - t| - beta / 2 (l1 for beta = 0)"""
     reduction = _reduction("smooth_l1_loss", reduction, size_average, reduce)
@@ -171,6 +174,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _pointwise("smooth_l1_loss", "smooth_l1", beta, input, target, reduction)
 
 
+@checks.typed
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """l = (x - t)^2 / 2 where |x - t| < delta, else delta (|x - t| - delta / 2); weighted mean = mean(w l)"""
     reduction = _reduction("huber_loss", reduction)
@@ -346,6 +350,7 @@ def _batched(input, target, probs):
     return input, target, False
 
 
+@checks.typed
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """l_n = -weight[t_n] input[n, t_n], skipping t_n = ignore_index; the mean divides by the sum of the
     counted targets' weights. input: (N, C), (N, C, d1, ...) or (C,) log-probabilities."""
@@ -356,6 +361,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return out.reshape(()) if unbatched and reduction == "none" else out
 
 
+@checks.typed
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """l_n = -sum_c q_(n,c) log softmax(input_n)_c over the classes (axis 1), with q the one-hot of the class
@@ -429,6 +435,7 @@ def _check_binary(name, input, target, weight, extra=()):
                                f"{arg} of shape {tuple(w.shape)}")
 
 
+@checks.typed
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """l = -weight (t ln x + (1 - t) ln(1 - x)) for probabilities x, t in [0, 1]; logs clamped at -100"""
     reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
@@ -482,6 +489,7 @@ class BinaryCrossEntropyWithLogits(NumpyFunction):
         return gx, gt, None, None, None
 
 
+@checks.typed
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """l = -weight (pos_weight t ln sigmoid(x) + (1 - t) ln(1 - sigmoid(x))), computed stably from logits x;
@@ -532,6 +540,7 @@ class KLDiv(NumpyFunction):
         return gx, gt, None, None, None
 
 
+@checks.typed
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """l = target (ln target - input) elementwise, input being log-probabilities (target too with
     log_target); reduction 'batchmean' divides the sum by the batch size (the KL divergence's definition),
@@ -546,7 +555,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                           "support size. 'batchmean' divides only by the batch size, and aligns with the KL "
                           "div math definition.", stacklevel=2)
     _floating(name, "input", input)
-    _tensor(name, "target", target)
+    _floating(name, "target", target)
     _broadcast(name, input, target)
     input, target = _same_dtype(name, input, target)
     denominator = None
@@ -556,12 +565,13 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return KLDiv.apply(input, target, bool(log_target), reduction, denominator)
 
 
+@checks.typed
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """l = max(0, -target (input1 - input2) + margin), target in {1, -1} saying which should rank higher"""
     name = "margin_ranking_loss"
     reduction = _reduction(name, reduction, size_average, reduce)
     for arg, t in (("input1", input1), ("input2", input2), ("target", target)):
-        _tensor(name, arg, t)
+        _tensor(name, arg, t, numeric=True)
     if not input1.ndim == input2.ndim == target.ndim:
         raise checks.error(name, "input1, input2 and target with the same number of dims",
                            f"shapes {tuple(input1.shape)}, {tuple(input2.shape)} and {tuple(target.shape)}")

@@ -80,6 +80,7 @@ class PadIndexed(NumpyFunction):
         return g, None
 
 
+@checks.typed
 def pad(input, pad, mode="constant", value=None):
     """Pad the last len(pad) // 2 axes: pad = (last_before, last_after, second_last_before, ...), as PyTorch.
     Modes: constant (value, default 0; negative pads crop), reflect (mirror without repeating the edge),
@@ -233,6 +234,7 @@ class Interpolate(NumpyFunction):
 _LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}
 
 
+@checks.typed
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial axes of an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input to ``size``, or to
@@ -241,6 +243,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     (adaptive average pooling; 3-D and 4-D inputs)."""
     name = "interpolate"
     _tensor(name, "input", input)
+    for flag, v in (("align_corners", align_corners), ("recompute_scale_factor", recompute_scale_factor)):
+        if v is not None:
+            checks.boolean(name, flag, v)
+    if not isinstance(mode, str):
+        raise checks.error(name, "mode to be a string", f"mode={checks.show(mode)} ({checks.kind(mode)})",
+                           TypeError)
+    if scale_factor is not None and not isinstance(scale_factor, (tuple, list)) and \
+            not checks.is_number(scale_factor):
+        raise checks.error(name, "scale_factor to be a number or a sequence of numbers",
+                           f"scale_factor={checks.show(scale_factor)}", TypeError)
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise checks.error(name, f"align_corners=None in mode {mode!r} (only linear, bilinear, "
@@ -318,6 +330,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     return Interpolate.apply(input, tuple(plans))
 
 
+@checks.typed
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Deprecated PyTorch alias of interpolate."""
     warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.",
@@ -325,6 +338,7 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
+@checks.typed
 def upsample_nearest(input, size=None, scale_factor=None):
     """Deprecated PyTorch alias of interpolate(..., mode='nearest')."""
     warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.",
@@ -332,6 +346,7 @@ def upsample_nearest(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
+@checks.typed
 def upsample_bilinear(input, size=None, scale_factor=None):
     """Deprecated PyTorch alias of interpolate(..., mode='bilinear', align_corners=True)."""
     warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.",
@@ -369,6 +384,7 @@ class Linear(NumpyFunction):
         return gx, gw, gb
 
 
+@checks.typed
 def linear(input, weight, bias=None):
     """y = input weight^T + bias: input (*, in_features), weight (out_features, in_features), bias
     (out_features,) -> (*, out_features)"""
@@ -435,6 +451,7 @@ class Bilinear(NumpyFunction):
         return g1, gc, gw, gb
 
 
+@checks.typed
 def bilinear(input1, input2, weight, bias=None):
     """y_k = input1^T weight_k input2 + bias_k: input1 (*, in1), input2 (*, in2), weight (out, in1, in2)"""
     name = "bilinear"
@@ -464,12 +481,14 @@ def bilinear(input1, input2, weight, bias=None):
 
 
 # ---------------------------------------------------------------------- shapes and encodings
+@checks.typed
 def flatten(input, start_dim=0, end_dim=-1):
     """Axes start_dim..end_dim merged into one (a view when possible), as torch.flatten."""
     _tensor("flatten", "input", input)
     return input.flatten(start_dim, end_dim)
 
 
+@checks.typed
 def one_hot(tensor, num_classes=-1):
     """(*,) int64 class indices -> (*, num_classes) int64, 1 at each index (num_classes = -1: max + 1)"""
     name = "one_hot"
@@ -522,11 +541,13 @@ class CosineSimilarity(NumpyFunction):
         return ga, gb, None, None
 
 
+@checks.typed
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """y = x1 . x2 / (max(||x1||, eps) max(||x2||, eps)) along dim (the inputs broadcast)"""
     name = "cosine_similarity"
-    _tensor(name, "x1", x1)
-    _tensor(name, "x2", x2)
+    _tensor(name, "x1", x1, numeric=True)
+    _tensor(name, "x2", x2, numeric=True)
+    eps = checks.number(name, "eps", eps, low=0, finite=False, exc=RuntimeError)
     try:
         shape = np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:
@@ -536,17 +557,20 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     if dt.kind != "f":
         dt = get_default_dtype()
     x1, x2 = (x if x.dtype == dt else x.to(dt) for x in (x1, x2))
-    d = x1._dim(dim, len(shape))
+    d = x1._dim(dim, len(shape), op=name)
     if not shape:
         return CosineSimilarity.apply(x1.reshape(1), x2.reshape(1), 0, float(eps))
     return CosineSimilarity.apply(x1, x2, d, float(eps))
 
 
+@checks.typed
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """y = || x1 - x2 + eps ||_p over the last axis"""
     name = "pairwise_distance"
-    _tensor(name, "x1", x1)
-    _tensor(name, "x2", x2)
+    _tensor(name, "x1", x1, numeric=True)
+    _tensor(name, "x2", x2, numeric=True)
+    p = checks.number(name, "p (of the p-norm)", p, low=0, low_open=True, finite=False)
+    checks.number(name, "eps", eps, finite=False)
     try:
         np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:

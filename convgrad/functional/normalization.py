@@ -42,7 +42,7 @@ def _check_channel_vector(op, name, t, c):
     if t is None:
         return
     _check_tensor(op, name, t)
-    if t.numel() != c:
+    if t.ndim != 1 or t.numel() != c:
         raise checks.error(op, f"{name} of one element per channel (C={c})",
                            f"{name} of shape {tuple(t.shape)}")
 
@@ -185,6 +185,7 @@ class _BatchNormEval(NumpyFunction):
         return dx, dw, db, None, None, None
 
 
+@checks.typed
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """y = weight * (x - mean_c) / sqrt(var_c + eps) + bias, per channel c = dim 1; output shape = input's.
@@ -195,10 +196,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     op = "batch_norm"
     _check_tensor(op, "input", input)
     _check_batched(op, input)
+    if input.numel() == 0:
+        raise checks.error(op, "a non-empty input", f"input of shape {tuple(input.shape)}")
     c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         _check_channel_vector(op, name, t, c)
+        checks.same_dtype(op, name, t, input)
     _check_number(op, "momentum", momentum)
     # PyTorch's rule: eps > 0 in training, eps >= 0 in evaluation
     _check_number(op, "eps", eps, low=0, low_open=bool(training))
@@ -286,6 +290,7 @@ def _spatial(t):
     return int(np.prod(t.shape[2:]))
 
 
+@checks.typed
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, mean and var (biased) over the last
     len(normalized_shape) dims; weight and bias have shape normalized_shape; output shape = input's."""
@@ -313,6 +318,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return _RowNorm.apply(input, weight, bias, rows, (rows, d), (1, d), eps, None)
 
 
+@checks.typed
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Channels split into num_groups groups; y = (x - mean) / sqrt(var + eps) * weight_c + bias_c with
     mean and var (biased) over each (sample, group): its C/G channels and all spatial positions."""
@@ -334,6 +340,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return _RowNorm.apply(input, weight, bias, rows, (n, c, _spatial(input)), (1, c, 1), eps, None)
 
 
+@checks.typed
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """Each (sample, channel) plane normalised by its own mean and (biased) variance over the spatial
@@ -346,8 +353,13 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         _check_channel_vector(op, name, t, c)
+    if (running_mean is None) != (running_var is None):
+        raise checks.error(op, "running_mean and running_var both given or both None",
+                           f"only {'running_var' if running_mean is None else 'running_mean'}", ValueError)
     _check_number(op, "momentum", momentum)
     _check_number(op, "eps", eps)
+    if not use_input_stats and running_mean is None:
+        raise checks.error(op, "running_mean and running_var with use_input_stats=False", "None")
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     spatial = _spatial(input)
@@ -411,6 +423,7 @@ class _LocalResponseNorm(NumpyFunction):
         return r, None, None, None, None
 
 
+@checks.typed
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """b_c = a_c / (k + alpha/size * sum of a_c'^2 over channels c' in [c - size//2, c + (size-1)//2])^beta,
     channels on dim 1 (AlexNet's LRN, with PyTorch's alpha/size scaling); output shape = input's."""
@@ -474,6 +487,7 @@ class _Normalize(NumpyFunction):
         return dx, None, None, None
 
 
+@checks.typed
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """y = x / max(||x||_p, eps), the p-norm taken along ``dim``; output shape = input's."""
     op = "normalize"

@@ -319,11 +319,12 @@ class _MaxPool(NumpyFunction):
 
 
 def _max_pool(op, nsp, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    _check_input(op, input, nsp, kinds="fiu")
+    _check_input(op, input, nsp, kinds="fiu" if nsp == 2 else "f")  # PyTorch's 1-D max pool takes floats only
     geo = _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode)
     return _MaxPool.apply(input, geo, bool(return_indices))
 
 
+@checks.typed
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """y[n, c, i] = max_a x[n, c, i*s - p + a*d] (padding never wins);
     L_out = floor((L + 2p - d(k-1) - 1) / s) + 1 (ceil in ceil_mode). Input (N, C, L) or (C, L)."""
@@ -331,6 +332,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@checks.typed
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """y[n, c, i, j] = max_{a,b} x[n, c, i*s - p + a*d, j*s - p + b*d];
     H_out = floor((H + 2p - d(k-1) - 1) / s) + 1 (ceil in ceil_mode), likewise W_out.
@@ -406,12 +408,14 @@ def _avg_pool(op, nsp, input, kernel_size, stride, padding, ceil_mode, count_inc
     return _AvgPool.apply(input, geo, div)
 
 
+@checks.typed
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """y[n, c, i] = (1/k) sum_a x[n, c, i*s - p + a] (padding counts as 0; without count_include_pad
     the divisor counts only elements inside the input); L_out as max_pool1d with d = 1."""
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
+@checks.typed
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """y[n, c, i, j] = (1/(kh kw)) sum_{a,b} x[n, c, i*s - p + a, j*s - p + b], divided instead by
@@ -504,11 +508,13 @@ def _adaptive_avg(op, nsp, input, output_size):
     return _AdaptiveAvgPool.apply(input, mats)
 
 
+@checks.typed
 def adaptive_avg_pool1d(input, output_size):
     """y[n, c, i] = mean of x[n, c, floor(iL/o) : ceil((i+1)L/o)]; output (N, C, o)."""
     return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
 
 
+@checks.typed
 def adaptive_avg_pool2d(input, output_size):
     """y[n, c, i, j] = mean of x over rows [floor(iH/oh), ceil((i+1)H/oh)) and the like columns;
     output (N, C, oh, ow); ``None`` keeps that input size. ``output_size=1`` is global average pooling."""
@@ -576,11 +582,13 @@ def _adaptive_max(op, nsp, input, output_size, return_indices):
     return _AdaptiveMaxPool.apply(input, sizes, outs, bool(return_indices))
 
 
+@checks.typed
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """y[n, c, i] = max of x[n, c, floor(iL/o) : ceil((i+1)L/o)]; output (N, C, o)."""
     return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
 
 
+@checks.typed
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """y[n, c, i, j] = max of x over the adaptive window (i, j) (see adaptive_avg_pool2d);
     ``return_indices`` adds the flat arg-max ``h*W + w``."""
@@ -605,11 +613,13 @@ def _lp_pool(op, nsp, input, norm_type, kernel_size, stride, ceil_mode):
     return (out.sign() * out.abs().relu() * int(np.prod(geo.ks))).pow(1.0 / norm_type)
 
 
+@checks.typed
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """y[n, c, i] = (sum_a x[n, c, i*s + a]^p)^(1/p) (no padding); L_out as avg_pool1d."""
     return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
 
 
+@checks.typed
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """y[n, c, i, j] = (sum over the kh x kw window of x^p)^(1/p) (no padding); H_out, W_out as avg_pool2d.
     p = inf is max pooling of |x|."""
@@ -638,7 +648,7 @@ class _MaxUnpool(NumpyFunction):
 
 
 def _max_unpool(op, nsp, input, indices, kernel_size, stride, padding, output_size):
-    _check_input(op, input, nsp, kinds="fiu")
+    _check_input(op, input, nsp, kinds="f")
     checks.tensor(op, "indices", indices)
     if indices.dtype != np.int64:
         raise checks.error(op, "int64 indices (as max pooling returns them)",
@@ -681,12 +691,14 @@ def _max_unpool(op, nsp, input, indices, kernel_size, stride, padding, output_si
     return _MaxUnpool.apply(input, indices, outs)
 
 
+@checks.typed
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """y[n, c, indices[n, c, i]] = x[n, c, i], zero elsewhere; L_out = (L - 1) s - 2p + k unless
     ``output_size`` is given."""
     return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
 
 
+@checks.typed
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """y[n, c, h, w] = x[n, c, i, j] where indices[n, c, i, j] = h*W_out + w, zero elsewhere;
     H_out = (H - 1) s - 2p + k (likewise W_out) unless ``output_size`` is given."""

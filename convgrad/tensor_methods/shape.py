@@ -57,14 +57,14 @@ class ShapeMethods(TensorBase):
     def flatten(self, start_dim=0, end_dim=-1):
         if self._data.ndim == 0:
             return self.reshape(1)
-        s, e = self._dim(start_dim), self._dim(end_dim)
+        s, e = self._dim(start_dim, op="flatten"), self._dim(end_dim, op="flatten")
         if s > e:
-            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+            raise checks.error("flatten", "start_dim <= end_dim", f"start_dim={start_dim}, end_dim={end_dim}")
         shp = self._data.shape
         return self.reshape(shp[:s] + (-1 if 0 not in shp[s:e + 1] else 0,) + shp[e + 1:])
 
     def unflatten(self, dim, sizes):
-        d = self._dim(dim)
+        d = self._dim(dim, op="unflatten")
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
     def permute(self, *dims):
@@ -76,14 +76,14 @@ class ShapeMethods(TensorBase):
                 f"length of the desired ordering of dimensions i.e. input.dim() = {self._data.ndim} is not "
                 f"equal to len(dims) = {len(dims)}"
             )
-        dims = tuple(self._dim(d) for d in dims)
+        dims = tuple(self._dim(d, op="permute") for d in dims)
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"permute(): duplicate dims are not allowed (got {dims})")
         return shape_ops.Permute.apply(self, dims)
 
     def transpose(self, dim0, dim1):
         dims = list(range(self._data.ndim))
-        a, b = self._dim(dim0), self._dim(dim1)
+        a, b = self._dim(dim0, op="transpose"), self._dim(dim1, op="transpose")
         dims[a], dims[b] = dims[b], dims[a]
         return shape_ops.Permute.apply(self, tuple(dims))
 
@@ -98,13 +98,13 @@ class ShapeMethods(TensorBase):
         if dim is None:
             shape = tuple(s for s in self._data.shape if s != 1)
         else:
-            dims = self._dims(dim)
+            dims = self._dims(dim, op="squeeze")
             dims = (dims,) if isinstance(dims, numbers.Integral) else dims
             shape = tuple(s for i, s in enumerate(self._data.shape) if not (i in dims and s == 1))
         return self.reshape(shape)
 
     def unsqueeze(self, dim):
-        d = self._dim(dim, self._data.ndim + 1)
+        d = self._dim(dim, self._data.ndim + 1, op="unsqueeze")
         return self.reshape(self._data.shape[:d] + (1,) + self._data.shape[d:])
 
     def expand(self, *sizes):
@@ -154,7 +154,7 @@ class ShapeMethods(TensorBase):
 
     def split(self, split_size_or_sections, dim=0):
         """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
-        d = self._dim(dim)
+        d = self._dim(dim, op="split")
         n = self.shape[d]
         if isinstance(split_size_or_sections, numbers.Integral):
             s = int(split_size_or_sections)
@@ -176,23 +176,23 @@ class ShapeMethods(TensorBase):
     def chunk(self, chunks, dim=0):
         if chunks <= 0:
             raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-        n = self.shape[self._dim(dim)]
+        n = self.shape[self._dim(dim, op="chunk")]
         size = -(-n // chunks) if n else 1
         return self.split(size, dim)
 
     def unbind(self, dim=0):
-        d = self._dim(dim)
+        d = self._dim(dim, op="unbind")
         return tuple(t.squeeze(d) for t in self.split(1, d))
 
     def flip(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        return shape_ops.Flip.apply(self, tuple(self._dim(d) for d in dims))
+        return shape_ops.Flip.apply(self, tuple(self._dim(d, op="flip") for d in dims))
 
     def gather(self, dim, index):
         """out[i][j] = self[i][index[i][j]] along ``dim``; out has index's shape, which may be smaller than
         self's in every dim."""
-        d = self._dim(dim)
+        d = self._dim(dim, op="gather")
         checks.tensor("gather", "index", index)
         idx = index._data
         if idx.dtype.kind not in "iu":
@@ -215,6 +215,6 @@ class ShapeMethods(TensorBase):
         return shape_ops.Gather.apply(src, d, idx)
 
     def index_select(self, dim, index):
-        d = self._dim(dim)
+        d = self._dim(dim, op="index_select")
         idx = index._data if isinstance(index, TensorBase) else np.asarray(index)
         return self[(slice(None),) * d + (idx,)]
