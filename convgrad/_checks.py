@@ -161,7 +161,7 @@ def ints(op, name, value, n, one_ok=True, allow_none=False, low=None, exc=Runtim
     if is_int(value):
         out = (int(value),) * n
     elif isinstance(value, (tuple, list)) and all(ok(v) for v in value):
-        if not (len(value) == n or (one_ok and len(value) == 1)):
+        if not (len(value) == n or (one_ok and len(value) == 1)) or not value:
             raise error(op, f"{name} to be an int or {many}", f"{name}={show(value)}", exc)
         out = tuple(None if v is None else int(v) for v in value) * (n // len(value))
     else:

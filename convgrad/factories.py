@@ -38,6 +38,10 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if not isinstance(size, (tuple, list)):
+        raise checks.error("full", "size to be a tuple of ints", f"size={checks.show(size)}", TypeError)
+    if not checks.is_number(fill_value) and not isinstance(fill_value, (bool, np.bool_)):
+        raise checks.error("full", "fill_value to be a number", checks.kind(fill_value), TypeError)
     if dtype is None:
         dtype = (np.bool_ if isinstance(fill_value, bool) else
                  np.int64 if isinstance(fill_value, numbers.Integral) else get_default_dtype())
@@ -72,8 +76,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 when all are integers."""
     if end is None:
         start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        checks.number("arange", name, v, exc=RuntimeError)
     if step == 0:
-        raise RuntimeError("arange: step must be nonzero")
+        raise checks.error("arange", "a non-zero step", "step=0")
+    if (end - start) * step < 0:
+        raise checks.error("arange", "end on the side of start that step goes to",
+                           f"start={start}, end={end}, step={step}")
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
@@ -85,6 +94,9 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    n = checks.integer("eye", "n", n, low=0, exc=RuntimeError)
+    if m is not None:
+        m = checks.integer("eye", "m", m, low=0, exc=RuntimeError)
     return _make(np.eye(n, m, dtype=_dt(dtype)), requires_grad, device)
 
 

@@ -61,7 +61,7 @@ _cpu = device("cpu")
 
 def _check_device(d):
     if d is not None and str(d).split(":")[0] != "cpu":
-        raise RuntimeError(f"convgrad runs on the CPU only; got device '{d}'")
+        raise checks.error("device", "'cpu' (convgrad runs on the CPU only)", f"device {str(d)!r}")
 
 
 def _dtype_of(dtype):
@@ -440,6 +440,9 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
                 _check_device(a)
             elif a is not None:
                 dtype = a
+        if dtype is not None and not isinstance(dtype, np.dtype) and not (
+                isinstance(dtype, type) and issubclass(dtype, np.generic)):
+            raise checks.error("to", "a dtype, a device or a Tensor", checks.show(dtype), TypeError)
         if dtype is None or np.dtype(dtype) == self._data.dtype:
             return self
         return self.type(dtype)
@@ -530,10 +533,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return self._binary(other, elementwise.Div, reverse=True)
 
     def __floordiv__(self, other):
-        return Tensor._make(np.floor_divide(self._data, _int_divisor("floor_divide", self, other)))
+        return _no_grad_divide("floor_divide", np.floor_divide, self, other)
 
     def __mod__(self, other):
-        return Tensor._make(np.mod(self._data, _int_divisor("remainder", self, other)))
+        return _no_grad_divide("remainder", np.mod, self, other)
 
     def __pow__(self, exponent):
         return self._binary(exponent, elementwise.Pow)
@@ -723,7 +726,17 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
-            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+            raise checks.error("clamp", "min or max", "neither")
+        for name, v in (("min", min), ("max", max)):
+            if isinstance(v, Tensor):
+                try:
+                    np.broadcast_shapes(self._data.shape, v._data.shape)
+                except ValueError:
+                    raise checks.error("clamp", f"{name} of a shape that broadcasts to {self.shape}",
+                                       f"{name} of shape {v.shape}") from None
+            elif v is not None and not checks.is_number(v):
+                raise checks.error("clamp", f"{name} to be a number, a Tensor or None", checks.kind(v),
+                                   TypeError)
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             out = self
             if min is not None:
@@ -779,10 +792,23 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
 def _int_divisor(op, t, other):
     """``other``'s array; an integer division by zero raises, as in PyTorch (NumPy would give 0)."""
+    if not isinstance(other, Tensor) and not checks.is_number(other):
+        raise checks.error(op, "a Tensor or a number as the divisor", checks.kind(other), TypeError)
     o = other._data if isinstance(other, Tensor) else other
     if t._data.dtype.kind in "iub" and np.asarray(o).dtype.kind in "iub" and np.any(np.asarray(o) == 0):
         raise checks.error(op, "a non-zero integer divisor", "0", ZeroDivisionError)
     return o
+
+
+def _no_grad_divide(op, fn, t, other):
+    """``fn(t, other)`` (floor division or remainder: no gradient), in PyTorch's result dtype."""
+    o = _int_divisor(op, t, other)
+    try:
+        np.broadcast_shapes(t._data.shape, np.shape(o))
+    except ValueError:
+        raise checks.error(op, "shapes that broadcast", f"{t._data.shape} and {np.shape(o)}") from None
+    dt = _promote(t, other)
+    return Tensor._make(fn(t._data, o).astype(dt, copy=False))
 
 
 def _check_set_value(data, index, v):
@@ -830,7 +856,8 @@ def _index_arrays(index, shape):
             dim += i.ndim
             continue
         if dim >= len(shape):
-            raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+            raise checks.error("index", f"at most {len(shape)} indices (the tensor's dims)",
+                               f"more for a tensor of shape {tuple(shape)}", IndexError)
         n = shape[dim]
         if isinstance(i, (numbers.Integral, np.integer)) and not isinstance(i, bool):
             if not -n <= i < n:
@@ -841,9 +868,8 @@ def _index_arrays(index, shape):
                 bad = hi if hi >= n else lo
                 raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {n}")
         elif isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
-            raise IndexError(
-                f"tensors used as indices must be long, int, byte or bool tensors; got {i.dtype}"
-            )
+            raise checks.error("index", "index tensors of an integer or bool dtype", f"dtype {i.dtype}",
+                               IndexError)
         dim += 1
     return index
 

@@ -41,16 +41,18 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def _to_tensor(x, like=None):
+def _to_tensor(x, like=None, op="tensor"):
     if isinstance(x, Tensor):
         return x
+    if not (checks.is_number(x) or isinstance(x, (bool, np.bool_, list, tuple, np.ndarray))):
+        raise checks.error(op, "Tensors or numbers", checks.kind(x), TypeError)
     dt = like.dtype if like is not None and isinstance(x, numbers.Number) else None
     return Tensor._make(_infer_array(x, dt))
 
 
 def matmul(a, b):
     """Matrix product of two tensors (NumPy/PyTorch ``matmul`` semantics)."""
-    a, b = _to_tensor(a), _to_tensor(b)
+    a, b = _to_tensor(a, op="matmul"), _to_tensor(b, op="matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(
             f"matmul: both arguments need at least 1 dimension, got {a.ndim}D and {b.ndim}D tensors"
@@ -84,19 +86,23 @@ def _broadcast_check(name, *ts):
         return np.broadcast_shapes(*(t.shape for t in ts))
     except ValueError:
         shapes = " and ".join(str(tuple(t.shape)) for t in ts)
-        raise RuntimeError(f"{name}: the shapes {shapes} do not broadcast") from None
+        raise checks.error(name, "shapes that broadcast", shapes) from None
 
 
 def maximum(a, b):
-    a, b = _to_tensor(a), _to_tensor(b, a)
+    checks.tensor("maximum", "input", a)
+    checks.tensor("maximum", "other", b)
     _broadcast_check("maximum", a, b)
-    return elementwise.Maximum.apply(a, b)
+    dt = _promote(a, b)  # PyTorch's rule (NumPy's would make int64 with float32 float64)
+    return elementwise.Maximum.apply(a if a.dtype == dt else a.to(dt), b if b.dtype == dt else b.to(dt))
 
 
 def minimum(a, b):
-    a, b = _to_tensor(a), _to_tensor(b, a)
+    checks.tensor("minimum", "input", a)
+    checks.tensor("minimum", "other", b)
     _broadcast_check("minimum", a, b)
-    return elementwise.Minimum.apply(a, b)
+    dt = _promote(a, b)  # PyTorch's rule (NumPy's would make int64 with float32 float64)
+    return elementwise.Minimum.apply(a if a.dtype == dt else a.to(dt), b if b.dtype == dt else b.to(dt))
 
 
 def where(condition, input=None, other=None):
@@ -107,8 +113,8 @@ def where(condition, input=None, other=None):
     if cond.dtype != bool:
         raise RuntimeError(f"where: expected condition to be a boolean tensor, but got {cond.dtype}")
     ref = input if isinstance(input, Tensor) else other
-    a = _to_tensor(input, ref)
-    b = _to_tensor(other, ref)
+    a = _to_tensor(input, ref, op="where")
+    b = _to_tensor(other, ref, op="where")
     if a.dtype != b.dtype:
         dt = _promote(a, b)
         a, b = a.to(dt), b.to(dt)

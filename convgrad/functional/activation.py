@@ -279,7 +279,7 @@ class Threshold(NumpyFunction):
 
     @staticmethod
     def forward(ctx, x, t, v):
-        above = x > t
+        above = ~(x <= t)  # NaN (in x or t) passes through, as in PyTorch
         ctx.above = above
         return select(above, x, v, x.dtype)
 
@@ -306,7 +306,7 @@ class Shrink(NumpyFunction):
 
     @staticmethod
     def forward(ctx, x, lambd, soft):
-        outside = (x > lambd) | (x < -lambd)
+        outside = ~((x >= -lambd) & (x <= lambd))  # NaN (in x or lambd) stays, as in PyTorch
         ctx.outside = outside
         y = x - np.copysign(x.dtype.type(lambd), x) if soft else x
         return keep_where(outside, y.astype(x.dtype, copy=False))

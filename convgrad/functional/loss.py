@@ -179,6 +179,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """l = (x - t)^2 / 2 where |x - t| < delta, else delta (|x - t| - delta / 2); weighted mean = mean(w l)"""
     reduction = _reduction("huber_loss", reduction)
     delta = checks.number("huber_loss", "delta", delta, low=0, low_open=True, finite=False, exc=RuntimeError)
+    _floating("huber_loss", "input", input)
     return _pointwise("huber_loss", "huber", delta, input, target, reduction, weight, weighted_mean="count")
 
 
@@ -440,6 +441,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """l = -weight (t ln x + (1 - t) ln(1 - x)) for probabilities x, t in [0, 1]; logs clamped at -100"""
     reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
     _check_binary("binary_cross_entropy", input, target, weight)
+    checks.same_dtype("binary_cross_entropy", "target", target, input)  # PyTorch does not promote here
     x, t = input._data, target._data
     for arg, a in (("input", x), ("target", t)):
         outside = ~((a >= 0) & (a <= 1))

@@ -309,6 +309,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
             _check_tensor(op, name, t)
+            checks.same_dtype(op, name, t, input)
             if tuple(t.shape) != normalized_shape:
                 raise checks.error(op, f"{name} of shape normalized_shape={normalized_shape}",
                                    f"{name} of shape {tuple(t.shape)}")
@@ -332,6 +333,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"num_groups={num_groups} for input of shape {tuple(input.shape)}")
     _check_channel_vector(op, "weight", weight, c)
     _check_channel_vector(op, "bias", bias, c)
+    checks.same_dtype(op, "weight", weight, input)
+    checks.same_dtype(op, "bias", bias, input)
     _check_number(op, "eps", eps)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.ndim != 1:

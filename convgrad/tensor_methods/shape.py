@@ -61,7 +61,7 @@ class ShapeMethods(TensorBase):
         if s > e:
             raise checks.error("flatten", "start_dim <= end_dim", f"start_dim={start_dim}, end_dim={end_dim}")
         shp = self._data.shape
-        return self.reshape(shp[:s] + (-1 if 0 not in shp[s:e + 1] else 0,) + shp[e + 1:])
+        return self.reshape(shp[:s] + (int(np.prod(shp[s:e + 1])),) + shp[e + 1:])
 
     def unflatten(self, dim, sizes):
         d = self._dim(dim, op="unflatten")
@@ -99,7 +99,7 @@ class ShapeMethods(TensorBase):
             shape = tuple(s for s in self._data.shape if s != 1)
         else:
             dims = self._dims(dim, op="squeeze")
-            dims = (dims,) if isinstance(dims, numbers.Integral) else dims
+            dims = (dims,) if isinstance(dims, numbers.Integral) else dims or ()
             shape = tuple(s for i, s in enumerate(self._data.shape) if not (i in dims and s == 1))
         return self.reshape(shape)
 
@@ -110,6 +110,8 @@ class ShapeMethods(TensorBase):
     def expand(self, *sizes):
         if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
             sizes = tuple(sizes[0])
+        if not all(checks.is_int(s) for s in sizes):
+            raise checks.error("expand", "sizes of ints", f"sizes={checks.show(sizes)}", TypeError)
         if len(sizes) < self._data.ndim:
             raise RuntimeError(
                 f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
@@ -138,6 +140,8 @@ class ShapeMethods(TensorBase):
     def repeat(self, *reps):
         if len(reps) == 1 and isinstance(reps[0], (tuple, list)):
             reps = tuple(reps[0])
+        if not all(checks.is_int(r) and r >= 0 for r in reps):
+            raise checks.error("repeat", "repeats of ints >= 0", f"repeats={checks.show(reps)}", TypeError)
         if len(reps) < self._data.ndim:
             raise RuntimeError(
                 "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
@@ -156,6 +160,11 @@ class ShapeMethods(TensorBase):
         """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
         d = self._dim(dim, op="split")
         n = self.shape[d]
+        sizes = split_size_or_sections
+        many = isinstance(sizes, (tuple, list)) and all(map(checks.is_int, sizes))
+        if not checks.is_int(sizes) and not many:
+            raise checks.error("split", "split_size_or_sections to be an int or a sequence of ints",
+                               f"{checks.show(sizes)}", TypeError)
         if isinstance(split_size_or_sections, numbers.Integral):
             s = int(split_size_or_sections)
             if s <= 0 and n > 0:
@@ -174,8 +183,7 @@ class ShapeMethods(TensorBase):
         return shape_ops.Split.apply(self, bounds, d)
 
     def chunk(self, chunks, dim=0):
-        if chunks <= 0:
-            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        chunks = checks.integer("chunk", "chunks", chunks, low=1, exc=RuntimeError)
         n = self.shape[self._dim(dim, op="chunk")]
         size = -(-n // chunks) if n else 1
         return self.split(size, dim)
@@ -187,7 +195,8 @@ class ShapeMethods(TensorBase):
     def flip(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        return shape_ops.Flip.apply(self, tuple(self._dim(d, op="flip") for d in dims))
+        dims = self._dims(dims, op="flip") or ()  # distinct, in range
+        return shape_ops.Flip.apply(self, (dims,) if checks.is_int(dims) else dims)
 
     def gather(self, dim, index):
         """out[i][j] = self[i][index[i][j]] along ``dim``; out has index's shape, which may be smaller than

@@ -25,7 +25,7 @@ class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
                  output_padding, groups, bias, padding_mode, device=None, dtype=None):
         super().__init__()
-        name, n = type(self).__name__, len(kernel_size)
+        name, n = type(self).__name__, self._n
         in_channels = checks.integer(name, "in_channels", in_channels, low=0)
         out_channels = checks.integer(name, "out_channels", out_channels, low=0)
         groups = checks.integer(name, "groups", groups, low=1)
@@ -35,6 +35,8 @@ class _ConvNd(Module):
         for what, c in (("in_channels", in_channels), ("out_channels", out_channels)):
             if c % groups:
                 raise checks.error(name, f"{what} divisible by groups={groups}", f"{what}={c}", ValueError)
+        if not isinstance(padding, str):
+            checks.ints(name, "padding", padding, n, low=0, exc=ValueError)
         if isinstance(padding, str):
             checks.choice(name, "padding", padding, ("same", "valid"))
             if padding == "same" and any(s != 1 for s in stride):
