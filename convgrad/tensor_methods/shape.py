@@ -20,11 +20,11 @@ class ShapeMethods(TensorBase):
             raise checks.error("view", "a shape of ints", f"shape={checks.show(shape)}", TypeError)
         shape = tuple(int(s) for s in shape)
         if shape.count(-1) > 1:
-            raise RuntimeError("only one dimension can be inferred (got more than one -1)")
+            raise checks.error("view", "at most one -1 (one inferred dim)", f"shape={shape}")
         known = int(np.prod([s for s in shape if s != -1]))
         n = self._data.size
         if (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n):
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+            raise checks.error("view", f"a shape of {n} elements (the input's size)", f"shape={shape}")
         return shape
 
     def reshape(self, *shape):
@@ -113,24 +113,19 @@ class ShapeMethods(TensorBase):
         if not all(checks.is_int(s) for s in sizes):
             raise checks.error("expand", "sizes of ints", f"sizes={checks.show(sizes)}", TypeError)
         if len(sizes) < self._data.ndim:
-            raise RuntimeError(
-                f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
-                f"number of dimensions in the tensor ({self._data.ndim})"
-            )
+            raise checks.error("expand", f"at least {self._data.ndim} sizes (the tensor's dims)",
+                               f"sizes={sizes}")
         lead = len(sizes) - self._data.ndim
         shape = []
         for i, s in enumerate(sizes):
             cur = self._data.shape[i - lead] if i >= lead else 1
             if s == -1:
                 if i < lead:
-                    raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+                    raise checks.error("expand", "no -1 in a new leading dim", f"sizes={sizes}")
                 s = cur
             if cur != s and cur != 1:
-                raise RuntimeError(
-                    f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
-                    f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
-                    f"{list(self._data.shape)}"
-                )
+                raise checks.error("expand", f"size {cur} or -1 at dim {i} (tensor of shape "
+                                   f"{tuple(self._data.shape)})", f"sizes={sizes}")
             shape.append(s)
         return shape_ops.Expand.apply(self, tuple(shape))
 
