@@ -3,7 +3,7 @@
 The API follows PyTorch's, so ``import convgrad as torch`` runs a PyTorch CNN script on convgrad.
 """
 
-from convgrad import autograd, random  # noqa: F401
+from convgrad import _checks, autograd, random  # noqa: F401
 from convgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from convgrad.dtypes import (  # noqa: F401
     bool_,
@@ -72,6 +72,7 @@ __version__ = "0.1.0"
 
 def _method(name):
     def fn(input, *args, **kwargs):
+        _checks.tensor(name, "input", input)
         return getattr(input, name)(*args, **kwargs)
 
     fn.__name__ = name
