@@ -10,7 +10,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "convgrad"
 
 # first dotted parts of module names under convgrad, lowest layer first
 LAYERS = [
-    ("core", {"geometry", "dtypes", "random", "threads", "tensor", "tensor_methods", "tensor_functions",
+    ("core", {"_checks", "geometry", "dtypes", "random", "threads", "tensor", "tensor_methods",
+              "tensor_functions",
               "autograd", "ops", "factories"}),
     ("functional", {"functional"}),
     ("nn", {"nn", "serialization"}),  # save/load restore Parameters as Parameters
