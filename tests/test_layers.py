@@ -204,7 +204,7 @@ def test_conv_transpose_output_size():
 def test_conv_transpose_rejects_padding_modes():
     with pytest.raises(ValueError, match="^ConvTranspose2d: expected padding_mode='zeros'"):
         nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
-    with pytest.raises(ValueError, match='ConvTranspose1d: expected padding_mode='zeros''):
+    with pytest.raises(ValueError, match="ConvTranspose1d: expected padding_mode='zeros'"):
         nn.ConvTranspose1d(2, 2, 3, 1, 0, 0, 1, True, 1, "circular")
 
 
