@@ -50,6 +50,9 @@ from convgrad.nn.modules.normalization import (  # noqa: F401
     BatchNorm2d,
     BatchNorm3d,
     GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
     LocalResponseNorm,
 )
@@ -76,6 +79,12 @@ from convgrad.nn.modules.pooling import (  # noqa: F401
     MaxPool2d,
     MaxUnpool2d,
 )
-from convgrad.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
+from convgrad.nn.modules.upsampling import (  # noqa: F401
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [name for name, value in list(globals().items()) if isinstance(value, type)]
