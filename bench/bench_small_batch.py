@@ -41,11 +41,11 @@ def main(names=("preact_resnet18", "lenet5", "efficientnet_b0")):
         with convgrad.no_grad(), torch.no_grad():
             np.testing.assert_allclose(ours(xc).numpy(), ref(xt).numpy(), rtol=1e-3, atol=1e-3)
 
-        def run_c():
+        def run_c(ours=ours, xc=xc):
             with convgrad.no_grad():
                 ours(xc)
 
-        def run_t():
+        def run_t(ref=ref, xt=xt):
             with torch.no_grad():
                 ref(xt)
 

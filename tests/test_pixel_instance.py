@@ -69,8 +69,8 @@ def test_pixel_shuffle_bad_arguments(fn):
 
 
 def test_pixel_shuffle_error_message():
-    with pytest.raises(RuntimeError, match=r"pixel_shuffle: expected the channels .* upscale_factor\^2 = 9, got "
-                                           r"shape \(2, 8, 4, 6\)"):
+    with pytest.raises(RuntimeError, match=r"pixel_shuffle: expected the channels .* upscale_factor\^2 = 9, "
+                                           r"got shape \(2, 8, 4, 6\)"):
         F.pixel_shuffle(convgrad.zeros(2, 8, 4, 6), 3)
     with pytest.raises(ValueError, match=r"pixel_unshuffle: expected downscale_factor to be a positive int, "
                                          r"got 0"):
@@ -138,7 +138,7 @@ def test_instance_norm_layer_float64_gradcheck():
 
 
 @pytest.mark.parametrize("make, shape", [
-    (lambda lib: lib.nn.InstanceNorm2d(3), (2, 3, 4)),                     # 3-D is (C, H, W): 3 != 2... ok
+    (lambda lib: lib.nn.InstanceNorm2d(3), (2, 3, 4)),   # unbatched (C, H, W) with C=2: a warning
     (lambda lib: lib.nn.InstanceNorm2d(3), (2, 3)),                        # 2-D
     (lambda lib: lib.nn.InstanceNorm1d(3, affine=True), (2, 4, 5)),        # channels
     (lambda lib: lib.nn.InstanceNorm2d(3, affine=True), (2, 4, 5, 5)),
@@ -157,8 +157,8 @@ def test_instance_norm_layer_bad_inputs(make, shape):
 
 
 def test_instance_norm_layer_error_names_layer_and_shapes():
-    with pytest.raises(RuntimeError, match=r"InstanceNorm2d\(3.*\): expected 3 channels \(num_features\), got "
-                                           r"input of shape \(2, 4, 5, 5\)"):
+    with pytest.raises(RuntimeError, match=r"InstanceNorm2d\(3.*\): expected 3 channels \(num_features\), "
+                                           r"got input of shape \(2, 4, 5, 5\)"):
         convgrad.nn.InstanceNorm2d(3, affine=True)(convgrad.zeros(2, 4, 5, 5))
     with pytest.raises(RuntimeError, match=r"expected a \(N, C, L\) or \(C, L\) input, got input of shape "
                                            r"\(2, 3, 4, 4\)"):
