@@ -36,6 +36,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convgrad.autograd.function import NumpyFunction
+from convgrad.functional import depthwise
 from convgrad.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
@@ -720,7 +721,13 @@ def _convolution(op, nd, input, weight, bias, stride, padding, dilation, groups)
         in_shape=_shape(input),
         out_shape=(O,) + out_sp if unbatched else (x_shape[0], O) + out_sp,
     )
-    return _Conv.apply(input, weight, bias, geo)
+    return _conv_node(geo).apply(input, weight, bias, geo)
+
+
+def _conv_node(geo):
+    """The op that computes the convolution: depthwise ones (one filter per channel) have their own
+    kernel, without im2col (see ``depthwise``)."""
+    return depthwise.DepthwiseConv if depthwise.applies(geo) else _Conv
 
 
 def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):

@@ -2,6 +2,7 @@
 stands in for ``torchvision.datasets``), plus MNIST-1D."""
 
 from .cifar import CIFAR10
+from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
 from .mnist import MNIST, FashionMNIST
 from .mnist1d import MNIST1D
@@ -12,6 +13,7 @@ __all__ = [
     "CIFAR10",
     "DatasetFileError",
     "DatasetFolder",
+    "FakeData",
     "FashionMNIST",
     "IMG_EXTENSIONS",
     "ImageFolder",
