@@ -56,7 +56,8 @@ def reference_grid(x, nrow=8, padding=2, normalize=False, value_range=None, scal
         for xx in range(cols):
             if k >= n:
                 break
-            grid.narrow(1, yy * hh + padding, hh - padding).narrow(2, xx * ww + padding, ww - padding).copy_(x[k])
+            cell = grid.narrow(1, yy * hh + padding, hh - padding)
+            cell.narrow(2, xx * ww + padding, ww - padding).copy_(x[k])
             k += 1
     return grid.numpy()
 
@@ -105,7 +106,8 @@ def test_make_grid_normalize_does_not_change_its_input():
 @pytest.mark.parametrize("call, err, match", [
     (lambda: make_grid(np.zeros((2, 3, 4, 4))), TypeError, r"make_grid: expected a Tensor .*, got ndarray"),
     (lambda: make_grid([convgrad.zeros(3, 2, 2), 1]), TypeError, r"got a list containing int"),
-    (lambda: make_grid(convgrad.zeros(2, 3, 2, 2), value_range=[0, 1]), TypeError, r"value_range .* got \[0, 1\]"),
+    (lambda: make_grid(convgrad.zeros(2, 3, 2, 2), value_range=[0, 1]), TypeError,
+     r"value_range .* got \[0, 1\]"),
     (lambda: make_grid(convgrad.zeros(2, 2, 3, 2, 2)), ValueError, r"got shape \(2, 2, 3, 2, 2\)"),
     (lambda: make_grid(convgrad.zeros(2, 3, 2, 2), nrow=0), ValueError, r"nrow to be a positive int, got 0"),
     (lambda: make_grid([convgrad.zeros(3, 2, 2), convgrad.zeros(3, 2, 3)]), ValueError, r"one shape"),

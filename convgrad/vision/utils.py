@@ -87,7 +87,8 @@ def save_image(tensor, fp, format=None, **kwargs):
     from PIL import Image
 
     if not isinstance(fp, (str, os.PathLike)) and not hasattr(fp, "write"):
-        raise TypeError(f"save_image: expected fp to be a file name or a file object, got {type(fp).__name__}")
+        raise TypeError(f"save_image: expected fp to be a file name or a file object, got "
+                        f"{type(fp).__name__}")
     grid = make_grid(tensor, **kwargs)._data
     pixels = grid.astype(np.float32) * 255
     pixels += 0.5

@@ -20,7 +20,8 @@ class FakeData(VisionDataset):
                  target_transform=None, random_offset=0):
         super().__init__(None, transform=transform, target_transform=target_transform)
         op = "FakeData"
-        for name, v, low in (("size", size, 0), ("num_classes", num_classes, 1), ("random_offset", random_offset, 0)):
+        for name, v, low in (("size", size, 0), ("num_classes", num_classes, 1),
+                             ("random_offset", random_offset, 0)):
             if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer)) or v < low:
                 raise ValueError(f"{op}: expected {name} to be an int >= {low}, got {v!r}")
         image_size = tuple(image_size)
