@@ -9,12 +9,14 @@ convolution, swish, eval batch norm) dominate, not the GEMMs.
 import cProfile
 import pstats
 import sys
+from unittest import mock
 
 import numpy as np
 
 import convgrad
 from bench.common import HEADER, interleaved, row, setup_torch
 from bench.small_nets import INPUTS, build, copy_weights
+from convgrad.functional import depthwise
 
 BATCH = 2
 
@@ -51,6 +53,13 @@ def main(names=("preact_resnet18", "lenet5", "efficientnet_b0")):
 
         tc, tt = interleaved(run_c, run_t, repeat=40, warmup=3)
         print(row(f"{name} eval, batch {BATCH}", tc, tt), flush=True)
+        if name == "efficientnet_b0":  # the depthwise kernel against the GEMM path it replaces
+            def run_gemm(ours=ours, xc=xc):
+                with mock.patch.object(depthwise, "applies", lambda geo: False), convgrad.no_grad():
+                    ours(xc)
+
+            tn, to = interleaved(run_c, run_gemm, repeat=40, warmup=3)
+            print(row("  depthwise kernel vs GEMM path (convgrad)", tn, to), flush=True)
 
 
 def profile(name, calls=50):
