@@ -93,7 +93,7 @@ def test_same_script_runs_on_pytorch(tmp_path, monkeypatch):
     assert len(losses) == 10 and np.mean(losses[-3:]) < np.mean(losses[:3])
 
 
-# --------------------------------------------------------------------------- the corpus of PyTorch-style scripts
+# ------------------------------------------------------------------ the corpus of PyTorch-style scripts
 _SWAPS = {
     "import convgrad as torch\n": "import torch\n",
     "import convgrad.nn.functional as F\n": "import torch.nn.functional as F\n",
