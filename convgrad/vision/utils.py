@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from convgrad import _unsupported
 from convgrad.tensor import Tensor
 
 __all__ = ["make_grid", "save_image"]
@@ -97,3 +98,8 @@ def save_image(tensor, fp, format=None, **kwargs):
     if pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
     Image.fromarray(np.ascontiguousarray(pixels)).save(fp, format=format)
+
+
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torchvision.utils", __name__, name)

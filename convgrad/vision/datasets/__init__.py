@@ -1,6 +1,8 @@
 """Datasets with torchvision's names, folder layouts and file formats (``convgrad.vision.datasets``
 stands in for ``torchvision.datasets``), plus MNIST-1D."""
 
+from convgrad import _unsupported
+
 from .cifar import CIFAR10
 from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
@@ -23,3 +25,8 @@ __all__ = [
     "default_loader",
     "pil_loader",
 ]
+
+
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torchvision.datasets", __name__, name)

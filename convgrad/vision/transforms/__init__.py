@@ -1,6 +1,8 @@
 """Image transforms with torchvision's names and semantics (``convgrad.vision.transforms`` stands in for
 ``torchvision.transforms``). :mod:`.functional` has the underlying operations."""
 
+from convgrad import _unsupported
+
 from . import functional
 from .functional import InterpolationMode
 from .transforms import (
@@ -48,3 +50,8 @@ __all__ = [
     "ToTensor",
     "functional",
 ]
+
+
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torchvision.transforms", __name__, name)
