@@ -22,7 +22,8 @@ _TABLE = {
     "torch.nn": {
         _3D: "AdaptiveAvgPool3d AdaptiveMaxPool3d AvgPool3d CircularPad3d ConstantPad3d Conv3d "
              "ConvTranspose3d Dropout3d FractionalMaxPool3d LPPool3d LazyBatchNorm3d LazyConv3d "
-             "LazyConvTranspose3d LazyInstanceNorm3d MaxPool3d MaxUnpool3d ReflectionPad3d ReplicationPad3d ZeroPad3d",
+             "LazyConvTranspose3d LazyInstanceNorm3d MaxPool3d MaxUnpool3d ReflectionPad3d ReplicationPad3d "
+             "ZeroPad3d",
         _RNN: "RNN RNNBase RNNCell RNNCellBase LSTM LSTMCell GRU GRUCell",
         _ATTENTION: "MultiheadAttention Transformer TransformerDecoder TransformerDecoderLayer "
                     "TransformerEncoder TransformerEncoderLayer",

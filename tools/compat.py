@@ -3,7 +3,7 @@ found by introspecting both libraries, with the reason for each missing one.
 
     python tools/compat.py              # writes docs/compat.md
     python tools/compat.py --stdout     # prints it instead
-    python tools/compat.py --missing    # the missing names per namespace, as Python (for convgrad/_unsupported.py)
+    python tools/compat.py --missing    # the missing names per namespace, as Python
 
 It imports torch, so it lives outside ``convgrad/``. What is counted:
 
@@ -42,8 +42,8 @@ TORCH_NAMES = """
 tensor as_tensor from_numpy zeros zeros_like ones ones_like arange linspace logspace eye empty empty_like full
 full_like is_tensor is_floating_point numel
 cat concat concatenate chunk split stack hstack vstack dstack unbind gather scatter index_select masked_select
-narrow nonzero permute reshape squeeze unsqueeze transpose t flatten unflatten flip roll movedim where take tile
-broadcast_to repeat_interleave tril triu
+narrow nonzero permute reshape squeeze unsqueeze transpose t flatten unflatten flip roll movedim where take
+tile broadcast_to repeat_interleave tril triu
 manual_seed seed initial_seed get_rng_state set_rng_state bernoulli multinomial normal rand rand_like randint
 randint_like randn randn_like randperm Generator
 save load
@@ -76,8 +76,20 @@ fill_ normal_ uniform_ copy_ masked_fill masked_fill_ index_select gather scatte
 new_tensor new_zeros new_ones new_full new_empty
 """.split()
 
-BACKENDS = ["cudnn", "cudnn.benchmark", "cudnn.deterministic", "cudnn.enabled", "cudnn.is_available",
-            "mps", "mps.is_available", "cuda", "cuda.matmul", "cuda.matmul.allow_tf32", "mkldnn", "openmp"]
+BACKENDS = [
+    "cudnn",
+    "cudnn.benchmark",
+    "cudnn.deterministic",
+    "cudnn.enabled",
+    "cudnn.is_available",
+    "mps",
+    "mps.is_available",
+    "cuda",
+    "cuda.matmul",
+    "cuda.matmul.allow_tf32",
+    "mkldnn",
+    "openmp",
+]
 
 # torchvision's documented API (https://pytorch.org/vision/stable/): torchvision is not installed here
 TV_TRANSFORMS = """
@@ -85,8 +97,8 @@ Compose ToTensor PILToTensor ToPILImage ConvertImageDtype Normalize Resize Cente
 RandomResizedCrop FiveCrop TenCrop RandomHorizontalFlip RandomVerticalFlip RandomRotation RandomAffine
 RandomPerspective ElasticTransform ColorJitter Grayscale RandomGrayscale GaussianBlur RandomInvert
 RandomPosterize RandomSolarize RandomAdjustSharpness RandomAutocontrast RandomEqualize RandomErasing
-AutoAugment RandAugment TrivialAugmentWide AugMix RandomApply RandomChoice RandomOrder Lambda LinearTransformation
-InterpolationMode functional
+AutoAugment RandAugment TrivialAugmentWide AugMix RandomApply RandomChoice RandomOrder Lambda
+LinearTransformation InterpolationMode functional
 """.split()
 TV_TRANSFORMS_V2 = """
 Compose ToImage ToDtype ToPureTensor Normalize Resize CenterCrop RandomCrop RandomResizedCrop
@@ -94,7 +106,9 @@ RandomHorizontalFlip RandomVerticalFlip RandomRotation RandomAffine ColorJitter 
 GaussianBlur RandomErasing AutoAugment RandAugment TrivialAugmentWide MixUp CutMix RandomApply RandomChoice
 Lambda Pad ToTensor PILToTensor ToPILImage
 """.split()
-TV_UTILS = "make_grid save_image draw_bounding_boxes draw_segmentation_masks draw_keypoints flow_to_image".split()
+TV_UTILS = (
+    "make_grid save_image draw_bounding_boxes draw_segmentation_masks draw_keypoints flow_to_image".split()
+)
 TV_DATASETS = """
 MNIST FashionMNIST KMNIST EMNIST QMNIST CIFAR10 CIFAR100 SVHN STL10 USPS FakeData ImageFolder DatasetFolder
 ImageNet CelebA Caltech101 Caltech256 Flowers102 Food101 OxfordIIITPet StanfordCars DTD EuroSAT GTSRB
@@ -109,8 +123,15 @@ def _public_functions(module):
             continue
         if not name[0].islower() or getattr(obj, "__module__", "").startswith(("typing", "collections")):
             continue
-        if name in ("boolean_dispatch", "handle_torch_function", "has_torch_function", "has_torch_function_unary",
-                    "has_torch_function_variadic", "assert_int_or_pair", "Tensor"):
+        if name in (
+            "boolean_dispatch",
+            "handle_torch_function",
+            "has_torch_function",
+            "has_torch_function_unary",
+            "has_torch_function_variadic",
+            "assert_int_or_pair",
+            "Tensor",
+        ):
             continue
         out.append(name)
     return sorted(out)
@@ -155,24 +176,47 @@ def namespaces():
     tensor_names = [n for n in TENSOR_METHODS if n in dir(torch.Tensor)]
     nn_names = sorted(set(torch.nn.modules.__all__) | {"Parameter", "Buffer"})
     optim_names = sorted(n for n in torch.optim.__all__ if inspect.isclass(getattr(torch.optim, n)))
-    data_names = sorted(n for n in tdata.__all__ if not n.startswith("_") and "DataPipe" not in n
-                        and n not in ("DataChunk", "functional_datapipe", "guaranteed_datapipes_determinism",
-                                      "non_deterministic", "runtime_validation", "runtime_validation_disabled",
-                                      "argument_validation"))
+    data_names = sorted(
+        n
+        for n in tdata.__all__
+        if not n.startswith("_")
+        and "DataPipe" not in n
+        and n
+        not in (
+            "DataChunk",
+            "functional_datapipe",
+            "guaranteed_datapipes_determinism",
+            "non_deterministic",
+            "runtime_validation",
+            "runtime_validation_disabled",
+            "argument_validation",
+        )
+    )
     v2 = getattr(transforms, "v2", None)
     return [
         ("torch", convgrad, real(torch, TORCH_NAMES), "CNN-relevant filter (`TORCH_NAMES`)"),
         ("Tensor methods", convgrad.Tensor, tensor_names, "CNN-relevant filter (`TENSOR_METHODS`)"),
         ("torch.nn", convgrad.nn, nn_names, "`torch.nn.modules.__all__` + Parameter, Buffer"),
         ("torch.nn.functional", convgrad.nn.functional, _public_functions(tF), "introspected"),
-        ("torch.nn.init", init, sorted(n for n in tinit.__all__ if not n.startswith("_"))
-         if hasattr(tinit, "__all__") else _public_functions(tinit), "introspected"),
+        (
+            "torch.nn.init",
+            init,
+            sorted(n for n in tinit.__all__ if not n.startswith("_"))
+            if hasattr(tinit, "__all__")
+            else _public_functions(tinit),
+            "introspected",
+        ),
         ("torch.optim", optim, optim_names, "introspected (`__all__`, classes)"),
         ("torch.optim.lr_scheduler", lr_scheduler, sorted(tlr.__all__), "introspected (`__all__`)"),
         ("torch.utils.data", data, data_names, "introspected (`__all__`, without the DataPipe API)"),
         ("torch.backends", convgrad.backends, real(torch.backends, BACKENDS), "flags scripts set"),
         ("torchvision.transforms", transforms, TV_TRANSFORMS, "name list from torchvision's docs"),
-        ("torchvision.transforms.v2", v2, TV_TRANSFORMS_V2, "name list from torchvision's docs (common names)"),
+        (
+            "torchvision.transforms.v2",
+            v2,
+            TV_TRANSFORMS_V2,
+            "name list from torchvision's docs (common names)",
+        ),
         ("torchvision.utils", vutils, TV_UTILS, "name list from torchvision's docs"),
         ("torchvision.datasets", datasets, TV_DATASETS, "name list from torchvision's docs"),
     ]
@@ -198,11 +242,11 @@ def report():
     text = [
         "# PyTorch API coverage",
         "",
-        f"Generated by `python tools/compat.py` against torch {torch.__version__.split('+')[0]}; do not edit by "
-        "hand. Names present / total per namespace; the missing names follow, with the reason. A missing name "
-        "that has a reason raises `NotImplementedError` naming the PyTorch feature when used (in the "
-        "namespaces convgrad owns), not an `AttributeError` from deep inside. How each list of names is made: "
-        "the docstring of `tools/compat.py`.",
+        f"Generated by `python tools/compat.py` against torch {torch.__version__.split('+')[0]}; do not "
+        "edit by hand. Names present / total per namespace; the missing names follow, with the reason. A "
+        "missing name that has a reason raises `NotImplementedError` naming the PyTorch feature when used "
+        "(in the namespaces convgrad owns), not an `AttributeError` from deep inside. How each list of "
+        "names is made: the docstring of `tools/compat.py`.",
         "",
         "| namespace | present / total | names counted |",
         "|---|---|---|",
