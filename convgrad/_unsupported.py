@@ -1,9 +1,10 @@
 """PyTorch and torchvision names convgrad does not have, with the reason, per namespace.
 
 A namespace's module-level ``__getattr__`` calls :func:`missing`: a known PyTorch name gets a
-:class:`NotImplementedFeature` naming the feature and the reason (a ``NotImplementedError`` that is also
-an ``AttributeError``, so ``hasattr``/``getattr(..., default)`` still answer "absent"); any other name the
-usual ``AttributeError``. ``tools/compat.py`` reads the same table for the reasons in ``docs/compat.md``.
+:class:`NotImplementedFeature` naming the feature and the reason; any other name the usual
+``AttributeError``. It is deliberately not an ``AttributeError``: ``from convgrad.nn import LSTM`` would
+turn one into a bare "cannot import name" ``ImportError`` and lose the reason (the price: ``hasattr`` on
+such a name raises too). ``tools/compat.py`` reads the same table for the reasons in ``docs/compat.md``.
 Imports nothing: every layer may use it.
 """
 
@@ -65,12 +66,13 @@ _TABLE = {
     "torch.utils.data": {_DIST: "DistributedSampler"},
     "torchvision.transforms": {
         "AutoAugment policies: not implemented yet": "AutoAugment RandAugment TrivialAugmentWide AugMix",
-        _TODO: "FiveCrop TenCrop RandomPerspective RandomInvert RandomPosterize RandomSolarize "
+        _TODO: "GaussianBlur FiveCrop TenCrop RandomPerspective RandomInvert RandomPosterize RandomSolarize "
                "RandomAdjustSharpness RandomAutocontrast RandomEqualize LinearTransformation",
     },
     "torchvision.transforms.v2": {
         "AutoAugment policies: not implemented yet": "AutoAugment RandAugment TrivialAugmentWide AugMix",
         "batch mixing (MixUp, CutMix): not implemented yet": "MixUp CutMix",
+        _TODO: "GaussianBlur",
     },
     "torchvision.utils": {
         "drawing boxes, masks, keypoints and optical flow (detection tools): not implemented":
@@ -88,8 +90,8 @@ _REASONS = {ns: {name: why for why, names in groups.items() for name in names.sp
             for ns, groups in _TABLE.items()}
 
 
-class NotImplementedFeature(NotImplementedError, AttributeError):
-    """A PyTorch feature convgrad does not implement (an AttributeError too, so ``hasattr`` is False)."""
+class NotImplementedFeature(NotImplementedError):
+    """A PyTorch feature convgrad does not implement."""
 
 
 def reason(namespace, name):

@@ -13,7 +13,7 @@ from convgrad.tensor import Tensor, _promote, get_default_dtype
 
 __all__ = [
     "pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
-    "pixel_unshuffle", "linear", "bilinear",
+    "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "linear", "bilinear",
     "flatten", "one_hot", "cosine_similarity", "pairwise_distance",
 ]
 
@@ -408,6 +408,25 @@ def pixel_unshuffle(input, downscale_factor):
         raise RuntimeError(f"{op}: expected height and width divisible by downscale_factor = {r}, got shape "
                            f"{tuple(input.shape)}")
     return PixelShuffle.apply(input, r, True)
+
+
+def channel_shuffle(input, groups):
+    """(N, g k, *) -> (N, k g, *): channel c = i k + j moves to j g + i (ShuffleNet), a reshape, a
+    transpose and a reshape (the gradient follows through them)."""
+    op = "channel_shuffle"
+    _tensor(op, "input", input)
+    if not _is_int(groups) or groups <= 0:
+        raise ValueError(f"{op}: expected groups to be a positive int, got {groups!r}")
+    if input.ndim < 3:
+        raise RuntimeError(f"{op}: expected an input of 3+ dims (N, C, *), got shape {tuple(input.shape)}")
+    n, c, *rest = input.shape
+    if c % groups:
+        raise RuntimeError(f"{op}: expected the channels divisible by groups={groups}, got shape "
+                           f"{tuple(input.shape)}")
+    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+native_channel_shuffle = channel_shuffle
 
 
 class Linear(NumpyFunction):

@@ -31,6 +31,16 @@ from convgrad.nn.modules.activation import (  # noqa: F401
 from convgrad.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
 from convgrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
 from convgrad.nn.modules.dropout import Dropout, Dropout1d, Dropout2d  # noqa: F401
+from convgrad.nn.modules.extra import (  # noqa: F401
+    GLU,
+    Bilinear,
+    ChannelShuffle,
+    CosineSimilarity,
+    Fold,
+    PairwiseDistance,
+    RReLU,
+    Unfold,
+)
 from convgrad.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
 from convgrad.nn.modules.linear import Identity, Linear  # noqa: F401
 from convgrad.nn.modules.loss import (  # noqa: F401

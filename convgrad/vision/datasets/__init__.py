@@ -3,7 +3,7 @@ stands in for ``torchvision.datasets``), plus MNIST-1D."""
 
 from convgrad import _unsupported
 
-from .cifar import CIFAR10
+from .cifar import CIFAR10, CIFAR100
 from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
 from .mnist import MNIST, FashionMNIST
@@ -13,6 +13,7 @@ from .vision import VisionDataset
 
 __all__ = [
     "CIFAR10",
+    "CIFAR100",
     "DatasetFileError",
     "DatasetFolder",
     "FakeData",

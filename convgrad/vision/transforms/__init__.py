@@ -3,7 +3,15 @@
 
 from convgrad import _unsupported
 
-from . import functional
+from . import functional, v2
+from .extra import (
+    ConvertImageDtype,
+    RandomChoice,
+    RandomErasing,
+    RandomGrayscale,
+    RandomOrder,
+    RandomResizedCrop,
+)
 from .functional import InterpolationMode
 from .transforms import (
     CenterCrop,
@@ -28,6 +36,13 @@ from .transforms import (
 )
 
 __all__ = [
+    "ConvertImageDtype",
+    "RandomChoice",
+    "RandomErasing",
+    "RandomGrayscale",
+    "RandomOrder",
+    "RandomResizedCrop",
+    "v2",
     "CenterCrop",
     "ColorJitter",
     "Compose",
