@@ -19,7 +19,31 @@ _LOWP = "low-precision and grouped GEMM kernels: convgrad computes in float32/fl
 _TODO = "not implemented yet"
 _DEPRECATED = "deprecated in PyTorch"
 
+_PART_A = "tensor-level API: issue 10 part A (another branch) adds it"
+_OPS = "tensor op: not implemented yet"
+
 _TABLE = {
+    # torch and Tensor: reasons for docs/compat.md; their __getattr__ belongs in convgrad/__init__.py and
+    # tensor.py, which this branch does not edit
+    "torch": {
+        _PART_A: "Size accelerator",
+        "NumPy has no bfloat16": "bfloat16",
+        "no compiler: convgrad runs eagerly on NumPy": "compile",
+        "the data type is a NumPy dtype (convgrad.float32 is numpy.dtype('float32'))": "dtype",
+        "printing follows NumPy's print options": "set_printoptions",
+        _OPS: "addmm broadcast_to cdist count_nonzero cumprod dot dropout dstack einsum erf expm1 frac "
+              "hstack isclose kthvalue lerp log10 log1p log2 logspace masked_select median movedim narrow "
+              "nonzero outer randint_like reciprocal repeat_interleave roll scatter std_mean take tan "
+              "tile tril triu trunc unique vstack",
+    },
+    "Tensor methods": {
+        _PART_A: "new_tensor new_zeros new_ones new_full new_empty",
+        _OPS: "narrow roll abs_ log_ clip_ sigmoid_ tanh_ masked_fill_ scatter_",
+    },
+    "torch.backends": {
+        _PART_A + " (backends as importable modules)":
+            "cuda cuda.matmul cuda.matmul.allow_tf32 cudnn.enabled cudnn.is_available mkldnn openmp",
+    },
     "torch.nn": {
         _3D: "AdaptiveAvgPool3d AdaptiveMaxPool3d AvgPool3d CircularPad3d ConstantPad3d Conv3d "
              "ConvTranspose3d Dropout3d FractionalMaxPool3d LPPool3d LazyBatchNorm3d LazyConv3d "

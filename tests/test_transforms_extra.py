@@ -94,7 +94,7 @@ def test_v2_pipeline_equals_v1():
     assert v2.ToPureTensor()(u8) is u8 and T.v2 is v2
     assert tuple(v2.RandomResizedCrop(16)(u8).shape) == (3, 16, 16)
     with pytest.raises(NotImplementedError, match=r"torchvision\.transforms\.v2\.MixUp"):
-        v2.MixUp
+        v2.MixUp  # noqa: B018
 
 
 def test_cifar100_official_layout(tmp_path):
