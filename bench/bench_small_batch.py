@@ -62,14 +62,14 @@ def main(names=("preact_resnet18", "lenet5", "efficientnet_b0")):
             print(row("  depthwise kernel vs GEMM path (convgrad)", tn, to), flush=True)
 
 
-def profile(name, calls=50):
+def profile(name, calls=None):
     torch = setup_torch()
     ours, _, xc, _ = _pair(torch, name)
     with convgrad.no_grad():
         ours(xc)
         prof = cProfile.Profile()
         prof.enable()
-        for _ in range(calls):
+        for _ in range(calls or (2000 if name == "lenet5" else 20)):
             ours(xc)
         prof.disable()
     stats = pstats.Stats(prof)
