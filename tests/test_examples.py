@@ -225,8 +225,8 @@ def test_vae_example(lib, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("lib", LIBS)
 def test_super_resolution_example(lib, tmp_path, monkeypatch):
-    losses, result = _run(lib, "super_resolution", ["--quick", "--data", str(tmp_path)], monkeypatch,
-                          tmp_path)
+    losses, result = _run(lib, "super_resolution", ["--quick", "--data", str(tmp_path), "--batch-size", "32"],
+                          monkeypatch, tmp_path)
     assert len(losses) == 16 and np.all(np.isfinite(losses))
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert 10 < result["psnr"] < 40 and 10 < result["psnr_nearest"] < 40
