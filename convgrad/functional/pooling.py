@@ -23,6 +23,10 @@ from convgrad.geometry import OutputSizeError, conv_transpose_out_size, int_tupl
 from convgrad.tensor import Tensor
 
 __all__ = [
+    "max_pool1d_with_indices",
+    "max_pool2d_with_indices",
+    "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices",
     "max_pool1d",
     "max_pool2d",
     "max_unpool1d",
@@ -695,3 +699,25 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     """y[n, c, h, w] = x[n, c, i, j] where indices[n, c, i, j] = h*W_out + w, zero elsewhere;
     H_out = (H - 1) s - 2p + k (likewise W_out) unless ``output_size`` is given."""
     return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """``max_pool1d(..., return_indices=True)``: (output, indices)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """``max_pool2d(..., return_indices=True)``: (output, indices)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    """``adaptive_max_pool1d(..., return_indices=True)``: (output, indices)."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    """``adaptive_max_pool2d(..., return_indices=True)``: (output, indices)."""
+    return adaptive_max_pool2d(input, output_size, True)
