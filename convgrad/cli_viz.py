@@ -36,6 +36,18 @@ def _convs(model):
     return [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
 
 
+def _last_feature_layer(model):
+    """Where Grad-CAM looks by default: the last convolution's rectified output (the ReLU right after it,
+    if there is one), whose maps still have a spatial layout and already the deepest features."""
+    from convgrad import nn
+
+    named = [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
+    last = max(i for i, (_, m) in enumerate(named) if isinstance(m, (nn.Conv1d, nn.Conv2d)))
+    if last + 1 < len(named) and isinstance(named[last + 1][1], nn.ReLU):
+        return named[last + 1][0]
+    return named[last][0]
+
+
 def _predict(model, test_set, batch_size=512):
     import convgrad
     from convgrad.utils.data import DataLoader
@@ -100,7 +112,7 @@ def _run_checkpoint_picture(args, out, log):
             try:
                 maps, name = viz.cam(model, x, args.target), "cam"
             except viz.VizError:  # no global average pooling: Grad-CAM on the last convolution
-                layer = _convs(model)[-1][0]
+                layer = _last_feature_layer(model)
                 maps, name = viz.grad_cam(model, x, layer, args.target), f"grad_cam_{layer}"
         viz.plot_attribution(x, maps, path(f"{name}.png"), title=name.replace("_", " "))
         written.append(path(f"{name}.png"))

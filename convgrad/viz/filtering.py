@@ -85,8 +85,10 @@ def plot_filtering(image, path=None, title=None):
         lim = float(np.abs(a).max()) or 1.0
         if signed:
             ax.imshow(a, cmap="bwr", vmin=-lim, vmax=lim)
-        else:
+        elif name == "gradient magnitude":
             ax.imshow(a, cmap="gray")
+        else:  # same grey levels as the input: values past [0, 1] (sharpening overshoot) saturate
+            ax.imshow(a, cmap="gray", vmin=0, vmax=1)
         label = name
         if k is not None and k.shape[0] == 3:
             label += "\n" + "  ".join("[" + " ".join(f"{v:g}" for v in row) + "]" for row in np.round(k, 2))
