@@ -186,17 +186,15 @@ def _plots(args, model, history, cm, classes, test_set):
     """The run's PNGs: learning curves, confusion matrix, first convolution's filters and feature maps."""
     from convgrad import viz
 
-    out = lambda name: os.path.join(args.out, name)
-    plots = {
-        "curves": viz.plot_history(history, out("curves.png"), title=f"{args.model} on {args.dataset}"),
-        "confusion": viz.plot_confusion_matrix(cm, out("confusion.png"),
-                                               class_names=[str(c).split(" ")[0] for c in classes]),
-    }
+    plots = {name: os.path.join(args.out, f"{name}.png") for name in ("curves", "confusion")}
+    viz.plot_history(history, plots["curves"], title=f"{args.model} on {args.dataset}")
+    viz.plot_confusion_matrix(cm, plots["confusion"], class_names=[str(c).split(" ")[0] for c in classes])
     name, conv = _first_conv(model)
     if conv is not None:
-        plots["filters"] = viz.plot_filters(conv, out("filters.png"), title=f"{args.model} {name} filters")
-        x0 = test_set[0][0]
-        plots["feature_maps"] = viz.plot_feature_maps(model, name, x0.unsqueeze(0), out("feature_maps.png"))
+        plots["filters"] = os.path.join(args.out, "filters.png")
+        plots["feature_maps"] = os.path.join(args.out, "feature_maps.png")
+        viz.plot_filters(conv, plots["filters"], title=f"{args.model} {name} filters")
+        viz.plot_feature_maps(model, name, test_set[0][0].unsqueeze(0), plots["feature_maps"])
     return plots
 
 
@@ -326,12 +324,14 @@ def add_train_cli(subparsers):
 
 
 # -- evaluate --------------------------------------------------------------------------------------------
-def run_evaluate(args, log=print):
+def load_trained(checkpoint, model_name=None, dataset=None, data_root=None):
+    """A trained model from a checkpoint written by ``convgrad train`` (or its run folder: best.pt, else
+    last.pt; or a bare state_dict given ``model_name`` and ``dataset``), with its test split:
+    ``(model, model_name, dataset, test_set, classes)``."""
     import convgrad
     from convgrad import training
-    from convgrad.utils.data import DataLoader
 
-    path = args.checkpoint
+    path = checkpoint
     if os.path.isdir(path):
         for name in ("best.pt", "last.pt"):
             if os.path.exists(os.path.join(path, name)):
@@ -341,21 +341,31 @@ def run_evaluate(args, log=print):
         state = training.load_checkpoint(path)
         config, weights = state.get("config", {}), state["model"]
     except training.CheckpointError:
-        # a bare state_dict saved with convgrad.save(model.state_dict(), path) also evaluates, given --model
+        # a bare state_dict saved with convgrad.save(model.state_dict(), path) also loads, given --model
         try:
             weights = convgrad.load(path) if os.path.isfile(path) else None
         except Exception:
             weights = None
-        if not isinstance(weights, dict) or args.model is None:
+        if not isinstance(weights, dict) or model_name is None:
             raise
         config = {}
-    model_name = args.model or config.get("model")
-    dataset = args.dataset or config.get("dataset")
+    model_name = model_name or config.get("model")
+    dataset = dataset or config.get("dataset")
     if model_name is None or dataset is None:
         raise CLIError("the checkpoint does not name its model/dataset: pass --model and --dataset")
-    test_set, classes = load_dataset(dataset, args.data_root or config.get("data_root", "data"), False)
+    test_set, classes = load_dataset(dataset, data_root or config.get("data_root", "data"), False)
     model = build_model(model_name, num_classes=len(classes))
     model.load_state_dict(weights)
+    model.eval()
+    return model, model_name, dataset, test_set, classes
+
+
+def run_evaluate(args, log=print):
+    from convgrad import training
+    from convgrad.utils.data import DataLoader
+
+    model, model_name, dataset, test_set, classes = load_trained(args.checkpoint, args.model, args.dataset,
+                                                                 args.data_root)
     trainer = training.Trainer(model, progress=not args.no_progress)
     loader = DataLoader(test_set, batch_size=args.batch_size)
     test, logits, targets = trainer.evaluate(loader, prefix="test_", return_outputs=True)
@@ -366,7 +376,8 @@ def run_evaluate(args, log=print):
     if args.confusion:
         from convgrad import viz
 
-        log(f"confusion matrix: {viz.plot_confusion_matrix(cm, args.confusion)}")
+        viz.plot_confusion_matrix(cm, args.confusion)
+        log(f"confusion matrix: {args.confusion}")
     return {**test, "confusion_matrix": cm.tolist()}
 
 
@@ -495,6 +506,9 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_train_cli(sub)
     add_evaluate_cli(sub)
+    from convgrad.cli_viz import add_viz_cli
+
+    add_viz_cli(sub)
     p = sub.add_parser("models", help="list the models and data sets `train` knows")
     p.set_defaults(func=_models_main)
     p = sub.add_parser("env", help="what convgrad runs on (versions, BLAS, CPU, env vars): for bug reports")
@@ -513,10 +527,11 @@ def main(argv=None):
     if os.environ.get("CONVGRAD_DEBUG"):
         return args.func(args) or 0
     from convgrad.training import CheckpointError, NonFiniteLossError
+    from convgrad.viz import VizError
 
     try:
         return args.func(args) or 0
-    except (CLIError, CheckpointError, NonFiniteLossError) as e:
+    except (CLIError, CheckpointError, NonFiniteLossError, VizError) as e:
         print(f"convgrad {args.command}: error: {e}", file=sys.stderr)
         return 2
     except (ValueError, RuntimeError, TypeError, KeyError, OSError) as e:
