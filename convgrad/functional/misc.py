@@ -309,12 +309,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise checks.error(name, "input and output sizes >= 1",
                            f"input of shape {tuple(input.shape)} and output size {tuple(sizes)}")
     if mode == "area":  # adaptive average pooling to the output size, as PyTorch
-        from convgrad.functional import pooling
+        from convgrad.functional import adaptive_pooling
 
         if input.ndim == 5:
             raise checks.error(name, "a 3-D or 4-D input in mode 'area'",
                                f"input of shape {tuple(input.shape)}", NotImplementedError)
-        pool = pooling.adaptive_avg_pool1d if dim == 1 else pooling.adaptive_avg_pool2d
+        pool = adaptive_pooling.adaptive_avg_pool1d if dim == 1 else adaptive_pooling.adaptive_avg_pool2d
         return pool(input, tuple(sizes) if dim > 1 else sizes[0])
     plans = []
     for i in reversed(range(dim)):
