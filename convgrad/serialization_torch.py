@@ -170,7 +170,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             try:
                 raw = self.archive.read(member)
             except KeyError:
-                raise ValueError(f"convgrad.load: {self.where} is damaged: storage '{member}' is missing") from None
+                raise ValueError(f"convgrad.load: {self.where} is damaged: storage '{member}' is "
+                                 "missing") from None
             dtype = storage_type.dtype
             read_as = np.dtype(np.uint16 if isinstance(dtype, str) else dtype)
             if self.big_endian:
@@ -201,13 +202,13 @@ def load_torch(data, where="<bytes>"):
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise ValueError(f"convgrad.load: {where} is not a readable zip archive (a damaged torch.save file?)") \
-            from None
+        raise ValueError(f"convgrad.load: {where} is not a readable zip archive (a damaged torch.save "
+                         "file?)") from None
     with archive:
         pkls = [n for n in archive.namelist() if n.endswith("data.pkl")]
         if len(pkls) != 1:
-            raise ValueError(f"convgrad.load: {where} is a zip archive but not a torch.save file (expected one "
-                             f"data.pkl, found {len(pkls)})")
+            raise ValueError(f"convgrad.load: {where} is a zip archive but not a torch.save file (expected "
+                             f"one data.pkl, found {len(pkls)})")
         prefix = pkls[0][: -len("data.pkl")]
         big_endian = False
         if f"{prefix}byteorder" in archive.namelist():

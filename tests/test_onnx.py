@@ -147,8 +147,9 @@ def test_loaded_model_fine_tunes():
 def test_dynamic_batch_axis():
     convgrad.manual_seed(0)
     model = _randomise(models.mobilenet_v2(width_mult=0.25, num_classes=10))
-    proto, data = _export(model, convgrad.randn(2, 3, 32, 32), input_names=["images"], output_names=["logits"],
-                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})
+    dynamic = {"images": {0: "batch"}, "logits": {0: "batch"}}
+    proto, data = _export(model, convgrad.randn(2, 3, 32, 32), input_names=["images"],
+                          output_names=["logits"], dynamic_axes=dynamic)
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     x = np.random.default_rng(0).standard_normal((5, 3, 32, 32)).astype(np.float32)
     (got,) = _ort(data, x)
@@ -192,23 +193,26 @@ OPS = {
                                                              dilation=(2, 1), groups=2), w=_w(6, 2, 3, 3),
                                        b=_w(6)), (2, 4, 11, 9)),
     "conv2d_same": (Fn(lambda m, x: F.conv2d(x, m.w, padding="same"), w=_w(3, 4, 4, 2)), (1, 4, 7, 6)),
-    "conv1d": (Fn(lambda m, x: F.conv1d(x, m.w, m.b, stride=2, padding=1), w=_w(5, 3, 3), b=_w(5)), (2, 3, 17)),
+    "conv1d": (Fn(lambda m, x: F.conv1d(x, m.w, m.b, stride=2, padding=1), w=_w(5, 3, 3), b=_w(5)),
+               (2, 3, 17)),
     "conv2d_unbatched": (Fn(lambda m, x: F.conv2d(x, m.w), w=_w(2, 3, 3, 3)), (3, 8, 8)),
-    "conv_transpose2d": (Fn(lambda m, x: F.conv_transpose2d(x, m.w, m.b, stride=2, padding=1, output_padding=1,
-                                                            groups=2, dilation=1), w=_w(4, 3, 3, 3), b=_w(6)),
+    "conv_transpose2d": (Fn(lambda m, x: F.conv_transpose2d(x, m.w, m.b, stride=2, padding=1,
+                                                            output_padding=1, groups=2, dilation=1),
+                            w=_w(4, 3, 3, 3), b=_w(6)),
                          (2, 4, 5, 6)),
     "conv_transpose1d_dilation": (Fn(lambda m, x: F.conv_transpose1d(x, m.w, stride=3, dilation=2),
                                      w=_w(3, 2, 3)), (1, 3, 7)),
     "max_pool_ceil_pad": (Fn(lambda m, x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True)), (2, 3, 10, 11)),
     "max_pool_dilation": (Fn(lambda m, x: F.max_pool2d(x, 2, 1, 0, dilation=2)), (1, 2, 7, 7)),
     "max_pool1d": (Fn(lambda m, x: F.max_pool1d(x, 3, 2)), (2, 3, 12)),
-    "avg_pool_exclude_pad": (Fn(lambda m, x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)), (2, 3, 9, 8)),
+    "avg_pool_exclude_pad": (Fn(lambda m, x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)),
+                             (2, 3, 9, 8)),
     "avg_pool_include_pad_ceil": (Fn(lambda m, x: F.avg_pool2d(x, 2, 2, 1, ceil_mode=True)), (1, 2, 7, 6)),
     "avg_pool_divisor_override": (Fn(lambda m, x: F.avg_pool2d(x, 2, divisor_override=3)), (1, 2, 6, 6)),
     "global_avg_pool": (Fn(lambda m, x: F.adaptive_avg_pool2d(x, 1)), (2, 3, 5, 7)),
     "adaptive_avg_pool_uneven": (Fn(lambda m, x: F.adaptive_avg_pool2d(x, (3, 4))), (2, 3, 7, 9)),
-    "batch_norm_1d": (Fn(lambda m, x: F.batch_norm(x, m.rm, m.rv, m.w, m.b, eps=1e-3), rm=_w(4), w=_w(4), b=_w(4),
-                         rv=np.abs(_w(4)) + 0.5), (3, 4)),
+    "batch_norm_1d": (Fn(lambda m, x: F.batch_norm(x, m.rm, m.rv, m.w, m.b, eps=1e-3), rm=_w(4), w=_w(4),
+                         b=_w(4), rv=np.abs(_w(4)) + 0.5), (3, 4)),
     "relu_leaky_sigmoid_tanh": (Fn(lambda m, x: F.relu(x) + F.leaky_relu(x, 0.2) * x.sigmoid() - x.tanh()),
                                 (2, 3, 4)),
     "gelu": (Fn(lambda m, x: F.gelu(x) + F.gelu(x, approximate="tanh")), (2, 3, 4)),
@@ -230,10 +234,11 @@ OPS = {
     "interpolate_bilinear": (Fn(lambda m, x: F.interpolate(x, size=(7, 5), mode="bilinear")), (1, 2, 3, 4)),
     "interpolate_bilinear_align": (Fn(lambda m, x: F.interpolate(x, scale_factor=2, mode="bilinear",
                                                                  align_corners=True)), (1, 2, 3, 4)),
-    "interpolate_bilinear_fractional_scale": (Fn(lambda m, x: F.interpolate(x, scale_factor=1.7, mode="bilinear")),
-                                              (1, 2, 3, 4)),
-    "slice_index_select_sum_mean": (Fn(lambda m, x: x[:, 1:3].sum(1) + x.index_select(2, convgrad.tensor([3, 0]))
-                                       .mean((1, 2), keepdim=True)), (2, 4, 5)),
+    "interpolate_bilinear_fractional_scale": (Fn(lambda m, x: F.interpolate(x, scale_factor=1.7,
+                                                                            mode="bilinear")), (1, 2, 3, 4)),
+    "slice_index_select_sum_mean": (Fn(lambda m, x: x[:, 1:3].sum(1)
+                                       + x.index_select(2, convgrad.tensor([3, 0])).mean((1, 2), True)),
+                                    (2, 4, 5)),
 }
 
 

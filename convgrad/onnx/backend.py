@@ -69,8 +69,9 @@ def _spatial_pads(op, x, a, kernel, strides, dilations, nsp):
 def _nsp(op, x, allowed=(1, 2)):
     nsp = x.ndim - 2
     if nsp not in allowed:
-        raise BackendError(f"{op}: convgrad runs {' and '.join(f'{n}-D' for n in allowed)} spatial inputs, got "
-                           f"an input of shape {tuple(x.shape)}")
+        kinds = " and ".join(f"{n}-D" for n in allowed)
+        raise BackendError(f"{op}: convgrad runs {kinds} spatial inputs, got an input of shape "
+                           f"{tuple(x.shape)}")
     return nsp
 
 
@@ -284,8 +285,8 @@ def _gelu(ins, a, m):
 def _gemm(ins, a, m):
     A, B = ins[0], ins[1]
     C = ins[2] if len(ins) > 2 else None
-    if (a.get("transB", 0) and not a.get("transA", 0) and a.get("alpha", 1.0) == 1.0 and a.get("beta", 1.0) == 1.0
-            and (C is None or C.shape == B.shape[:1])):
+    plain = a.get("alpha", 1.0) == 1.0 and a.get("beta", 1.0) == 1.0
+    if a.get("transB", 0) and not a.get("transA", 0) and plain and (C is None or C.shape == B.shape[:1]):
         return F.linear(A, B, C)  # nn.Linear's op, as exported
     if a.get("transA", 0):
         A = A.t()
@@ -498,8 +499,8 @@ def _resample_axis(y, axis, n_in, n_out, scale, a, roi):
     outside = (x < 0) | (x > n_in - 1)
     if mode == "nearest":
         nm = a.get("nearest_mode", "round_prefer_floor")
-        rounding = {"round_prefer_floor": lambda v: np.ceil(v - 0.5), "round_prefer_ceil": lambda v: np.floor(v + 0.5),
-                    "floor": np.floor, "ceil": np.ceil}[nm]
+        rounding = {"round_prefer_floor": lambda v: np.ceil(v - 0.5),
+                    "round_prefer_ceil": lambda v: np.floor(v + 0.5), "floor": np.floor, "ceil": np.ceil}[nm]
         taps = [(np.clip(rounding(x), 0, n_in - 1).astype(np.int64), None)]
     elif mode == "linear":
         xc = np.clip(x, 0, n_in - 1)
@@ -620,7 +621,8 @@ _OPS = {
     "Mul": _binary(lambda p, q: p * q), "Div": _binary(lambda p, q: p / q),
     "Pow": _binary(lambda p, q: p ** q),
     "Sum": lambda ins, a, m: _fold(lambda p, q: p + q, ins),
-    "Max": lambda ins, a, m: _fold(convgrad.maximum, ins), "Min": lambda ins, a, m: _fold(convgrad.minimum, ins),
+    "Max": lambda ins, a, m: _fold(convgrad.maximum, ins),
+    "Min": lambda ins, a, m: _fold(convgrad.minimum, ins),
     "Where": lambda ins, a, m: convgrad.where(ins[0], ins[1], ins[2]),
     "CastLike": lambda ins, a, m: ins[0].to(ins[1].dtype),
     "Less": _binary(lambda p, q: p < q), "Greater": _binary(lambda p, q: p > q),
@@ -634,7 +636,8 @@ _OPS = {
     "Resize": _resize, "Upsample": lambda ins, a, m: _resize(ins, a, m, upsample=True),
     "ReduceSum": _reduce("sum"), "ReduceMean": _reduce("mean"), "ReduceMax": _reduce("max"),
 }
-_MULTI_OUTPUT = {"MaxPool": _max_pool, "Split": _split, "Dropout": _dropout, "BatchNormalization": _batch_norm}
+_MULTI_OUTPUT = {"MaxPool": _max_pool, "Split": _split, "Dropout": _dropout,
+                 "BatchNormalization": _batch_norm}
 
 
 def _fold(fn, ins):
@@ -667,9 +670,16 @@ def _load_proto(f):
     onnx = _onnx()
     if isinstance(f, onnx.ModelProto):
         return f
-    if isinstance(f, (bytes, bytearray)):
-        return onnx.load_from_string(bytes(f))
-    return onnx.load(f)
+    where = "the given bytes" if isinstance(f, (bytes, bytearray)) else f"'{getattr(f, 'name', f)}'"
+    try:
+        if isinstance(f, (bytes, bytearray)):
+            return onnx.load_from_string(bytes(f))
+        return onnx.load(f)
+    except OSError:
+        raise
+    except Exception as e:  # protobuf's DecodeError and the like
+        raise ValueError(f"convgrad.onnx.load: {where} is not an ONNX model ({type(e).__name__}: "
+                         f"{e})") from None
 
 
 class OnnxModule(nn.Module):
@@ -814,7 +824,8 @@ class ConvgradBackend(_Backend):
         m._init_names = {}
         m._nodes = [(node.op_type, list(node.input), list(node.output), _attributes(node), node.domain or "")]
         if node.op_type not in _OPS:
-            raise BackendError(f"convgrad.onnx: the ONNX operator {node.op_type} has no convgrad implementation")
+            raise BackendError(f"convgrad.onnx: the ONNX operator {node.op_type} has no convgrad "
+                               "implementation")
         m._inputs = [n for n in node.input if n]
         m._outputs = [n for n in node.output if n]
         return ConvgradRep(m).run(list(inputs))

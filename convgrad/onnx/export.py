@@ -8,10 +8,9 @@ in-place layers go through their ops and are recorded). Each recorded op class m
 
 import math
 import os
+from importlib import import_module
 
 import numpy as np
-
-from importlib import import_module
 
 from convgrad.autograd.grad_mode import enable_grad
 from convgrad.tensor import Tensor
@@ -270,7 +269,8 @@ def _activation(g, rec):
         alpha, scale, input_scale = rec.args[1:]
         if input_scale == 1.0 and scale == 1.0:
             return g.node("Elu", [xn], alpha=float(alpha))
-        if input_scale == 1.0 and math.isclose(scale, _act._SELU_SCALE) and math.isclose(alpha, _act._SELU_ALPHA):
+        selu = math.isclose(scale, _act._SELU_SCALE) and math.isclose(alpha, _act._SELU_ALPHA)
+        if input_scale == 1.0 and selu:
             return g.node("Selu", [xn], alpha=float(alpha), gamma=float(scale))
         if scale == 1.0 and math.isclose(input_scale * alpha, 1.0):
             return g.node("Celu", [xn], alpha=float(alpha))
@@ -332,7 +332,8 @@ def _where(g, rec):
 
 
 def _cast(g, rec):
-    return g.node("Cast", [g.name(rec.args[0])], to=onnx.helper.np_dtype_to_tensor_dtype(np.dtype(rec.args[1])))
+    to = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(rec.args[1]))
+    return g.node("Cast", [g.name(rec.args[0])], to=to)
 
 
 def _identity(g, rec):
@@ -585,7 +586,8 @@ def export(model, args, f, opset_version=17, input_names=None, output_names=None
     if not isinstance(model, Module) and not callable(model):
         raise TypeError(f"convgrad.onnx.export: expected an nn.Module, got {type(model).__name__}")
     if not 13 <= int(opset_version) <= 21:
-        raise ValueError(f"convgrad.onnx.export: expected opset_version between 13 and 21, got {opset_version}")
+        raise ValueError(f"convgrad.onnx.export: expected opset_version between 13 and 21, got "
+                         f"{opset_version}")
     example = (args,) if isinstance(args, Tensor) else tuple(args)
     if not example or not all(isinstance(a, Tensor) for a in example):
         raise TypeError("convgrad.onnx.export: expected args to be a Tensor or a tuple of Tensors, got "
