@@ -275,6 +275,15 @@ def test_bad_arguments():
         connx.export(model, convgrad.randn(1, 1, 40), io.BytesIO(), opset_version=9)
 
 
+def test_a_value_computed_outside_the_ops_is_caught_by_the_trace_check():
+    # the comparison is NumPy-side (no op records it): the trace would freeze the example's mask
+    model = Fn(lambda m, x: x * (x > 0).float())
+    with pytest.raises(connx.ExportError, match="does not reproduce the model on a second input"):
+        connx.export(model, convgrad.randn(2, 4), io.BytesIO())
+    proto, _ = _export(model, convgrad.randn(2, 4), check_trace=False)
+    assert proto.graph.node
+
+
 def test_training_mode_dropout_is_refused():
     model = Fn(lambda m, x: F.dropout(x, 0.5, training=True))
     with pytest.raises(connx.ExportError, match="Dropout: dropout ran in training mode"):

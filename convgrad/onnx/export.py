@@ -574,12 +574,52 @@ def _dynamic(dynamic_axes, name):
     return {int(k): f"{name}_dim{int(k)}" for k in spec}
 
 
+def _check_trace(model, example, proto):
+    """Run the exported graph (on convgrad's backend) and the model on a second input: a forward that
+    computes part of its result outside convgrad's ops (a comparison, ``.numpy()``, Python control flow on
+    values) has had that part frozen into the trace as a constant, and the two disagree."""
+    from .backend import OnnxModule
+
+    rng = np.random.default_rng(0)
+    second = []
+    for a in example:
+        arr = a._data
+        if arr.dtype.kind == "f" and arr.size:
+            noise = rng.standard_normal(arr.shape) * (float(arr.std()) or 1.0)
+            arr = (arr + noise).astype(arr.dtype)
+        second.append(Tensor._make(arr))
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        from convgrad.autograd.grad_mode import no_grad
+
+        with no_grad():
+            want = _flatten_outputs(model(*second))
+            got = OnnxModule.from_onnx(proto)(*second)
+    finally:
+        if hasattr(model, "train"):
+            model.train(was_training)
+    got = [got] if isinstance(got, Tensor) else list(got)
+    for i, (w, g_) in enumerate(zip(want, got)):
+        w, g_ = w._data, g_._data
+        scale = float(np.abs(w).max()) if w.size and w.dtype.kind in "fiu" else 0.0
+        if w.shape != g_.shape or np.abs(g_.astype(np.float64) - w).max(initial=0) > 1e-4 * scale + 1e-6:
+            raise ExportError(
+                f"convgrad.onnx.export: the traced graph does not reproduce the model on a second input "
+                f"(output {i}): the forward computes something outside convgrad's ops (a comparison, "
+                "argmax, .numpy(), Python control flow on tensor values, ...), which the trace froze as a "
+                "constant. Pass check_trace=False to export it anyway.")
+
+
 def export(model, args, f, opset_version=17, input_names=None, output_names=None, dynamic_axes=None,
-           do_constant_folding=True, verbose=False, training=None, doc_string=None):
+           do_constant_folding=True, verbose=False, training=None, doc_string=None, check_trace=True):
     """Trace ``model(*args)`` and write it to ``f`` (a path or binary file object) as an ONNX model, as
     ``torch.onnx.export`` is called. Returns the ``onnx.ModelProto`` (checked with
     ``onnx.checker.check_model``). ``dynamic_axes`` ({name: [axes]} or {name: {axis: label}}) leaves those
-    axes free; a dynamic batch axis (0) is the one the graph's reshapes follow."""
+    axes free; a dynamic batch axis (0) is the one the graph's reshapes follow. ``check_trace`` runs the
+    written graph and the model on a second, perturbed input and raises if they disagree (a part of the
+    forward that the trace could not follow)."""
     _onnx()
     from convgrad.nn import Module
 
@@ -656,6 +696,8 @@ def export(model, args, f, opset_version=17, input_names=None, output_names=None
                                    producer_name="convgrad", doc_string=doc_string or "")
     proto.ir_version = min(proto.ir_version, 8 if opset_version <= 18 else 9)
     onnx.checker.check_model(proto)
+    if check_trace:
+        _check_trace(model, example, proto)
     if verbose:
         print(onnx.helper.printable_graph(proto.graph))
     data = proto.SerializeToString()
