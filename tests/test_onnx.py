@@ -312,3 +312,42 @@ def test_backend_interface():
     _, data = _export(model, convgrad.from_numpy(xs))
     (out,) = backend.run_model(onnx.load_from_string(data), [xs])
     np.testing.assert_allclose(out, _reference(model, xs), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- backend paths vs. ONNX Runtime
+NODES = [
+    ("AveragePool", dict(kernel_shape=[3, 2], strides=[2, 1], dilations=[2, 2], pads=[1, 0, 2, 1],
+                         ceil_mode=1, count_include_pad=0), (2, 3, 9, 8)),
+    ("AveragePool", dict(kernel_shape=[2, 3], strides=[1, 2], dilations=[1, 2], pads=[0, 1, 1, 1],
+                         count_include_pad=1), (1, 2, 7, 9)),
+    ("AveragePool", dict(kernel_shape=[3], strides=[2], pads=[0, 2], count_include_pad=0), (2, 3, 10)),
+    ("MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 2, 1], ceil_mode=1), (2, 3, 9, 8)),
+    ("ConvTranspose", dict(strides=[2, 3], pads=[1, 0, 0, 2], output_padding=[1, 1], dilations=[1, 2],
+                           group=2), (2, 4, 5, 4)),
+    ("Conv", dict(strides=[2, 1], pads=[2, 0, 1, 1], dilations=[1, 2], group=2), (2, 4, 9, 8)),
+]
+
+
+@pytest.mark.parametrize("op,attrs,shape", NODES, ids=[f"{n[0]}-{i}" for i, n in enumerate(NODES)])
+def test_backend_node_matches_onnxruntime(op, attrs, shape):
+    from convgrad.onnx import backend
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype(np.float32)
+    inputs, names = [x], ["x"]
+    if op in ("Conv", "ConvTranspose"):
+        c = shape[1]
+        w_shape = (6, c // attrs["group"], 3, 2) if op == "Conv" else (c, 3, 3, 2)
+        inputs.append(rng.standard_normal(w_shape).astype(np.float32))
+        names.append("w")
+    node = onnx.helper.make_node(op, names, ["y"], **attrs)
+    graph = onnx.helper.make_graph(
+        [node], "g", [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, a.shape)
+                      for n, a in zip(names, inputs)],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [f"d{i}" for i in range(len(shape))])])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    (want,) = _ort(model.SerializeToString(), *inputs)
+    (got,) = backend.run_model(model, inputs)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -42,7 +42,6 @@ OPERATORS = {
 # Tests of these operators that convgrad does not run, with the reason (docs/onnx.md lists them too).
 EXCLUDED = {
     r"test_(conv|maxpool|averagepool|convtranspose)\w*3d": "3-D convolution/pooling: convgrad has 1-D, 2-D",
-    r"test_averagepool_2d_dilations": "AveragePool dilations: convgrad's avg_pool has no dilation",
     r"test_resize_\w*antialias": "Resize antialias=1 (antialiasing filters are not implemented)",
 }
 

@@ -170,11 +170,12 @@ def _avg_pool(ins, a, m):
     nsp = _nsp("AveragePool", x)
     k = list(a["kernel_shape"])
     s = list(a.get("strides", [1] * nsp))
-    if any(dd != 1 for dd in a.get("dilations", [1] * nsp)):
-        raise BackendError("AveragePool: dilations are not supported (convgrad's average pooling has none)")
-    begins, ends = _spatial_pads("AveragePool", x, a, k, s, [1] * nsp, nsp)
+    d = list(a.get("dilations", [1] * nsp))
+    begins, ends = _spatial_pads("AveragePool", x, a, k, s, d, nsp)
     ceil = bool(a.get("ceil_mode", 0))
     include = bool(a.get("count_include_pad", 0))
+    if any(dd != 1 for dd in d):
+        return _dilated_avg_pool(x, k, s, d, begins, ends, ceil, include)
     fn = F.avg_pool1d if nsp == 1 else F.avg_pool2d
     if begins == ends and all(p <= kk // 2 for p, kk in zip(begins, k)):
         return fn(x, tuple(k), tuple(s), tuple(begins), ceil, include)
@@ -186,6 +187,33 @@ def _avg_pool(ins, a, m):
         return total
     count = fn(F.pad(convgrad.ones_like(x), pads), tuple(k), tuple(s), 0, ceil, True)
     return total / count
+
+
+def _dilated_avg_pool(x, k, s, d, begins, ends, ceil, include):
+    """Average pooling with dilated windows, as window sums over counts: a depthwise convolution with a
+    dilated all-ones kernel, applied to the zero-padded input and to the mask of the positions that count
+    (the input, plus the explicit padding when count_include_pad; never the ceil-mode overhang)."""
+    nsp = len(k)
+    outs, extra = [], []
+    for n, kk, st, dd, pb, pe in zip(x.shape[2:], k, s, d, begins, ends):
+        span = n + pb + pe - dd * (kk - 1) - 1
+        o = (-(-span // st) if ceil else span // st) + 1
+        if ceil and (o - 1) * st >= n + pb:
+            o -= 1
+        outs.append(o)
+        extra.append(max(0, (o - 1) * st + dd * (kk - 1) + 1 - (n + pb + pe)))
+    N, C = x.shape[:2]
+    pads = _torch_pads(begins, [e + x_ for e, x_ in zip(ends, extra)])
+    planes = F.pad(x.reshape((N * C, 1) + tuple(x.shape[2:])), pads)
+    mask = np.zeros((1, 1) + tuple(planes.shape[2:]), x.dtype)
+    inner = tuple(slice(0, n + pb + pe) if include else slice(pb, pb + n)
+                  for n, pb, pe in zip(x.shape[2:], begins, ends))
+    mask[(0, 0) + inner] = 1
+    ones = convgrad.ones((1, 1) + tuple(k), dtype=x.dtype)
+    conv = F.conv1d if nsp == 1 else F.conv2d
+    total = conv(planes, ones, stride=tuple(s), dilation=tuple(d))
+    count = conv(_const(mask), ones, stride=tuple(s), dilation=tuple(d))
+    return (total / count).reshape((N, C) + tuple(outs))
 
 
 def _global_avg_pool(ins, a, m):
