@@ -341,10 +341,11 @@ def test_backend_node_matches_onnxruntime(op, attrs, shape):
         inputs.append(rng.standard_normal(w_shape).astype(np.float32))
         names.append("w")
     node = onnx.helper.make_node(op, names, ["y"], **attrs)
+    dims = [f"d{i}" for i in range(len(shape))]
     graph = onnx.helper.make_graph(
         [node], "g", [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, a.shape)
                       for n, a in zip(names, inputs)],
-        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [f"d{i}" for i in range(len(shape))])])
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, dims)])
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 19)])
     model.ir_version = 9
     (want,) = _ort(model.SerializeToString(), *inputs)
