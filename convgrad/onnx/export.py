@@ -295,8 +295,8 @@ def _activation(g, rec):
 
 
 def _dropout(g, rec):
-    # traced in evaluation mode, a dropout op only appears with p = 0-like masks (functional calls with
-    # training=True): the mask drawn while tracing would be baked in, which is never what the user wants
+    # in evaluation mode dropout runs no op; one recorded here ran with training=True (a functional call),
+    # and the mask it drew while tracing would be baked into the graph
     raise ExportError(f"{rec.op.__name__}: dropout ran in training mode while tracing; call it with "
                       "training=self.training (nn.Dropout does) so the exported model has the identity")
 
@@ -619,7 +619,9 @@ def export(model, args, f, opset_version=17, input_names=None, output_names=None
     ``onnx.checker.check_model``). ``dynamic_axes`` ({name: [axes]} or {name: {axis: label}}) leaves those
     axes free; a dynamic batch axis (0) is the one the graph's reshapes follow. ``check_trace`` runs the
     written graph and the model on a second, perturbed input and raises if they disagree (a part of the
-    forward that the trace could not follow)."""
+    forward that the trace could not follow). ``do_constant_folding`` and ``training`` are accepted for
+    torch.onnx compatibility: the graph is always the evaluation-mode one, with parameters as
+    initializers."""
     _onnx()
     from convgrad.nn import Module
 
