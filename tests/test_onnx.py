@@ -255,6 +255,19 @@ def test_op_exports_and_onnxruntime_agrees(name):
         np.testing.assert_allclose(_reference(connx.load(data), x), want, rtol=1e-5, atol=1e-6)
 
 
+def test_several_inputs_and_nested_outputs():
+    model = Fn(lambda m, x, y: (x @ y, (x.relu(), y.sum(0))))
+    x, y = convgrad.randn(3, 4), convgrad.randn(4, 2)
+    proto, data = _export(model, (x, y), input_names=["a", "b"])
+    assert [i.name for i in proto.graph.input] == ["a", "b"]
+    assert [o.name for o in proto.graph.output] == ["output0", "output1", "output2"]
+    want = [(x @ y).numpy(), x.relu().numpy(), y.sum(0).numpy()]
+    for got, w in zip(_ort(data, x.numpy(), y.numpy()), want):
+        np.testing.assert_allclose(got, w, rtol=1e-6, atol=1e-6)
+    for got, w in zip(connx.load(data)(x, y), want):
+        np.testing.assert_allclose(got.numpy(), w, rtol=1e-6, atol=1e-6)
+
+
 def test_gelu_is_one_node_from_opset_20():
     proto, _ = _export(OPS["gelu"][0], convgrad.randn(2, 3), opset_version=20)
     assert [n.op_type for n in proto.graph.node].count("Gelu") == 2
