@@ -365,3 +365,18 @@ def test_backend_node_matches_onnxruntime(op, attrs, shape):
     (got,) = backend.run_model(model, inputs)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_pytorch_exported_model_runs_on_convgrad():
+    torch = pytest.importorskip("torch")
+    from tests.torch_models import TorchResNet18
+
+    torch.manual_seed(0)
+    tm = TorchResNet18(num_classes=10).eval()
+    x = torch.randn(2, 3, 64, 64)
+    buf = io.BytesIO()
+    torch.onnx.export(tm, (x,), buf, dynamo=False, opset_version=17)
+    with torch.no_grad():
+        want = tm(x).numpy()
+    got = _reference(connx.load(buf.getvalue()), x.numpy())
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
