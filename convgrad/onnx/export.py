@@ -177,7 +177,7 @@ def _convolution(g, rec):
 def _ceil_attr(geo):
     """ONNX's ceil mode lets the last window start in the right padding; PyTorch's does not. Emit
     ceil_mode only where it changes the output size, and check the size matches."""
-    floor = tuple(_pool._out_size(n, k, s, p, d, False)
+    floor = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
                   for n, k, s, p, d in zip(geo.sizes, geo.ks, geo.ss, geo.ps, geo.ds))
     if floor == geo.outs:
         return 0
