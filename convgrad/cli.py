@@ -388,7 +388,7 @@ def add_evaluate_cli(subparsers):
 # -- ONNX: export / import ------------------------------------------------------------------------------
 def _onnx_module():
     import convgrad.onnx as connx
-    from convgrad.onnx.export import _onnx
+    from convgrad.onnx._common import _onnx
 
     try:
         _onnx()
