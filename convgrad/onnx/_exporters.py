@@ -11,9 +11,12 @@ from convgrad.tensor import Tensor
 from ._common import ExportError, _onnx
 
 # the op modules (by path: convgrad.functional re-exports functions under some of their names)
-_act, _conv, _drop, _misc, _norm, _pool, _backward_hook, _ew, _mm, _red, _shape = (import_module(m) for m in (
-    "convgrad.functional.activation", "convgrad.functional.convolution", "convgrad.functional.dropout",
+_act, _conv, _dw, _drop, _misc, _norm, _pool, _apool, _backward_hook, _ew, _mm, _red, _shape = (
+    import_module(m) for m in (
+    "convgrad.functional.activation", "convgrad.functional.convolution", "convgrad.functional.depthwise",
+    "convgrad.functional.dropout",
     "convgrad.functional.misc", "convgrad.functional.normalization", "convgrad.functional.pooling",
+    "convgrad.functional.adaptive_pooling",
     "convgrad.nn.modules._backward_hook", "convgrad.ops.elementwise", "convgrad.ops.matmul",
     "convgrad.ops.reduction", "convgrad.ops.shape"))
 
@@ -71,12 +74,12 @@ def _ceil_attr(geo):
 
 def _pooling(g, rec):
     x = rec.args[0]
-    if rec.op is _pool._GlobalAvgPool:
+    if rec.op is _apool._GlobalAvgPool:
         nsp = rec.args[1]
         if x.ndim == nsp + 2:
             return g.node("GlobalAveragePool", [g.name(x)])
         return g.reduce("ReduceMean", g.name(x), list(range(x.ndim - nsp, x.ndim)), True)
-    if rec.op is _pool._AdaptiveAvgPool:
+    if rec.op is _apool._AdaptiveAvgPool:
         # y = A_h x A_w^T: MatMul broadcasts the (out, in) averaging matrices over (N, C)
         mats = rec.args[1]
         y = g.node("MatMul", [g.name(x), g.const(np.ascontiguousarray(mats[-1].T), "pool_matrix")])
@@ -399,9 +402,9 @@ def _pass_through(g, rec):
 
 
 EXPORTERS = {
-    _conv._Conv: _convolution, _conv._ConvTranspose: _convolution,
-    _pool._MaxPool: _pooling, _pool._AvgPool: _pooling, _pool._GlobalAvgPool: _pooling,
-    _pool._AdaptiveAvgPool: _pooling,
+    _conv._Conv: _convolution, _dw.DepthwiseConv: _convolution, _conv._ConvTranspose: _convolution,
+    _pool._MaxPool: _pooling, _pool._AvgPool: _pooling, _apool._GlobalAvgPool: _pooling,
+    _apool._AdaptiveAvgPool: _pooling,
     _norm._BatchNormEval: _batch_norm, _norm._LocalResponseNorm: _lrn,
     _drop.Dropout: _dropout, _drop.AlphaDropout: _dropout,
     _misc.Linear: _linear,
