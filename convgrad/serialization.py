@@ -203,16 +203,29 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-# Test hook (tests/test_file_faults.py, tests/test_checkpoint_kill.py): "STAGE:FLAG" makes a write stop at
-# STAGE (created, half, written, replaced), create the file FLAG holding the temporary file's name and
-# sleep, so a test can SIGKILL the process at that exact moment.
+# Test hook (tests/test_file_faults.py, tests/test_checkpoint_kill.py): "STAGE:NAME:K:FLAG" makes the K-th
+# write (counted from 1 in this process) to a file called NAME ("*": any file) stop at STAGE (created,
+# half, written, replaced), create the file FLAG holding the temporary file's name and sleep, so a test
+# can SIGKILL the process at that exact moment.
 PAUSE_ENV = "CONVGRAD_TEST_PAUSE_IN_WRITE"
+_write_counts = Counter()
+
+
+def _pause_for(base, spec):
+    """The (stage, flag) at which this write to ``base`` pauses under the test hook, or None."""
+    if not spec:
+        return None
+    stage, name, k, flag = spec.split(":", 3)
+    if name not in ("*", base):
+        return None
+    _write_counts[name] += 1
+    return (stage, flag) if int(k) in (0, _write_counts[name]) else None
 
 
 def _pause_here(stage, pause, tmp):
-    if pause and pause.partition(":")[0] == stage:
-        with open(pause.partition(":")[2], "w") as flag:
-            flag.write(tmp)
+    if pause and pause[0] == stage:
+        with open(pause[1], "w") as f:
+            f.write(tmp)
         import time
 
         time.sleep(3600)
@@ -254,8 +267,7 @@ def _atomic_write(path, data, pause=None):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
-    if pause is None:
-        pause = os.environ.get(PAUSE_ENV)
+    pause = _pause_for(base, pause if pause is not None else os.environ.get(PAUSE_ENV))
     try:
         mode = os.stat(path).st_mode & 0o777
     except FileNotFoundError:

@@ -41,7 +41,7 @@ def atomic_write_bytes(path, data, _pause=None):
     killed writer left behind are removed). ``_pause`` is the test hook above."""
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _atomic_write(path, data, pause=f"half:{_pause}" if _pause else None)
+    _atomic_write(path, data, pause=f"half:*:0:{_pause}" if _pause else None)
 
 
 def atomic_write_text(path, text):

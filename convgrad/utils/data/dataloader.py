@@ -301,10 +301,11 @@ class _MapIter:
             self._pending[idx] = (ok, payload)
         ok, payload = self._pending.pop(self._rcvd_idx)
         self._rcvd_idx += 1
-        if not ok:
-            self._shutdown()
-            raise payload
         self._put_index()
+        if not ok:
+            # the workers keep going, as PyTorch's do: a loop that catches a bad item's error and calls
+            # next() again gets the following batches (an abandoned iterator stops them when collected)
+            raise payload
         return payload
 
     def _shutdown(self):

@@ -2,14 +2,18 @@
 
 import gzip
 import hashlib
+import io
+import math
 import os
 import pickle
+import pickletools
 import shutil
 import struct
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 
 import numpy as np
 
@@ -124,38 +128,75 @@ def _open_maybe_gz(path):
     return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")
 
 
-def read_idx(path, expected_magic=None):
+# A dataset file may declare (and, compressed, inflate to) at most this many bytes: the largest file of the
+# data sets convgrad reads is 220 MB, so this only stops hostile or damaged headers from asking for the
+# machine's memory. Raise it for bigger data of your own.
+MAX_DATASET_BYTES = 2 << 30
+# deflate cannot expand data more than 1032 times: a gzip file declaring more is lying
+_MAX_DEFLATE_RATIO = 1032
+
+
+def _gzip_isize(path):
+    """The uncompressed size modulo 2**32 that a (single-member) gzip file records in its last 4 bytes."""
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return struct.unpack("<I", f.read(4))[0]
+
+
+def read_idx(path, expected_magic=None, max_bytes=None):
     """Read an IDX file (optionally gzip-compressed) into a native-endian NumPy array.
 
-    ``expected_magic`` (e.g. 2051 for MNIST images, 2049 for labels) is checked when given. Raises
-    :class:`DatasetFileError` naming the file when it is truncated, has trailing bytes, or is not IDX.
+    ``expected_magic`` (e.g. 2051 for MNIST images, 2049 for labels) is checked when given. The header is
+    read first and the size it declares is checked against the file's (its compressed size and recorded
+    length for gzip) and ``max_bytes`` (default :data:`MAX_DATASET_BYTES`) before anything is allocated or
+    inflated. Raises :class:`DatasetFileError` naming the file when it is truncated, has trailing bytes,
+    declares too much, or is not IDX.
     """
+    limit = MAX_DATASET_BYTES if max_bytes is None else max_bytes
     try:
+        size = os.path.getsize(path)
         with _open_maybe_gz(path) as f:
-            raw = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+            compressed = isinstance(f, gzip.GzipFile)
+            head = f.read(4)
+            if len(head) < 4:
+                raise DatasetFileError(f"{path}: file is {len(head)} bytes long, too short for an IDX header")
+            magic = struct.unpack(">I", head)[0]
+            zero, code, ndim = magic >> 16, (magic >> 8) & 0xFF, magic & 0xFF
+            if expected_magic is not None and magic != expected_magic:
+                raise DatasetFileError(f"{path}: bad IDX magic number: expected {expected_magic}, got {magic}")
+            if zero != 0 or code not in _IDX_TYPES or ndim == 0:
+                raise DatasetFileError(f"{path}: not an IDX file (magic number {magic:#010x})")
+            header = 4 + 4 * ndim
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DatasetFileError(
+                    f"{path}: truncated IDX header: expected {header} bytes, got {4 + len(dims)}")
+            shape = struct.unpack(f">{ndim}I", dims)
+            dtype = _IDX_TYPES[code]
+            nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            declared = f"header says shape {tuple(shape)} ({header + nbytes} bytes)"
+            if nbytes > limit:
+                raise DatasetFileError(
+                    f"{path}: {declared}, more than the limit of {limit} bytes "
+                    "(convgrad.vision.datasets.utils.MAX_DATASET_BYTES); damaged or not a data set file")
+            if not compressed and header + nbytes != size:
+                what = "truncated" if size < header + nbytes else "has trailing bytes"
+                raise DatasetFileError(f"{path}: IDX file {what}: {declared}, file has {size} bytes")
+            if compressed and (header + nbytes > size * _MAX_DEFLATE_RATIO
+                               or (header + nbytes) % (1 << 32) != _gzip_isize(path)):
+                raise DatasetFileError(
+                    f"{path}: gzip IDX file does not match its header: {declared}, but the compressed "
+                    f"file of {size} bytes records another length (truncated or damaged)")
+            raw = f.read(nbytes)  # inflates at most what the header declared
+            extra = f.read(1)
+    except (OSError, EOFError, zlib.error) as e:
         raise DatasetFileError(f"{path}: cannot read the file ({type(e).__name__}: {e})") from e
-    if len(raw) < 4:
-        raise DatasetFileError(f"{path}: file is {len(raw)} bytes long, too short for an IDX header")
-    magic = struct.unpack(">I", raw[:4])[0]
-    zero, code, ndim = magic >> 16, (magic >> 8) & 0xFF, magic & 0xFF
-    if expected_magic is not None and magic != expected_magic:
-        raise DatasetFileError(f"{path}: bad IDX magic number: expected {expected_magic}, got {magic}")
-    if zero != 0 or code not in _IDX_TYPES or ndim == 0:
-        raise DatasetFileError(f"{path}: not an IDX file (magic number {magic:#010x})")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetFileError(f"{path}: truncated IDX header: expected {header} bytes, got {len(raw)}")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = _IDX_TYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        what = "truncated" if len(raw) < expected else "has trailing bytes"
+    if len(raw) != nbytes or extra:
+        what = "truncated" if len(raw) < nbytes else "has trailing bytes"
         raise DatasetFileError(
-            f"{path}: IDX file {what}: header says shape {tuple(shape)} ({expected} bytes), "
-            f"file has {len(raw)} bytes"
-        )
-    arr = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+            f"{path}: IDX file {what}: {declared}, file has "
+            f"{header + len(raw)}{'+' if extra else ''} bytes")
+    arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
     return arr.astype(dtype.newbyteorder("="), copy=True)
 
 
@@ -180,6 +221,24 @@ def write_idx(path, array):
 # pickles of NumPy arrays
 
 
+def _safe_bytearray(*args):
+    # bytearray(n) would allocate n bytes on a hostile file's say-so; pickles of arrays only ever
+    # rebuild a bytearray from bytes
+    if args and not isinstance(args[0], (bytes, bytearray, str)):
+        raise pickle.UnpicklingError(f"refusing bytearray({type(args[0]).__name__}): not the data of an array")
+    return bytearray(*args)
+
+
+def _safe_reconstruct(subtype, shape, dtype):
+    # NumPy pickles an array as an empty one (shape (0,)) filled by __setstate__ from the pickled bytes,
+    # which NumPy checks against the shape; a larger shape here would be allocated unchecked
+    from numpy._core.multiarray import _reconstruct
+
+    if subtype is not np.ndarray or not isinstance(shape, tuple) or math.prod(shape) != 0:
+        raise pickle.UnpicklingError(f"refusing _reconstruct({getattr(subtype, '__name__', subtype)}, {shape!r})")
+    return _reconstruct(subtype, shape, dtype)
+
+
 class _NumpyUnpickler(pickle.Unpickler):
     """Unpickles only plain containers and NumPy arrays: dataset pickles never need more, and refusing
     everything else keeps a tampered file from running code."""
@@ -201,16 +260,43 @@ class _NumpyUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: not a NumPy array")
+        if name == "bytearray":
+            return _safe_bytearray
+        if name == "_reconstruct":
+            return _safe_reconstruct
         if module.startswith("numpy.core"):
             module = "numpy._core" + module[len("numpy.core") :]
         return super().find_class(module, name)
 
 
-def load_numpy_pickle(path):
+def _read_limited(path, limit):
+    """The bytes of ``path``, inflated if it is gzip, refusing to hold more than ``limit`` bytes."""
+    with _open_maybe_gz(path) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise DatasetFileError(
+            f"{path}: holds more than the limit of {limit} bytes "
+            "(convgrad.vision.datasets.utils.MAX_DATASET_BYTES); damaged or not a data set file")
+    return data
+
+
+def load_numpy_pickle(path, max_bytes=None):
     """Load a (possibly gzip-compressed) pickle of containers and NumPy arrays, written by Python 2 or 3.
-    Raises :class:`DatasetFileError` naming the file when it is truncated or not such a pickle."""
+    Raises :class:`DatasetFileError` naming the file when it is truncated or not such a pickle.
+
+    The whole file is read (at most ``max_bytes``, default :data:`MAX_DATASET_BYTES`) and its opcodes
+    are checked before unpickling: every length a pickle declares must fit in the file, because the
+    unpickler allocates what a length says before reading the bytes."""
+    limit = MAX_DATASET_BYTES if max_bytes is None else max_bytes
     try:
-        with _open_maybe_gz(path) as f:
-            return _NumpyUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, AttributeError) as e:
+        data = _read_limited(path, limit)
+        for n, (op, arg, _) in enumerate(pickletools.genops(io.BytesIO(data))):
+            # the unpickler sizes its memo by the largest index it is given
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(arg) > n:
+                raise pickle.UnpicklingError(f"memo index {arg} at opcode {n}")
+        return _NumpyUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except DatasetFileError:
+        raise
+    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, AttributeError, KeyError,
+            IndexError, OverflowError, MemoryError, RecursionError, zlib.error) as e:
         raise DatasetFileError(f"{path}: cannot unpickle the file ({type(e).__name__}: {e})") from e
