@@ -44,8 +44,8 @@ def find_classes(directory):
 
 def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, allow_empty=False):
     """``[(path, class_index), ...]`` for the valid files under each class folder, walked in sorted
-    order (sub-folders included, symbolic links followed, each real folder once: a link back to a
-    folder already walked, a loop, is skipped)."""
+    order (sub-folders included, symbolic links followed, each real folder once: a link to a folder
+    already walked or to one above it, a loop, is skipped)."""
     directory = os.path.expanduser(directory)
     if (extensions is None) == (is_valid_file is None):
         raise ValueError("Both extensions and is_valid_file cannot be None or not None at the same time")
@@ -62,11 +62,12 @@ def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, a
             continue
         visited, walked = {os.path.realpath(folder)}, []
         for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-            # os.walk descends into the names left in dirnames: drop folders already walked
-            kept = []
+            # os.walk descends into the names left in dirnames: drop folders already walked and links
+            # to a folder above this one (loops, which would also bring other classes' files in)
+            here, kept = os.path.realpath(dirpath), []
             for d in sorted(dirnames):
                 real = os.path.realpath(os.path.join(dirpath, d))
-                if real not in visited:
+                if real not in visited and os.path.commonpath([real, here]) != real:
                     visited.add(real)
                     kept.append(d)
             dirnames[:] = kept
