@@ -270,8 +270,16 @@ class _NumpyUnpickler(pickle.Unpickler):
 
 
 def _read_limited(path, limit):
-    """The bytes of ``path``, inflated if it is gzip, refusing to hold more than ``limit`` bytes."""
+    """The bytes of ``path``, inflated if it is gzip, refusing to hold more than ``limit`` bytes (for gzip,
+    more than it records as its length, or than deflate can expand it to)."""
     with _open_maybe_gz(path) as f:
+        if isinstance(f, gzip.GzipFile):
+            size = os.path.getsize(path)
+            isize = _gzip_isize(path)  # the length modulo 2**32: a lower bound
+            if isize > limit or isize > size * _MAX_DEFLATE_RATIO:
+                raise DatasetFileError(f"{path}: gzip file records a length of {isize} bytes, more than "
+                                       f"its {size} bytes can hold or the limit of {limit} bytes")
+            limit = min(limit, size * _MAX_DEFLATE_RATIO)
         data = f.read(limit + 1)
     if len(data) > limit:
         raise DatasetFileError(
