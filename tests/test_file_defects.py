@@ -247,17 +247,19 @@ def test_resume_mid_epoch_with_another_batch_size(tmp_path):
                       callbacks=[SaveAtStep6()])
     trainer.fit(DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True), epochs=1)
     mid = tmp_path / "mid.pt"
-    fresh = Trainer(nn.Linear(4, 3), progress=False, verbose=False)
+    def fresh():
+        model = nn.Linear(4, 3)
+        return Trainer(model, optim.SGD(model.parameters(), lr=0.1), progress=False, verbose=False)
+
     with pytest.raises(CheckpointError, match=r"batch_size 8.*batch_size 32") as e:
-        fresh.fit(DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True), epochs=2, resume=str(mid))
+        fresh().fit(DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True), epochs=2, resume=str(mid))
     assert str(mid) in str(e.value)
     # a checkpoint that does not record the batch size (older convgrad): a clear error too, not StopIteration
     state = load_checkpoint(mid)
     del state["trainer"]["batch_size"], state["trainer"]["n_batches"]
     save_checkpoint(state, mid)
     with pytest.raises(CheckpointError, match="6 batches done"):
-        Trainer(nn.Linear(4, 3), progress=False, verbose=False).fit(
-            DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True), epochs=2, resume=str(mid))
+        fresh().fit(DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True), epochs=2, resume=str(mid))
 
 
 # -- 9. malformed headers and tampered checkpoints gave raw errors -----------------------------------------

@@ -74,14 +74,40 @@ def _set_rng_state(loader, state):
 
 def _same_kind(ours, theirs):
     """Whether a loaded hyper-parameter can stand where ours stands (a number for a number, ...)."""
-    if isinstance(ours, bool) or ours is None:
-        return True  # flags and optional values: optimisers check their own
+    if ours is None:
+        return True  # optional values: their users check them
+    if isinstance(ours, bool):
+        return isinstance(theirs, bool)
     if isinstance(ours, (int, float)):
         return isinstance(theirs, (int, float)) and not isinstance(theirs, bool)
     if isinstance(ours, (tuple, list)):
         return isinstance(theirs, (tuple, list)) and len(theirs) == len(ours) and \
             all(_same_kind(a, b) for a, b in zip(ours, theirs))
     return True
+
+
+def _check_like(ours, theirs, where, bad, exact_keys=False):
+    """``theirs`` (from a checkpoint) has the kinds of ``ours``: dicts hold like values under the keys
+    they share (all of ours with ``exact_keys``), arrays and tensors have our shapes, numbers are numbers."""
+    if isinstance(ours, dict):
+        if not isinstance(theirs, dict):
+            raise bad(f"{where} to be a dict", theirs)
+        if exact_keys and set(ours) != set(theirs):
+            raise bad(f"{where} to have the entries {sorted(map(str, ours))}", sorted(map(str, theirs)))
+        for k in ours:
+            if k in theirs:
+                _check_like(ours[k], theirs[k], f"{where}.{k}", bad, exact_keys)
+        return
+    if isinstance(ours, (convgrad.Tensor, np.ndarray)):
+        shape, kind = tuple(ours.shape), np.dtype(ours.dtype).kind
+        if not isinstance(theirs, (convgrad.Tensor, np.ndarray, int, float)) or isinstance(theirs, bool) or \
+                (shape and tuple(getattr(theirs, "shape", ())) != shape) or \
+                np.asarray(theirs._data if isinstance(theirs, convgrad.Tensor) else theirs).dtype.kind not in \
+                (kind + "iu" if kind == "f" else kind):
+            raise bad(f"{where} to be a tensor of shape {shape} and dtype {ours.dtype}", theirs)
+        return
+    if not _same_kind(ours, theirs):
+        raise bad(f"{where} of the kind of {ours!r}", theirs)
 
 
 def _callback_keys(callbacks):
@@ -257,6 +283,10 @@ class Trainer:
         def bad(what, value):
             text = repr(value)
             text = text if len(text) <= 80 else text[:80] + "..."
+            if what.startswith(("optimizer", "callbacks")):
+                # another optimiser or schedule, or a damaged one: either way it cannot continue this run
+                return CheckpointError(f"cannot resume from '{path}': it does not match this model/optimiser/"
+                                       f"callbacks (expected {what}, got {text})")
             return CheckpointError(f"cannot resume from '{path}': expected {what}, got {text}")
 
         if not isinstance(state.get("model"), dict):
@@ -289,14 +319,59 @@ class Trainer:
             mine = self.optimizer.param_groups
             if not isinstance(groups, list) or len(groups) != len(mine):
                 raise bad(f"optimizer.param_groups to be a list of {len(mine)} groups", groups)
+            my_ids = [g["params"] for g in self.optimizer.state_dict()["param_groups"]]
             for i, (theirs, ours) in enumerate(zip(groups, mine)):
                 if not isinstance(theirs, dict):
                     raise bad(f"optimizer.param_groups[{i}] to be a dict", theirs)
                 for key, value in ours.items():
-                    if key == "params" or key not in theirs:
+                    if key == "params":
+                        if theirs.get("params") != my_ids[i]:
+                            raise bad(f"optimizer.param_groups[{i}].params to be {my_ids[i]}", theirs.get("params"))
                         continue
+                    if key not in theirs:
+                        raise bad(f"optimizer.param_groups[{i}] to have '{key}'", sorted(theirs))
                     if not _same_kind(value, theirs[key]):
                         raise bad(f"optimizer.param_groups[{i}].{key} of the kind of {value!r}", theirs[key])
+            self._check_optimizer_state(groups, opt.get("state"), bad)
+        saved = state.get("callbacks") or {}
+        if not isinstance(saved, dict):
+            raise bad("'callbacks' to be a dict", saved)
+        for key, cb in self._keyed_callbacks():
+            if key in saved and hasattr(cb, "state_dict"):
+                _check_like(cb.state_dict(), saved[key], f"callbacks.{key}", bad)
+
+    def _check_optimizer_state(self, groups, theirs, bad):
+        """The saved hyper-parameters must be ones this optimiser accepts, and each parameter's saved state
+        must have the entries (and shapes) the optimiser makes with them: a probe optimiser of the same
+        kind is built with the saved hyper-parameters (its constructor checks their ranges) and takes one
+        step on zero copies of the parameters to show its state."""
+        if theirs is not None and not isinstance(theirs, dict):
+            raise bad("optimizer.state to be a dict", theirs)
+        copies = [[convgrad.zeros(p.shape, dtype=p.dtype, requires_grad=True) for p in g["params"]]
+                  for g in self.optimizer.param_groups]
+        settings = [{k: saved[k] for k in ours if k != "params"}
+                    for ours, saved in zip(self.optimizer.param_groups, groups)]
+        try:
+            probe = type(self.optimizer)([dict(h, params=c) for h, c in zip(settings, copies)])
+        except (ValueError, TypeError) as e:
+            raise bad("optimizer.param_groups hyper-parameters this optimiser accepts", str(e)) from None
+        except Exception:  # an optimiser the probe cannot build: its own load_state_dict decides
+            return
+        try:
+            for c in sum(copies, []):
+                c.grad = convgrad.zeros(c.shape, dtype=c.dtype)
+            probe.step()
+            expected = probe.state_dict()["state"]
+        except Exception as e:
+            raise bad("optimizer.param_groups hyper-parameters an optimiser step accepts",
+                      f"{type(e).__name__}: {e}") from None
+        if theirs is None:
+            return
+        for pid, entry in theirs.items():
+            if pid not in expected:
+                raise bad(f"optimizer.state keys among {sorted(expected)}", pid)
+            _check_like(expected[pid], entry, f"optimizer.state.{pid}", bad, exact_keys=True)
+
 
     def resume(self, path):
         """Load a checkpoint written by :meth:`save_checkpoint` (``path=True``: ``out_dir/last.pt`` if it
