@@ -56,7 +56,8 @@ def _flips(data, header_end, rng):
 
 
 def _mutants(data, boundaries, header_end, rng, hostile=()):
-    out = [(f"cut@{c}", data[:c]) for c in _truncations(data, boundaries)]
+    out = [("seed", data)]  # the valid file itself: it must be read
+    out += [(f"cut@{c}", data[:c]) for c in _truncations(data, boundaries)]
     out += _flips(data, header_end, rng)
     out += list(hostile)
     return out
@@ -425,7 +426,9 @@ for label, src in manifest["inputs"]:
         clear, err = run(path)
     except BaseException as e:
         clear, err = False, e
-    if clear is None:
+    if label == "seed" and clear is not None:
+        bad.append([label, f"the valid seed file was not read: {type(err).__name__}: {str(err)[:300]}"])
+    elif clear is None:
         counts["ok"] += 1
     elif clear:
         counts["clear"] += 1
@@ -481,7 +484,7 @@ def test_fuzz_training_checkpoint(tmp_path):
     hostile = _checkpoint_hostile(str(tmp_path), data, rng)
     mutants = _mutants(data, [8, 8 + n], 8 + n, rng, hostile)
     if not SLOW:  # each input resumes a training run: a sample in the default run
-        keep = set(rng.choice(len(mutants) - len(hostile), size=40, replace=False).tolist())
+        keep = {0} | set(rng.choice(len(mutants) - len(hostile), size=40, replace=False).tolist())
         mutants = [m for i, m in enumerate(mutants) if i in keep or i >= len(mutants) - len(hostile)]
     _fuzz(tmp_path, "checkpoint", tmp_path / "run" / "last.pt", mutants)
 
@@ -566,6 +569,6 @@ def test_fuzz_mnist1d_cache(tmp_path):
     finally:
         N_FLIPS = flips
     if not SLOW:  # each damaged cache is regenerated: a sample in the default run
-        mutants = mutants[::3]
+        mutants = mutants[:1] + mutants[1::3]
     target = tmp_path / "root" / "MNIST1D" / os.path.basename(ds.cache_file)
     _fuzz(tmp_path, "mnist1d", target, mutants, root=tmp_path / "root", reference=tmp_path / "ref.npy")

@@ -136,6 +136,19 @@ MAX_DATASET_BYTES = 2 << 30
 _MAX_DEFLATE_RATIO = 1032
 
 
+def _read_at_most(f, n, chunk=1 << 24):
+    """Up to ``n`` bytes of ``f``, read in chunks: ``f.read(n)`` would allocate all ``n`` bytes before
+    knowing how many there are."""
+    parts, left = [], n
+    while left > 0:
+        part = f.read(min(chunk, left))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
 def _gzip_isize(path):
     """The uncompressed size modulo 2**32 that a (single-member) gzip file records in its last 4 bytes."""
     with open(path, "rb") as f:
@@ -187,7 +200,7 @@ def read_idx(path, expected_magic=None, max_bytes=None):
                 raise DatasetFileError(
                     f"{path}: gzip IDX file does not match its header: {declared}, but the compressed "
                     f"file of {size} bytes records another length (truncated or damaged)")
-            raw = f.read(nbytes)  # inflates at most what the header declared
+            raw = _read_at_most(f, nbytes)  # inflates at most what the header declared
             extra = f.read(1)
     except (OSError, EOFError, zlib.error) as e:
         raise DatasetFileError(f"{path}: cannot read the file ({type(e).__name__}: {e})") from e
@@ -280,7 +293,7 @@ def _read_limited(path, limit):
                 raise DatasetFileError(f"{path}: gzip file records a length of {isize} bytes, more than "
                                        f"its {size} bytes can hold or the limit of {limit} bytes")
             limit = min(limit, size * _MAX_DEFLATE_RATIO)
-        data = f.read(limit + 1)
+        data = _read_at_most(f, limit + 1)
     if len(data) > limit:
         raise DatasetFileError(
             f"{path}: holds more than the limit of {limit} bytes "
