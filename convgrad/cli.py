@@ -35,8 +35,8 @@ MODEL_DEFAULTS = {
                      weight_decay=5e-4, scheduler="onecycle", augment=True),
 }
 FALLBACK_DEFAULTS = dict(dataset="mnist", epochs=5, batch_size=128, optimizer="adam", lr=1e-3, momentum=0.9,
-                         weight_decay=0.0, scheduler="none", augment=False, threads=0, seed=0, val_fraction=0.0,
-                         patience=0)
+                         weight_decay=0.0, scheduler="none", augment=False, threads=0, seed=0,
+                         val_fraction=0.0, patience=0)
 # options that do not change what a run computes: a resumed run may be given other values
 RESUME_FREE = {"out", "resume", "data_root", "num_workers", "threads", "no_progress", "no_plots", "epochs"}
 
@@ -349,7 +349,8 @@ def add_train_cli(subparsers):
     p.add_argument("--data-root", default=os.environ.get("CONVGRAD_DATA", "data"))
     p.add_argument("--val-fraction", type=float,
                    help="hold out this part of the training split for validation (default: validate on test)")
-    p.add_argument("--patience", type=int, help="early stopping on val_loss after N flat epochs (default: off)")
+    p.add_argument("--patience", type=int,
+                   help="early stopping on val_loss after N flat epochs (default: off)")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps, mid-epoch")
     p.add_argument("--steps-per-epoch", type=int, help="at most N batches per epoch")
     p.add_argument("--subset", type=int, help="train on the first N training samples only (quick tries)")

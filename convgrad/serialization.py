@@ -55,8 +55,8 @@ class _Encoder:
             name = f"{path or 'tensor'}#{k}"
         if array.dtype.kind not in "biuf":
             raise TypeError(
-                f"convgrad.save: expected a tensor of bool, integer or floating dtype at '{path or '(root)'}', "
-                f"got dtype {array.dtype}"
+                "convgrad.save: expected a tensor of bool, integer or floating dtype at "
+                f"'{path or '(root)'}', got dtype {array.dtype}"
             )
         # safetensors writes the raw buffer in C order: views (transposes, strided slices) and Fortran
         # arrays must be laid out in C order first or their values come back permuted

@@ -338,7 +338,7 @@ def test_tampered_training_checkpoints_name_the_file(tmp_path, tamper, why):
 # -- 11. file and data errors from inside NumPy or Python --------------------------------------------------
 def test_idx_header_whose_dimensions_overflow(tmp_path):
     path = tmp_path / "x-idx3-ubyte"
-    path.write_bytes(struct.pack(">I", 0x0803) + struct.pack(">3I", 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF) + b"x")
+    path.write_bytes(struct.pack(">I", 0x0803) + struct.pack(">3I", *[0xFFFFFFFF] * 3) + b"x")
     with pytest.raises(DatasetFileError, match="limit") as e:
         read_idx(path)
     assert str(path) in str(e.value)

@@ -60,7 +60,8 @@ _SAVE = """
 import sys
 import convgrad
 i = int(sys.argv[2])
-convgrad.save({"i": i, "w": convgrad.full((1 << 18,), float(i)), "b": convgrad.full((10,), float(i))}, sys.argv[1])
+w, b = convgrad.full((1 << 18,), float(i)), convgrad.full((10,), float(i))
+convgrad.save({"i": i, "w": w, "b": b}, sys.argv[1])
 """
 
 
@@ -124,7 +125,7 @@ def test_kill_save_at_random_moments(tmp_path):
     assert os.listdir(tmp_path) == ["ckpt.pt"]
 
 
-# ---------------------------------------------------------------------------------------------- checkpoint set
+# ------------------------------------------------------------------------------------------- checkpoint set
 _TRAIN = """
 import sys
 import convgrad
@@ -137,10 +138,12 @@ convgrad.manual_seed(0)
 x, y = convgrad.randn(48, 4), convgrad.randint(0, 3, (48,))
 model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3))
 opt = optim.Adam(model.parameters(), lr=0.05)
-loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=convgrad.Generator().manual_seed(0))
+gen = convgrad.Generator().manual_seed(0)
+loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=gen)
 # monitor the epoch number: every epoch is a new best, so every epoch writes last.pt then best.pt
+best_every_epoch = ModelCheckpoint(out, monitor="epoch", mode="max")
 trainer = Trainer(model, opt, scheduler=optim.lr_scheduler.StepLR(opt, 1, 0.5), out_dir=out, seed=0,
-                  progress=False, verbose=False, callbacks=[ModelCheckpoint(out, monitor="epoch", mode="max")])
+                  progress=False, verbose=False, callbacks=[best_every_epoch])
 trainer.fit(loader, loader, epochs=3, resume=True)
 """
 

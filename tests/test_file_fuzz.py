@@ -92,7 +92,8 @@ def _safetensors_hostile(data):
     entry_values = {
         "dtype": ["F128", "f32", 32, None, ["F32"], "BF16", "F8_E4M3"],
         "shape": [[2 ** 40, 2 ** 40], [-1], [1.5], "3", None, [[2]], [2 ** 64], []],
-        "data_offsets": [["0", "8"], None, [0, 4, 8], [8, 0], [0, 2 ** 64], [0.0, 8.0], [-8, 0], [0, 10 ** 30]],
+        "data_offsets": [["0", "8"], None, [0, 4, 8], [8, 0], [0, 2 ** 64], [0.0, 8.0], [-8, 0],
+                         [0, 10 ** 30]],
     }
     for key, values in entry_values.items():
         for v in values:
@@ -185,8 +186,9 @@ def _checkpoint_hostile(tmp, data, rng):
 
 
 def _idx_file():
-    from convgrad.vision.datasets.utils import write_idx
     import tempfile
+
+    from convgrad.vision.datasets.utils import write_idx
 
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "x")
@@ -209,7 +211,7 @@ def _idx_hostile(gz):
            ("hostile:big-but-consistent", pack(0x0801, [1 << 24], b"\0" * (1 << 24)))]
     if gz:
         bomb = gzip.compress(struct.pack(">I", 0x0801) + struct.pack(">I", 1 << 26) + bytes(1 << 26), mtime=0)
-        lie = bytearray(gzip.compress(struct.pack(">I", 0x0801) + struct.pack(">I", 1 << 20) + bytes(1 << 20)))
+        lie = bytearray(gzip.compress(struct.pack(">II", 0x0801, 1 << 20) + bytes(1 << 20)))
         lie[-4:] = struct.pack("<I", 100)
         out += [("hostile:gzip-64MB", bomb), ("hostile:gzip-isize-lies", bytes(lie)),
                 ("hostile:two-members", gzip.compress(b"\0\0\x08\x01", mtime=0)
@@ -258,8 +260,9 @@ def _png_chunk(kind, payload):
 
 
 def _image_files():
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     rng = np.random.default_rng(0)
     img = Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
@@ -459,9 +462,10 @@ def _fuzz(tmp_path, kind, target, mutants, root=None, reference=None):
                     f"{seen[-1] if seen else '?'}:\n{result.stderr[-3000:]}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
     counts = report["counts"]
-    print(f"file fuzzer {kind}: {counts['inputs']} inputs, {counts['ok']} read, {counts['clear']} clear errors, "
-          f"{len(report['bad'])} unclear")
-    assert not report["bad"], f"{kind}: unclear outcomes:\n" + "\n".join(f"{a}: {b}" for a, b in report["bad"])
+    print(f"file fuzzer {kind}: {counts['inputs']} inputs, {counts['ok']} read, {counts['clear']} clear "
+          f"errors, {len(report['bad'])} unclear")
+    unclear = "\n".join(f"{a}: {b}" for a, b in report["bad"])
+    assert not report["bad"], f"{kind}: unclear outcomes:\n{unclear}"
     assert counts["inputs"] == len(mutants) and counts["clear"] > 0
     return counts
 

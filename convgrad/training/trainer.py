@@ -100,10 +100,10 @@ def _check_like(ours, theirs, where, bad, exact_keys=False):
         return
     if isinstance(ours, (convgrad.Tensor, np.ndarray)):
         shape, kind = tuple(ours.shape), np.dtype(ours.dtype).kind
+        array = theirs._data if isinstance(theirs, convgrad.Tensor) else theirs
         if not isinstance(theirs, (convgrad.Tensor, np.ndarray, int, float)) or isinstance(theirs, bool) or \
-                (shape and tuple(getattr(theirs, "shape", ())) != shape) or \
-                np.asarray(theirs._data if isinstance(theirs, convgrad.Tensor) else theirs).dtype.kind not in \
-                (kind + "iu" if kind == "f" else kind):
+                (shape and tuple(np.shape(array)) != shape) or \
+                np.asarray(array).dtype.kind not in (kind + "iu" if kind == "f" else kind):
             raise bad(f"{where} to be a tensor of shape {shape} and dtype {ours.dtype}", theirs)
         return
     if not _same_kind(ours, theirs):
@@ -298,7 +298,8 @@ class Trainer:
             v = t.get(key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise bad(f"trainer.{key} to be a non-negative integer", v)
-        if not isinstance(t.get("history", []), list) or not all(isinstance(r, dict) for r in t.get("history", [])):
+        history = t.get("history", [])
+        if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
             raise bad("trainer.history to be a list of dicts", t.get("history"))
         if not isinstance(t.get("running"), dict):
             raise bad("trainer.running to be a dict", t.get("running"))
@@ -326,7 +327,8 @@ class Trainer:
                 for key, value in ours.items():
                     if key == "params":
                         if theirs.get("params") != my_ids[i]:
-                            raise bad(f"optimizer.param_groups[{i}].params to be {my_ids[i]}", theirs.get("params"))
+                            raise bad(f"optimizer.param_groups[{i}].params to be {my_ids[i]}",
+                                      theirs.get("params"))
                         continue
                     if key not in theirs:
                         raise bad(f"optimizer.param_groups[{i}] to have '{key}'", sorted(theirs))
@@ -387,7 +389,8 @@ class Trainer:
         self._check_position(state["trainer"], path)
         try:
             self.load_state_dict(state)
-        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError, IndexError, OverflowError) as e:
+        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError, IndexError,
+                OverflowError) as e:
             raise CheckpointError(f"cannot resume from '{path}': it does not match this model/optimiser "
                                   f"({type(e).__name__}: {e})") from e
         self.last_checkpoint = os.fspath(path)
