@@ -25,7 +25,7 @@ def pil_loader(path):
         try:
             img = Image.open(f)
             return img.convert("RGB")
-        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError, Image.DecompressionBombError) as e:
             # PIL's messages ("image file is truncated") do not say which file, and a DataLoader
             # re-raises them far from the path
             raise DatasetFileError(f"{path}: cannot read the image ({type(e).__name__}: {e})") from e

@@ -364,6 +364,6 @@ def load_numpy_pickle(path, max_bytes=None):
         return _NumpyUnpickler(io.BytesIO(data), encoding="latin1").load()
     except DatasetFileError:
         raise
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, AttributeError, KeyError,
-            IndexError, OverflowError, MemoryError, RecursionError, zlib.error) as e:
+    except Exception as e:  # noqa: BLE001 - whatever a damaged pickle makes the unpickler raise
+        # (a bad encoding name gives LookupError, ...): the file is unusable, and its name is what helps
         raise DatasetFileError(f"{path}: cannot unpickle the file ({type(e).__name__}: {e})") from e
