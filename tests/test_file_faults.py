@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 
 import convgrad
-from convgrad.serialization import PAUSE_ENV
-from convgrad.training import best_checkpoint, load_checkpoint
+from convgrad.training import load_checkpoint
 from tests.conftest import SLOW
+
+PAUSE_ENV = "CONVGRAD_TEST_PAUSE_IN_WRITE"  # convgrad.serialization.PAUSE_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ("created", "half", "written", "replaced")
@@ -169,6 +170,8 @@ def _kill_points():
 
 @pytest.mark.parametrize("name, stage, k", _kill_points())
 def test_kill_the_checkpoint_set_anywhere(tmp_path, reference, name, stage, k):
+    from convgrad.training import best_checkpoint
+
     out = tmp_path / "run"
     flag = tmp_path / "paused"
     _kill_when_paused([sys.executable, "-c", _TRAIN, str(out)], flag,
