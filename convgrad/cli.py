@@ -37,7 +37,10 @@ MODEL_DEFAULTS = {
                      weight_decay=5e-4, scheduler="onecycle", augment=True),
 }
 FALLBACK_DEFAULTS = dict(dataset="mnist", epochs=5, batch_size=128, optimizer="adam", lr=1e-3, momentum=0.9,
-                         weight_decay=0.0, scheduler="none", augment=False, threads=0)
+                         weight_decay=0.0, scheduler="none", augment=False, threads=0, seed=0,
+                         val_fraction=0.0, patience=0)
+# options that do not change what a run computes: a resumed run may be given other values
+RESUME_FREE = {"out", "resume", "data_root", "num_workers", "threads", "no_progress", "no_plots", "epochs"}
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULERS = ("none", "onecycle", "step", "cosine", "exponential", "plateau")
@@ -166,6 +169,34 @@ def _resolve(args):
     return args
 
 
+def _resume_options(args, given):
+    """``--resume`` continues the run recorded in OUT/last.pt with the options it was started with: options
+    not given now are taken from the checkpoint; one given now with another value is refused (naming
+    it, with both values) rather than recorded but not applied. ``--epochs`` may change (the run then
+    continues to the new count)."""
+    from convgrad import training
+
+    path = os.path.join(args.out, "last.pt")
+    if not (args.resume and os.path.exists(path)):
+        return False
+    recorded = training.load_checkpoint(path).get("config") or {}
+    changed = []
+    for key, old in recorded.items():
+        if key in RESUME_FREE or not hasattr(args, key):
+            continue
+        new = getattr(args, key)
+        if key in given and new != old:
+            changed.append(f"--{key.replace('_', '-')} {old} -> {new}")
+        else:
+            setattr(args, key, old)
+    if changed:
+        raise CLIError(
+            f"--resume: {path} was trained with other options ({'; '.join(changed)}). A resumed run keeps "
+            "the options it started with: drop these options (or give the recorded values), or train "
+            "into a new --out folder")
+    return True
+
+
 def _first_conv(model):
     for name, m in model.named_modules():
         if type(m).__name__ in ("Conv2d", "Conv1d"):
@@ -204,7 +235,9 @@ def run_train(args, log=print):
     from convgrad import training
     from convgrad.utils.data import DataLoader, Subset
 
+    given = {k for k, v in vars(args).items() if v is not None}
     args = _resolve(args)
+    resuming = _resume_options(args, given)
     if args.model not in known_models():
         raise CLIError(f"unknown model '{args.model}'; known models: {', '.join(known_models())}")
     if args.dataset not in DATASETS:
@@ -251,7 +284,8 @@ def run_train(args, log=print):
     log(f"training {args.model} on {args.dataset} ({len(train_set)} training samples, validation on "
         f"{config['validation']}) for {args.epochs} epoch{'s' if args.epochs != 1 else ''}: "
         f"{args.optimizer} lr {args.lr:g}, "
-        f"batch {args.batch_size}, scheduler {args.scheduler}; run folder {args.out}")
+        f"batch {args.batch_size}, scheduler {args.scheduler}; run folder {args.out}"
+        + ("; resuming with the options recorded in last.pt" if resuming else ""))
     t0 = time.perf_counter()
     trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=True if args.resume else None)
     train_time = time.perf_counter() - t0
@@ -303,13 +337,15 @@ def add_train_cli(subparsers):
     p.add_argument("--gamma", type=float, help="StepLR/ExponentialLR factor, ReduceLROnPlateau factor")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="data augmentation where the data set has one")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/last.pt if it exists, with the options recorded in it")
     p.add_argument("--data-root", default=os.environ.get("CONVGRAD_DATA", "data"))
-    p.add_argument("--val-fraction", type=float, default=0.0,
+    p.add_argument("--val-fraction", type=float,
                    help="hold out this part of the training split for validation (default: validate on test)")
-    p.add_argument("--patience", type=int, default=0, help="early stopping on val_loss after N flat epochs")
+    p.add_argument("--patience", type=int,
+                   help="early stopping on val_loss after N flat epochs (default: off)")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps, mid-epoch")
     p.add_argument("--steps-per-epoch", type=int, help="at most N batches per epoch")
     p.add_argument("--subset", type=int, help="train on the first N training samples only (quick tries)")
@@ -333,10 +369,7 @@ def load_trained(checkpoint, model_name=None, dataset=None, data_root=None):
 
     path = checkpoint
     if os.path.isdir(path):
-        for name in ("best.pt", "last.pt"):
-            if os.path.exists(os.path.join(path, name)):
-                path = os.path.join(path, name)
-                break
+        path = training.best_checkpoint(path)  # best.pt, or last.pt if a kill left best.pt behind it
     try:
         state = training.load_checkpoint(path)
         config, weights = state.get("config", {}), state["model"]

@@ -53,7 +53,14 @@ class _Encoder:
         while name in self.tensors:
             k += 1
             name = f"{path or 'tensor'}#{k}"
-        stored = array
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                "convgrad.save: expected a tensor of bool, integer or floating dtype at "
+                f"'{path or '(root)'}', got dtype {array.dtype}"
+            )
+        # safetensors writes the raw buffer in C order: views (transposes, strided slices) and Fortran
+        # arrays must be laid out in C order first or their values come back permuted
+        stored = np.asarray(array, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
         if stored.dtype.byteorder == ">":
             stored = stored.astype(stored.dtype.newbyteorder("<"))
         self.tensors[name] = stored
@@ -81,8 +88,6 @@ class _Encoder:
                 node["P"] = True
             return node
         if isinstance(obj, np.ndarray):
-            if obj.dtype.kind not in "biuf":
-                raise TypeError(f"convgrad.save: cannot save an array of dtype {obj.dtype} at '{path}'")
             return {"A": self._store(obj, path)}
         if isinstance(obj, np.generic):
             return {"S": self._store(np.asarray(obj), path)}
@@ -198,20 +203,93 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-def _atomic_write(path, data):
+# Test hook (tests/test_file_faults.py, tests/test_checkpoint_kill.py): "STAGE:NAME:K:FLAG" makes the K-th
+# write (counted from 1 in this process) to a file called NAME ("*": any file) stop at STAGE (created,
+# half, written, replaced), create the file FLAG holding the temporary file's name and sleep, so a test
+# can SIGKILL the process at that exact moment.
+PAUSE_ENV = "CONVGRAD_TEST_PAUSE_IN_WRITE"
+_write_counts = Counter()
+
+
+def _pause_for(base, spec):
+    """The (stage, flag) at which this write to ``base`` pauses under the test hook, or None."""
+    if not spec:
+        return None
+    stage, name, k, flag = spec.split(":", 3)
+    if name not in ("*", base):
+        return None
+    _write_counts[name] += 1
+    return (stage, flag) if int(k) in (0, _write_counts[name]) else None
+
+
+def _pause_here(stage, pause, tmp):
+    if pause and pause[0] == stage:
+        with open(pause[1], "w") as f:
+            f.write(tmp)
+        import time
+
+        time.sleep(3600)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _clear_stale_temporaries(directory, base):
+    """Remove the temporary files of writers of ``base`` that were killed mid-write: their names carry
+    the writer's pid, and a file whose writer is gone is stale (a live writer's file is left alone)."""
+    prefix = f".{base}."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].partition(".")[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
+def _atomic_write(path, data, pause=None):
+    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of ``data``, and
+    clear the temporary files earlier writers left when they were killed."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    pause = _pause_for(base, pause if pause is not None else os.environ.get(PAUSE_ENV))
     try:
         mode = os.stat(path).st_mode & 0o777
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    _clear_stale_temporaries(directory, base)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
+        _pause_here("created", pause, tmp)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if pause:
+                half = len(data) // 2
+                fh.write(memoryview(data)[:half])
+                fh.flush()
+                os.fsync(fh.fileno())
+                _pause_here("half", pause, tmp)
+                fh.write(memoryview(data)[half:])
+            else:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
+        _pause_here("written", pause, tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -219,6 +297,7 @@ def _atomic_write(path, data):
         except OSError:
             pass
         raise
+    _pause_here("replaced", pause, tmp)
     _fsync_dir(directory)
 
 
@@ -239,6 +318,12 @@ def save(obj, f, **kwargs):
     _atomic_write(f, data)
 
 
+def _damaged(where, e):
+    why = "nested too deeply" if isinstance(e, RecursionError) else f"{type(e).__name__}: {e}"
+    return ValueError(f"convgrad.load: {where} is damaged: its structure description cannot be rebuilt "
+                      f"({why})")
+
+
 def _not_a_checkpoint(where, why, head=b""):
     hint = ""
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
@@ -248,8 +333,18 @@ def _not_a_checkpoint(where, why, head=b""):
     return ValueError(f"convgrad.load: {where} is not a convgrad/safetensors checkpoint ({why}).{hint}")
 
 
+# safetensors dtype names NumPy can hold, with their item sizes
+_DTYPE_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "U16": 2, "I16": 2, "F16": 2, "U32": 4, "I32": 4, "F32": 4,
+                "U64": 8, "I64": 8, "F64": 8}
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _parse_header(data, where):
-    """The safetensors header (a dict) after checking the layout: 8-byte length, JSON, tensor entries."""
+    """The safetensors header (a dict) after checking the layout: 8-byte length, JSON, tensor entries
+    whose dtype, shape and offsets agree with each other and with the file's size."""
     if len(data) < 8:
         raise _not_a_checkpoint(where, f"only {len(data)} bytes long", data)
     (n,) = struct.unpack("<Q", data[:8])
@@ -259,18 +354,43 @@ def _parse_header(data, where):
         header = json.loads(bytes(data[8:8 + n]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise _not_a_checkpoint(where, "the header is not valid JSON", data[:8]) from None
+    except RecursionError:
+        raise _not_a_checkpoint(where, "the header is nested too deeply") from None
     if not isinstance(header, dict):
         raise _not_a_checkpoint(where, "the header is not a JSON object")
+    meta = header.get("__metadata__")
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
+        raise _not_a_checkpoint(where, "expected '__metadata__' to map names to strings, got "
+                                f"{_short(meta)}")
     body = len(data) - 8 - n
     for name, entry in header.items():
         if name == "__metadata__":
             continue
         if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
             raise _not_a_checkpoint(where, f"entry '{name}' is not a tensor description")
-        lo, hi = entry["data_offsets"]
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _DTYPE_SIZES:
+            raise _not_a_checkpoint(where, f"tensor '{name}': expected a dtype among "
+                                    f"{', '.join(_DTYPE_SIZES)}, got {_short(dtype)}")
+        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+            raise _not_a_checkpoint(where, f"tensor '{name}': expected a shape of non-negative integers, "
+                                    f"got {_short(shape)}")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)):
+            raise _not_a_checkpoint(where, f"tensor '{name}': expected data_offsets [begin, end], got "
+                                    f"{_short(offsets)}")
+        lo, hi = offsets
         if not 0 <= lo <= hi <= body:
             raise _not_a_checkpoint(where, f"tensor '{name}' lies outside the file (truncated?)")
+        size = math.prod(shape) * _DTYPE_SIZES[dtype]
+        if hi - lo != size:
+            raise _not_a_checkpoint(where, f"tensor '{name}': shape {tuple(shape)} of {dtype} needs "
+                                    f"{size} bytes, its data_offsets span {hi - lo}")
     return header
+
+
+def _short(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def load(f, map_location=None, weights_only=None, mmap=None, **kwargs):
@@ -301,11 +421,18 @@ def load(f, map_location=None, weights_only=None, mmap=None, **kwargs):
     if meta.get("format") == _FORMAT and "structure" in meta:
         try:
             structure = json.loads(meta["structure"])
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise ValueError(
                 f"convgrad.load: {where} is damaged: its structure description is not JSON"
             ) from None
-        return _Decoder(arrays, where).decode(structure)
+        try:
+            return _Decoder(arrays, where).decode(structure)
+        except ValueError as e:
+            if str(e).startswith("convgrad.load:"):
+                raise
+            raise _damaged(where, e) from None
+        except (RecursionError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+            raise _damaged(where, e) from None
     from convgrad.tensor import Tensor
 
     names = [k for k in header if k != "__metadata__"]

@@ -265,11 +265,11 @@ import numpy as np
 import convgrad
 path = sys.argv[1]
 i = 0
-print("ready", flush=True)
 while True:
     i += 1
     w, b = convgrad.full((1 << 21,), float(i)), convgrad.full((1000,), float(i))
     convgrad.save({"i": i, "w": w, "b": b}, path)
+    print(i, flush=True)
 """
 
 
@@ -283,8 +283,10 @@ def test_kill_during_save_leaves_a_valid_checkpoint(tmp_path):
     last = 0
     for _ in range(4):
         proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, env=env)
-        proc.stdout.readline()
-        time.sleep(float(rng.uniform(0.05, 0.4)))
+        # kill only once a save has completed, so that a loaded machine cannot make every kill land
+        # before the first one (the kill still lands anywhere in the saves that follow)
+        assert proc.stdout.readline().strip() == b"1"
+        time.sleep(float(rng.uniform(0.0, 0.4)))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
@@ -293,3 +295,4 @@ def test_kill_during_save_leaves_a_valid_checkpoint(tmp_path):
         assert np.all(ckpt["w"]._data == i) and np.all(ckpt["b"]._data == i)
         last = max(last, i)
     assert last > 0  # some saves completed
+    assert len(os.listdir(tmp_path)) <= 2  # no pile of temporary files from killed writers

@@ -12,6 +12,7 @@ from convgrad.training.callbacks import (  # noqa: F401
 )
 from convgrad.training.checkpoint import (  # noqa: F401
     CheckpointError,
+    best_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )

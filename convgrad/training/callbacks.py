@@ -14,7 +14,7 @@ import math
 import os
 import warnings
 
-from convgrad.training.checkpoint import atomic_write_text
+from convgrad.training.checkpoint import _epoch_of, atomic_write_bytes, atomic_write_text
 
 
 class Callback:
@@ -168,7 +168,12 @@ class ModelCheckpoint(Callback):
     """Write training checkpoints into ``dirpath``: ``last.pt`` every ``every_n_epochs`` epochs and, with
     ``every_n_steps``, every that many optimiser steps (mid-epoch too); ``best.pt`` whenever ``monitor``
     improves. Each write is atomic: a kill at any moment leaves the previous file intact. Either file
-    resumes training (``fit(..., resume=path)``)."""
+    resumes training (``fit(..., resume=path)``).
+
+    At an improving epoch ``last.pt`` is written first and records the best epoch; a kill before
+    ``best.pt`` follows is repaired when the run resumes (``best.pt`` becomes a copy of the checkpoint the
+    run resumed from, which is that epoch's), and :func:`~convgrad.training.checkpoint.best_checkpoint`
+    finds the right file meanwhile."""
 
     order = 100
 
@@ -183,6 +188,23 @@ class ModelCheckpoint(Callback):
         self.last_path = os.path.join(self.dirpath, last_name)
         self.best_path = os.path.join(self.dirpath, best_name)
         self.best_epoch = None
+
+    def on_train_begin(self, trainer):
+        source = getattr(trainer, "last_checkpoint", None)
+        if not (self.save_best and self.best_epoch is not None and source and os.path.isfile(source)):
+            return
+        if (trainer.epoch, trainer.batch_in_epoch) != (self.best_epoch, 0):
+            return
+        current = _epoch_of(self.best_path)
+        if current is None or current < self.best_epoch:
+            # killed after last.pt recorded this best epoch, before best.pt was written: the checkpoint
+            # this run resumed from holds exactly that epoch's state
+            with open(source, "rb") as f:
+                data = f.read()
+            if os.path.abspath(source) != os.path.abspath(self.best_path):
+                atomic_write_bytes(self.best_path, data)
+                trainer.print(f"repaired {self.best_path}: it now holds epoch {self.best_epoch}, "
+                              f"the best one (a kill had interrupted its write)")
 
     def on_train_batch_end(self, trainer, batch_idx, logs):
         if self.every_n_steps and trainer.step % self.every_n_steps == 0 and not trainer.epoch_done:

@@ -8,13 +8,10 @@ folder so the rename itself survives a power cut. A reader therefore sees either
 never half of one.
 """
 
-import glob
 import io
 import os
-import tempfile
-import time
 
-from convgrad.serialization import _fsync_dir, _umask
+from convgrad.serialization import _atomic_write
 
 FORMAT = "convgrad.training.checkpoint"
 VERSION = 1
@@ -39,45 +36,12 @@ def _serialize(obj):
 
 
 def atomic_write_bytes(path, data, _pause=None):
-    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of ``data``.
-
-    ``convgrad.save(obj, path)`` writes atomically too; this one also clears temporary files a killed
-    writer left behind, and has the test hook above."""
+    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of ``data``
+    (``convgrad.save``'s writer: temporary file, fsync, rename, fsync of the folder; temporary files a
+    killed writer left behind are removed). ``_pause`` is the test hook above."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    base = os.path.basename(path)
-    # temporary files left behind by a writer that was killed
-    for stale in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*.tmp")):
-        try:
-            os.remove(stale)
-        except OSError:
-            pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the mode a new file gets
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if _pause:
-                half = len(data) // 2
-                f.write(data[:half])
-                f.flush()
-                os.fsync(f.fileno())
-                with open(_pause, "w") as flag:
-                    flag.write(tmp)
-                time.sleep(3600)
-                f.write(data[half:])
-            else:
-                f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(folder)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _atomic_write(path, data, pause=f"half:*:0:{_pause}" if _pause else None)
 
 
 def atomic_write_text(path, text):
@@ -116,7 +80,10 @@ def load_checkpoint(path):
             f"'{path}' is a convgrad file ({what}) but not a training checkpoint (no format '{FORMAT}'); "
             "a saved state_dict loads with model.load_state_dict(convgrad.load(path))"
         )
-    if int(state.get("version", 0)) > VERSION:
+    version = state.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"'{path}' is damaged: expected an integer checkpoint version, got {version!r}")
+    if version > VERSION:
         raise CheckpointError(
             f"'{path}' is a training checkpoint of version {state['version']}; this convgrad reads up to "
             f"version {VERSION}"
@@ -126,3 +93,50 @@ def load_checkpoint(path):
 
 def is_checkpoint(state):
     return isinstance(state, dict) and state.get("format") == FORMAT
+
+
+def _position(state):
+    """(epochs completed, batches done in the next epoch) recorded in a training checkpoint."""
+    t = state.get("trainer") or {}
+    return int(t.get("epoch", 0)), int(t.get("batch_in_epoch", 0))
+
+
+def _recorded_best_epoch(state, key="ModelCheckpoint"):
+    entry = (state.get("callbacks") or {}).get(key) or {}
+    best = entry.get("best_epoch")
+    return int(best) if best is not None else None
+
+
+def _epoch_of(path):
+    """Epochs completed in the checkpoint at ``path``, or None when it is missing or unreadable."""
+    try:
+        epoch, batch = _position(load_checkpoint(path))
+    except (CheckpointError, TypeError, ValueError):
+        return None
+    return epoch if batch == 0 else None
+
+
+def best_checkpoint(folder, last_name="last.pt", best_name="best.pt"):
+    """The checkpoint in run folder ``folder`` that holds the best epoch's weights.
+
+    ``ModelCheckpoint`` writes ``last.pt`` before ``best.pt``, and ``last.pt`` records the best epoch. If a
+    kill landed between the two writes of an improving epoch, ``best.pt`` is older than that record while
+    ``last.pt`` is the best epoch itself: ``last.pt`` is then the answer (a resumed run also repairs
+    ``best.pt``). Without ``last.pt`` or a record, ``best.pt`` if it exists, else ``last.pt``."""
+    last, best = os.path.join(folder, last_name), os.path.join(folder, best_name)
+    if not os.path.exists(last):
+        return best if os.path.exists(best) else last
+    try:
+        state = load_checkpoint(last)
+        recorded = _recorded_best_epoch(state)
+        position = _position(state)
+    except (CheckpointError, TypeError, ValueError):
+        return best if os.path.exists(best) else last
+    if recorded is None:
+        return best if os.path.exists(best) else last
+    best_epoch = _epoch_of(best)
+    if best_epoch is not None and best_epoch >= recorded:
+        return best
+    if position == (recorded, 0):
+        return last
+    return best if os.path.exists(best) else last

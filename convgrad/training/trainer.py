@@ -72,6 +72,44 @@ def _set_rng_state(loader, state):
         gen.set_state(state["loader"])
 
 
+def _same_kind(ours, theirs):
+    """Whether a loaded hyper-parameter can stand where ours stands (a number for a number, ...)."""
+    if ours is None:
+        return True  # optional values: their users check them
+    if isinstance(ours, bool):
+        return isinstance(theirs, bool)
+    if isinstance(ours, (int, float)):
+        return isinstance(theirs, (int, float)) and not isinstance(theirs, bool)
+    if isinstance(ours, (tuple, list)):
+        return isinstance(theirs, (tuple, list)) and len(theirs) == len(ours) and \
+            all(_same_kind(a, b) for a, b in zip(ours, theirs))
+    return True
+
+
+def _check_like(ours, theirs, where, bad, exact_keys=False):
+    """``theirs`` (from a checkpoint) has the kinds of ``ours``: dicts hold like values under the keys
+    they share (all of ours with ``exact_keys``), arrays and tensors have our shapes, numbers are numbers."""
+    if isinstance(ours, dict):
+        if not isinstance(theirs, dict):
+            raise bad(f"{where} to be a dict", theirs)
+        if exact_keys and set(ours) != set(theirs):
+            raise bad(f"{where} to have the entries {sorted(map(str, ours))}", sorted(map(str, theirs)))
+        for k in ours:
+            if k in theirs:
+                _check_like(ours[k], theirs[k], f"{where}.{k}", bad, exact_keys)
+        return
+    if isinstance(ours, (convgrad.Tensor, np.ndarray)):
+        shape, kind = tuple(ours.shape), np.dtype(ours.dtype).kind
+        array = theirs._data if isinstance(theirs, convgrad.Tensor) else theirs
+        if not isinstance(theirs, (convgrad.Tensor, np.ndarray, int, float)) or isinstance(theirs, bool) or \
+                (shape and tuple(np.shape(array)) != shape) or \
+                np.asarray(array).dtype.kind not in (kind + "iu" if kind == "f" else kind):
+            raise bad(f"{where} to be a tensor of shape {shape} and dtype {ours.dtype}", theirs)
+        return
+    if not _same_kind(ours, theirs):
+        raise bad(f"{where} of the kind of {ours!r}", theirs)
+
+
 def _callback_keys(callbacks):
     seen, keys = {}, []
     for cb in callbacks:
@@ -204,6 +242,8 @@ class Trainer:
                 "rng": _rng_state(self.train_loader),
                 "epoch_rng": self._epoch_rng if self.batch_in_epoch else None,
                 "epoch_lr": self._epoch_lr,
+                "batch_size": getattr(self.train_loader, "batch_size", None),
+                "n_batches": self._n_batches(self.train_loader) if self.train_loader is not None else None,
             },
             "callbacks": {key: cb.state_dict() for key, cb in self._keyed_callbacks()
                           if hasattr(cb, "state_dict")},
@@ -236,6 +276,105 @@ class Trainer:
                 warnings.warn(f"resume: the checkpoint has no state for callback {key}; it starts afresh",
                               stacklevel=3)
 
+    def _check_state(self, state, path):
+        """Check what a resumed run will use later (random states, trainer counters, optimiser
+        hyper-parameters), so that a damaged or tampered checkpoint fails now, naming the file, rather
+        than with a raw error some steps into training."""
+        def bad(what, value):
+            text = repr(value)
+            text = text if len(text) <= 80 else text[:80] + "..."
+            if what.startswith(("optimizer", "callbacks")):
+                # another optimiser or schedule, or a damaged one: either way it cannot continue this run
+                return CheckpointError(f"cannot resume from '{path}': it does not match this model/optimiser/"
+                                       f"callbacks (expected {what}, got {text})")
+            return CheckpointError(f"cannot resume from '{path}': expected {what}, got {text}")
+
+        if not isinstance(state.get("model"), dict):
+            raise bad("a 'model' state_dict", type(state.get("model")).__name__)
+        t = state.get("trainer")
+        if not isinstance(t, dict):
+            raise bad("a 'trainer' dict", type(t).__name__)
+        for key in ("epoch", "step", "batch_in_epoch"):
+            v = t.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise bad(f"trainer.{key} to be a non-negative integer", v)
+        history = t.get("history", [])
+        if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+            raise bad("trainer.history to be a list of dicts", t.get("history"))
+        if not isinstance(t.get("running"), dict):
+            raise bad("trainer.running to be a dict", t.get("running"))
+        rng_states = [("trainer.rng", t.get("rng"))]
+        if t.get("epoch_rng") is not None or t["batch_in_epoch"]:
+            rng_states.append(("trainer.epoch_rng", t.get("epoch_rng")))
+        for where, rng in rng_states:
+            if not isinstance(rng, dict) or "global" not in rng:
+                raise bad(f"{where} to hold random generator states", rng)
+            for part, value in rng.items():
+                try:
+                    convgrad.Generator().set_state(value)
+                except Exception:
+                    raise bad(f"{where}.{part} to be a random generator state", value) from None
+        opt = state.get("optimizer")
+        if opt is not None:
+            groups = opt.get("param_groups") if isinstance(opt, dict) else None
+            mine = self.optimizer.param_groups
+            if not isinstance(groups, list) or len(groups) != len(mine):
+                raise bad(f"optimizer.param_groups to be a list of {len(mine)} groups", groups)
+            my_ids = [g["params"] for g in self.optimizer.state_dict()["param_groups"]]
+            for i, (theirs, ours) in enumerate(zip(groups, mine)):
+                if not isinstance(theirs, dict):
+                    raise bad(f"optimizer.param_groups[{i}] to be a dict", theirs)
+                for key, value in ours.items():
+                    if key == "params":
+                        if theirs.get("params") != my_ids[i]:
+                            raise bad(f"optimizer.param_groups[{i}].params to be {my_ids[i]}",
+                                      theirs.get("params"))
+                        continue
+                    if key not in theirs:
+                        raise bad(f"optimizer.param_groups[{i}] to have '{key}'", sorted(theirs))
+                    if not _same_kind(value, theirs[key]):
+                        raise bad(f"optimizer.param_groups[{i}].{key} of the kind of {value!r}", theirs[key])
+            self._check_optimizer_state(groups, opt.get("state"), bad)
+        saved = state.get("callbacks") or {}
+        if not isinstance(saved, dict):
+            raise bad("'callbacks' to be a dict", saved)
+        for key, cb in self._keyed_callbacks():
+            if key in saved and hasattr(cb, "state_dict"):
+                _check_like(cb.state_dict(), saved[key], f"callbacks.{key}", bad)
+
+    def _check_optimizer_state(self, groups, theirs, bad):
+        """The saved hyper-parameters must be ones this optimiser accepts, and each parameter's saved state
+        must have the entries (and shapes) the optimiser makes with them: a probe optimiser of the same
+        kind is built with the saved hyper-parameters (its constructor checks their ranges) and takes one
+        step on zero copies of the parameters to show its state."""
+        if theirs is not None and not isinstance(theirs, dict):
+            raise bad("optimizer.state to be a dict", theirs)
+        copies = [[convgrad.zeros(p.shape, dtype=p.dtype, requires_grad=True) for p in g["params"]]
+                  for g in self.optimizer.param_groups]
+        settings = [{k: saved[k] for k in ours if k != "params"}
+                    for ours, saved in zip(self.optimizer.param_groups, groups)]
+        try:
+            probe = type(self.optimizer)([dict(h, params=c) for h, c in zip(settings, copies)])
+        except (ValueError, TypeError) as e:
+            raise bad("optimizer.param_groups hyper-parameters this optimiser accepts", str(e)) from None
+        except Exception:  # an optimiser the probe cannot build: its own load_state_dict decides
+            return
+        try:
+            for c in sum(copies, []):
+                c.grad = convgrad.zeros(c.shape, dtype=c.dtype)
+            probe.step()
+            expected = probe.state_dict()["state"]
+        except Exception as e:
+            raise bad("optimizer.param_groups hyper-parameters an optimiser step accepts",
+                      f"{type(e).__name__}: {e}") from None
+        if theirs is None:
+            return
+        for pid, entry in theirs.items():
+            if pid not in expected:
+                raise bad(f"optimizer.state keys among {sorted(expected)}", pid)
+            _check_like(expected[pid], entry, f"optimizer.state.{pid}", bad, exact_keys=True)
+
+
     def resume(self, path):
         """Load a checkpoint written by :meth:`save_checkpoint` (``path=True``: ``out_dir/last.pt`` if it
         exists). Returns whether a checkpoint was loaded."""
@@ -246,9 +385,12 @@ class Trainer:
             if not os.path.exists(path):
                 return False
         state = load_checkpoint(path)
+        self._check_state(state, path)
+        self._check_position(state["trainer"], path)
         try:
             self.load_state_dict(state)
-        except (KeyError, ValueError, RuntimeError) as e:
+        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError, IndexError,
+                OverflowError) as e:
             raise CheckpointError(f"cannot resume from '{path}': it does not match this model/optimiser "
                                   f"({type(e).__name__}: {e})") from e
         self.last_checkpoint = os.fspath(path)
@@ -256,6 +398,23 @@ class Trainer:
             f"the end of epoch {self.epoch}"
         self.print(f"resumed from {path} at {where} (step {self.step})")
         return True
+
+    def _check_position(self, t, path):
+        """A checkpoint written mid-epoch replays that epoch's order up to its batch: only the same
+        batching can continue it."""
+        done = t["batch_in_epoch"]
+        if not done or self.train_loader is None:
+            return
+        size, n = getattr(self.train_loader, "batch_size", None), self._n_batches(self.train_loader)
+        old_size, old_n = t.get("batch_size"), t.get("n_batches")
+        if (old_size is not None and old_size != size) or (old_n is not None and old_n != n) or \
+                (n is not None and done > n):
+            was = f"batch_size {old_size}, {old_n} batches per epoch" if old_size is not None else \
+                f"{done} batches done"
+            raise CheckpointError(
+                f"cannot resume from '{path}': it was written in the middle of epoch {t['epoch'] + 1} "
+                f"({was}), and this loader has batch_size {size}, {n} batches per epoch; resume with the "
+                "same batch size, or from a checkpoint written at the end of an epoch")
 
     # -- the loop -------------------------------------------------------------------------------------
     def fit(self, train_loader, val_loader=None, epochs=1, resume=None):
@@ -307,8 +466,14 @@ class Trainer:
         n = self._n_batches(loader)
         t0 = time.perf_counter()
         it = iter(loader)
-        for _ in range(skip):
-            next(it)
+        for done in range(skip):
+            try:
+                next(it)
+            except StopIteration:
+                raise CheckpointError(
+                    f"resume: the checkpoint was written after batch {skip} of epoch {epoch + 1}, but this "
+                    f"loader has only {done} batches per epoch (a different batch size or data set?)"
+                ) from None
         if self._resume_rng is not None:
             _set_rng_state(loader, self._resume_rng)
             self._resume_rng = None

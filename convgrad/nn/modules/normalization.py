@@ -65,6 +65,16 @@ class _NormBase(Module):
     def _short_repr(self):
         return f"{type(self).__name__}({self.num_features})"
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs, assign=False):
+        # state dicts without the counter (written before PyTorch 0.4.1 added it, or by code that drops
+        # it) load as in PyTorch, strict or not: the counter keeps its current value
+        key = prefix + "num_batches_tracked"
+        if self.track_running_stats and key not in state_dict:
+            state_dict = {**state_dict, key: self.num_batches_tracked}
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs, assign)
+
 
 class _BatchNorm(_NormBase):
     _dims = (4,)

@@ -237,7 +237,12 @@ def _map_worker(loader, worker_id, num_workers, seed, fetch, index_queue, result
 
 class _MapIter:
     """Iterator over a map-style dataset: the calling thread walks the index sampler and hands the
-    indices round-robin to the workers; results are put back in order."""
+    indices round-robin to the workers; results are put back in order.
+
+    An item whose fetch raises is re-raised in order; the workers are stopped then (so an iterator
+    abandoned after an error, kept alive by the exception's traceback, holds no threads) and, as in
+    PyTorch, a loop that catches the error and calls ``next()`` again gets the following batches:
+    new workers are started for the batches still due."""
 
     def __init__(self, loader, base_seed):
         self._loader = loader
@@ -245,35 +250,36 @@ class _MapIter:
         self._fetch = _fetcher(loader)
         self._index_iter = iter(loader._index_sampler)
         self._n_workers = max(1, loader.num_workers)
-        self._index_queues = [queue.SimpleQueue() for _ in range(self._n_workers)]
+        self._base_seed = base_seed
+        self._starts = 0
+        self._send_idx = 0
+        self._rcvd_idx = 0
+        self._sent = {}  # idx -> indices, for the batches sent and not yet returned
+        self._pending = {}
+        self._exhausted = False
+        self._start_workers()
+        for _ in range(loader.prefetch_factor * self._n_workers):
+            self._put_index()
+
+    def _start_workers(self):
+        n = self._n_workers
+        self._index_queues = [queue.SimpleQueue() for _ in range(n)]
         self._results = queue.SimpleQueue()
         self._done = threading.Event()
         self._workers = []
-        for wid in range(self._n_workers):
+        seed = self._base_seed + n * self._starts  # workers started again draw fresh random streams
+        self._starts += 1
+        for wid in range(n):
             t = threading.Thread(
                 target=_map_worker,
-                args=(
-                    loader,
-                    wid,
-                    self._n_workers,
-                    base_seed + wid,
-                    self._fetch,
-                    self._index_queues[wid],
-                    self._results,
-                    self._done,
-                ),
+                args=(self._loader, wid, n, seed + wid, self._fetch, self._index_queues[wid], self._results,
+                      self._done),
                 name=f"convgrad-DataLoader-worker-{wid}",
                 daemon=True,
             )
             t.start()
             self._workers.append(t)
-        self._send_idx = 0
-        self._rcvd_idx = 0
-        self._pending = {}
-        self._exhausted = False
         self._shut = False
-        for _ in range(loader.prefetch_factor * self._n_workers):
-            self._put_index()
 
     def _put_index(self):
         if self._exhausted:
@@ -283,6 +289,7 @@ class _MapIter:
         except StopIteration:
             self._exhausted = True
             return
+        self._sent[self._send_idx] = index
         self._index_queues[self._send_idx % self._n_workers].put((self._send_idx, index))
         self._send_idx += 1
 
@@ -296,15 +303,23 @@ class _MapIter:
         if self._rcvd_idx >= self._send_idx:
             self._shutdown()
             raise StopIteration
+        if self._shut:
+            # stopped after an item's error and called again: new workers for the batches still due
+            self._start_workers()
+            for idx in sorted(self._sent):
+                if idx not in self._pending:
+                    self._index_queues[idx % self._n_workers].put((idx, self._sent[idx]))
         while self._rcvd_idx not in self._pending:
             idx, ok, payload = _get(self._results, self._timeout)
-            self._pending[idx] = (ok, payload)
+            if idx in self._sent:
+                self._pending[idx] = (ok, payload)
         ok, payload = self._pending.pop(self._rcvd_idx)
+        del self._sent[self._rcvd_idx]
         self._rcvd_idx += 1
+        self._put_index()
         if not ok:
             self._shutdown()
             raise payload
-        self._put_index()
         return payload
 
     def _shutdown(self):

@@ -112,6 +112,13 @@ class CIFAR10(VisionDataset):
             raise DatasetFileError(
                 f"{path}: expected 'data' as uint8 (N, 3072), got {data.dtype} {data.shape}; {self._fix()}"
             )
+        if not isinstance(labels, (list, tuple, np.ndarray)) or not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
+            bad = next((v for v in labels if not isinstance(v, (int, np.integer)) or isinstance(v, bool)),
+                       labels) if isinstance(labels, (list, tuple, np.ndarray)) else labels
+            raise DatasetFileError(
+                f"{path}: expected 'labels' to be a list of integers, got {type(bad).__name__} {bad!r:.40}; "
+                f"{self._fix()}")
         labels = [int(v) for v in labels]
         if len(labels) != data.shape[0]:
             raise DatasetFileError(f"{path}: {data.shape[0]} images but {len(labels)} labels; {self._fix()}")

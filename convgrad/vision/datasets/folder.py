@@ -10,6 +10,7 @@ import os
 
 from PIL import Image
 
+from .utils import DatasetFileError
 from .vision import VisionDataset
 
 __all__ = ["DatasetFolder", "ImageFolder", "IMG_EXTENSIONS", "default_loader", "pil_loader", "find_classes"]
@@ -18,10 +19,16 @@ IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tif
 
 
 def pil_loader(path):
-    """Open an image file as an RGB PIL image (the file is closed before returning)."""
+    """Open an image file as an RGB PIL image (the file is closed before returning). A file PIL cannot
+    decode (truncated, damaged, not an image) raises :class:`DatasetFileError` naming it."""
     with open(path, "rb") as f:
-        img = Image.open(f)
-        return img.convert("RGB")
+        try:
+            img = Image.open(f)
+            return img.convert("RGB")
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError, Image.DecompressionBombError) as e:
+            # PIL's messages ("image file is truncated") do not say which file, and a DataLoader
+            # re-raises them far from the path
+            raise DatasetFileError(f"{path}: cannot read the image ({type(e).__name__}: {e})") from e
 
 
 default_loader = pil_loader
@@ -37,7 +44,8 @@ def find_classes(directory):
 
 def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, allow_empty=False):
     """``[(path, class_index), ...]`` for the valid files under each class folder, walked in sorted
-    order (sub-folders included, symbolic links followed)."""
+    order (sub-folders included, symbolic links followed, each real folder once: a link to a folder
+    already walked or to one above it, a loop, is skipped)."""
     directory = os.path.expanduser(directory)
     if (extensions is None) == (is_valid_file is None):
         raise ValueError("Both extensions and is_valid_file cannot be None or not None at the same time")
@@ -52,8 +60,19 @@ def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, a
         folder = os.path.join(directory, cls)
         if not os.path.isdir(folder):
             continue
-        for dirpath, dirnames, filenames in sorted(os.walk(folder, followlinks=True)):
-            dirnames.sort()
+        visited, walked = {os.path.realpath(folder)}, []
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            # os.walk descends into the names left in dirnames: drop folders already walked and links
+            # to a folder above this one (loops, which would also bring other classes' files in)
+            here, kept = os.path.realpath(dirpath), []
+            for d in sorted(dirnames):
+                real = os.path.realpath(os.path.join(dirpath, d))
+                if real not in visited and os.path.commonpath([real, here]) != real:
+                    visited.add(real)
+                    kept.append(d)
+            dirnames[:] = kept
+            walked.append((dirpath, filenames))
+        for dirpath, filenames in sorted(walked):
             for name in sorted(filenames):
                 path = os.path.join(dirpath, name)
                 if is_valid_file(path):

@@ -118,6 +118,13 @@ class MNIST(VisionDataset):
         ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
         ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
     ]
+    # md5s of the decompressed files, so a plain file is checked as well as a .gz one
+    raw_resources = [
+        ("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb"),
+        ("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624"),
+        ("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"),
+        ("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637"),
+    ]
     classes = [
         "0 - zero",
         "1 - one",
@@ -197,7 +204,7 @@ class MNIST(VisionDataset):
 
     def _load_idx(self, images_path, labels_path):
         fix = "delete it and run again with download=True (needs a network), or put the official file there"
-        known = {name: md5 for name, md5 in self.resources}
+        known = {name: md5 for name, md5 in self.resources + self.raw_resources}
         for path in (images_path, labels_path):
             warn_if_unofficial(path, known.get(os.path.basename(path)), type(self).__name__)
         try:
@@ -280,6 +287,12 @@ class FashionMNIST(MNIST):
         ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
         ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
         ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    raw_resources = [
+        ("train-images-idx3-ubyte", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+        ("train-labels-idx1-ubyte", "9018921c3c673c538a1fc5bad174d6f9"),
+        ("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a"),
+        ("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965"),
     ]
     classes = [
         "T-shirt/top",

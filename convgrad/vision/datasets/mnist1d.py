@@ -1,10 +1,12 @@
 """MNIST-1D (Greydanus 2020): ten one-dimensional digit templates, randomly padded, scaled, sheared,
 translated and made noisy, downsampled to 40 points. Generated locally by the ``mnist1d`` package."""
 
+import math
 import os
 import random
 import threading
 import warnings
+import zipfile
 
 import numpy as np
 
@@ -45,6 +47,23 @@ def _generate(num_samples, seed):
         "y_test": np.asarray(data["y_test"], dtype=np.int64),
         "t": np.asarray(data["t"], dtype=np.float32),
     }
+
+
+def _read_cache(path):
+    """The arrays of an ``.npz`` cache, after checking that the size each member declares fits in it (a
+    damaged header would otherwise have NumPy allocate what it says)."""
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(f)
+                if math.prod(shape) * dtype.itemsize > info.file_size or dtype.hasobject:
+                    raise ValueError(f"member {info.filename} declares {shape} of {dtype}, "
+                                     f"more than its {info.file_size} bytes")
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
 
 
 def _valid(arrays, length):
@@ -123,9 +142,8 @@ class MNIST1D(VisionDataset):
             arrays = None
             if path is not None and os.path.isfile(path):
                 try:
-                    with np.load(path, allow_pickle=False) as f:
-                        arrays = {k: f[k] for k in f.files}
-                except (OSError, ValueError, EOFError) as e:
+                    arrays = _read_cache(path)
+                except Exception as e:  # noqa: BLE001 - any damage (truncated zip, bad CRC, ...) regenerates
                     warnings.warn(
                         f"MNIST1D: cache file {path} is unreadable ({e}); regenerating it", stacklevel=4
                     )
