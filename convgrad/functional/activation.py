@@ -12,6 +12,7 @@ import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
+from convgrad.autograd.graph import saved_as_tensors
 from convgrad.ops.elementwise import ReLU, keep_where, select
 from convgrad.random import rng
 from convgrad.tensor import Tensor
@@ -63,6 +64,32 @@ def _run(input, inplace, fn, numpy_inplace=None):
 
 
 # ---------------------------------------------------------------------- ReLU family
+class _PointwiseGrad(NumpyFunction):
+    """gx = g f'(x) for an elementwise f, as an op of its own (create_graph): d(gx)/dg = f'(x),
+    d(gx)/dx = g f''(x). ``op`` is f's node, whose class gives ``derivative`` and ``second_derivative``."""
+
+    @staticmethod
+    def forward(ctx, g, x, op):
+        ctx.save_for_backward(g, x)
+        ctx.op = op
+        return g * type(op).derivative(op, x).astype(g.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        op = type(ctx.op)
+        need_g, need_x = ctx.needs_input_grad[:2]
+        gg_g = gg * op.derivative(ctx.op, x).astype(gg.dtype, copy=False) if need_g else None
+        gg_x = gg * g * op.second_derivative(ctx.op, x).astype(gg.dtype, copy=False) if need_x else None
+        return gg_g, gg_x, None
+
+
+def _pointwise_tensor_backward(ctx, g):
+    """tensor_backward of an elementwise op whose first argument is its only tensor, saved as ``x``."""
+    (x,) = saved_as_tensors(ctx)[:1]
+    return (_PointwiseGrad.apply(g, x, ctx),) + (None,) * (len(ctx._edges) - 1)
+
+
 class Hardtanh(NumpyFunction):
     """y = min(max(x, lo), hi);  dy/dx = [lo < x < hi] (strict, as PyTorch: no gradient at the bounds)"""
 
@@ -78,6 +105,16 @@ class Hardtanh(NumpyFunction):
         inside = (x > ctx.lo) & (x < ctx.hi)
         return keep_where(inside, g), None, None
 
+    @staticmethod
+    def derivative(ctx, x):
+        return (x > ctx.lo) & (x < ctx.hi)
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        return np.zeros_like(x)
+
+    tensor_backward = staticmethod(_pointwise_tensor_backward)
+
 
 class LeakyReLU(NumpyFunction):
     """y = x if x > 0 else a x;  dy/dx = 1 if x > 0 else a"""
@@ -92,6 +129,16 @@ class LeakyReLU(NumpyFunction):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return select(x > 0, g, g * ctx.slope, g.dtype), None
+
+    @staticmethod
+    def derivative(ctx, x):
+        return select(x > 0, 1, ctx.slope, x.dtype)
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        return np.zeros_like(x)
+
+    tensor_backward = staticmethod(_pointwise_tensor_backward)
 
 
 class ELU(NumpyFunction):
@@ -113,6 +160,18 @@ class ELU(NumpyFunction):
         d = np.exp(np.minimum(x, 0) * c)
         d *= a * s * c
         return g * select(x > 0, s, d, g.dtype), None, None, None
+
+    @staticmethod
+    def derivative(ctx, x):
+        a, s, c = ctx.alpha, ctx.scale, ctx.input_scale
+        return select(x > 0, s, np.exp(np.minimum(x, 0) * c) * (a * s * c), x.dtype)
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        a, s, c = ctx.alpha, ctx.scale, ctx.input_scale
+        return select(x > 0, 0, np.exp(np.minimum(x, 0) * c) * (a * s * c * c), x.dtype)
+
+    tensor_backward = staticmethod(_pointwise_tensor_backward)
 
 
 def relu(input, inplace=False):
@@ -452,6 +511,25 @@ class GELU(NumpyFunction):
         pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return g * (ctx.cdf + x * pdf), None
 
+    @staticmethod
+    def derivative(ctx, x):
+        if ctx.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x))
+        return _normal_cdf(x) + x * np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        """phi(x) (2 - x^2); tanh form: (1 - t^2) (u' - x t u'^2 + x u''/2), u = k (x + c x^3)"""
+        if ctx.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+            du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+            ddu = _SQRT_2_OVER_PI * 6 * _GELU_CUBIC * x
+            return (1 - t * t) * (du - x * t * du * du + 0.5 * x * ddu)
+        return np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi)) * (2 - x * x)
+
+    tensor_backward = staticmethod(_pointwise_tensor_backward)
+
 
 def gelu(input, approximate="none"):
     """y = x Phi(x) (Phi the standard normal CDF), or its tanh approximation"""
@@ -484,6 +562,18 @@ class SiLU(NumpyFunction):
         (x,) = ctx.saved_tensors
         s = ctx.s
         return g * (s * (1 + x * (1 - s)))
+
+    @staticmethod
+    def derivative(ctx, x):
+        s = _sigmoid(x)
+        return s * (1 + x * (1 - s))
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        s = _sigmoid(x)
+        return s * (1 - s) * (2 + x * (1 - 2 * s))
+
+    tensor_backward = staticmethod(_pointwise_tensor_backward)
 
 
 def silu(input, inplace=False):
@@ -573,6 +663,19 @@ class Softplus(NumpyFunction):
         z = x * ctx.beta
         return np.where(z > ctx.threshold, g, g * _sigmoid(z)), None, None
 
+    @staticmethod
+    def derivative(ctx, x):
+        z = x * ctx.beta
+        return np.where(z > ctx.threshold, 1, _sigmoid(z))
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        z = x * ctx.beta
+        s = _sigmoid(z)
+        return np.where(z > ctx.threshold, 0, ctx.beta * s * (1 - s))
+
+    tensor_backward = staticmethod(_pointwise_tensor_backward)
+
 
 def softplus(input, beta=1.0, threshold=20.0):
     """y = ln(1 + e^(beta x)) / beta, linear (y = x) where beta x > threshold"""
@@ -661,6 +764,12 @@ class Softmax(NumpyFunction):
         gy -= y * np.sum(gy, axis=ctx.dim, keepdims=True)
         return gy, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = saved_as_tensors(ctx)
+        gy = g * y
+        return gy - y * gy.sum(dim=ctx.dim, keepdim=True), None
+
 
 class LogSoftmax(NumpyFunction):
     """y_i = x_i - m - ln sum_j e^(x_j - m), m = max_j x_j;  dL/dx = g - e^y sum_j g_j"""
@@ -681,6 +790,11 @@ class LogSoftmax(NumpyFunction):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return g - np.exp(y) * np.sum(g, axis=ctx.dim, keepdims=True), None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = saved_as_tensors(ctx)
+        return g - y.exp() * g.sum(dim=ctx.dim, keepdim=True), None
 
 
 def _softmax_call(name, op, input, dim, dtype, stacklevel):

@@ -31,6 +31,10 @@ class Dropout(NumpyFunction):
     def backward(ctx, g):
         return g * ctx.mask, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return g * ctx.mask, None
+
 
 class AlphaDropout(NumpyFunction):
     """y = a (x keep - alpha' (1 - keep)) + a alpha' p: dropped units go to SELU's saturation -alpha'
@@ -44,6 +48,10 @@ class AlphaDropout(NumpyFunction):
 
     @staticmethod
     def backward(ctx, g):
+        return g * ctx.scale, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
         return g * ctx.scale, None, None
 
 

@@ -336,6 +336,19 @@ class _MaxPool(NumpyFunction):
             return None, None, None
         return _max_backward(g, ctx.code, ctx.geo, ctx.lead), None, None
 
+    @staticmethod
+    def tensor_backward(ctx, g, *_):
+        if g is None:
+            return None, None, None
+        return _LinearGrad.apply(g, ctx), None, None
+
+    @staticmethod
+    def jvp(ctx, v, out_shape):
+        """Each output takes v at its window's arg-max."""
+        src = ctx.geo.pad(v, 0) if ctx.geo.padded else v
+        pos = ctx.geo.padded_positions(ctx.code, ctx.lead)
+        return src.reshape(-1)[pos.reshape(-1)].reshape(out_shape)
+
 
 def _max_pool(op, nsp, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     _check_input(op, input, nsp, kinds="fiu")
@@ -415,6 +428,35 @@ class _AvgPool(NumpyFunction):
         return _scatter(write, ctx.geo, ctx.lead, g.dtype), None, None
 
 
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return _LinearGrad.apply(g, ctx), None, None
+
+    @staticmethod
+    def jvp(ctx, v, out_shape):
+        return _AvgPool.forward(_Scratchpad(), v, ctx.geo, ctx.div)
+
+
+class _Scratchpad:
+    """A throwaway ctx, for running an op's forward as the Jacobian of its linear backward."""
+
+
+class _LinearGrad(NumpyFunction):
+    """gx = op.backward(g) for a pooling op whose gradient is linear in g and locally constant in x, as an
+    op of its own (create_graph); its gradient is the op's Jacobian applied to the incoming gradient
+    (``jvp``): the window average again, or the pick of each window's arg-max."""
+
+    @staticmethod
+    def forward(ctx, g, op):
+        ctx.op, ctx.shape = op, g.shape
+        return type(op).backward(op, g)[0]
+
+    @staticmethod
+    def backward(ctx, v):
+        return type(ctx.op).jvp(ctx.op, v, ctx.shape), None
+
+
 def _avg_pool(op, nsp, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     _check_input(op, input, nsp, kinds="fi")
     geo = _geometry(op, input, nsp, kernel_size, stride, padding, 1, ceil_mode)
@@ -485,6 +527,15 @@ class _GlobalAvgPool(NumpyFunction):
         np.copyto(dx.reshape(-1, ctx.count), (g / ctx.count).reshape(-1, 1))
         return dx, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return _LinearGrad.apply(g, ctx), None
+
+    @staticmethod
+    def jvp(ctx, v, out_shape):
+        means = v.reshape(-1, ctx.count).sum(axis=1) / ctx.count
+        return means.astype(v.dtype, copy=False).reshape(out_shape)
+
 
 class _AdaptiveAvgPool(NumpyFunction):
     """y = A_h x A_w^T per plane, with A the (out, in) averaging matrices of the adaptive windows."""
@@ -504,6 +555,14 @@ class _AdaptiveAvgPool(NumpyFunction):
         for i, m in enumerate(ctx.mats):
             dx = _apply_along(dx, m.T, nd - len(ctx.mats) + i)
         return np.ascontiguousarray(dx), None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return _LinearGrad.apply(g, ctx), None
+
+    @staticmethod
+    def jvp(ctx, v, out_shape):
+        return _AdaptiveAvgPool.forward(_Scratchpad(), v, ctx.mats)
 
 
 def _apply_along(x, m, axis):
