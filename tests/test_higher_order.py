@@ -76,7 +76,8 @@ CASES = {
                                                              padding=1).pow(3).sum(), _IMG, _K),
     "conv1d": (lambda lib, F, x, k: F.conv1d(x, k, padding="same").sigmoid().sum(), _SEQ, _K1),
     "conv_transpose2d": (lambda lib, F, x, k: F.conv_transpose2d(x, k.permute(1, 0, 2, 3), stride=2,
-                                                                 padding=1).tanh().sum(), _IMG[:, :, :4, :4], _K),
+                                                                 padding=1).tanh().sum(),
+                         _IMG[:, :, :4, :4], _K),
     "pooling": (lambda lib, F, x, k: F.max_pool2d(F.conv2d(x, k, padding=1) ** 2, 2).sum()
                 + F.avg_pool2d(F.conv2d(x, k), 2, padding=1).pow(2).sum()
                 + F.adaptive_avg_pool2d(F.conv2d(x, k), 1).pow(2).sum()
