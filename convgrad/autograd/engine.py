@@ -57,7 +57,7 @@ def _topological_order(roots):
         visited.add(node)
         stack.append((node, True))
         for edge in node._edges:
-            if edge is not None and edge[0] not in visited:
+            if edge and edge[0] not in visited:
                 stack.append((edge[0], False))
     order.reverse()
     return order
@@ -68,7 +68,7 @@ def _needed(order, targets):
     whose backward must run: those with an edge into the first set)."""
     reach, run = set(targets), set()
     for node in reversed(order):  # producers before their consumers
-        if any(e is not None and e[0] in reach for e in node._edges):
+        if any(e and e[0] in reach for e in node._edges):
             run.add(node)
             reach.add(node)
     return reach, run
@@ -159,7 +159,7 @@ def _walk_arrays(order, grads, capture, run, results, inputs, retain_graph, accu
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         for edge, g in zip(node._edges, input_grads):
-            if edge is None or g is None:
+            if not edge or g is None:
                 continue
             nxt, output_nr, shape, dtype = edge
             if not isinstance(g, np.ndarray):
@@ -212,7 +212,7 @@ def _walk_graph(order, grads, capture, run, results, inputs, retain_graph, accum
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         for edge, g in zip(node._edges, input_grads):
-            if edge is None or g is None:
+            if not edge or g is None:
                 continue
             nxt, output_nr, shape, dtype = edge
             if not isinstance(g, Tensor):

@@ -68,12 +68,12 @@ def _not_differentiable(node, grads):
         res = (res,)
     err = NoDoubleBackward.__new__(NoDoubleBackward)
     err.op_name, err.op_class = node.name(), type(node).__name__
-    err._edges = tuple(e for e in node._edges if e is not None) + tuple(
+    err._edges = tuple(e for e in node._edges if e) + tuple(
         _edge(g) for g in grads if g is not None and g.requires_grad
     )
     outs, meta = [], []
     for e, r in zip(node._edges, res):
-        if e is None or r is None:
+        if not e or r is None:
             outs.append(None)
             continue
         t = tensor._make(np.asarray(r, dtype=e[3]))

@@ -9,7 +9,7 @@ def _by_axis(stem):
 
 
 def _matmul(n):
-    a, b = (e[2] if e is not None else s.shape for e, s in zip(n._edges, n._saved))
+    a, b = (e[2] if e else s.shape for e, s in zip(n._edges, n._saved))
     if len(a) == 1:
         return "DotBackward0" if len(b) == 1 else "SqueezeBackward4"
     if len(b) == 1:
@@ -18,10 +18,10 @@ def _matmul(n):
 
 
 def _linear(n):
-    x = n._edges[0][2] if n._edges[0] is not None else n._saved[0].shape
+    x = n._edges[0][2] if n._edges[0] else n._saved[0].shape
     if len(x) != 2:
         return "ViewBackward0"
-    has_bias = len(n._edges) > 2 and n._edges[2] is not None
+    has_bias = len(n._edges) > 2 and n._edges[2] is not False
     return "AddmmBackward0" if has_bias else "MmBackward0"
 
 
@@ -33,9 +33,9 @@ def _getitem(n):
 
 
 def _pow(n):
-    if n._edges[0] is None:
+    if not n._edges[0]:
         return "PowBackward2"
-    return "PowBackward1" if n._edges[1] is not None else "PowBackward0"
+    return "PowBackward1" if n._edges[1] is not False else "PowBackward0"
 
 
 def _pointwise_loss(n):
@@ -78,7 +78,7 @@ NAMES = {
     "_RowNorm": "NativeLayerNormBackward0", "_MaxPool": _pool("MaxPool"), "_AvgPool": _pool("AvgPool"),
     "_GlobalAvgPool": "MeanBackward1", "_AdaptiveAvgPool": "AdaptiveAvgPool2DBackward0",
     "_AdaptiveMaxPool": "AdaptiveMaxPool2DBackward0", "Embedding": "EmbeddingBackward0",
-    "AccumulateGrad": "AccumulateGrad",
+    "AccumulateGrad": "torch::autograd::AccumulateGrad",
 }
 
 

@@ -41,6 +41,8 @@ def select(mask, a, b, dtype):
 class Add(NumpyFunction):
     """y = a + b"""
 
+    _scalar_operands = True  # x * 2: the 2 is an input, as in PyTorch's next_functions
+
     @staticmethod
     def forward(ctx, a, b):
         return np.add(a, b)
@@ -57,6 +59,8 @@ class Add(NumpyFunction):
 class Sub(NumpyFunction):
     """y = a - b"""
 
+    _scalar_operands = True
+
     @staticmethod
     def forward(ctx, a, b):
         return np.subtract(a, b)
@@ -72,6 +76,8 @@ class Sub(NumpyFunction):
 
 class Mul(NumpyFunction):
     """y = a * b;  dy/da = b, dy/db = a"""
+
+    _scalar_operands = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -95,6 +101,8 @@ class Mul(NumpyFunction):
 
 class Div(NumpyFunction):
     """y = a / b;  dy/da = 1/b, dy/db = -a/b^2"""
+
+    _scalar_operands = True
 
     @staticmethod
     def forward(ctx, a, b):
