@@ -193,18 +193,20 @@ def _graph_exprs(lib):
     t = lib.tensor([1, 0, 4])
     return {
         "add": x + 1, "add2": x + x, "sub": x - x * 2, "mul": x * 2, "div": x / 2, "neg": -x,
-        "pow": x ** 2, "pow_tensor": x.abs() ** x, "exp": x.exp(), "log": x.abs().log(), "sqrt": x.abs().sqrt(),
+        "pow": x ** 2, "pow_tensor": x.abs() ** x, "exp": x.exp(), "log": x.abs().log(),
+        "sqrt": x.abs().sqrt(),
         "tanh": x.tanh(), "sigmoid": x.sigmoid(), "relu": F.relu(x), "clamp": x.clamp(0, 1),
         "mm": x @ w.t(), "mv": x @ w[0], "dot": x[0] @ w[0], "sum": x.sum(), "sum_dim": x.sum(1),
         "mean": x.mean(), "mean_dim": x.mean(0), "max": x.max(), "max_dim": x.max(1)[0],
-        "view": x.reshape(12), "permute": x.permute(1, 0), "expand": x.expand(2, 3, 4), "cat": lib.cat([x, x]),
-        "stack": lib.stack([x, x]), "select": x[0], "slice": x[:, 1:], "index": x[[0, 2]],
+        "view": x.reshape(12), "permute": x.permute(1, 0), "expand": x.expand(2, 3, 4),
+        "cat": lib.cat([x, x]), "stack": lib.stack([x, x]), "select": x[0], "slice": x[:, 1:], "index": x[[0, 2]],
         "linear": F.linear(x, w, b), "linear_nobias": F.linear(x, w), "conv2d": F.conv2d(img, k),
         "conv2d_bias": F.conv2d(img, k, b[:4]), "max_pool2d": F.max_pool2d(img, 2),
         "avg_pool2d": F.avg_pool2d(img, 2), "softmax": F.softmax(x, 1), "log_softmax": F.log_softmax(x, 1),
         "cross_entropy": F.cross_entropy(x @ w.t(), t), "nll": F.nll_loss(x @ w.t(), t),
         "mse": F.mse_loss(x, x.detach() * 2), "leaky_relu": F.leaky_relu(x), "elu": F.elu(x),
-        "gelu": F.gelu(x), "softplus": F.softplus(x), "batch_norm": F.batch_norm(img, None, None, training=True),
+        "gelu": F.gelu(x), "softplus": F.softplus(x),
+        "batch_norm": F.batch_norm(img, None, None, training=True),
         "to": x.to(lib.float64), "clone": x.clone(),
     }
 
@@ -241,7 +243,7 @@ def test_next_functions_walk_matches_torch():
         # (not F.linear: PyTorch's shows its weight through a TBackward0 node of its own)
         return F.mse_loss((h.reshape(2, 12) * w).sum(1), lib.zeros(2)) * 2, k
 
-    (loss_c, k_c), (loss_t, k_t) = net(convgrad), net(torch)
+    (loss_c, k_c), (loss_t, _) = net(convgrad), net(torch)
     assert _walk(loss_c.grad_fn) == _walk(loss_t.grad_fn)
     conv_c = loss_c.grad_fn.next_functions[0][0]
     while conv_c.name() != "ConvolutionBackward0":
