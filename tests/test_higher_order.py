@@ -82,6 +82,8 @@ CASES = {
                 + F.avg_pool2d(F.conv2d(x, k), 2, padding=1).pow(2).sum()
                 + F.adaptive_avg_pool2d(F.conv2d(x, k), 1).pow(2).sum()
                 + F.adaptive_avg_pool2d(F.conv2d(x, k), 3).pow(2).sum(), _IMG, _K),
+    "batch_norm": (lambda lib, F, x, k: F.batch_norm(F.conv2d(x, k), None, None, k[:, 0, 0, 0], k[:, 0, 0, 1],
+                                                     training=True).tanh().sum(), _IMG, _K),
 }
 
 
@@ -155,6 +157,7 @@ GRADGRAD = {
     "cross_entropy": (lambda F, x, w: F.cross_entropy(x @ w, convgrad.tensor([0, 2, 1]), label_smoothing=0.2),
                       (3, 4), (4, 3)),
     "pool": (lambda F, x, w: F.max_pool2d(x * w, 2) + F.avg_pool2d(x * w, 2), (1, 2, 4, 4), (1, 2, 4, 4)),
+    "batch_norm": (lambda F, x, w: F.batch_norm(x, None, None, w[0], w[1], training=True), (3, 2, 2, 2), (2, 2)),
 }
 
 
