@@ -20,6 +20,13 @@ from convgrad.tensor_methods.shape import ShapeMethods
 _default_dtype = [float32]
 
 
+def _engine():
+    """convgrad.autograd.engine (it imports this module, so it is looked up on first use)."""
+    import convgrad.autograd.engine as engine
+
+    return engine
+
+
 def get_default_dtype():
     return _default_dtype[0]
 
@@ -340,9 +347,8 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         """Add the gradient of this tensor w.r.t. every leaf that requires grad to their ``.grad`` (only to
         ``inputs``' when given). A non-scalar needs ``gradient`` (dL/dself). ``create_graph=True`` records
         the gradients, for higher-order derivatives."""
-        from convgrad.autograd.engine import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _engine().backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                           inputs=inputs)
 
     def detach(self):
         """The same data, cut from the graph (shares memory and the version counter)."""

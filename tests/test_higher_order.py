@@ -157,7 +157,8 @@ GRADGRAD = {
     "cross_entropy": (lambda F, x, w: F.cross_entropy(x @ w, convgrad.tensor([0, 2, 1]), label_smoothing=0.2),
                       (3, 4), (4, 3)),
     "pool": (lambda F, x, w: F.max_pool2d(x * w, 2) + F.avg_pool2d(x * w, 2), (1, 2, 4, 4), (1, 2, 4, 4)),
-    "batch_norm": (lambda F, x, w: F.batch_norm(x, None, None, w[0], w[1], training=True), (3, 2, 2, 2), (2, 2)),
+    "batch_norm": (lambda F, x, w: F.batch_norm(x, None, None, w[0], w[1], training=True),
+                   (3, 2, 2, 2), (2, 2)),
 }
 
 

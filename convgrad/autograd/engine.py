@@ -81,18 +81,22 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False, inputs=
     gradients w.r.t. ``inputs`` are computed (nodes on no path to them do not run): added to their
     ``.grad`` when ``accumulate`` (``backward(inputs=...)``), else returned as a list in the order of
     ``inputs`` (None where unused) and no ``.grad`` is touched (``autograd.grad``)."""
-    if isinstance(tensors, Tensor):
-        tensors, grads = (tensors,), (grads,)
-    # grads[node] is a list with one slot per output of the node
-    grads_at = {}
-    roots = []
-    for t, g in zip(tensors, grads):
-        node, nr = _edge(t)[:2]
-        slots = grads_at.get(node)
-        if slots is None:
-            slots = grads_at[node] = [None] * node._n_outputs
-            roots.append(node)
-        slots[nr] = g if slots[nr] is None else slots[nr] + g
+    # grads_at[node] is a list with one slot per output of the node
+    if isinstance(tensors, Tensor):  # one output (loss.backward()): no loop
+        root = _edge(tensors)[0]
+        grads_at = {root: [None] * root._n_outputs}
+        grads_at[root][tensors._output_nr] = grads
+        roots, grads = (root,), (grads,)
+    else:
+        grads_at = {}
+        roots = []
+        for t, g in zip(tensors, grads):
+            node, nr = _edge(t)[:2]
+            slots = grads_at.get(node)
+            if slots is None:
+                slots = grads_at[node] = [None] * node._n_outputs
+                roots.append(node)
+            slots[nr] = g if slots[nr] is None else slots[nr] + g
     order = _topological_order(roots)
     capture = run = None  # capture: node -> [(output_nr, position in inputs)]
     if inputs is not None:
@@ -102,12 +106,14 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False, inputs=
             capture.setdefault(node, []).append((nr, i))
         reach, run = _needed(order, capture)
         order = [n for n in order if n in reach]
-    results = [None] * (len(inputs) if inputs is not None else 0)
-    walk = _walk_graph if create_graph else _walk_arrays
+    results = [None] * len(inputs) if inputs is not None else None
+    if not create_graph:  # NumPy arrays: nothing is recorded, whatever the grad mode
+        _walk_arrays(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
+        return results
     prev = _state.enabled
-    _state.enabled = bool(create_graph)  # the NumPy walk records nothing; the Tensor walk records
+    _state.enabled = True  # the Tensor walk records
     try:
-        walk(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
+        _walk_graph(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
     finally:
         _state.enabled = prev
     return results
@@ -131,7 +137,7 @@ def _captured(node, node_grads, capture, results, inputs, accumulate, as_tensor)
 
 def _walk_arrays(order, grads, capture, run, results, inputs, retain_graph, accumulate, root_grads):
     owned = set()  # ids of sums this pass made: safe to add into in place
-    routed = {id(g): 2 for g in root_grads}  # slots each array was routed to (roots belong to the caller)
+    routed = dict.fromkeys(map(id, root_grads), 2)  # slots each array was routed to (roots: the caller's)
     for node in order:
         node_grads = grads.pop(node, None)
         if node_grads is None:
@@ -325,6 +331,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     with ``inputs``, only to those tensors' ``.grad`` (leaves or not). ``create_graph``: the gradients are
     recorded, so they can be differentiated again (``retain_graph`` then defaults to True)."""
     op = "backward"
+    if (grad_tensors is None and inputs is None and not create_graph and type(tensors) is Tensor
+            and tensors.requires_grad and tensors._data.size == 1):  # loss.backward(): the usual call
+        data = tensors._data
+        run_backward(tensors, np.ones(data.shape, data.dtype), retain_graph=bool(retain_graph))
+        return
     tensors = _as_tuple(op, "tensors", tensors)
     if inputs is not None:
         inputs = _as_tuple(op, "inputs", inputs)

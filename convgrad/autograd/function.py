@@ -233,7 +233,7 @@ class NumpyFunction(Node):
     def _release(self):
         """Free what forward kept for backward (the large arrays), keeping the edges."""
         d = self.__dict__
-        kept = {k: d[k] for k in ("_edges", "_n_outputs", "_output_meta", "needs_input_grad") if k in d}
+        kept = {k: d[k] for k in _KEPT if k in d}
         had_state = len(d) > len(kept)
         d.clear()
         d.update(kept)
@@ -295,6 +295,7 @@ class Function(NumpyFunction):
 
 
 _new_tensor = object.__new__
+_KEPT = ("_edges", "_n_outputs", "_output_meta", "needs_input_grad")
 
 
 def _wrap(array):
