@@ -46,7 +46,7 @@ def test_autograd_grad_touches_no_leaf_grad():
 
 
 def test_backward_inputs_fills_only_those():
-    for inputs in ("a", "ab", "h", "hc"):
+    for inputs in ("a", "ab", "h", "hc", "ha", "hab"):
         out = []
         for lib in LIBS:
             a, b, c = _leaves(lib)
@@ -68,6 +68,17 @@ def test_backward_inputs_accumulates_and_runs_leaf_hooks():
         out.append(_grads(a, b, c))
     _same(out[0], out[1])
     assert out[0][1] is None
+
+
+def test_backward_inputs_non_leaf_with_hook_as_torch():
+    out = []
+    for lib in LIBS:
+        a, b, c = _leaves(lib)
+        h = a * b
+        h.register_hook(lambda g: g * 5)
+        (h * c).sum().backward(inputs=[h, b])
+        out.append(_grads(a, b, c, h))
+    _same(out[0], out[1])
 
 
 def test_grad_of_non_leaf_hooks_and_retain_grad_as_torch():

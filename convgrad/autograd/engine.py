@@ -7,7 +7,7 @@ Two modes share the walk. The usual one passes NumPy arrays between the nodes' N
 
 import numpy as np
 
-from convgrad.autograd.function import AccumulateGrad, _edge
+from convgrad.autograd.function import AccumulateGrad, RetainGrad, _edge
 from convgrad.autograd.grad_mode import _state
 from convgrad.autograd.graph import call_tensor_backward
 from convgrad.tensor import Tensor
@@ -119,9 +119,10 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False, inputs=
     return results
 
 
-def _captured(node, node_grads, capture, results, inputs, accumulate, as_tensor):
+def _captured(node, node_grads, capture, run, results, inputs, accumulate, as_tensor):
     """Deliver the gradients w.r.t. the requested inputs whose node is ``node``: into ``.grad`` or into
-    ``results`` (a copy of the array: the engine's arrays may be read-only broadcasts or shared)."""
+    ``results`` (a copy of the array: the engine's arrays may be read-only broadcasts or shared). The
+    tensor's hooks run first, as in PyTorch."""
     for nr, i in capture[node]:
         g = node_grads[nr]
         if g is None:
@@ -129,6 +130,13 @@ def _captured(node, node_grads, capture, results, inputs, accumulate, as_tensor)
         t = inputs[i]
         if type(node) is AccumulateGrad:
             g = _run_leaf_hooks(t, g, as_tensor)
+        elif type(node) is RetainGrad:  # a non-leaf with hooks or retain_grad()
+            for hook in node.hooks:
+                r = hook(g if as_tensor else Tensor._make(g))
+                if r is not None:
+                    g = r if as_tensor else r._data
+            if accumulate and t._retains_grad and node in run:
+                continue  # the node's own backward, which runs, keeps it in .grad
         if accumulate:
             _store_grad(t, g, as_tensor)
         else:
@@ -146,7 +154,7 @@ def _walk_arrays(order, grads, capture, run, results, inputs, retain_graph, accu
             owned.discard(id(g))
         if capture is not None:
             if node in capture:
-                _captured(node, node_grads, capture, results, inputs, accumulate, False)
+                _captured(node, node_grads, capture, run, results, inputs, accumulate, False)
             if node not in run:
                 continue
         elif type(node) is AccumulateGrad:
@@ -198,7 +206,7 @@ def _walk_graph(order, grads, capture, run, results, inputs, retain_graph, accum
             continue
         if capture is not None:
             if node in capture:
-                _captured(node, node_grads, capture, results, inputs, accumulate, True)
+                _captured(node, node_grads, capture, run, results, inputs, accumulate, True)
             if node not in run:
                 continue
         elif type(node) is AccumulateGrad:
