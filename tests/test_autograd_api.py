@@ -104,6 +104,20 @@ def test_grad_several_outputs_and_grad_outputs():
     _same(out[0], out[1])
 
 
+def test_grad_wrt_parameters_generator():
+    convgrad.manual_seed(0)
+    model = convgrad.nn.Sequential(convgrad.nn.Linear(3, 4), convgrad.nn.Tanh(), convgrad.nn.Linear(4, 1))
+    loss = model(convgrad.randn(5, 3)).pow(2).mean()
+    grads = convgrad.autograd.grad(loss, model.parameters(), create_graph=True)
+    assert [g.shape for g in grads] == [p.shape for p in model.parameters()]
+    assert all(p.grad is None for p in model.parameters())
+    penalty = sum((g * g).sum() for g in grads)
+    penalty.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    with pytest.raises(TypeError, match="autograd.grad: expected inputs to be a Tensor or a sequence"):
+        convgrad.autograd.grad(loss, 3)
+
+
 def test_unused_and_non_grad_inputs():
     a, b, c = _leaves(convgrad)
     y = (a * b).sum()

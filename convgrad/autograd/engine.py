@@ -279,12 +279,17 @@ def _accumulate_leaf(t, g, routed):
 
 # ---------------------------------------------------------------------- the public entry points
 def _as_tuple(op, name, value):
+    """A Tensor, or any iterable of them (a list, ``model.parameters()``), as a tuple."""
     if isinstance(value, Tensor):
         return (value,)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, Tensor) for v in value):
-        return tuple(value)
-    raise TypeError(f"{op}: expected {name} to be a Tensor or a sequence of Tensors, got "
-                    f"{type(value).__name__}")
+    try:
+        values = tuple(value)
+    except TypeError:
+        values = None
+    if values is None or not all(isinstance(v, Tensor) for v in values):
+        raise TypeError(f"{op}: expected {name} to be a Tensor or a sequence of Tensors, got "
+                        f"{type(value).__name__}")
+    return values
 
 
 def _initial_grads(op, outputs, grad_outputs, create_graph):
