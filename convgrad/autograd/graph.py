@@ -87,3 +87,49 @@ def _not_differentiable(node, grads):
 def constant(array):
     """A Tensor outside the graph (a mask or coefficient of a recorded gradient)."""
     return _tensor_cls()._make(array)
+
+
+# ---------------------------------------------------------------------- shared forms of tensor_backward
+class PointwiseGrad(NumpyFunction):
+    """gx = g f'(x) for an elementwise f, as an op of its own: d(gx)/dg = f'(x), d(gx)/dx = g f''(x).
+    ``op`` is f's node; its class gives ``derivative(ctx, x)`` and ``second_derivative(ctx, x)``."""
+
+    @staticmethod
+    def forward(ctx, g, x, op):
+        ctx.save_for_backward(g, x)
+        ctx.op = op
+        return g * type(op).derivative(op, x).astype(g.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        op = type(ctx.op)
+        need_g, need_x = ctx.needs_input_grad[:2]
+        gg_g = gg * op.derivative(ctx.op, x).astype(gg.dtype, copy=False) if need_g else None
+        gg_x = gg * g * op.second_derivative(ctx.op, x).astype(gg.dtype, copy=False) if need_x else None
+        return gg_g, gg_x, None
+
+
+def pointwise_tensor_backward(ctx, g):
+    """``tensor_backward`` of an elementwise op whose first argument is its only tensor, saved first."""
+    x = saved_as_tensors(ctx)[0]
+    return (PointwiseGrad.apply(g, x, ctx),) + (None,) * (len(ctx._edges) - 1)
+
+
+class LinearGrad(NumpyFunction):
+    """gx = op.backward(g) for an op whose gradient is linear in g and locally constant in its input
+    (pooling), as an op of its own; its gradient is the op's Jacobian applied to the incoming gradient,
+    ``jvp(ctx, v, out_shape)`` of the op's class (the window average again, the pick of each arg-max)."""
+
+    @staticmethod
+    def forward(ctx, g, op):
+        ctx.op, ctx.shape = op, g.shape
+        return type(op).backward(op, g)[0]
+
+    @staticmethod
+    def backward(ctx, v):
+        return type(ctx.op).jvp(ctx.op, v, ctx.shape), None
+
+
+class Scratchpad:
+    """A throwaway ctx, for running an op's forward as the Jacobian of its linear backward."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
-from convgrad.autograd.graph import saved_as_tensors
+from convgrad.autograd.graph import pointwise_tensor_backward, saved_as_tensors
 from convgrad.ops.elementwise import ReLU, keep_where, select
 from convgrad.random import rng
 from convgrad.tensor import Tensor
@@ -64,32 +64,6 @@ def _run(input, inplace, fn, numpy_inplace=None):
 
 
 # ---------------------------------------------------------------------- ReLU family
-class _PointwiseGrad(NumpyFunction):
-    """gx = g f'(x) for an elementwise f, as an op of its own (create_graph): d(gx)/dg = f'(x),
-    d(gx)/dx = g f''(x). ``op`` is f's node, whose class gives ``derivative`` and ``second_derivative``."""
-
-    @staticmethod
-    def forward(ctx, g, x, op):
-        ctx.save_for_backward(g, x)
-        ctx.op = op
-        return g * type(op).derivative(op, x).astype(g.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, gg):
-        g, x = ctx.saved_tensors
-        op = type(ctx.op)
-        need_g, need_x = ctx.needs_input_grad[:2]
-        gg_g = gg * op.derivative(ctx.op, x).astype(gg.dtype, copy=False) if need_g else None
-        gg_x = gg * g * op.second_derivative(ctx.op, x).astype(gg.dtype, copy=False) if need_x else None
-        return gg_g, gg_x, None
-
-
-def _pointwise_tensor_backward(ctx, g):
-    """tensor_backward of an elementwise op whose first argument is its only tensor, saved as ``x``."""
-    (x,) = saved_as_tensors(ctx)[:1]
-    return (_PointwiseGrad.apply(g, x, ctx),) + (None,) * (len(ctx._edges) - 1)
-
-
 class Hardtanh(NumpyFunction):
     """y = min(max(x, lo), hi);  dy/dx = [lo < x < hi] (strict, as PyTorch: no gradient at the bounds)"""
 
@@ -113,7 +87,7 @@ class Hardtanh(NumpyFunction):
     def second_derivative(ctx, x):
         return np.zeros_like(x)
 
-    tensor_backward = staticmethod(_pointwise_tensor_backward)
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 class LeakyReLU(NumpyFunction):
@@ -138,7 +112,7 @@ class LeakyReLU(NumpyFunction):
     def second_derivative(ctx, x):
         return np.zeros_like(x)
 
-    tensor_backward = staticmethod(_pointwise_tensor_backward)
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 class ELU(NumpyFunction):
@@ -171,7 +145,7 @@ class ELU(NumpyFunction):
         a, s, c = ctx.alpha, ctx.scale, ctx.input_scale
         return select(x > 0, 0, np.exp(np.minimum(x, 0) * c) * (a * s * c * c), x.dtype)
 
-    tensor_backward = staticmethod(_pointwise_tensor_backward)
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 def relu(input, inplace=False):
@@ -528,7 +502,7 @@ class GELU(NumpyFunction):
             return (1 - t * t) * (du - x * t * du * du + 0.5 * x * ddu)
         return np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi)) * (2 - x * x)
 
-    tensor_backward = staticmethod(_pointwise_tensor_backward)
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 def gelu(input, approximate="none"):
@@ -573,7 +547,7 @@ class SiLU(NumpyFunction):
         s = _sigmoid(x)
         return s * (1 - s) * (2 + x * (1 - 2 * s))
 
-    tensor_backward = staticmethod(_pointwise_tensor_backward)
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 def silu(input, inplace=False):
@@ -674,7 +648,7 @@ class Softplus(NumpyFunction):
         s = _sigmoid(z)
         return np.where(z > ctx.threshold, 0, ctx.beta * s * (1 - s))
 
-    tensor_backward = staticmethod(_pointwise_tensor_backward)
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 def softplus(input, beta=1.0, threshold=20.0):

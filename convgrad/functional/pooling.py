@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import LinearGrad, Scratchpad
 from convgrad.tensor import Tensor
 
 __all__ = [
@@ -340,7 +341,7 @@ class _MaxPool(NumpyFunction):
     def tensor_backward(ctx, g, *_):
         if g is None:
             return None, None, None
-        return _LinearGrad.apply(g, ctx), None, None
+        return LinearGrad.apply(g, ctx), None, None
 
     @staticmethod
     def jvp(ctx, v, out_shape):
@@ -431,30 +432,11 @@ class _AvgPool(NumpyFunction):
 
     @staticmethod
     def tensor_backward(ctx, g):
-        return _LinearGrad.apply(g, ctx), None, None
+        return LinearGrad.apply(g, ctx), None, None
 
     @staticmethod
     def jvp(ctx, v, out_shape):
-        return _AvgPool.forward(_Scratchpad(), v, ctx.geo, ctx.div)
-
-
-class _Scratchpad:
-    """A throwaway ctx, for running an op's forward as the Jacobian of its linear backward."""
-
-
-class _LinearGrad(NumpyFunction):
-    """gx = op.backward(g) for a pooling op whose gradient is linear in g and locally constant in x, as an
-    op of its own (create_graph); its gradient is the op's Jacobian applied to the incoming gradient
-    (``jvp``): the window average again, or the pick of each window's arg-max."""
-
-    @staticmethod
-    def forward(ctx, g, op):
-        ctx.op, ctx.shape = op, g.shape
-        return type(op).backward(op, g)[0]
-
-    @staticmethod
-    def backward(ctx, v):
-        return type(ctx.op).jvp(ctx.op, v, ctx.shape), None
+        return _AvgPool.forward(Scratchpad(), v, ctx.geo, ctx.div)
 
 
 def _avg_pool(op, nsp, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
@@ -529,7 +511,7 @@ class _GlobalAvgPool(NumpyFunction):
 
     @staticmethod
     def tensor_backward(ctx, g):
-        return _LinearGrad.apply(g, ctx), None
+        return LinearGrad.apply(g, ctx), None
 
     @staticmethod
     def jvp(ctx, v, out_shape):
@@ -558,11 +540,11 @@ class _AdaptiveAvgPool(NumpyFunction):
 
     @staticmethod
     def tensor_backward(ctx, g):
-        return _LinearGrad.apply(g, ctx), None
+        return LinearGrad.apply(g, ctx), None
 
     @staticmethod
     def jvp(ctx, v, out_shape):
-        return _AdaptiveAvgPool.forward(_Scratchpad(), v, ctx.mats)
+        return _AdaptiveAvgPool.forward(Scratchpad(), v, ctx.mats)
 
 
 def _apply_along(x, m, axis):
