@@ -190,6 +190,11 @@ def test_op_without_double_backward_raises_naming_it():
         convgrad.autograd.grad(g.sum(), x)
 
 
+def test_in_place_ops_differentiable_twice():
+    _check_second_order(lambda lib, F, a, b: ((a * b).exp_() * a).tanh().sum()
+                        + (a + b).add_(a).mul_(2).sqrt_().pow(3).sum(), _A * 0.3 + 1, _B * 0.3)
+
+
 def test_create_graph_keeps_float32():
     x = convgrad.randn(3, 4, requires_grad=True)
     (g,) = convgrad.autograd.grad((x.tanh() ** 2).sum(), x, create_graph=True)
