@@ -7,13 +7,12 @@ its NumPy backward and its result gets a node that raises, naming the op, if a l
 
 import numpy as np
 
+from convgrad.autograd import function
 from convgrad.autograd.function import NumpyFunction, _edge
 
 
-def _tensor_cls():  # convgrad.tensor sets function.Tensor when it loads
-    from convgrad.autograd import function
-
-    return function.Tensor
+def _tensor_cls():
+    return function.Tensor  # set by convgrad.tensor when it loads (it imports this layer, not the reverse)
 
 
 def saved_as_tensors(ctx):
