@@ -21,6 +21,13 @@ from convgrad.tensor_methods.shape import ShapeMethods
 _default_dtype = [float32]
 
 
+def _engine():
+    """convgrad.autograd.engine (it imports this module, so it is looked up on first use)."""
+    import convgrad.autograd.engine as engine
+
+    return engine
+
+
 def get_default_dtype():
     return _default_dtype[0]
 
@@ -352,40 +359,18 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         ):
             extras.append(f"dtype=convgrad.{self._data.dtype}")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     # ------------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Compute the gradient of this tensor w.r.t. every leaf that requires grad, adding it to
-        their ``.grad``. A non-scalar needs ``gradient`` (dL/dself)."""
-        from convgrad.autograd.engine import run_backward
-
-        if not self.requires_grad:
-            raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn: call "
-                "backward() on a result computed from tensors with requires_grad=True"
-            )
-        if create_graph:
-            raise NotImplementedError("backward: create_graph (higher-order gradients) is not supported")
-        if gradient is None:
-            if self._data.size != 1:
-                raise RuntimeError(
-                    f"grad can be implicitly created only for scalar outputs; this tensor has shape "
-                    f"{tuple(self.shape)}: pass backward(gradient=...) with dL/d(this tensor)"
-                )
-            g = np.ones(self._data.shape, self._data.dtype)
-        else:
-            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
-            if g.shape != self._data.shape:
-                raise RuntimeError(
-                    f"backward: gradient has shape {tuple(g.shape)}; expected the output's shape "
-                    f"{tuple(self.shape)}"
-                )
-            g = g.astype(self._data.dtype, copy=False)
-        run_backward(self, g, retain_graph=bool(retain_graph))
+        """Add the gradient of this tensor w.r.t. every leaf that requires grad to their ``.grad`` (only to
+        ``inputs``' when given). A non-scalar needs ``gradient`` (dL/dself). ``create_graph=True`` records
+        the gradients, for higher-order derivatives."""
+        _engine().backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                           inputs=inputs)
 
     def detach(self):
         """The same data, cut from the graph (shares memory and the version counter)."""

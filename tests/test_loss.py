@@ -133,7 +133,7 @@ def test_cross_entropy_is_one_fused_op():
     loss = CF.cross_entropy(x, t)
     node = loss.grad_fn
     assert type(node).__name__ == "CrossEntropy"
-    assert [type(n).__name__ for n, _ in node.next_functions() if n is not None] == ["AccumulateGrad"]
+    assert [type(n).__name__ for n, _ in node.next_functions if n is not None] == ["AccumulateGrad"]
     loss.backward()
     p = np.exp(x._data - x._data.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)

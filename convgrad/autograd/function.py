@@ -10,6 +10,7 @@ backward see Tensors, for users who extend convgrad the way they extend PyTorch.
 import numpy as np
 
 from convgrad.autograd.grad_mode import _state
+from convgrad.autograd.names import node_name
 
 Tensor = None  # convgrad.tensor sets this when it loads (it imports this module, not the reverse)
 _recorder = None  # convgrad.onnx's tracer while it records a forward; None otherwise
@@ -22,19 +23,28 @@ class SavedTensorModifiedError(RuntimeError):
 class Node:
     """What every node has: edges to the nodes that produced its inputs."""
 
-    # edges: one entry per forward argument, (node, output_nr, shape, dtype) or None
+    # edges: one entry per forward argument: (node, output_nr, shape, dtype) for a tensor that requires
+    # grad, None for one that does not, False for an argument that is not a tensor (a dim, a stride)
     _edges = ()
     _n_outputs = 1
     _saved = None  # arrays saved for backward
     _saved_versions = None  # [(tensor, version)] checked before backward
     _released = False
-
-    def next_functions(self):
-        return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self._edges)
+    _scalar_operands = False  # a Python number argument counts as an input (PyTorch's a + 1, a * 2)
 
     @property
+    def next_functions(self):
+        """PyTorch's ``((node, output_nr), ...)``, one pair per tensor input: the node that made it (an
+        ``AccumulateGrad`` for a leaf), or ``(None, 0)`` for an input that needs no gradient."""
+        keep_numbers = self._scalar_operands
+        return tuple((e[0], e[1]) if e else (None, 0) for e in self._edges if e is not False or keep_numbers)
+
     def name(self):
-        return type(self).__name__
+        """PyTorch's name for this node (``AddBackward0``, ``ConvolutionBackward0``, ...)."""
+        return node_name(self)
+
+    def __repr__(self):
+        return f"<{node_name(self).rpartition('::')[2]} object at {id(self):#x}>"
 
 
 class AccumulateGrad(Node):
@@ -45,9 +55,6 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         self.variable = variable
 
-    def __repr__(self):
-        return "<AccumulateGrad>"
-
 
 class NumpyFunction(Node):
     """Base of the built-in ops: ``forward(ctx, *arrays, ...) -> array or tuple of arrays`` and
@@ -55,8 +62,12 @@ class NumpyFunction(Node):
 
     needs_input_grad = ()
     _non_differentiable = None
+    _dirty = None
     _tensor_level = False  # Function (PyTorch's form) runs forward on Tensors
     materialize_grads = True
+    # ``tensor_backward(ctx, *grad_tensors)``: the same gradients computed with Tensor ops, so that they
+    # are recorded (create_graph=True, see convgrad.autograd.graph); None: not differentiable twice
+    tensor_backward = None
 
     def save_for_backward(self, *arrays):
         self._saved = arrays
@@ -69,7 +80,10 @@ class NumpyFunction(Node):
         self._non_differentiable = {id(a) for a in arrays}
 
     def mark_dirty(self, *args):
-        pass
+        raise NotImplementedError(
+            f"{type(self).__name__}.mark_dirty: in-place NumpyFunctions are not supported: write the op "
+            "out of place (Tensor methods like add_ apply it in place for you), or subclass "
+            "convgrad.autograd.Function, whose mark_dirty works as PyTorch's")
 
     def set_materialize_grads(self, value):
         self.materialize_grads = bool(value)
@@ -89,23 +103,37 @@ class NumpyFunction(Node):
         """Run forward on the arrays inside ``args``; record this node when a gradient is needed."""
         if _recorder is not None:
             return _recorder(cls, args, kwargs)
+        # the common case (no gradient needed) walks the arguments once; edges are made only when needed
         arrays = []
-        edges = []
         need = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a._data)
                 if a.requires_grad:
                     need = True
-                    edges.append(a)
-                    continue
             else:
                 arrays.append(a)
-            edges.append(None)
-        need = need and _state.enabled
         ctx = cls.__new__(cls)
-        if need:
-            ctx.needs_input_grad = tuple([e is not None for e in edges])
+        if need and _state.enabled:
+            edges, flags = [], []
+            for a in args:
+                if isinstance(a, Tensor):
+                    if a.requires_grad:
+                        node = a.grad_fn
+                        if node is None:
+                            node = a._accumulator
+                            if node is None:
+                                node = a._accumulator = AccumulateGrad(a)
+                        edges.append((node, a._output_nr, a._data.shape, a._data.dtype))
+                        flags.append(True)
+                        continue
+                    edges.append(None)
+                else:
+                    edges.append(False)
+                flags.append(False)
+            ctx.needs_input_grad = tuple(flags)
+        else:
+            need = False
         if cls._tensor_level:
             out = cls._run_forward(ctx, arrays, args, kwargs)
         else:
@@ -114,10 +142,21 @@ class NumpyFunction(Node):
             outs = tuple(_wrap(o) for o in out)
         else:
             outs = None
-            result = _wrap(out)
+            if type(out) is not np.ndarray:  # a NumPy scalar (0-d result): keep what forward saved linked
+                result = _wrap(out)
+                if ctx._saved:
+                    ctx._saved = tuple(result._data if s is out else s for s in ctx._saved)
+            else:
+                result = _new_tensor(Tensor)
+                result._data = out
+        if ctx._dirty is not None:  # after the edges: they point to the inputs' producers, not to ctx
+            if outs is None:
+                (result,) = ctx._take_dirty(args, (result,), need)
+            else:
+                outs = ctx._take_dirty(args, outs, need)
         if not need:
             return outs if outs is not None else result
-        ctx._edges = tuple([None if e is None else _edge(e) for e in edges])
+        ctx._edges = tuple(edges)
         if ctx._saved:
             ctx._record_versions(args, outs if outs is not None else (result,))
         if outs is None:
@@ -142,11 +181,12 @@ class NumpyFunction(Node):
     def _record_versions(self, args, outs):
         """Remember the version of each tensor whose array was saved, to catch later in-place edits."""
         versions = []
+        tensor = Tensor
         for s in self._saved:
             if s is None:
                 continue
             for t in args:
-                if t.__class__ is not int and getattr(t, "_data", None) is s:
+                if isinstance(t, tensor) and t._data is s:
                     versions.append((t, t._vc[0]))
                     break
             else:
@@ -156,11 +196,29 @@ class NumpyFunction(Node):
                         break
         self._saved_versions = versions
 
+    def _take_dirty(self, args, outs, need):
+        """Outputs that are inputs marked dirty (modified in place by forward) are those input tensors
+        themselves, now at a new version and, in a graph, the outputs of this node."""
+        dirty = self._dirty
+        outs = list(outs)
+        for i, o in enumerate(outs):
+            for t in dirty:
+                if t._data is o._data:
+                    if need and t.requires_grad and t.grad_fn is None:
+                        raise RuntimeError(
+                            f"{type(self).__name__}: expected no leaf tensor that requires grad to be "
+                            f"modified in place, got one of shape {tuple(t.shape)} marked dirty (use "
+                            "x.clone() as the input, or run under no_grad)")
+                    t._bump_version()
+                    outs[i] = t
+                    break
+        return tuple(outs)
+
     def _check_versions(self):
         for t, v in self._saved_versions or ():
             if t._vc[0] != v:
                 raise SavedTensorModifiedError(
-                    f"{self.name}: one of the tensors needed for gradient computation has been modified "
+                    f"{self.name()}: one of the tensors needed for gradient computation has been modified "
                     f"by an in-place operation: a tensor of shape {tuple(t.shape)} is at version "
                     f"{t._vc[0]}; expected version {v}. Use an out-of-place operation (e.g. x = x + 1 "
                     "instead of x.add_(1)) or clone the tensor first."
@@ -169,7 +227,7 @@ class NumpyFunction(Node):
     def _call_backward(self, grads):
         if self._released:
             raise RuntimeError(
-                f"{self.name}: trying to backward through the graph a second time, but the values it "
+                f"{self.name()}: trying to backward through the graph a second time, but the values it "
                 "saved for backward were already freed. Pass retain_graph=True to the first backward() "
                 "call if you need to backward through the graph again."
             )
@@ -178,7 +236,7 @@ class NumpyFunction(Node):
     def _release(self):
         """Free what forward kept for backward (the large arrays), keeping the edges."""
         d = self.__dict__
-        kept = {k: d[k] for k in ("_edges", "_n_outputs", "_output_meta", "needs_input_grad") if k in d}
+        kept = {k: d[k] for k in _KEPT if k in d}
         had_state = len(d) > len(kept)
         d.clear()
         d.update(kept)
@@ -201,6 +259,11 @@ class Function(NumpyFunction):
 
     def mark_non_differentiable(self, *tensors):
         self._non_differentiable = {id(t._data) for t in tensors}
+
+    def mark_dirty(self, *tensors):
+        """Declare the input tensors that forward modified in place (and returns): as in PyTorch, the
+        output is then that same tensor, bumped to a new version, with this node as its grad_fn."""
+        self._dirty = tensors
 
     @classmethod
     def _run_forward(cls, ctx, arrays, args, kwargs):
@@ -232,6 +295,10 @@ class Function(NumpyFunction):
         if not isinstance(res, tuple):
             res = (res,)
         return tuple(r._data if isinstance(r, Tensor) else r for r in res)
+
+
+_new_tensor = object.__new__
+_KEPT = ("_edges", "_n_outputs", "_output_meta", "needs_input_grad")
 
 
 def _wrap(array):
@@ -266,6 +333,27 @@ class RetainGrad(NumpyFunction):
         if t._retains_grad:
             t.grad = Tensor._make(g.copy()) if t.grad is None else Tensor._make(t.grad._data + g)
         return g
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        t = ctx.tensor
+        for h in ctx.hooks:
+            r = h(g)
+            if r is not None:
+                g = r
+        if t._retains_grad:
+            t.grad = g if t.grad is None else t.grad + g
+        return g
+
+    # PyTorch keeps hooks off the graph: this node shows as the node it wraps
+    def name(self):
+        inner = self._edges[0]
+        return node_name(inner[0]) if inner else "RetainGrad"
+
+    @property
+    def next_functions(self):
+        inner = self._edges[0]
+        return inner[0].next_functions if inner else ()
 
     @staticmethod
     def attach(t, hook=None):

@@ -11,6 +11,7 @@ import numpy as np
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
+from convgrad.autograd.graph import pointwise_tensor_backward
 from convgrad.ops.elementwise import ReLU, keep_where, select
 from convgrad.ops.reduction import LogSoftmax, Softmax
 from convgrad.random import rng
@@ -70,6 +71,16 @@ class Hardtanh(NumpyFunction):
         inside = (x > ctx.lo) & (x < ctx.hi)
         return keep_where(inside, g), None, None
 
+    @staticmethod
+    def derivative(ctx, x):
+        return (x > ctx.lo) & (x < ctx.hi)
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        return np.zeros_like(x)
+
+    tensor_backward = staticmethod(pointwise_tensor_backward)
+
 
 class LeakyReLU(NumpyFunction):
     """y = x if x > 0 else a x;  dy/dx = 1 if x > 0 else a"""
@@ -84,6 +95,16 @@ class LeakyReLU(NumpyFunction):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return select(x > 0, g, g * ctx.slope, g.dtype), None
+
+    @staticmethod
+    def derivative(ctx, x):
+        return select(x > 0, 1, ctx.slope, x.dtype)
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        return np.zeros_like(x)
+
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 class ELU(NumpyFunction):
@@ -105,6 +126,18 @@ class ELU(NumpyFunction):
         d = np.exp(np.minimum(x, 0) * c)
         d *= a * s * c
         return g * select(x > 0, s, d, g.dtype), None, None, None
+
+    @staticmethod
+    def derivative(ctx, x):
+        a, s, c = ctx.alpha, ctx.scale, ctx.input_scale
+        return select(x > 0, s, np.exp(np.minimum(x, 0) * c) * (a * s * c), x.dtype)
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        a, s, c = ctx.alpha, ctx.scale, ctx.input_scale
+        return select(x > 0, 0, np.exp(np.minimum(x, 0) * c) * (a * s * c * c), x.dtype)
+
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 @checks.typed
@@ -463,6 +496,25 @@ class GELU(NumpyFunction):
         pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return g * (ctx.cdf + x * pdf), None
 
+    @staticmethod
+    def derivative(ctx, x):
+        if ctx.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x))
+        return _normal_cdf(x) + x * np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        """phi(x) (2 - x^2); tanh form: (1 - t^2) (u' - x t u'^2 + x u''/2), u = k (x + c x^3)"""
+        if ctx.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+            du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+            ddu = _SQRT_2_OVER_PI * 6 * _GELU_CUBIC * x
+            return (1 - t * t) * (du - x * t * du * du + 0.5 * x * ddu)
+        return np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi)) * (2 - x * x)
+
+    tensor_backward = staticmethod(pointwise_tensor_backward)
+
 
 @checks.typed
 def gelu(input, approximate="none"):
@@ -495,6 +547,18 @@ class SiLU(NumpyFunction):
         (x,) = ctx.saved_tensors
         s = ctx.s
         return g * (s * (1 + x * (1 - s)))
+
+    @staticmethod
+    def derivative(ctx, x):
+        s = _sigmoid(x)
+        return s * (1 + x * (1 - s))
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        s = _sigmoid(x)
+        return s * (1 - s) * (2 + x * (1 - 2 * s))
+
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 @checks.typed
@@ -587,6 +651,19 @@ class Softplus(NumpyFunction):
         (x,) = ctx.saved_tensors
         z = x * ctx.beta
         return np.where(z > ctx.threshold, g, g * _sigmoid(z)), None, None
+
+    @staticmethod
+    def derivative(ctx, x):
+        z = x * ctx.beta
+        return np.where(z > ctx.threshold, 1, _sigmoid(z))
+
+    @staticmethod
+    def second_derivative(ctx, x):
+        z = x * ctx.beta
+        s = _sigmoid(z)
+        return np.where(z > ctx.threshold, 0, ctx.beta * s * (1 - s))
+
+    tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
 @checks.typed

@@ -7,6 +7,7 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import LinearGrad, Scratchpad
 from convgrad.functional.pooling import _AvgPool, _check_input, _MaxPool, _Windows
 from convgrad.geometry import int_tuple
 
@@ -56,6 +57,15 @@ class _GlobalAvgPool(NumpyFunction):
         np.copyto(dx.reshape(-1, ctx.count), (g / ctx.count).reshape(-1, 1))
         return dx, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return LinearGrad.apply(g, ctx), None
+
+    @staticmethod
+    def jvp(ctx, v, out_shape):
+        means = v.reshape(-1, ctx.count).sum(axis=1) / ctx.count
+        return means.astype(v.dtype, copy=False).reshape(out_shape)
+
 
 class _AdaptiveAvgPool(NumpyFunction):
     """y = A_h x A_w^T per plane, with A the (out, in) averaging matrices of the adaptive windows."""
@@ -75,6 +85,14 @@ class _AdaptiveAvgPool(NumpyFunction):
         for i, m in enumerate(ctx.mats):
             dx = _apply_along(dx, m.T, nd - len(ctx.mats) + i)
         return np.ascontiguousarray(dx), None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return LinearGrad.apply(g, ctx), None
+
+    @staticmethod
+    def jvp(ctx, v, out_shape):
+        return _AdaptiveAvgPool.forward(Scratchpad(), v, ctx.mats)
 
 
 def _apply_along(x, m, axis):

@@ -19,6 +19,7 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import saved_as_tensors
 from convgrad.functional import depthwise, im2col
 from convgrad.functional.im2col import ConvGeometry, scratch
 from convgrad.geometry import OutputSizeError, conv_out_size, conv_transpose_out_size, same_padding
@@ -71,6 +72,18 @@ class _Conv(NumpyFunction):
         super()._release()
         scratch.give(xw)
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        """dL/dx is the transposed convolution of g, dL/dw a convolution of x with g over the batch
+        (``_ConvWeightGrad``), dL/db the sum of g: all recorded ops, for create_graph."""
+        x, w = saved_as_tensors(ctx)
+        geo = ctx.geo
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = _ConvTranspose.apply(g, w, None, _swapped(geo)) if need_x else None
+        gw = _ConvWeightGrad.apply(x, g, geo, w.shape) if need_w else None
+        gb = g.reshape(geo.y4).sum(dim=(0, 2, 3)) if need_b else None
+        return gx, gw, gb, None
+
 
 class _ConvTranspose(NumpyFunction):
     """y = conv's input gradient applied to x (+ b); dL/dx = conv(g, w), dL/dw = x @ cols(g)^T."""
@@ -104,6 +117,69 @@ class _ConvTranspose(NumpyFunction):
         if need_b:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        x, w = saved_as_tensors(ctx)
+        geo = ctx.geo
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = _Conv.apply(g, w, None, _swapped(geo)) if need_x else None
+        gw = _ConvWeightGrad.apply(g, x, geo, w.shape) if need_w else None
+        gb = g.reshape(geo.x4).sum(dim=(0, 2, 3)) if need_b else None
+        return gx, gw, gb, None
+
+
+def _swapped(geo):
+    """The same geometry with the op's input and output shapes exchanged: the transposed convolution
+    that is a convolution's input gradient, or the convolution that is a transposed one's."""
+    return ConvGeometry(geo.x4, geo.w4, geo.y4, geo.stride, geo.pads, geo.dilation, geo.groups,
+                        geo.out_shape, geo.in_shape)
+
+
+class _ConvWeightGrad(NumpyFunction):
+    """dL/dw[o, c, i, j] = sum_(n, y, x) g[n, o, y, x] x_pad[n, c, y*s + i*d, x*s + j*d], the weight
+    gradient of conv(x, w) as an op (create_graph). It is bilinear in (x, g): for an incoming v (weight
+    shaped), dL/dx = conv_transpose(g, v) and dL/dg = conv(x, v)."""
+
+    @staticmethod
+    def forward(ctx, x, g, geo, wshape):
+        x4 = x.reshape(geo.x4)
+        g4 = np.ascontiguousarray(g).reshape(geo.y4)
+        xw = im2col.working(x4, geo)
+        g_cn = None if geo.weight_grad_per_sample() else im2col.to_cn(g4)
+        gw = im2col.grad_weight(xw, g4, geo, g_cn).reshape(wshape)
+        scratch.give(g_cn, xw)
+        ctx.save_for_backward(x, g)
+        ctx.geo = geo
+        return gw
+
+    @staticmethod
+    def backward(ctx, v):
+        x, g = ctx.saved_tensors
+        geo = ctx.geo
+        need_x, need_g = ctx.needs_input_grad[:2]
+        v4 = v.reshape(geo.w4)
+        gx = None
+        if need_x:
+            gx = im2col.grad_input(np.ascontiguousarray(g).reshape(geo.y4), v4, geo).reshape(x.shape)
+        gg = im2col.forward(x.reshape(geo.x4), v4, geo).reshape(g.shape) if need_g else None
+        return gx, gg, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, v):
+        x, g = saved_as_tensors(ctx)
+        geo = ctx.geo
+        need_x, need_g = ctx.needs_input_grad[:2]
+        gx = _ConvTranspose.apply(g.reshape(geo.y4), v, None, _swapped(_four_d(geo))) if need_x else None
+        gg = _Conv.apply(x.reshape(geo.x4), v, None, _four_d(geo)) if need_g else None
+        return (None if gx is None else gx.reshape(x.shape)), (None if gg is None else gg.reshape(g.shape)), \
+            None, None
+
+
+def _four_d(geo):
+    """The geometry on the (N, C, H, W) views themselves."""
+    return ConvGeometry(geo.x4, geo.w4, geo.y4, geo.stride, geo.pads, geo.dilation, geo.groups, geo.x4,
+                        geo.y4)
 
 
 class _Unfold(NumpyFunction):

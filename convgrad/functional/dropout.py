@@ -30,6 +30,10 @@ class Dropout(NumpyFunction):
     def backward(ctx, g):
         return g * ctx.mask, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return g * ctx.mask, None
+
 
 class AlphaDropout(NumpyFunction):
     """y = a (x keep - alpha' (1 - keep)) + a alpha' p: dropped units go to SELU's saturation -alpha'
@@ -43,6 +47,10 @@ class AlphaDropout(NumpyFunction):
 
     @staticmethod
     def backward(ctx, g):
+        return g * ctx.scale, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
         return g * ctx.scale, None, None
 
 

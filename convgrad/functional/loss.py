@@ -11,6 +11,8 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import saved_as_tensors
+from convgrad.ops.elementwise import Where
 from convgrad.tensor import _promote
 
 __all__ = [
@@ -115,6 +117,8 @@ class PointwiseLoss(NumpyFunction):
             ad = np.abs(d)
             loss = np.where(ad < param, 0.5 * d * d, param * (ad - 0.5 * param))
         ctx.d, ctx.kind, ctx.param, ctx.reduction = d, kind, param, reduction
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(x, t)  # for create_graph: the graph's x and t, not copies
         return _reduce(loss, reduction)
 
     @staticmethod
@@ -129,6 +133,24 @@ class PointwiseLoss(NumpyFunction):
             gd = np.where(np.abs(d) < b, d * (1 / b), np.sign(d)) * gs
         else:
             gd = np.where(np.abs(d) < b, d, b * np.sign(d)) * gs
+        need_x, need_t = ctx.needs_input_grad[:2]
+        return (gd if need_x else None), (-gd if need_t else None), None, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        x, t = saved_as_tensors(ctx)[:2]
+        d, kind, b = ctx.d, ctx.kind, ctx.param
+        if ctx.reduction == "mean":
+            g = g * (1 / d.size) if d.size else g * 0
+        diff = x - t
+        if kind == "mse":
+            gd = 2 * g * diff
+        elif kind == "l1" or (kind == "smooth_l1" and b == 0):
+            gd = g * np.sign(d)
+        elif kind == "smooth_l1":
+            gd = g * Where.apply(np.abs(d) < b, diff * (1 / b), np.sign(d).astype(d.dtype))
+        else:
+            gd = g * Where.apply(np.abs(d) < b, diff, (b * np.sign(d)).astype(d.dtype))
         need_x, need_t = ctx.needs_input_grad[:2]
         return (gd if need_x else None), (-gd if need_t else None), None, None, None
 
@@ -271,6 +293,14 @@ class NLLLoss(NumpyFunction):
         np.put_along_axis(gx, ctx.t[:, None], (-(ctx.wt * gs))[:, None], axis=1)
         return gx, None, None, None, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        # linear in g and constant in x: g times the gradient for g = 1
+        unit = NLLLoss.backward(ctx, np.ones(g.shape, g.dtype))[0]
+        if g.ndim:  # reduction='none': one g per sample, broadcast over the classes
+            return g.unsqueeze(1) * unit, None, None, None, None
+        return g * unit, None, None, None, None
+
 
 class CrossEntropy(NumpyFunction):
     """Fused log-softmax + NLL over the classes (axis 1): l_n = -sum_c q_(n,c) log softmax(x_n)_c with q the
@@ -287,6 +317,8 @@ class CrossEntropy(NumpyFunction):
         logp -= np.log(s)
         wb = None if weight is None else _class_weight_view(weight, x.ndim)
         ctx.p, ctx.reduction, ctx.smoothing, ctx.wb = p, reduction, smoothing, wb
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(x)  # for create_graph
         eps_c = smoothing / n_classes
         if target.dtype.kind == "f":  # class probabilities
             ctx.probs = True
@@ -342,6 +374,34 @@ class CrossEntropy(NumpyFunction):
         at_t = np.take_along_axis(gx, ctx.ti, axis=1)
         np.put_along_axis(gx, ctx.ti, at_t - coef_t[:, None], axis=1)
         return gx.astype(p.dtype, copy=False), None, None, None, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        """dL/dx = g (softmax(x) A - C), A and C constant: A the per-sample weight of softmax(x) (from the
+        NumPy backward with g = 1, which is p A - C)."""
+        (x,) = saved_as_tensors(ctx)
+        p, e, wb = ctx.p, ctx.smoothing, ctx.wb
+        ones = np.ones(g.shape, g.dtype)
+        gs = _grad_scale(ones, ctx.reduction, ctx.denominator)
+        if ctx.probs:
+            gs = np.expand_dims(gs, 1) if np.ndim(gs) else gs
+            a = np.sum(ctx.wq, axis=1, keepdims=True) * gs
+        else:
+            gs = np.broadcast_to(gs, ctx.wt.shape)
+            a = (1 - e) * ctx.wt * gs
+            if e > 0:
+                wsum = p.shape[1] if wb is None else np.sum(wb)
+                a = a + (e / p.shape[1]) * np.where(ctx.valid, gs, 0) * wsum
+            a = a[:, None]
+        unit = CrossEntropy.backward(ctx, ones)[0]
+        c = (p * a - unit).astype(p.dtype, copy=False)
+        gb = g.unsqueeze(1) if g.ndim else g
+        gx = gb * (x.softmax(1) * a.astype(p.dtype, copy=False) - c)
+        gt = None
+        if ctx.probs and ctx.needs_input_grad[1]:
+            coef = -(1 - e) * gs * (1 if wb is None else wb)
+            gt = gb * x.log_softmax(1) * np.asarray(coef, p.dtype)
+        return gx, gt, None, None, None, None
 
 
 def _batched(input, target, probs):

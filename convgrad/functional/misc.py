@@ -8,6 +8,7 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import saved_as_tensors
 from convgrad.ops.shape import PadConstant
 from convgrad.tensor import Tensor, _promote, get_default_dtype
 
@@ -465,6 +466,17 @@ class Linear(NumpyFunction):
         gb = None
         if need_b:  # a bias of another broadcastable shape: the engine sums g down to it
             gb = g2.sum(axis=0) if ctx.bias_per_feature else g
+        return gx, gw, gb
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        x, w = saved_as_tensors(ctx)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        w2 = w.reshape(1, -1) if w.ndim == 1 else w
+        g2 = g.reshape(-1, w2.shape[0])
+        gx = (g2 @ w2).reshape(x.shape) if need_x else None
+        gw = (g2.t() @ x.reshape(-1, x.shape[-1])).reshape(w.shape) if need_w else None
+        gb = (g2.sum(dim=0) if ctx.bias_per_feature else g) if need_b else None
         return gx, gw, gb
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import saved_as_tensors
 
 __all__ = [
     "batch_norm",
@@ -113,9 +114,10 @@ class _BatchNormTrain(NumpyFunction):
             y3 += _tile(b, L)
         stats.extend((mean, var))
         if ctx.needs_input_grad:
-            ctx.xc, ctx.invstd, ctx.scale, ctx.shape = xc, invstd, scale, x.shape
+            ctx.xc, ctx.invstd, ctx.scale, ctx.shape, ctx.eps = xc, invstd, scale, x.shape, eps
             ctx.wshape = None if weight is None else weight.shape
             ctx.bshape = None if bias is None else bias.shape
+            ctx.save_for_backward(x, weight)  # for create_graph (and the in-place check)
         return y
 
     @staticmethod
@@ -140,6 +142,29 @@ class _BatchNormTrain(NumpyFunction):
             dw = (sgx * invstd).reshape(ctx.wshape)
         if need_b:
             db = sg.reshape(ctx.bshape)
+        return dx, dw, db, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        """The same gradients from x with Tensor ops: x_hat = (x - mean) invstd per channel,
+        dx = w invstd (g - mean(g) - x_hat mean(g x_hat)), dw = sum(g x_hat), db = sum(g)."""
+        x, w = saved_as_tensors(ctx)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        n, c = ctx.shape[:2]
+        x3, g3 = x.reshape(n, c, -1), g.reshape(n, c, -1)
+        xc = x3 - x3.mean(dim=(0, 2), keepdim=True)
+        invstd = ((xc * xc).mean(dim=(0, 2), keepdim=True) + ctx.eps) ** -0.5
+        xhat = xc * invstd
+        dx = dw = db = None
+        if need_x:
+            scale = invstd if w is None else w.reshape(1, c, 1) * invstd
+            dx = scale * (g3 - g3.mean(dim=(0, 2), keepdim=True)
+                          - xhat * (g3 * xhat).mean(dim=(0, 2), keepdim=True))
+            dx = dx.reshape(ctx.shape)
+        if need_w:
+            dw = (g3 * xhat).sum(dim=(0, 2)).reshape(ctx.wshape)
+        if need_b:
+            db = g3.sum(dim=(0, 2)).reshape(ctx.bshape)
         return dx, dw, db, None, None
 
 

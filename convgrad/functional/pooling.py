@@ -19,6 +19,7 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import LinearGrad, Scratchpad
 from convgrad.geometry import OutputSizeError, conv_transpose_out_size, int_tuple, pool_out_size, window_span
 from convgrad.tensor import Tensor
 
@@ -307,6 +308,19 @@ class _MaxPool(NumpyFunction):
             return None, None, None
         return _max_backward(g, ctx.code, ctx.geo, ctx.lead), None, None
 
+    @staticmethod
+    def tensor_backward(ctx, g, *_):
+        if g is None:
+            return None, None, None
+        return LinearGrad.apply(g, ctx), None, None
+
+    @staticmethod
+    def jvp(ctx, v, out_shape):
+        """Each output takes v at its window's arg-max."""
+        src = ctx.geo.pad(v, 0) if ctx.geo.padded else v
+        pos = ctx.geo.padded_positions(ctx.code, ctx.lead)
+        return src.reshape(-1)[pos.reshape(-1)].reshape(out_shape)
+
 
 def _max_pool(op, nsp, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     _check_input(op, input, nsp, kinds="fiu" if nsp == 2 else "f")  # PyTorch's 1-D max pool takes floats only
@@ -386,6 +400,16 @@ class _AvgPool(NumpyFunction):
                 view[...] = gs
 
         return _scatter(write, ctx.geo, ctx.lead, g.dtype), None, None
+
+
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return LinearGrad.apply(g, ctx), None, None
+
+    @staticmethod
+    def jvp(ctx, v, out_shape):
+        return _AvgPool.forward(Scratchpad(), v, ctx.geo, ctx.div)
 
 
 def _avg_pool(op, nsp, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):

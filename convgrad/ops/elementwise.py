@@ -4,6 +4,7 @@ input's shape, so no op here reduces over broadcast axes itself."""
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import constant, saved_as_tensors
 
 # Selecting by a mask through the values' bits: np.where branches per element and, on the unpredictable
 # masks of activations (ReLU of a conv output), runs ~10x slower than these three vectorised passes.
@@ -40,6 +41,8 @@ def select(mask, a, b, dtype):
 class Add(NumpyFunction):
     """y = a + b"""
 
+    _scalar_operands = True  # x * 2: the 2 is an input, as in PyTorch's next_functions
+
     @staticmethod
     def forward(ctx, a, b):
         return np.add(a, b)
@@ -48,9 +51,15 @@ class Add(NumpyFunction):
     def backward(ctx, g):
         return g, g
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return g, g
+
 
 class Sub(NumpyFunction):
     """y = a - b"""
+
+    _scalar_operands = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -60,9 +69,15 @@ class Sub(NumpyFunction):
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
 
 class Mul(NumpyFunction):
     """y = a * b;  dy/da = b, dy/db = a"""
+
+    _scalar_operands = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -77,9 +92,17 @@ class Mul(NumpyFunction):
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None), (g * a if need_b else None)
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        a, b = saved_as_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
 
 class Div(NumpyFunction):
     """y = a / b;  dy/da = 1/b, dy/db = -a/b^2"""
+
+    _scalar_operands = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -95,6 +118,12 @@ class Div(NumpyFunction):
         gb = -g * a / (b * b) if need_b else None
         return ga, gb
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        a, b = saved_as_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
+
 
 class Neg(NumpyFunction):
     @staticmethod
@@ -103,6 +132,10 @@ class Neg(NumpyFunction):
 
     @staticmethod
     def backward(ctx, g):
+        return -g
+
+    @staticmethod
+    def tensor_backward(ctx, g):
         return -g
 
 
@@ -128,6 +161,19 @@ class Pow(NumpyFunction):
             gb = np.where(a == 0, 0, gb).astype(g.dtype, copy=False)  # PyTorch's convention at a = 0
         return ga, gb
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        a, b, y = saved_as_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        ga = gb = None
+        if need_a:
+            ga = g * 2 * a if (np.isscalar(b) and b == 2) else g * b * a ** (b - 1)
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * y * a.log()
+            gb = gb.masked_fill(constant(a._data == 0), 0)  # PyTorch's convention at a = 0
+        return ga, gb
+
 
 class Exp(NumpyFunction):
     """y = e^x;  dy/dx = y"""
@@ -143,6 +189,11 @@ class Exp(NumpyFunction):
         (y,) = ctx.saved_tensors
         return g * y
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = saved_as_tensors(ctx)
+        return g * y
+
 
 class Log(NumpyFunction):
     """y = ln x;  dy/dx = 1/x"""
@@ -155,6 +206,11 @@ class Log(NumpyFunction):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        return g / x
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (x,) = saved_as_tensors(ctx)
         return g / x
 
 
@@ -172,6 +228,11 @@ class Sqrt(NumpyFunction):
         (y,) = ctx.saved_tensors
         return g / (2 * y)
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = saved_as_tensors(ctx)
+        return g / (2 * y)
+
 
 class Abs(NumpyFunction):
     """y = |x|;  dy/dx = sign(x) (0 at 0, as PyTorch)"""
@@ -183,6 +244,11 @@ class Abs(NumpyFunction):
 
     @staticmethod
     def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * np.sign(x)
+
+    @staticmethod
+    def tensor_backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g * np.sign(x)
 
@@ -198,6 +264,11 @@ class Sin(NumpyFunction):
         (x,) = ctx.saved_tensors
         return g * np.cos(x)
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (x,) = saved_as_tensors(ctx)
+        return g * x.cos()
+
 
 class Cos(NumpyFunction):
     @staticmethod
@@ -209,6 +280,11 @@ class Cos(NumpyFunction):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return -g * np.sin(x)
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (x,) = saved_as_tensors(ctx)
+        return -g * x.sin()
 
 
 class Tanh(NumpyFunction):
@@ -223,6 +299,11 @@ class Tanh(NumpyFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
+        return g * (1 - y * y)
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = saved_as_tensors(ctx)
         return g * (1 - y * y)
 
 
@@ -243,6 +324,11 @@ class Sigmoid(NumpyFunction):
         (y,) = ctx.saved_tensors
         return g * y * (1 - y)
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = saved_as_tensors(ctx)
+        return g * y * (1 - y)
+
 
 class ReLU(NumpyFunction):
     """y = max(x, 0);  dy/dx = [x > 0]"""
@@ -257,6 +343,11 @@ class ReLU(NumpyFunction):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return keep_where(y > 0, g)
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y > 0).astype(g.dtype)  # the mask is piecewise constant: no second derivative
 
 
 class Clamp(NumpyFunction):
@@ -278,6 +369,16 @@ class Clamp(NumpyFunction):
             mask &= x <= ctx.hi
         return keep_where(mask, g), None, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        mask = np.ones(x.shape, g.dtype)
+        if ctx.lo is not None:
+            mask *= x >= ctx.lo
+        if ctx.hi is not None:
+            mask *= x <= ctx.hi
+        return g * mask, None, None
+
 
 class Maximum(NumpyFunction):
     """y = max(a, b); ties share the gradient equally, as PyTorch."""
@@ -292,6 +393,12 @@ class Maximum(NumpyFunction):
         a, b = ctx.saved_tensors
         wa = (a > b) + 0.5 * (a == b)
         return (g * wa).astype(g.dtype, copy=False), (g * (1 - wa)).astype(g.dtype, copy=False)
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wa = ((a > b) + 0.5 * (a == b)).astype(g.dtype)
+        return g * wa, g * (1 - wa)
 
 
 class Minimum(NumpyFunction):
@@ -308,6 +415,12 @@ class Minimum(NumpyFunction):
         wa = (a < b) + 0.5 * (a == b)
         return (g * wa).astype(g.dtype, copy=False), (g * (1 - wa)).astype(g.dtype, copy=False)
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wa = ((a < b) + 0.5 * (a == b)).astype(g.dtype)
+        return g * wa, g * (1 - wa)
+
 
 class Where(NumpyFunction):
     """y = cond ? a : b"""
@@ -320,6 +433,10 @@ class Where(NumpyFunction):
     @staticmethod
     def backward(ctx, g):
         return None, select(ctx.cond, g, 0, g.dtype), select(ctx.cond, 0, g, g.dtype)
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return None, Where.apply(ctx.cond, g, 0), Where.apply(ctx.cond, 0, g)
 
 
 class Cast(NumpyFunction):
@@ -334,6 +451,10 @@ class Cast(NumpyFunction):
     def backward(ctx, g):
         return g.astype(ctx.dtype), None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return Cast.apply(g, ctx.dtype), None
+
 
 class Clone(NumpyFunction):
     """A copy in C order (``clone`` and ``contiguous``)."""
@@ -344,4 +465,8 @@ class Clone(NumpyFunction):
 
     @staticmethod
     def backward(ctx, g):
+        return g
+
+    @staticmethod
+    def tensor_backward(ctx, g):
         return g

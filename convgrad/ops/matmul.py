@@ -3,6 +3,7 @@
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import saved_as_tensors
 
 
 class MatMul(NumpyFunction):
@@ -40,4 +41,24 @@ class MatMul(NumpyFunction):
             if b.ndim == 1:
                 gb = gb[..., 0]
                 gb = gb.reshape(-1, b.shape[0]).sum(0) if gb.ndim > 1 else gb
+        return ga, gb
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        a, b = saved_as_tensors(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        g2 = g.unsqueeze(-2) if a.ndim == 1 else g
+        if b.ndim == 1:
+            g2 = g2.unsqueeze(-1)
+        ga = gb = None
+        if need_a:
+            ga = g2 @ b2.transpose(-1, -2)  # the engine sums broadcast batch dims back
+            if a.ndim == 1:
+                ga = ga.squeeze(-2)
+        if need_b:
+            gb = a2.transpose(-1, -2) @ g2
+            if b.ndim == 1:
+                gb = gb.squeeze(-1)
         return ga, gb

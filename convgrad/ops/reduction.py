@@ -3,6 +3,7 @@
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.graph import saved_as_tensors
 
 
 def _expand_back(g, shape, axis, keepdim):
@@ -11,6 +12,16 @@ def _expand_back(g, shape, axis, keepdim):
         return g.reshape((1,) * len(shape))
     if not keepdim:
         g = np.expand_dims(g, axis)
+    return g
+
+
+def _expand_back_tensor(g, shape, axis, keepdim):
+    """``_expand_back`` with Tensor ops (create_graph)."""
+    if axis is None:
+        return g.reshape((1,) * len(shape))
+    if not keepdim:
+        for a in sorted(axis) if isinstance(axis, tuple) else (axis,):
+            g = g.unsqueeze(a)
     return g
 
 
@@ -27,6 +38,10 @@ class Sum(NumpyFunction):
         g = _expand_back(g, ctx.shape, ctx.axis, ctx.keepdim)
         return np.broadcast_to(g, ctx.shape), None, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return _expand_back_tensor(g, ctx.shape, ctx.axis, ctx.keepdim).expand(ctx.shape), None, None
+
 
 class Mean(NumpyFunction):
     """y = (1/n) sum_i x_i;  dy/dx_i = 1/n"""
@@ -42,6 +57,11 @@ class Mean(NumpyFunction):
     def backward(ctx, g):
         g = _expand_back(g, ctx.shape, ctx.axis, ctx.keepdim) / ctx.n
         return np.broadcast_to(g, ctx.shape), None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        g = _expand_back_tensor(g, ctx.shape, ctx.axis, ctx.keepdim) / ctx.n
+        return g.expand(ctx.shape), None, None
 
 
 class MaxAll(NumpyFunction):
@@ -67,6 +87,13 @@ class MaxAll(NumpyFunction):
         mask = x == y
         count = mask.sum(axis=ctx.axis, keepdims=True)
         return (mask * (g / count)).astype(g.dtype, copy=False), None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        x, y = ctx.saved_tensors
+        g = _expand_back_tensor(g, x.shape, ctx.axis, ctx.keepdim)
+        mask = x == y
+        return g * (mask / mask.sum(axis=ctx.axis, keepdims=True)).astype(g.dtype), None, None
 
 
 class MinAll(MaxAll):
@@ -104,6 +131,14 @@ class MaxDim(NumpyFunction):
             g = np.expand_dims(g, ctx.dim)
         np.put_along_axis(gx, ctx.idx, g, ctx.dim)
         return gx, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g, _gidx):
+        if g.ndim < len(ctx.shape):
+            g = g.unsqueeze(ctx.dim)
+        onehot = np.zeros(ctx.shape, g.dtype)
+        np.put_along_axis(onehot, ctx.idx, 1, ctx.dim)
+        return g * onehot, None, None
 
 
 class MinDim(MaxDim):
@@ -158,6 +193,13 @@ class LogSumExp(NumpyFunction):
         g = _expand_back(g, x.shape, ctx.axis, ctx.keepdim)
         return g * np.exp(x - y), None, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (x, _) = saved_as_tensors(ctx)
+        g = _expand_back_tensor(g, x.shape, ctx.axis, ctx.keepdim)
+        axis = tuple(range(x.ndim)) if ctx.axis is None else ctx.axis
+        return g * (x - x.logsumexp(axis, keepdim=True)).exp(), None, None
+
 
 class Prod(NumpyFunction):
     """y = prod x;  dy/dx_i = prod_{j != i} x_j (computed without dividing, so zeros are fine)"""
@@ -207,6 +249,12 @@ class Softmax(NumpyFunction):
         gy -= y * np.sum(gy, axis=ctx.dim, keepdims=True)
         return gy, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = saved_as_tensors(ctx)
+        gy = g * y
+        return gy - y * gy.sum(dim=ctx.dim, keepdim=True), None
+
 
 class LogSoftmax(NumpyFunction):
     """y_i = x_i - m - ln sum_j e^(x_j - m), m = max_j x_j;  dL/dx = g - e^y sum_j g_j"""
@@ -227,3 +275,8 @@ class LogSoftmax(NumpyFunction):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return g - np.exp(y) * np.sum(g, axis=ctx.dim, keepdims=True), None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        (y,) = saved_as_tensors(ctx)
+        return g - y.exp() * g.sum(dim=ctx.dim, keepdim=True), None

@@ -18,6 +18,10 @@ class Reshape(NumpyFunction):
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return Reshape.apply(g, ctx.shape), None
+
 
 class Permute(NumpyFunction):
     """y = x with axes reordered by ``dims``; the gradient is permuted back by the inverse order."""
@@ -31,6 +35,10 @@ class Permute(NumpyFunction):
     def backward(ctx, g):
         return np.transpose(g, np.argsort(ctx.dims)), None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return Permute.apply(g, tuple(int(d) for d in np.argsort(ctx.dims))), None
+
 
 class Expand(NumpyFunction):
     """A broadcast view; the engine sums the gradient back to the input's shape."""
@@ -41,6 +49,10 @@ class Expand(NumpyFunction):
 
     @staticmethod
     def backward(ctx, g):
+        return g, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
         return g, None
 
 
@@ -61,6 +73,13 @@ class Repeat(NumpyFunction):
         g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
         return g, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        split = []
+        for r, n in zip(ctx.reps, ctx.shape):
+            split += [r, n]
+        return g.reshape(split).sum(dim=tuple(range(0, len(split), 2))), None
+
 
 class Cat(NumpyFunction):
     """y = [x_1, x_2, ...] joined along ``dim``; each gradient is its slice of g."""
@@ -75,6 +94,10 @@ class Cat(NumpyFunction):
     def backward(ctx, g):
         return (None, *np.split(g, ctx.bounds, axis=ctx.dim))
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return (None, *Split.apply(g, [int(b) for b in ctx.bounds], ctx.dim))
+
 
 class Stack(NumpyFunction):
     """y = [x_1, x_2, ...] stacked along a new axis ``dim``."""
@@ -88,6 +111,11 @@ class Stack(NumpyFunction):
     def backward(ctx, g):
         return (None, *(np.take(g, i, axis=ctx.dim) for i in range(g.shape[ctx.dim])))
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        lead = (slice(None),) * ctx.dim
+        return (None, *(g[lead + (i,)] for i in range(g.shape[ctx.dim])))
+
 
 class Split(NumpyFunction):
     """Views of consecutive pieces of x along ``dim``; the gradient joins the pieces' gradients."""
@@ -100,6 +128,10 @@ class Split(NumpyFunction):
     @staticmethod
     def backward(ctx, *gs):
         return np.concatenate(gs, axis=ctx.dim), None, None
+
+    @staticmethod
+    def tensor_backward(ctx, *gs):
+        return Cat.apply(ctx.dim, *gs), None, None
 
 
 class PadConstant(NumpyFunction):
@@ -123,6 +155,14 @@ class PadConstant(NumpyFunction):
             g = gx
         return g, None, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        g = g[tuple(slice(b, b + n) for (b, _), n in zip(ctx.pos, ctx.shape))]
+        if ctx.shape != ctx.in_shape:  # back into the cropped border, as zeros
+            widths = tuple((c.start, n - c.stop) for c, n in zip(ctx.crop, ctx.in_shape))
+            g = PadConstant.apply(g, widths, 0)
+        return g, None, None
+
 
 class GetItem(NumpyFunction):
     """y = x[index]; backward scatters g into zeros at the indexed places, adding where an integer-array
@@ -142,6 +182,10 @@ class GetItem(NumpyFunction):
         else:
             gx[ctx.index] = g
         return gx, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return IndexBackward.apply(g, ctx.shape, ctx.index, ctx.advanced), None
 
 
 class SetItem(NumpyFunction):
@@ -180,6 +224,10 @@ class Gather(NumpyFunction):
         np.add.at(gx, tuple(idx), g)
         return gx, None, None
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return GatherBackward.apply(g, ctx.shape, ctx.dim, ctx.index), None, None
+
 
 class Flip(NumpyFunction):
     @staticmethod
@@ -190,6 +238,56 @@ class Flip(NumpyFunction):
     @staticmethod
     def backward(ctx, g):
         return np.flip(g, ctx.dims), None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return Flip.apply(g, ctx.dims), None
+
+
+class IndexBackward(NumpyFunction):
+    """y = zeros(shape) with g put (added, for integer-array indices) at ``index``: GetItem's backward as
+    an op of its own, for create_graph; its gradient is GetItem again."""
+
+    @staticmethod
+    def forward(ctx, g, shape, index, advanced):
+        ctx.index = index
+        gx = np.zeros(shape, g.dtype)
+        if advanced:
+            np.add.at(gx, index, g)
+        else:
+            gx[index] = g
+        return gx
+
+    @staticmethod
+    def backward(ctx, gg):
+        return gg[ctx.index], None, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, gg):
+        return GetItem.apply(gg, ctx.index), None, None, None
+
+
+class GatherBackward(NumpyFunction):
+    """y = zeros(shape) with g added at the places Gather took along ``dim`` (Gather's backward as an op,
+    for create_graph); its gradient is Gather again."""
+
+    @staticmethod
+    def forward(ctx, g, shape, dim, index):
+        ctx.dim, ctx.index = dim, index
+        gx = np.zeros(shape, g.dtype)
+        idx = [np.arange(n).reshape([-1 if k == a else 1 for k in range(g.ndim)])
+               for a, n in enumerate(g.shape)]
+        idx[dim] = index
+        np.add.at(gx, tuple(idx), g)
+        return gx
+
+    @staticmethod
+    def backward(ctx, gg):
+        return np.take_along_axis(gg, ctx.index, ctx.dim), None, None, None
+
+    @staticmethod
+    def tensor_backward(ctx, gg):
+        return Gather.apply(gg, ctx.dim, ctx.index), None, None, None
 
 
 def _is_advanced(index):

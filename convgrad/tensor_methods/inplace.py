@@ -135,7 +135,11 @@ class InPlaceMethods(TensorBase):
 
 
 def _redirect_saved(node, old, new):
-    """After an in-place op, the node saved ``old`` (the result); it now lives in ``new``."""
+    """After an in-place op, the node saved ``old`` (the result); it now lives in ``new``: the saved array
+    too, so create_graph finds the tensor it belongs to (and ``old``'s buffer is freed)."""
     versions = node._saved_versions
     if versions:
         node._saved_versions = [(new if t is old else t, new._vc[0] if t is old else v) for t, v in versions]
+        saved, a, b = node._saved, old._data, new._data
+        if saved and a.dtype == b.dtype and a.shape == b.shape:
+            node._saved = tuple(b if s is a else s for s in saved)
