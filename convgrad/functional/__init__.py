@@ -9,3 +9,4 @@ from convgrad.functional.loss import *  # noqa: F401,F403
 from convgrad.functional.misc import *  # noqa: F401,F403
 from convgrad.functional.normalization import *  # noqa: F401,F403
 from convgrad.functional.pooling import *  # noqa: F401,F403
+from convgrad.functional.smooth_activation import *  # noqa: F401,F403

@@ -23,7 +23,7 @@ _SHORT_ROWS = 8  # output widths up to this use this kernel (measured, see above
 
 
 def applies(geo):
-    """Whether the convolution described by ``geo`` (see ``convolution._Geometry``) is depthwise with
+    """Whether the convolution described by ``geo`` (see ``im2col.ConvGeometry``) is depthwise with
     channel multiplier 1."""
     N, C = geo.x4[:2]
     O, Cg = geo.w4[:2]
@@ -81,7 +81,15 @@ class DepthwiseConv(NumpyFunction):
             ctx.geo, ctx.wt = geo, wt
             ctx.xp = xp if ctx.needs_input_grad[1] else None
             ctx.wshape = w.shape
+            ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w)  # for create_graph only
         return np.ascontiguousarray(y.transpose(0, 3, 1, 2)).reshape(geo.out_shape)
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        """As any convolution's (a depthwise one is a grouped convolution): recorded ops, for create_graph."""
+        from convgrad.functional.convolution import _Conv  # convolution imports this module
+
+        return _Conv.tensor_backward(ctx, g)
 
     @staticmethod
     def backward(ctx, gy):

@@ -11,9 +11,10 @@ from convgrad.tensor import Tensor
 from ._common import ExportError, _onnx
 
 # the op modules (by path: convgrad.functional re-exports functions under some of their names)
-_act, _conv, _dw, _drop, _misc, _norm, _pool, _apool, _backward_hook, _ew, _mm, _red, _shape = (
+_act, _smooth, _conv, _dw, _drop, _misc, _norm, _pool, _apool, _backward_hook, _ew, _mm, _red, _shape = (
     import_module(m) for m in (
-    "convgrad.functional.activation", "convgrad.functional.convolution", "convgrad.functional.depthwise",
+    "convgrad.functional.activation", "convgrad.functional.smooth_activation",
+    "convgrad.functional.convolution", "convgrad.functional.depthwise",
     "convgrad.functional.dropout",
     "convgrad.functional.misc", "convgrad.functional.normalization", "convgrad.functional.pooling",
     "convgrad.functional.adaptive_pooling",
@@ -133,19 +134,19 @@ def _activation(g, rec):
     op, x = rec.op, rec.args[0]
     xn = g.name(x)
     simple = {_ew.ReLU: "Relu", _ew.Sigmoid: "Sigmoid", _ew.Tanh: "Tanh", _ew.Exp: "Exp", _ew.Log: "Log",
-              _ew.Sqrt: "Sqrt", _ew.Abs: "Abs", _ew.Neg: "Neg", _act.Softsign: "Softsign",
-              _act.Hardswish: "HardSwish", _ew.Sin: "Sin", _ew.Cos: "Cos"}
+              _ew.Sqrt: "Sqrt", _ew.Abs: "Abs", _ew.Neg: "Neg", _smooth.Softsign: "Softsign",
+              _smooth.Hardswish: "HardSwish", _ew.Sin: "Sin", _ew.Cos: "Cos"}
     if op in simple:
         return g.node(simple[op], [xn])
     if op is _act.LeakyReLU:
         return g.node("LeakyRelu", [xn], alpha=float(rec.args[1]))
-    if op is _act.Hardsigmoid:
+    if op is _smooth.Hardsigmoid:
         return g.node("HardSigmoid", [xn], alpha=1 / 6, beta=0.5)
     if op in (_act.Hardtanh, _ew.Clamp):
         lo, hi = rec.args[1], rec.args[2]
         return g.node("Clip", [xn, g.name(lo, x.dtype) if lo is not None else "",
                                g.name(hi, x.dtype) if hi is not None else ""])
-    if op is _act.SiLU:
+    if op is _smooth.SiLU:
         return g.node("Mul", [xn, g.node("Sigmoid", [xn])])
     if op is _act.ELU:
         alpha, scale, input_scale = rec.args[1:]
@@ -157,7 +158,7 @@ def _activation(g, rec):
         if scale == 1.0 and math.isclose(input_scale * alpha, 1.0):
             return g.node("Celu", [xn], alpha=float(alpha))
         raise ExportError(f"ELU with alpha={alpha}, scale={scale}, input_scale={input_scale} has no ONNX op")
-    if op is _act.GELU:
+    if op is _smooth.GELU:
         approximate = rec.args[1]
         if g.opset >= 20:
             return g.node("Gelu", [xn], approximate=approximate)
@@ -166,13 +167,13 @@ def _activation(g, rec):
         one = g.const(np.asarray(1.0, dt), "one")
         if approximate == "tanh":  # x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
             cube = g.node("Mul", [g.node("Mul", [xn, xn]), xn])
-            inner = g.node("Add", [xn, g.node("Mul", [cube, g.const(np.asarray(_act._GELU_CUBIC, dt))])])
-            t = g.node("Tanh", [g.node("Mul", [inner, g.const(np.asarray(_act._SQRT_2_OVER_PI, dt))])])
+            inner = g.node("Add", [xn, g.node("Mul", [cube, g.const(np.asarray(_smooth._GELU_CUBIC, dt))])])
+            t = g.node("Tanh", [g.node("Mul", [inner, g.const(np.asarray(_smooth._SQRT_2_OVER_PI, dt))])])
         else:  # x (1 + erf(x / sqrt 2)) / 2
             t = g.node("Erf", [g.node("Mul", [xn, g.const(np.asarray(1 / math.sqrt(2), dt))])])
         return g.node("Mul", [g.node("Mul", [xn, half]), g.node("Add", [t, one])])
-    if op in (_act.Softmax, _act.LogSoftmax):
-        return g.node("Softmax" if op is _act.Softmax else "LogSoftmax", [xn], axis=int(rec.args[1]))
+    if op in (_red.Softmax, _red.LogSoftmax):
+        return g.node("Softmax" if op is _red.Softmax else "LogSoftmax", [xn], axis=int(rec.args[1]))
     raise AssertionError(op)
 
 
@@ -419,8 +420,8 @@ EXPORTERS = {
 EXPORTERS.update({op: _binary for op in _BINARY})
 EXPORTERS.update({op: _activation for op in (
     _ew.ReLU, _ew.Sigmoid, _ew.Tanh, _ew.Exp, _ew.Log, _ew.Sqrt, _ew.Abs, _ew.Neg, _ew.Sin, _ew.Cos,
-    _ew.Clamp, _act.LeakyReLU, _act.Hardsigmoid, _act.Hardtanh, _act.Hardswish, _act.SiLU, _act.ELU,
-    _act.GELU, _act.Softsign, _act.Softmax, _act.LogSoftmax)})
+    _ew.Clamp, _act.LeakyReLU, _smooth.Hardsigmoid, _act.Hardtanh, _smooth.Hardswish, _smooth.SiLU, _act.ELU,
+    _smooth.GELU, _smooth.Softsign, _red.Softmax, _red.LogSoftmax)})
 
 
 def supported_ops():

@@ -10,8 +10,8 @@ import numpy as np
 import convgrad
 import convgrad.nn.functional as F
 from convgrad.autograd.function import NumpyFunction
-from convgrad.functional import activation as _act
 from convgrad.functional import misc as _misc
+from convgrad.functional import smooth_activation as _smooth
 from convgrad.tensor import Tensor
 
 from ._common import BackendError, _onnx
@@ -256,7 +256,7 @@ class _Erf(NumpyFunction):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        y = _act._normal_cdf(x * np.asarray(math.sqrt(2), x.dtype))
+        y = _smooth._normal_cdf(x * np.asarray(math.sqrt(2), x.dtype))
         return (2 * y - 1).astype(x.dtype, copy=False)
 
     @staticmethod
