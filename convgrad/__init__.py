@@ -3,8 +3,10 @@
 The API follows PyTorch's, so ``import convgrad as torch`` runs a PyTorch CNN script on convgrad.
 """
 
-from convgrad import autograd, random  # noqa: F401
+from convgrad import accelerator, amp, autograd, backends, cuda, random  # noqa: F401
+from convgrad.amp import autocast  # noqa: F401
 from convgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from convgrad.devices import device  # noqa: F401
 from convgrad.dtypes import (  # noqa: F401
     bool_,
     double,
@@ -52,7 +54,6 @@ from convgrad.tensor import (  # noqa: F401
     chunk,
     concat,
     concatenate,
-    device,
     from_numpy,
     get_default_dtype,
     is_tensor,
@@ -111,41 +112,6 @@ def is_floating_point(t):
 
 def var_mean(input, dim=None, unbiased=True, keepdim=False):
     return input.var(dim, unbiased, keepdim), input.mean(dim, keepdim)
-
-
-class _Cuda:
-    """PyTorch scripts ask ``torch.cuda.is_available()``; convgrad answers no."""
-
-    @staticmethod
-    def is_available():
-        return False
-
-    @staticmethod
-    def device_count():
-        return 0
-
-    @staticmethod
-    def manual_seed(value):
-        pass
-
-    manual_seed_all = manual_seed
-
-
-cuda = _Cuda()
-
-
-class _Backends:
-    class mps:
-        @staticmethod
-        def is_available():
-            return False
-
-    class cudnn:
-        deterministic = True
-        benchmark = False
-
-
-backends = _Backends()
 
 
 _num_threads = [None]

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from convgrad.autograd.grad_mode import no_grad
+from convgrad.devices import check_device, device
 from convgrad.nn.parameter import Buffer, Parameter
-from convgrad.tensor import Tensor, _check_device
+from convgrad.tensor import Tensor
 
 _hook_ids = itertools.count()
 
@@ -534,14 +535,14 @@ class Module:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``: floating point parameters
         and buffers take the dtype; any device but the CPU raises."""
         dtype = kwargs.get("dtype")
-        _check_device(kwargs.get("device"))
+        check_device(kwargs.get("device"), "Module.to")
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
             elif a is None:
                 continue
-            elif isinstance(a, str) or type(a).__name__ == "device":
-                _check_device(a)
+            elif isinstance(a, (str, device)):
+                check_device(a, "Module.to")
             else:
                 dtype = a
         if dtype is None:
@@ -557,7 +558,7 @@ class Module:
         return self
 
     def cuda(self, device=None):
-        raise RuntimeError("convgrad runs on the CPU only: Module.cuda() is not available")
+        check_device(f"cuda:{device}" if isinstance(device, int) else device or "cuda", "Module.cuda")
 
     def float(self):
         return self._cast_floats(np.float32)
