@@ -46,8 +46,8 @@ from convgrad.factories import (  # noqa: F401
 )
 from convgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: F401
 from convgrad.serialization import load, save  # noqa: F401
-from convgrad.tensor import (  # noqa: F401
-    Tensor,
+from convgrad.tensor import Tensor, device, get_default_dtype, set_default_dtype  # noqa: F401
+from convgrad.tensor_functions import (  # noqa: F401
     as_tensor,
     bmm,
     cat,
@@ -55,13 +55,11 @@ from convgrad.tensor import (  # noqa: F401
     concat,
     concatenate,
     from_numpy,
-    get_default_dtype,
     is_tensor,
     matmul,
     maximum,
     minimum,
     mm,
-    set_default_dtype,
     split,
     stack,
     tensor,

@@ -1,12 +1,21 @@
 """``Tensor``: a NumPy array plus what reverse-mode autodiff needs (``requires_grad``, ``grad``,
-``grad_fn``). Every differentiable method calls an op from ``convgrad.ops``."""
+``grad_fn``). Every differentiable method calls an op from ``convgrad.ops`` by name; the reductions, shape
+methods and in-place methods are in ``convgrad.tensor_methods``, the ``convgrad.*`` functions on tensors
+(``cat``, ``where``, ``matmul``, ...) in ``convgrad.tensor_functions``."""
 
 import numbers
 
 import numpy as np
 
-from convgrad.autograd.grad_mode import _state, no_grad
+from convgrad.autograd import function
+from convgrad.autograd.function import RemovableHandle, RetainGrad
+from convgrad.autograd.grad_mode import _state
 from convgrad.dtypes import bool_, float16, float32, float64, int32, int64
+from convgrad.ops import elementwise
+from convgrad.ops import shape as shape_ops
+from convgrad.tensor_methods.inplace import InPlaceMethods
+from convgrad.tensor_methods.reduction import ReductionMethods
+from convgrad.tensor_methods.shape import ShapeMethods
 
 _default_dtype = [float32]
 
@@ -110,7 +119,7 @@ def _promote(a, b):
 _UNVERSIONED = (0,)
 
 
-class Tensor:
+class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
     compute gradients of a scalar with respect to every tensor that ``requires_grad``.
 
@@ -145,6 +154,10 @@ class Tensor:
         if requires_grad:
             t.requires_grad = True
         return t
+
+    @staticmethod
+    def _new(array):
+        return Tensor._make(array)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -380,18 +393,18 @@ class Tensor:
             return
         if not self._retains_grad:
             self._retains_grad = True
-            _RetainGrad.attach(self)
+            RetainGrad.attach(self)
 
     def register_hook(self, hook):
         """``hook(grad) -> new grad or None``, called when the gradient w.r.t. this tensor is computed."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
-            return _RetainGrad.attach(self, hook)
+            return RetainGrad.attach(self, hook)
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        return _Handle(self._hooks, hook)
+        return RemovableHandle(self._hooks, hook)
 
     # ------------------------------------------------------------------ dtype and device
     def to(self, *args, **kwargs):
@@ -447,7 +460,7 @@ class Tensor:
     def _binary(self, other, op, reverse=False):
         if not reverse and type(other) is Tensor and other._data.dtype == self._data.dtype:
             if other._data.shape != self._data.shape:
-                _broadcast_check(op.__name__.lower(), self, other)
+                tensor_functions._broadcast_check(op.__name__.lower(), self, other)
             return op.apply(self, other)
         if not isinstance(other, Tensor):
             if isinstance(other, np.ndarray):
@@ -455,7 +468,7 @@ class Tensor:
             elif not isinstance(other, numbers.Number):
                 return NotImplemented
         if isinstance(other, Tensor) and other._data.shape != self._data.shape:
-            _broadcast_check(op.__name__.lower(), self, other)
+            tensor_functions._broadcast_check(op.__name__.lower(), self, other)
         dt = _promote(self, other)
         a = self if self._data.dtype == dt else self.to(dt)
         if isinstance(other, Tensor):
@@ -467,32 +480,32 @@ class Tensor:
         return op.apply(a, b)
 
     def __add__(self, other):
-        return self._binary(other, _ops.Add)
+        return self._binary(other, elementwise.Add)
 
     def __radd__(self, other):
-        return self._binary(other, _ops.Add)
+        return self._binary(other, elementwise.Add)
 
     def __sub__(self, other):
-        return self._binary(other, _ops.Sub)
+        return self._binary(other, elementwise.Sub)
 
     def __rsub__(self, other):
-        return self._binary(other, _ops.Sub, reverse=True)
+        return self._binary(other, elementwise.Sub, reverse=True)
 
     def __mul__(self, other):
-        return self._binary(other, _ops.Mul)
+        return self._binary(other, elementwise.Mul)
 
     def __rmul__(self, other):
-        return self._binary(other, _ops.Mul)
+        return self._binary(other, elementwise.Mul)
 
     def __truediv__(self, other):
         if self._data.dtype.kind != "f" and not (isinstance(other, Tensor) and other._data.dtype.kind == "f"):
             return self.float() / other
-        return self._binary(other, _ops.Div)
+        return self._binary(other, elementwise.Div)
 
     def __rtruediv__(self, other):
         if self._data.dtype.kind != "f":
             return other / self.float()
-        return self._binary(other, _ops.Div, reverse=True)
+        return self._binary(other, elementwise.Div, reverse=True)
 
     def __floordiv__(self, other):
         o = other._data if isinstance(other, Tensor) else other
@@ -503,19 +516,19 @@ class Tensor:
         return Tensor._make(np.mod(self._data, o))
 
     def __pow__(self, exponent):
-        return self._binary(exponent, _ops.Pow)
+        return self._binary(exponent, elementwise.Pow)
 
     def __rpow__(self, base):
-        return self._binary(base, _ops.Pow, reverse=True)
+        return self._binary(base, elementwise.Pow, reverse=True)
 
     def __matmul__(self, other):
-        return matmul(self, other)
+        return tensor_functions.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return matmul(as_tensor(other), self)
+        return tensor_functions.matmul(tensor_functions.as_tensor(other), self)
 
     def __neg__(self):
-        return _ops.Neg.apply(self)
+        return elementwise.Neg.apply(self)
 
     def __pos__(self):
         return self
@@ -541,16 +554,16 @@ class Tensor:
         return self ** exponent
 
     def matmul(self, other):
-        return matmul(self, other)
+        return tensor_functions.matmul(self, other)
 
     def mm(self, other):
-        return matmul(self, other)
+        return tensor_functions.matmul(self, other)
 
     def bmm(self, other):
-        return matmul(self, other)
+        return tensor_functions.matmul(self, other)
 
     def dot(self, other):
-        return matmul(self, other)
+        return tensor_functions.matmul(self, other)
 
     subtract, multiply, divide, true_divide = sub, mul, div, div
 
@@ -638,34 +651,34 @@ class Tensor:
         return op.apply(self)
 
     def exp(self):
-        return self._float_op(_ops.Exp)
+        return self._float_op(elementwise.Exp)
 
     def log(self):
-        return self._float_op(_ops.Log)
+        return self._float_op(elementwise.Log)
 
     def sqrt(self):
-        return self._float_op(_ops.Sqrt)
+        return self._float_op(elementwise.Sqrt)
 
     def rsqrt(self):
         return 1 / self.sqrt()
 
     def sin(self):
-        return self._float_op(_ops.Sin)
+        return self._float_op(elementwise.Sin)
 
     def cos(self):
-        return self._float_op(_ops.Cos)
+        return self._float_op(elementwise.Cos)
 
     def tanh(self):
-        return self._float_op(_ops.Tanh)
+        return self._float_op(elementwise.Tanh)
 
     def sigmoid(self):
-        return self._float_op(_ops.Sigmoid)
+        return self._float_op(elementwise.Sigmoid)
 
     def relu(self):
-        return _ops.ReLU.apply(self)
+        return elementwise.ReLU.apply(self)
 
     def abs(self):
-        return _ops.Abs.apply(self)
+        return elementwise.Abs.apply(self)
 
     def neg(self):
         return -self
@@ -694,27 +707,27 @@ class Tensor:
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             out = self
             if min is not None:
-                out = maximum(out, min if isinstance(min, Tensor) else as_tensor(min, dtype=self.dtype))
+                out = out.maximum(tensor_functions.as_tensor(min, dtype=self.dtype))
             if max is not None:
-                out = minimum(out, max if isinstance(max, Tensor) else as_tensor(max, dtype=self.dtype))
+                out = out.minimum(tensor_functions.as_tensor(max, dtype=self.dtype))
             return out
-        return _ops.Clamp.apply(self, min, max)
+        return elementwise.Clamp.apply(self, min, max)
 
     clip = clamp
 
     def maximum(self, other):
-        return maximum(self, other)
+        return tensor_functions.maximum(self, other)
 
     def minimum(self, other):
-        return minimum(self, other)
+        return tensor_functions.minimum(self, other)
 
     def where(self, condition, other):
-        return where(condition, self, other)
+        return tensor_functions.where(condition, self, other)
 
     def masked_fill(self, mask, value):
         mask = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
         v = value.item() if isinstance(value, Tensor) else value
-        return where(Tensor._make(mask), Tensor._make(np.asarray(v, self.dtype)), self)
+        return tensor_functions.where(Tensor._make(mask), Tensor._make(np.asarray(v, self.dtype)), self)
 
     def softmax(self, dim):
         from convgrad.functional import softmax
@@ -726,425 +739,21 @@ class Tensor:
 
         return log_softmax(self, dim)
 
-    # ------------------------------------------------------------------ reductions
-    def sum(self, dim=None, keepdim=False, dtype=None):
-        if self._data.dtype.kind in "bi" and dtype is None:
-            dtype = int64
-        if self._data.dtype.kind not in "fc":
-            return Tensor._make(np.sum(self._data, axis=self._dims(dim), keepdims=keepdim, dtype=dtype))
-        return _ops.Sum.apply(self, self._dims(dim), keepdim)
-
-    def mean(self, dim=None, keepdim=False, dtype=None):
-        x = self if dtype is None else self.to(dtype)
-        if x._data.dtype.kind != "f":
-            raise RuntimeError(
-                f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
-                f"complex dtype. Got: {x._data.dtype}"
-            )
-        return _ops.Mean.apply(x, self._dims(dim), keepdim)
-
-    def _max_min(self, dim, keepdim, all_op, dim_op, other_fn):
-        if isinstance(dim, Tensor):
-            return other_fn(self, dim)
-        if dim is None:
-            if self._data.size == 0:
-                raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
-            return all_op.apply(self, None, False)
-        vals, idx = dim_op.apply(self, self._dim(dim), keepdim)
-        return _MaxResult(vals, idx)
-
-    def max(self, dim=None, keepdim=False):
-        return self._max_min(dim, keepdim, _ops.MaxAll, _ops.MaxDim, maximum)
-
-    def min(self, dim=None, keepdim=False):
-        return self._max_min(dim, keepdim, _ops.MinAll, _ops.MinDim, minimum)
-
-    def amax(self, dim=(), keepdim=False):
-        return _ops.MaxAll.apply(self, self._dims(dim), keepdim)
-
-    def amin(self, dim=(), keepdim=False):
-        return _ops.MinAll.apply(self, self._dims(dim), keepdim)
-
-    def argmax(self, dim=None, keepdim=False):
-        if dim is None:
-            return Tensor._make(np.asarray(np.argmax(self._data), np.int64))
-        d = self._dim(dim)
-        return Tensor._make(np.argmax(self._data, axis=d, keepdims=keepdim).astype(np.int64))
-
-    def argmin(self, dim=None, keepdim=False):
-        if dim is None:
-            return Tensor._make(np.asarray(np.argmin(self._data), np.int64))
-        d = self._dim(dim)
-        return Tensor._make(np.argmin(self._data, axis=d, keepdims=keepdim).astype(np.int64))
-
-    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        if correction is None:
-            correction = 1 if unbiased is None or unbiased else 0
-        return _ops.Var.apply(self, self._dims(dim), correction, keepdim)
-
-    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        return self.var(dim, unbiased, keepdim, correction).sqrt()
-
-    def logsumexp(self, dim, keepdim=False):
-        return _ops.LogSumExp.apply(self, self._dims(dim), keepdim)
-
-    def prod(self, dim=None, keepdim=False):
-        return _ops.Prod.apply(self, None if dim is None else self._dim(dim), keepdim)
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2 or p == "fro":
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        if p == float("inf"):
-            return self.abs().amax(dim if dim is not None else (), keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
-
-    def topk(self, k, dim=-1, largest=True, sorted=True):
-        d = self._dim(dim)
-        if not 0 <= k <= self.shape[d]:
-            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {self.shape[d]}")
-        key = -self._data if largest else self._data
-        idx = np.argsort(key, axis=d, kind="stable")
-        idx = np.take(idx, np.arange(k), axis=d).astype(np.int64)
-        return _TopkResult(self.gather(d, Tensor._make(idx)), Tensor._make(idx))
-
-    def sort(self, dim=-1, descending=False):
-        d = self._dim(dim)
-        key = -self._data if descending else self._data
-        idx = np.argsort(key, axis=d, kind="stable").astype(np.int64)
-        return _TopkResult(self.gather(d, Tensor._make(idx)), Tensor._make(idx))
-
-    def argsort(self, dim=-1, descending=False):
-        return self.sort(dim, descending)[1]
-
-    def cumsum(self, dim):
-        return Tensor._make(np.cumsum(self._data, axis=self._dim(dim)))
-
-    # ------------------------------------------------------------------ shapes
-    def _shape_arg(self, shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        shape = tuple(int(s) for s in shape)
-        if shape.count(-1) > 1:
-            raise RuntimeError("only one dimension can be inferred (got more than one -1)")
-        known = int(np.prod([s for s in shape if s != -1]))
-        n = self._data.size
-        if (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n):
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
-        return shape
-
-    def reshape(self, *shape):
-        shape = self._shape_arg(shape)
-        if shape == self._data.shape:
-            return self
-        return _ops.Reshape.apply(self, shape)
-
-    def view(self, *shape):
-        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
-            return self.to(shape[0])
-        shape = self._shape_arg(shape)
-        # a view needs a layout-compatible shape, as in PyTorch
-        try:
-            v = self._data.view()
-            v.shape = shape
-        except AttributeError:
-            raise RuntimeError(
-                f"view size is not compatible with input tensor's size and stride (shape "
-                f"{tuple(self.shape)} -> {shape}): use .reshape(...) instead"
-            ) from None
-        return _ops.Reshape.apply(self, shape)
-
-    def view_as(self, other):
-        return self.view(other.shape)
-
-    def reshape_as(self, other):
-        return self.reshape(other.shape)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        if self._data.ndim == 0:
-            return self.reshape(1)
-        s, e = self._dim(start_dim), self._dim(end_dim)
-        if s > e:
-            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-        shp = self._data.shape
-        return self.reshape(shp[:s] + (-1 if 0 not in shp[s:e + 1] else 0,) + shp[e + 1:])
-
-    def unflatten(self, dim, sizes):
-        d = self._dim(dim)
-        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
-
-    def permute(self, *dims):
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
-        if len(dims) != self._data.ndim:
-            raise RuntimeError(
-                f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
-                f"length of the desired ordering of dimensions i.e. input.dim() = {self._data.ndim} is not "
-                f"equal to len(dims) = {len(dims)}"
-            )
-        dims = tuple(self._dim(d) for d in dims)
-        if len(set(dims)) != len(dims):
-            raise RuntimeError(f"permute(): duplicate dims are not allowed (got {dims})")
-        return _ops.Permute.apply(self, dims)
-
-    def transpose(self, dim0, dim1):
-        dims = list(range(self._data.ndim))
-        a, b = self._dim(dim0), self._dim(dim1)
-        dims[a], dims[b] = dims[b], dims[a]
-        return _ops.Permute.apply(self, tuple(dims))
-
-    swapaxes = transpose
-
-    def t(self):
-        if self._data.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D")
-        return self.transpose(0, 1) if self._data.ndim == 2 else self
-
-    def squeeze(self, dim=None):
-        if dim is None:
-            shape = tuple(s for s in self._data.shape if s != 1)
-        else:
-            dims = self._dims(dim)
-            dims = (dims,) if isinstance(dims, numbers.Integral) else dims
-            shape = tuple(s for i, s in enumerate(self._data.shape) if not (i in dims and s == 1))
-        return self.reshape(shape)
-
-    def unsqueeze(self, dim):
-        d = self._dim(dim, self._data.ndim + 1)
-        return self.reshape(self._data.shape[:d] + (1,) + self._data.shape[d:])
-
-    def expand(self, *sizes):
-        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-            sizes = tuple(sizes[0])
-        if len(sizes) < self._data.ndim:
-            raise RuntimeError(
-                f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
-                f"number of dimensions in the tensor ({self._data.ndim})"
-            )
-        lead = len(sizes) - self._data.ndim
-        shape = []
-        for i, s in enumerate(sizes):
-            cur = self._data.shape[i - lead] if i >= lead else 1
-            if s == -1:
-                if i < lead:
-                    raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
-                s = cur
-            if cur != s and cur != 1:
-                raise RuntimeError(
-                    f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
-                    f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
-                    f"{list(self._data.shape)}"
-                )
-            shape.append(s)
-        return _ops.Expand.apply(self, tuple(shape))
-
-    def expand_as(self, other):
-        return self.expand(other.shape)
-
-    def repeat(self, *reps):
-        if len(reps) == 1 and isinstance(reps[0], (tuple, list)):
-            reps = tuple(reps[0])
-        if len(reps) < self._data.ndim:
-            raise RuntimeError(
-                "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
-            )
-        return _ops.Repeat.apply(self, tuple(reps))
-
-    def contiguous(self):
-        if self._data.flags.c_contiguous:
-            return self
-        return _ops.Clone.apply(self)
-
-    def clone(self):
-        return _ops.Clone.apply(self)
-
-    def split(self, split_size, dim=0):
-        return split(self, split_size, dim)
-
-    def chunk(self, chunks, dim=0):
-        return chunk(self, chunks, dim)
-
-    def unbind(self, dim=0):
-        d = self._dim(dim)
-        return tuple(t.squeeze(d) for t in split(self, 1, d))
-
-    def flip(self, *dims):
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
-        return _ops.Flip.apply(self, tuple(self._dim(d) for d in dims))
-
-    def gather(self, dim, index):
-        d = self._dim(dim)
-        idx = index._data if isinstance(index, Tensor) else np.asarray(index)
-        if idx.dtype.kind not in "iu":
-            raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
-        return _ops.Gather.apply(self, d, idx)
-
-    def index_select(self, dim, index):
-        d = self._dim(dim)
-        idx = index._data if isinstance(index, Tensor) else np.asarray(index)
-        return self[(slice(None),) * d + (idx,)]
-
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, index):
         index = _index_arrays(index, self._data.shape)
-        return _ops.GetItem.apply(self, index)
+        return shape_ops.GetItem.apply(self, index)
 
     def __setitem__(self, index, value):
         index = _index_arrays(index, self._data.shape)
         v = value._data if isinstance(value, Tensor) else value
         if (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) and _state.enabled:
             self._check_inplace()
-            result = _SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
+            result = shape_ops.SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
             self._rebase(result)
         else:
             self._data[index] = v
             self._bump_version()
-
-    # ------------------------------------------------------------------ in-place
-    def _check_inplace(self):
-        if self.requires_grad and self.grad_fn is None and _state.enabled:
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation: wrap the "
-                "update in `with convgrad.no_grad():` (as optimisers do) or use an out-of-place op"
-            )
-
-    def _rebase(self, result):
-        """In-place on a tensor in the graph: take result's values into our buffer and its node as ours."""
-        self._data[...] = result._data
-        self._bump_version()
-        self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
-        self.requires_grad = result.requires_grad
-        if self.grad_fn is not None:
-            _redirect_saved(self.grad_fn, result, self)
-
-    def _inplace(self, fn, *args):
-        """Apply ``fn`` (an out-of-place method) in place."""
-        if _state.enabled and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
-                                                         for a in args)):
-            self._check_inplace()
-            self._rebase(fn(self, *args))
-            return self
-        with no_grad():
-            r = fn(self, *args)
-        np.copyto(self._data, r._data, casting="same_kind")
-        self._bump_version()
-        return self
-
-    def add_(self, other, alpha=1):
-        return self._inplace(lambda s, o: s.add(o, alpha=alpha), other)
-
-    def sub_(self, other, alpha=1):
-        return self._inplace(lambda s, o: s.sub(o, alpha=alpha), other)
-
-    def mul_(self, other):
-        return self._inplace(Tensor.__mul__, other)
-
-    def div_(self, other):
-        return self._inplace(Tensor.__truediv__, other)
-
-    def pow_(self, e):
-        return self._inplace(Tensor.__pow__, e)
-
-    def clamp_(self, min=None, max=None):
-        return self._inplace(lambda s: s.clamp(min, max))
-
-    def neg_(self):
-        return self._inplace(Tensor.__neg__)
-
-    def exp_(self):
-        return self._inplace(Tensor.exp)
-
-    def sqrt_(self):
-        return self._inplace(Tensor.sqrt)
-
-    def relu_(self):
-        return self._inplace(Tensor.relu)
-
-    def __iadd__(self, other):
-        return self.add_(other)
-
-    def __isub__(self, other):
-        return self.sub_(other)
-
-    def __imul__(self, other):
-        return self.mul_(other)
-
-    def __itruediv__(self, other):
-        return self.div_(other)
-
-    def zero_(self):
-        return self.fill_(0)
-
-    def fill_(self, value):
-        if _state.enabled and self.requires_grad:
-            self._check_inplace()
-        v = value.item() if isinstance(value, Tensor) else value
-        self._data.fill(v)
-        self._bump_version()
-        return self
-
-    def copy_(self, src):
-        src_t = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
-        if _state.enabled and (self.requires_grad or src_t.requires_grad):
-            self._check_inplace()
-            r = _ops.Cast.apply(src_t.expand(self.shape), self.dtype) if src_t.dtype != self.dtype else \
-                _ops.Clone.apply(src_t.expand(self.shape))
-            self._rebase(r)
-            return self
-        np.copyto(self._data, np.broadcast_to(src_t._data, self._data.shape), casting="unsafe")
-        self._bump_version()
-        return self
-
-    def uniform_(self, a=0.0, b=1.0, generator=None):
-        from convgrad.random import rng
-
-        return self._fill_random(rng(generator).uniform(a, b, self._data.shape))
-
-    def normal_(self, mean=0.0, std=1.0, generator=None):
-        from convgrad.random import rng
-
-        return self._fill_random(rng(generator).normal(mean, std, self._data.shape))
-
-    def bernoulli_(self, p=0.5, generator=None):
-        from convgrad.random import rng
-
-        return self._fill_random(rng(generator).random(self._data.shape) < p)
-
-    def _fill_random(self, values):
-        if _state.enabled and self.requires_grad:
-            self._check_inplace()
-        self._data[...] = values
-        self._bump_version()
-        return self
-
-
-class _MaxResult(tuple):
-    """(values, indices), also readable as ``.values`` and ``.indices``."""
-
-    def __new__(cls, values, indices):
-        return super().__new__(cls, (values, indices))
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
-
-
-_TopkResult = _MaxResult
-
-
-class _Handle:
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
 
 
 def _index_arrays(index, shape):
@@ -1182,258 +791,9 @@ def _index_arrays(index, shape):
     return index
 
 
-def _redirect_saved(node, old, new):
-    """After an in-place op, the node saved ``old`` (the result); it now lives in ``new``."""
-    versions = node._saved_versions
-    if versions:
-        node._saved_versions = [(new if t is old else t, new._vc[0] if t is old else v) for t, v in versions]
+# The engine wraps op results in Tensors; it cannot import this module (which imports the ops, which import
+# the engine), so the class is handed to it here, once, when it exists.
+function.Tensor = Tensor
 
-
-# ---------------------------------------------------------------------- module-level functions
-def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor holding a copy of ``data`` (floats become float32, ints int64, as in PyTorch)."""
-    _check_device(device)
-    arr = _infer_array(data, _dtype_of(dtype))
-    t = Tensor._make(np.array(arr, copy=True))
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def as_tensor(data, dtype=None, device=None):
-    """``data`` as a tensor, sharing memory with a NumPy array or Tensor when the dtype allows."""
-    _check_device(device)
-    if isinstance(data, Tensor):
-        return data if dtype is None or data.dtype == np.dtype(dtype) else data.to(dtype)
-    return Tensor._make(_infer_array(data, _dtype_of(dtype)))
-
-
-def from_numpy(array):
-    """A tensor sharing memory with ``array``."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
-    return Tensor._make(array)
-
-
-def is_tensor(obj):
-    return isinstance(obj, Tensor)
-
-
-def _to_tensor(x, like=None):
-    if isinstance(x, Tensor):
-        return x
-    dt = like.dtype if like is not None and isinstance(x, numbers.Number) else None
-    return Tensor._make(_infer_array(x, dt))
-
-
-def matmul(a, b):
-    """Matrix product of two tensors (NumPy/PyTorch ``matmul`` semantics)."""
-    a, b = _to_tensor(a), _to_tensor(b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError(
-            f"matmul: both arguments need at least 1 dimension, got {a.ndim}D and {b.ndim}D tensors"
-        )
-    ka = a.shape[-1]
-    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if ka != kb:
-        sa = "x".join(map(str, a.shape[-2:] if a.ndim > 1 else (1,) + a.shape))
-        sb = "x".join(map(str, b.shape[-2:] if b.ndim > 1 else b.shape + (1,)))
-        raise RuntimeError(
-            f"matmul: shapes cannot be multiplied ({sa} and {sb}): the first's last dimension ({ka}) "
-            f"must equal the second's {'first' if b.ndim == 1 else 'second-to-last'} dimension ({kb})"
-        )
-    if a.ndim > 2 and b.ndim > 2:
-        try:
-            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        except ValueError:
-            raise RuntimeError(
-                f"matmul: batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not broadcast"
-            ) from None
-    if a.dtype != b.dtype:
-        dt = _promote(a, b)
-        a, b = a.to(dt), b.to(dt)
-    return _ops.MatMul.apply(a, b)
-
-
-mm = bmm = matmul
-
-
-def _broadcast_check(name, *ts):
-    try:
-        return np.broadcast_shapes(*(t.shape for t in ts))
-    except ValueError:
-        shapes = " and ".join(str(tuple(t.shape)) for t in ts)
-        raise RuntimeError(f"{name}: the shapes {shapes} do not broadcast") from None
-
-
-def maximum(a, b):
-    a, b = _to_tensor(a), _to_tensor(b, a)
-    _broadcast_check("maximum", a, b)
-    return _ops.Maximum.apply(a, b)
-
-
-def minimum(a, b):
-    a, b = _to_tensor(a), _to_tensor(b, a)
-    _broadcast_check("minimum", a, b)
-    return _ops.Minimum.apply(a, b)
-
-
-def where(condition, input=None, other=None):
-    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
-    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
-    if input is None and other is None:
-        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
-    if cond.dtype != bool:
-        raise RuntimeError(f"where: expected condition to be a boolean tensor, but got {cond.dtype}")
-    ref = input if isinstance(input, Tensor) else other
-    a = _to_tensor(input, ref)
-    b = _to_tensor(other, ref)
-    if a.dtype != b.dtype:
-        dt = _promote(a, b)
-        a, b = a.to(dt), b.to(dt)
-    _broadcast_check("where", Tensor._make(cond), a, b)
-    return _ops.Where.apply(cond, a, b)
-
-
-def cat(tensors, dim=0):
-    """Join tensors along an existing ``dim``; all other sizes must agree."""
-    tensors = [_to_tensor(t) for t in tensors]
-    if not tensors:
-        raise RuntimeError("cat(): expected a non-empty list of Tensors")
-    ref = tensors[0]
-    d = ref._dim(dim)
-    for i, t in enumerate(tensors):
-        if t.ndim != ref.ndim or t.shape[:d] + t.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
-            raise RuntimeError(
-                f"cat(): sizes of tensors must match except in dimension {d}; expected "
-                f"{tuple(ref.shape)} (any size at dim {d}), got {tuple(t.shape)} for tensor {i}"
-            )
-    dt = ref.dtype
-    for t in tensors[1:]:
-        if t.dtype != dt:
-            dt = _promote(Tensor._make(np.zeros(0, dt)), t)
-    tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
-    return _ops.Cat.apply(d, *tensors)
-
-
-concat = concatenate = cat
-
-
-def stack(tensors, dim=0):
-    """Join same-shaped tensors along a new ``dim``."""
-    tensors = [_to_tensor(t) for t in tensors]
-    if not tensors:
-        raise RuntimeError("stack expects a non-empty TensorList")
-    for i, t in enumerate(tensors):
-        if t.shape != tensors[0].shape:
-            raise RuntimeError(
-                f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at entry 0 "
-                f"and {list(t.shape)} at entry {i}"
-            )
-    d = tensors[0]._dim(dim, tensors[0].ndim + 1)
-    dt = tensors[0].dtype
-    tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
-    return _ops.Stack.apply(d, *tensors)
-
-
-def split(tensor, split_size_or_sections, dim=0):
-    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
-    d = tensor._dim(dim)
-    n = tensor.shape[d]
-    if isinstance(split_size_or_sections, numbers.Integral):
-        s = int(split_size_or_sections)
-        if s <= 0 and n > 0:
-            raise RuntimeError(f"split: split_size must be positive, got {s}")
-        sizes = [s] * (n // s) + ([n % s] if n % s else []) if n else [0]
-    else:
-        sizes = list(split_size_or_sections)
-        if sum(sizes) != n:
-            raise RuntimeError(
-                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
-                f"dimension {d}), but got split_sizes={sizes}"
-            )
-    bounds = list(np.cumsum(sizes)[:-1])
-    if len(sizes) == 1:
-        return (_ops.Reshape.apply(tensor, tensor.shape),)
-    return _ops.Split.apply(tensor, bounds, d)
-
-
-def chunk(tensor, chunks, dim=0):
-    if chunks <= 0:
-        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    n = tensor.shape[tensor._dim(dim)]
-    size = -(-n // chunks) if n else 1
-    return split(tensor, size, dim)
-
-
-def _attach_ops():
-    global _ops, _SetItem, _RetainGrad
-    from convgrad.autograd import function as function_module
-    from convgrad.autograd.function import NumpyFunction
-    from convgrad.ops import elementwise, reduction, shape
-    from convgrad.ops import matmul as mm_ops
-
-    class _Namespace:
-        pass
-
-    ns = _Namespace()
-    for mod in (elementwise, mm_ops, reduction, shape):
-        for k, v in vars(mod).items():
-            if isinstance(v, type) and issubclass(v, NumpyFunction):
-                setattr(ns, k, v)
-    _ops = ns
-
-    class SetItem(NumpyFunction):
-        """y = x with y[index] = v;  dL/dx is g with zeros at index, dL/dv is g[index]."""
-
-        @staticmethod
-        def forward(ctx, x, index, v):
-            ctx.index = index
-            ctx.vshape = np.shape(v)
-            y = x.copy()
-            y[index] = v
-            return y
-
-        @staticmethod
-        def backward(ctx, g):
-            gx = g.copy()
-            gx[ctx.index] = 0
-            gv = g[ctx.index]
-            return gx, None, gv
-
-    class RetainGrad(NumpyFunction):
-        """An identity node placed after a non-leaf so its gradient can be kept or hooked."""
-
-        @staticmethod
-        def forward(ctx, x):
-            return x
-
-        @staticmethod
-        def backward(ctx, g):
-            t = ctx.tensor
-            for h in ctx.hooks:
-                r = h(Tensor._make(g))
-                if r is not None:
-                    g = r._data
-            if t._retains_grad:
-                t.grad = Tensor._make(g.copy()) if t.grad is None else Tensor._make(t.grad._data + g)
-            return g
-
-        @staticmethod
-        def attach(t, hook=None):
-            node = t.grad_fn
-            if not isinstance(node, RetainGrad):
-                out = RetainGrad.apply(t)
-                node = out.grad_fn
-                node.tensor, node.hooks = t, []
-                t.grad_fn, t._output_nr = node, 0
-            if hook is not None:
-                node.hooks.append(hook)
-                return _Handle(node.hooks, hook)
-
-    _SetItem, _RetainGrad = SetItem, RetainGrad
-    function_module.Tensor = Tensor
-
-
-_ops = None
-_attach_ops()
+# The torch.* functions build on Tensor; Tensor's methods call a few of them (matmul, where, ...) by name.
+from convgrad import tensor_functions  # noqa: E402

@@ -244,3 +244,45 @@ def _edge(t):
         if node is None:
             node = t._accumulator = AccumulateGrad(t)
     return (node, t._output_nr, t._data.shape, t._data.dtype)
+
+
+class RetainGrad(NumpyFunction):
+    """An identity node placed after a non-leaf so its gradient can be kept or hooked."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        t = ctx.tensor
+        for h in ctx.hooks:
+            r = h(Tensor._make(g))
+            if r is not None:
+                g = r._data
+        if t._retains_grad:
+            t.grad = Tensor._make(g.copy()) if t.grad is None else Tensor._make(t.grad._data + g)
+        return g
+
+    @staticmethod
+    def attach(t, hook=None):
+        node = t.grad_fn
+        if not isinstance(node, RetainGrad):
+            out = RetainGrad.apply(t)
+            node = out.grad_fn
+            node.tensor, node.hooks = t, []
+            t.grad_fn, t._output_nr = node, 0
+        if hook is not None:
+            node.hooks.append(hook)
+            return RemovableHandle(node.hooks, hook)
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook off again."""
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)

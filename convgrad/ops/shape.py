@@ -144,6 +144,25 @@ class GetItem(NumpyFunction):
         return gx, None
 
 
+class SetItem(NumpyFunction):
+    """y = x with y[index] = v;  dL/dx is g with zeros at index, dL/dv is g[index]."""
+
+    @staticmethod
+    def forward(ctx, x, index, v):
+        ctx.index = index
+        ctx.vshape = np.shape(v)
+        y = x.copy()
+        y[index] = v
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = g.copy()
+        gx[ctx.index] = 0
+        gv = g[ctx.index]
+        return gx, None, gv
+
+
 class Gather(NumpyFunction):
     """y[i][j] = x[i][index[i][j]] along ``dim``; backward adds g back at the gathered places."""
 

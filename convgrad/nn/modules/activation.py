@@ -7,7 +7,7 @@ from convgrad.nn import functional as F
 from convgrad.nn import init
 from convgrad.nn.modules.module import Module
 from convgrad.nn.parameter import Parameter
-from convgrad.tensor import where
+from convgrad.tensor_functions import where
 
 
 def _inplace_repr(inplace):

@@ -12,7 +12,7 @@ from convgrad.nn import init
 from convgrad.nn.modules.module import Module, _fast
 from convgrad.nn.modules.utils import _shape
 from convgrad.nn.parameter import Parameter
-from convgrad.tensor import tensor as _tensor
+from convgrad.tensor_functions import tensor as _tensor
 
 
 class _NormBase(Module):

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from convgrad.tensor import Tensor, cat
+from convgrad.tensor import Tensor
+from convgrad.tensor_functions import cat
 
 
 def parameters_to_vector(parameters):

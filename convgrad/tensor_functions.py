@@ -1,0 +1,166 @@
+"""The ``convgrad.*`` functions on tensors (``tensor``, ``cat``, ``stack``, ``where``, ``matmul``, ...), as
+``torch.*``."""
+
+import numbers
+
+import numpy as np
+
+from convgrad.ops import elementwise
+from convgrad.ops import matmul as matmul_ops
+from convgrad.ops import shape as shape_ops
+from convgrad.tensor import Tensor, _check_device, _dtype_of, _infer_array, _promote
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (floats become float32, ints int64, as in PyTorch)."""
+    _check_device(device)
+    arr = _infer_array(data, _dtype_of(dtype))
+    t = Tensor._make(np.array(arr, copy=True))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory with a NumPy array or Tensor when the dtype allows."""
+    _check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype == np.dtype(dtype) else data.to(dtype)
+    return Tensor._make(_infer_array(data, _dtype_of(dtype)))
+
+
+def from_numpy(array):
+    """A tensor sharing memory with ``array``."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
+    return Tensor._make(array)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def _to_tensor(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    dt = like.dtype if like is not None and isinstance(x, numbers.Number) else None
+    return Tensor._make(_infer_array(x, dt))
+
+
+def matmul(a, b):
+    """Matrix product of two tensors (NumPy/PyTorch ``matmul`` semantics)."""
+    a, b = _to_tensor(a), _to_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(
+            f"matmul: both arguments need at least 1 dimension, got {a.ndim}D and {b.ndim}D tensors"
+        )
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        sa = "x".join(map(str, a.shape[-2:] if a.ndim > 1 else (1,) + a.shape))
+        sb = "x".join(map(str, b.shape[-2:] if b.ndim > 1 else b.shape + (1,)))
+        raise RuntimeError(
+            f"matmul: shapes cannot be multiplied ({sa} and {sb}): the first's last dimension ({ka}) "
+            f"must equal the second's {'first' if b.ndim == 1 else 'second-to-last'} dimension ({kb})"
+        )
+    if a.ndim > 2 and b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise RuntimeError(
+                f"matmul: batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not broadcast"
+            ) from None
+    if a.dtype != b.dtype:
+        dt = _promote(a, b)
+        a, b = a.to(dt), b.to(dt)
+    return matmul_ops.MatMul.apply(a, b)
+
+
+mm = bmm = matmul
+
+
+def _broadcast_check(name, *ts):
+    try:
+        return np.broadcast_shapes(*(t.shape for t in ts))
+    except ValueError:
+        shapes = " and ".join(str(tuple(t.shape)) for t in ts)
+        raise RuntimeError(f"{name}: the shapes {shapes} do not broadcast") from None
+
+
+def maximum(a, b):
+    a, b = _to_tensor(a), _to_tensor(b, a)
+    _broadcast_check("maximum", a, b)
+    return elementwise.Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    a, b = _to_tensor(a), _to_tensor(b, a)
+    _broadcast_check("minimum", a, b)
+    return elementwise.Minimum.apply(a, b)
+
+
+def where(condition, input=None, other=None):
+    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if input is None and other is None:
+        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
+    if cond.dtype != bool:
+        raise RuntimeError(f"where: expected condition to be a boolean tensor, but got {cond.dtype}")
+    ref = input if isinstance(input, Tensor) else other
+    a = _to_tensor(input, ref)
+    b = _to_tensor(other, ref)
+    if a.dtype != b.dtype:
+        dt = _promote(a, b)
+        a, b = a.to(dt), b.to(dt)
+    _broadcast_check("where", Tensor._make(cond), a, b)
+    return elementwise.Where.apply(cond, a, b)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing ``dim``; all other sizes must agree."""
+    tensors = [_to_tensor(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    ref = tensors[0]
+    d = ref._dim(dim)
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim or t.shape[:d] + t.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
+            raise RuntimeError(
+                f"cat(): sizes of tensors must match except in dimension {d}; expected "
+                f"{tuple(ref.shape)} (any size at dim {d}), got {tuple(t.shape)} for tensor {i}"
+            )
+    dt = ref.dtype
+    for t in tensors[1:]:
+        if t.dtype != dt:
+            dt = _promote(Tensor._make(np.zeros(0, dt)), t)
+    tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
+    return shape_ops.Cat.apply(d, *tensors)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new ``dim``."""
+    tensors = [_to_tensor(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at entry 0 "
+                f"and {list(t.shape)} at entry {i}"
+            )
+    d = tensors[0]._dim(dim, tensors[0].ndim + 1)
+    dt = tensors[0].dtype
+    tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
+    return shape_ops.Stack.apply(d, *tensors)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+    return tensor.split(split_size_or_sections, dim)
+
+
+def chunk(tensor, chunks, dim=0):
+    return tensor.chunk(chunks, dim)

@@ -1,0 +1,141 @@
+"""In-place Tensor methods (``add_``, ``copy_``, ``fill_``, ``normal_``, ...) and the rules that keep them
+safe for autograd: a leaf that requires grad is not changed in place while grad mode is on, and a tensor in
+the graph takes the result's node as its own."""
+
+import operator
+
+import numpy as np
+
+from convgrad.autograd.grad_mode import _state, no_grad
+from convgrad.ops import elementwise
+from convgrad.tensor_methods.base import TensorBase
+
+
+class InPlaceMethods(TensorBase):
+    __slots__ = ()
+
+    def _check_inplace(self):
+        if self.requires_grad and self.grad_fn is None and _state.enabled:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation: wrap the "
+                "update in `with convgrad.no_grad():` (as optimisers do) or use an out-of-place op"
+            )
+
+    def _rebase(self, result):
+        """In-place on a tensor in the graph: take result's values into our buffer and its node as ours."""
+        self._data[...] = result._data
+        self._bump_version()
+        self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
+        self.requires_grad = result.requires_grad
+        if self.grad_fn is not None:
+            _redirect_saved(self.grad_fn, result, self)
+
+    def _inplace(self, fn, *args):
+        """Apply ``fn`` (an out-of-place method) in place."""
+        if _state.enabled and (self.requires_grad or any(isinstance(a, TensorBase) and a.requires_grad
+                                                         for a in args)):
+            self._check_inplace()
+            self._rebase(fn(self, *args))
+            return self
+        with no_grad():
+            r = fn(self, *args)
+        np.copyto(self._data, r._data, casting="same_kind")
+        self._bump_version()
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace(lambda s, o: s.add(o, alpha=alpha), other)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(lambda s, o: s.sub(o, alpha=alpha), other)
+
+    def mul_(self, other):
+        return self._inplace(operator.mul, other)
+
+    def div_(self, other):
+        return self._inplace(operator.truediv, other)
+
+    def pow_(self, e):
+        return self._inplace(operator.pow, e)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(lambda s: s.clamp(min, max))
+
+    def neg_(self):
+        return self._inplace(operator.neg)
+
+    def exp_(self):
+        return self._inplace(lambda s: s.exp())
+
+    def sqrt_(self):
+        return self._inplace(lambda s: s.sqrt())
+
+    def relu_(self):
+        return self._inplace(lambda s: s.relu())
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        if _state.enabled and self.requires_grad:
+            self._check_inplace()
+        v = value.item() if isinstance(value, TensorBase) else value
+        self._data.fill(v)
+        self._bump_version()
+        return self
+
+    def copy_(self, src):
+        src_t = src if isinstance(src, TensorBase) else self._new(np.asarray(src))
+        if _state.enabled and (self.requires_grad or src_t.requires_grad):
+            self._check_inplace()
+            src_t = src_t.expand(self.shape)
+            if src_t.dtype != self.dtype:
+                r = elementwise.Cast.apply(src_t, self.dtype)
+            else:
+                r = elementwise.Clone.apply(src_t)
+            self._rebase(r)
+            return self
+        np.copyto(self._data, np.broadcast_to(src_t._data, self._data.shape), casting="unsafe")
+        self._bump_version()
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from convgrad.random import rng
+
+        return self._fill_random(rng(generator).uniform(a, b, self._data.shape))
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from convgrad.random import rng
+
+        return self._fill_random(rng(generator).normal(mean, std, self._data.shape))
+
+    def bernoulli_(self, p=0.5, generator=None):
+        from convgrad.random import rng
+
+        return self._fill_random(rng(generator).random(self._data.shape) < p)
+
+    def _fill_random(self, values):
+        if _state.enabled and self.requires_grad:
+            self._check_inplace()
+        self._data[...] = values
+        self._bump_version()
+        return self
+
+
+def _redirect_saved(node, old, new):
+    """After an in-place op, the node saved ``old`` (the result); it now lives in ``new``."""
+    versions = node._saved_versions
+    if versions:
+        node._saved_versions = [(new if t is old else t, new._vc[0] if t is old else v) for t, v in versions]

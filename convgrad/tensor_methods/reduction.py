@@ -1,0 +1,124 @@
+"""Tensor reductions: ``sum``, ``mean``, ``max``/``min`` (with indices), ``var``, ``norm``, ``topk``."""
+
+
+import numpy as np
+
+from convgrad.dtypes import int64
+from convgrad.ops import reduction
+from convgrad.tensor_methods.base import TensorBase
+
+
+class ReductionMethods(TensorBase):
+    __slots__ = ()
+
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        if self._data.dtype.kind in "bi" and dtype is None:
+            dtype = int64
+        if self._data.dtype.kind not in "fc":
+            return self._new(np.sum(self._data, axis=self._dims(dim), keepdims=keepdim, dtype=dtype))
+        return reduction.Sum.apply(self, self._dims(dim), keepdim)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if x._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                f"complex dtype. Got: {x._data.dtype}"
+            )
+        return reduction.Mean.apply(x, self._dims(dim), keepdim)
+
+    def _max_min(self, dim, keepdim, all_op, dim_op, other_fn):
+        if isinstance(dim, TensorBase):
+            return other_fn(self, dim)
+        if dim is None:
+            if self._data.size == 0:
+                raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
+            return all_op.apply(self, None, False)
+        vals, idx = dim_op.apply(self, self._dim(dim), keepdim)
+        return _MaxResult(vals, idx)
+
+    def max(self, dim=None, keepdim=False):
+        return self._max_min(dim, keepdim, reduction.MaxAll, reduction.MaxDim, type(self).maximum)
+
+    def min(self, dim=None, keepdim=False):
+        return self._max_min(dim, keepdim, reduction.MinAll, reduction.MinDim, type(self).minimum)
+
+    def amax(self, dim=(), keepdim=False):
+        return reduction.MaxAll.apply(self, self._dims(dim), keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return reduction.MinAll.apply(self, self._dims(dim), keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        if dim is None:
+            return self._new(np.asarray(np.argmax(self._data), np.int64))
+        d = self._dim(dim)
+        return self._new(np.argmax(self._data, axis=d, keepdims=keepdim).astype(np.int64))
+
+    def argmin(self, dim=None, keepdim=False):
+        if dim is None:
+            return self._new(np.asarray(np.argmin(self._data), np.int64))
+        d = self._dim(dim)
+        return self._new(np.argmin(self._data, axis=d, keepdims=keepdim).astype(np.int64))
+
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        return reduction.Var.apply(self, self._dims(dim), correction, keepdim)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def logsumexp(self, dim, keepdim=False):
+        return reduction.LogSumExp.apply(self, self._dims(dim), keepdim)
+
+    def prod(self, dim=None, keepdim=False):
+        return reduction.Prod.apply(self, None if dim is None else self._dim(dim), keepdim)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        if p == 2 or p == "fro":
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        if p == float("inf"):
+            return self.abs().amax(dim if dim is not None else (), keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        d = self._dim(dim)
+        if not 0 <= k <= self.shape[d]:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {self.shape[d]}")
+        key = -self._data if largest else self._data
+        idx = np.argsort(key, axis=d, kind="stable")
+        idx = np.take(idx, np.arange(k), axis=d).astype(np.int64)
+        return _TopkResult(self.gather(d, self._new(idx)), self._new(idx))
+
+    def sort(self, dim=-1, descending=False):
+        d = self._dim(dim)
+        key = -self._data if descending else self._data
+        idx = np.argsort(key, axis=d, kind="stable").astype(np.int64)
+        return _TopkResult(self.gather(d, self._new(idx)), self._new(idx))
+
+    def argsort(self, dim=-1, descending=False):
+        return self.sort(dim, descending)[1]
+
+    def cumsum(self, dim):
+        return self._new(np.cumsum(self._data, axis=self._dim(dim)))
+
+
+class _MaxResult(tuple):
+    """(values, indices), also readable as ``.values`` and ``.indices``."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+_TopkResult = _MaxResult
