@@ -7,13 +7,22 @@ import numbers
 
 import numpy as np
 
+from convgrad import devices as _devices
+from convgrad._missing import TENSOR_NOT_PROVIDED, Missing
 from convgrad.autograd import function
 from convgrad.autograd.function import RemovableHandle, RetainGrad
 from convgrad.autograd.grad_mode import _state
+from convgrad.devices import check_device, cpu
 from convgrad.dtypes import bool_, float16, float32, float64, int32, int64
 from convgrad.ops import elementwise
+from convgrad.ops import math as math_ops
 from convgrad.ops import shape as shape_ops
+from convgrad.printing import array_string
+from convgrad.size import Size
+from convgrad.tensor_methods.creation import CreationMethods
+from convgrad.tensor_methods.indexing import IndexingMethods
 from convgrad.tensor_methods.inplace import InPlaceMethods
+from convgrad.tensor_methods.math import MathMethods
 from convgrad.tensor_methods.reduction import ReductionMethods
 from convgrad.tensor_methods.shape import ShapeMethods
 
@@ -29,38 +38,6 @@ def set_default_dtype(dtype):
     if dtype.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating point dtype, got {dtype}")
     _default_dtype[0] = dtype
-
-
-class device:
-    """Where a tensor lives. convgrad computes on the CPU only."""
-
-    def __init__(self, type="cpu", index=None):
-        if isinstance(type, device):
-            type = type.type
-        type = str(type).split(":")[0]
-        if type != "cpu":
-            raise RuntimeError(f"convgrad runs on the CPU only; got device '{type}'")
-        self.type, self.index = type, index
-
-    def __repr__(self):
-        return "device(type='cpu')"
-
-    def __str__(self):
-        return "cpu"
-
-    def __eq__(self, other):
-        return str(other) == "cpu"
-
-    def __hash__(self):
-        return hash("cpu")
-
-
-_cpu = device("cpu")
-
-
-def _check_device(d):
-    if d is not None and str(d).split(":")[0] != "cpu":
-        raise RuntimeError(f"convgrad runs on the CPU only; got device '{d}'")
 
 
 def _dtype_of(dtype):
@@ -119,7 +96,7 @@ def _promote(a, b):
 _UNVERSIONED = (0,)
 
 
-class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
+class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, IndexingMethods, CreationMethods):
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
     compute gradients of a scalar with respect to every tensor that ``requires_grad``.
 
@@ -175,7 +152,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
     @property
     def shape(self):
-        return self._data.shape
+        return Size(self._data.shape)
 
     @property
     def dtype(self):
@@ -187,7 +164,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
     @property
     def device(self):
-        return _cpu
+        return cpu
 
     @property
     def is_cuda(self):
@@ -214,7 +191,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
     def size(self, dim=None):
         if dim is None:
-            return self._data.shape
+            return Size(self._data.shape)
         return self._data.shape[self._dim(dim)]
 
     def numel(self):
@@ -321,9 +298,15 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
     def __hash__(self):
         return id(self)
 
+    def __getattr__(self, name):
+        # reached only when lookup fails: a PyTorch method convgrad deliberately lacks says so when used
+        why = TENSOR_NOT_PROVIDED.get(name)
+        if why is None:
+            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        return Missing("convgrad.Tensor", name, why)
+
     def __repr__(self):
-        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4,
-                               threshold=1000, edgeitems=3)
+        body = array_string(self._data, "tensor(")
         extras = []
         if self._data.dtype not in (_default_dtype[0], np.dtype(np.int64), np.dtype(bool)) or (
             self._data.size == 0
@@ -407,19 +390,21 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return RemovableHandle(self._hooks, hook)
 
     # ------------------------------------------------------------------ dtype and device
-    def to(self, *args, **kwargs):
-        """``to(dtype)``, ``to(device)``, ``to(other)``; devices other than the CPU raise."""
-        dtype = kwargs.get("dtype")
-        _check_device(kwargs.get("device"))
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; a device other than the
+        CPU raises, naming it."""
+        check_device(device, "to")
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, (str, device)):
-                _check_device(a)
-            elif a is not None:
+            elif isinstance(a, numbers.Integral) and not isinstance(a, bool):
+                check_device(f"cuda:{a}", "to")  # PyTorch reads a bare int as a CUDA device index
+            elif a is None or isinstance(a, (str, _devices.device)):
+                check_device(a, "to")
+            else:
                 dtype = a
         if dtype is None or np.dtype(dtype) == self._data.dtype:
-            return self
+            return self.clone() if copy else self
         return self.type(dtype)
 
     def type(self, dtype=None):
@@ -432,8 +417,8 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
     def cpu(self):
         return self
 
-    def cuda(self, *a, **k):
-        raise RuntimeError("convgrad runs on the CPU only: there is no CUDA device")
+    def cuda(self, device=None, non_blocking=False):
+        check_device(f"cuda:{device}" if isinstance(device, int) else device or "cuda", "cuda")
 
     def float(self):
         return self.to(float32)
@@ -512,8 +497,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return Tensor._make(np.floor_divide(self._data, o))
 
     def __mod__(self, other):
-        o = other._data if isinstance(other, Tensor) else other
-        return Tensor._make(np.mod(self._data, o))
+        return self._binary(other, math_ops.Remainder)
 
     def __pow__(self, exponent):
         return self._binary(exponent, elementwise.Pow)
@@ -560,9 +544,6 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return tensor_functions.matmul(self, other)
 
     def bmm(self, other):
-        return tensor_functions.matmul(self, other)
-
-    def dot(self, other):
         return tensor_functions.matmul(self, other)
 
     subtract, multiply, divide, true_divide = sub, mul, div, div
