@@ -96,7 +96,6 @@ TENSOR_NOT_PROVIDED = {
     "scatter_reduce_": "use scatter_add_, or scatter_(..., reduce='add')",
     "as_strided": "arbitrary strides over a NumPy array", "unfold": "use nn.functional.unfold for patches",
     "apply_": "calling Python per element (use vectorised ops)", "map_": "calling Python per element",
-    "align_to": "named tensors", "refine_names": "named tensors", "rename": "named tensors",
     "sum_to_size": "use sum over the broadcast dims", "atan2": "two-argument arctangent",
     "cross": "cross products", "kron": "Kronecker products", "logit": "use log(p / (1 - p))",
     "rot90": "use flip and transpose",

@@ -11,10 +11,29 @@ import torch
 
 import convgrad
 
-DEVICE_ARGS = [("cuda",), ("cuda:0",), ("cuda:1",), ("mps",), ("cuda", 0), ("cuda", 3), ("cpu",), ("cpu:0",),
-               ("cpu", 0), ("meta",), ("xpu", 1)]
-BAD_DEVICE_ARGS = [("gpu",), ("CUDA",), ("cuda:x",), (" cuda",), ("cuda", -1), ("cuda:0", 1), ("cuda:",),
-                   (0,)]
+DEVICE_ARGS = [
+    ("cuda",),
+    ("cuda:0",),
+    ("cuda:1",),
+    ("mps",),
+    ("cuda", 0),
+    ("cuda", 3),
+    ("cpu",),
+    ("cpu:0",),
+    ("cpu", 0),
+    ("meta",),
+    ("xpu", 1),
+]
+BAD_DEVICE_ARGS = [
+    ("gpu",),
+    ("CUDA",),
+    ("cuda:x",),
+    (" cuda",),
+    ("cuda", -1),
+    ("cuda:0", 1),
+    ("cuda:",),
+    (0,),
+]
 
 
 @pytest.mark.parametrize("args", DEVICE_ARGS)
@@ -75,8 +94,20 @@ def test_the_cuda_tutorial_idiom():
     assert device == "cpu"
 
 
-@pytest.mark.parametrize("name", ["cuda", "accelerator", "backends", "backends.cudnn", "backends.mps",
-                                  "backends.cuda", "nn.parallel", "amp", "cuda.amp"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cuda",
+        "accelerator",
+        "backends",
+        "backends.cudnn",
+        "backends.mps",
+        "backends.cuda",
+        "nn.parallel",
+        "amp",
+        "cuda.amp",
+    ],
+)
 def test_namespaces_are_modules(name):
     mod = importlib.import_module(f"convgrad.{name}")
     assert type(mod).__name__ == "module"
@@ -96,15 +127,45 @@ def test_every_namespace_attribute_is_a_module_not_a_stand_in_object():
             assert isinstance(value, types.ModuleType) or name == "matmul", f"{ns.__name__}.{name}: {value!r}"
 
 
-CUDA_CALLS = ["is_available()", "device_count()", "is_initialized()", "manual_seed(1)", "manual_seed_all(1)",
-              "seed()", "seed_all()", "empty_cache()", "memory_allocated()", "max_memory_allocated()",
-              "memory_reserved()", "is_bf16_supported()", "get_arch_list()", "current_device()",
-              "synchronize()", "get_device_name()", "get_device_properties(0)", "init()", "initial_seed()",
-              "get_rng_state()", "mem_get_info()"]
-ACC_CALLS = ["is_available()", "current_accelerator()", "current_accelerator(check_available=True)",
-             "device_count()", "current_device_index()", "synchronize()", "empty_cache()",
-             "memory_allocated()", "max_memory_allocated()", "reset_peak_memory_stats()", "current_stream()",
-             "set_device_index(0)", "device_index(None).__enter__()", "device_index(0).__enter__()"]
+CUDA_CALLS = [
+    "is_available()",
+    "device_count()",
+    "is_initialized()",
+    "manual_seed(1)",
+    "manual_seed_all(1)",
+    "seed()",
+    "seed_all()",
+    "empty_cache()",
+    "memory_allocated()",
+    "max_memory_allocated()",
+    "memory_reserved()",
+    "is_bf16_supported()",
+    "get_arch_list()",
+    "current_device()",
+    "synchronize()",
+    "get_device_name()",
+    "get_device_properties(0)",
+    "init()",
+    "initial_seed()",
+    "get_rng_state()",
+    "mem_get_info()",
+]
+ACC_CALLS = [
+    "is_available()",
+    "current_accelerator()",
+    "current_accelerator(check_available=True)",
+    "device_count()",
+    "current_device_index()",
+    "synchronize()",
+    "empty_cache()",
+    "memory_allocated()",
+    "max_memory_allocated()",
+    "reset_peak_memory_stats()",
+    "current_stream()",
+    "set_device_index(0)",
+    "device_index(None).__enter__()",
+    "device_index(0).__enter__()",
+]
 
 
 def _outcome(namespace, call):
@@ -168,8 +229,9 @@ def test_data_parallel_is_a_pass_through_on_the_cpu():
     np.testing.assert_allclose(net[0].weight.grad._data, tnet[0].weight.grad.numpy(), rtol=1e-5, atol=1e-6)
     # the functional form evaluates the module (PyTorch without a GPU raises instead)
     np.testing.assert_allclose(convgrad.nn.parallel.data_parallel(net, convgrad.tensor(x))._data, yc._data)
-    np.testing.assert_allclose(convgrad.nn.parallel.data_parallel(net, convgrad.tensor(x), range(0))._data,
-                               yc._data)
+    np.testing.assert_allclose(
+        convgrad.nn.parallel.data_parallel(net, convgrad.tensor(x), range(0))._data, yc._data
+    )
     with pytest.raises(RuntimeError, match="data_parallel: expected no GPU device ids, got 0"):
         convgrad.nn.parallel.data_parallel(net, convgrad.tensor(x), range(2))
     with pytest.raises(NotImplementedError, match="torch.nn.parallel.DistributedDataParallel"):
@@ -179,8 +241,11 @@ def test_data_parallel_is_a_pass_through_on_the_cpu():
 def test_amp_on_a_machine_without_cuda_is_disabled_as_torch():
     w = convgrad.tensor([1.0, 2.0], requires_grad=True)
     opt = convgrad.optim.SGD([w], lr=0.5)
-    for make in (lambda L: L.amp.GradScaler(), lambda L: L.cuda.amp.GradScaler(),
-                 lambda L: L.amp.GradScaler("cuda", enabled=False)):
+    for make in (
+        lambda L: L.amp.GradScaler(),
+        lambda L: L.cuda.amp.GradScaler(),
+        lambda L: L.amp.GradScaler("cuda", enabled=False),
+    ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             scaler, tscaler = make(convgrad), make(torch)
