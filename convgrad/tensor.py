@@ -96,6 +96,18 @@ def _promote(a, b):
 _UNVERSIONED = (0,)
 
 
+_SIZES = {}  # NumPy shape -> its Size: .shape is read on every op, and a Size is immutable, so share them
+
+
+def _as_size(shape):
+    size = _SIZES.get(shape)
+    if size is None:
+        if len(_SIZES) > 4096:
+            _SIZES.clear()
+        size = _SIZES[shape] = tuple.__new__(Size, shape)  # NumPy's shape is ints already
+    return size
+
+
 class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, IndexingMethods, CreationMethods):
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
     compute gradients of a scalar with respect to every tensor that ``requires_grad``.
@@ -152,7 +164,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     @property
     def shape(self):
-        return Size(self._data.shape)
+        return _as_size(self._data.shape)
 
     @property
     def dtype(self):
@@ -191,7 +203,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     def size(self, dim=None):
         if dim is None:
-            return Size(self._data.shape)
+            return _as_size(self._data.shape)
         return self._data.shape[self._dim(dim)]
 
     def numel(self):

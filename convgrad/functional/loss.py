@@ -226,7 +226,7 @@ def _check_classes(name, input, target, weight, ignore_index, allow_probs):
             if batch != input.shape[0]:
                 raise ValueError(f"{name}: expected input batch_size ({input.shape[0]}) to match target "
                                  f"batch_size ({batch if batch is not None else 'a 0-d target'}).")
-            expected = input.shape[:1] + input.shape[2:]
+            expected = tuple(input.shape[:1] + input.shape[2:])
             if target.shape != expected:
                 raise RuntimeError(f"{name}: expected a target of shape {expected} for input of shape "
                                    f"{tuple(input.shape)} (classes on axis 1), got {tuple(target.shape)}")

@@ -393,7 +393,7 @@ def linear(input, weight, bias=None):
     if input.dtype != weight.dtype or input.dtype.kind != "f":
         raise RuntimeError(f"linear: input and weight must have the same floating point dtype, but got "
                            f"{input.dtype} and {weight.dtype}")
-    out_shape = input.shape[:-1] + weight.shape[:-1]
+    out_shape = tuple(input.shape[:-1] + weight.shape[:-1])
     if bias is not None:
         _tensor(name, "bias", bias)
         if bias.dtype != input.dtype:
