@@ -553,9 +553,17 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return tensor_functions.matmul(self, other)
 
     def mm(self, other):
+        """(n, m) @ (m, p) -> (n, p)"""
+        if self._data.ndim != 2 or getattr(other, "ndim", None) != 2:
+            raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(self.shape)} and "
+                               f"{tuple(getattr(other, 'shape', ()))}")
         return tensor_functions.matmul(self, other)
 
     def bmm(self, other):
+        """(b, n, m) @ (b, m, p) -> (b, n, p)"""
+        if self._data.ndim != 3 or getattr(other, "ndim", None) != 3 or self.shape[0] != other.shape[0]:
+            raise RuntimeError(f"bmm: expected 3-D tensors with one batch size, got shapes "
+                               f"{tuple(self.shape)} and {tuple(getattr(other, 'shape', ()))}")
         return tensor_functions.matmul(self, other)
 
     subtract, multiply, divide, true_divide = sub, mul, div, div

@@ -175,12 +175,10 @@ def dstack(tensors, *, out=None):
     return cat([_atleast_3d(t) for t in tensors], 2, out=out)
 
 
-def _two_tensor(name, fn2, check=None):
+def _two_tensor(name, fn2):
     def fn(input, other, *, out=None):
         check_input(name, input)
         check_input(name, other, 2, "other" if name not in ("mm", "bmm", "matmul") else "mat2")
-        if check is not None:
-            check(input, other)
         if out is None:
             return fn2(input, other)
         return _with_out(name, lambda: fn2(input, other), out, (input, other))
@@ -190,23 +188,9 @@ def _two_tensor(name, fn2, check=None):
     return fn
 
 
-def _check_mm(a, b):
-    if a.ndim != 2 or b.ndim != 2:
-        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
-
-
-def _check_bmm(a, b):
-    if a.ndim != 3 or b.ndim != 3:
-        raise RuntimeError(f"bmm: expected 3-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
-    if a.shape[0] != b.shape[0]:
-        raise RuntimeError(
-            f"bmm: expected equal batch sizes, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
-        )
-
-
 matmul = _two_tensor("matmul", _tf.matmul)
-mm = _two_tensor("mm", _tf.matmul, _check_mm)
-bmm = _two_tensor("bmm", _tf.matmul, _check_bmm)
+mm = _two_tensor("mm", Tensor.mm)
+bmm = _two_tensor("bmm", Tensor.bmm)
 maximum = _two_tensor("maximum", _tf.maximum)
 minimum = _two_tensor("minimum", _tf.minimum)
 
