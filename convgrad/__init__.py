@@ -66,7 +66,7 @@ int = int32  # noqa: A001
 __version__ = "0.1.0"
 
 
-_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional")
+_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "testing")
 
 
 _missing_getattr = _module_getattr("convgrad", _TOPLEVEL_NOT_PROVIDED)

@@ -251,3 +251,29 @@ def test_course_vocabulary_is_present():
     assert [n for n in COURSE_TOPLEVEL if not hasattr(torch, n)] == []
     assert [n for n in COURSE_TENSOR if not any(n in vars(k) for k in convgrad.Tensor.__mro__)] == []
     assert [n for n in COURSE_TENSOR if not hasattr(torch.Tensor, n)] == []
+
+
+def test_testing_assert_close_agrees_with_torch():
+    cases = [
+        (np.ones(3, np.float32), np.ones(3, np.float32) + 1e-6, {}),
+        (np.ones(3, np.float32), np.ones(3, np.float32) + 1e-3, {}),
+        (np.ones(3, np.float32), np.ones(3, np.float32) + 1e-3, {"rtol": 1e-2, "atol": 0.0}),
+        (np.ones(3, np.float64), np.ones(3, np.float64) + 1e-6, {}),
+        (np.ones(3, np.float32), np.ones(3, np.float64), {}),
+        (np.ones(3, np.float32), np.ones(3, np.float64), {"check_dtype": False}),
+        (np.ones(3, np.float32), np.ones(4, np.float32), {}),
+        (np.array([1, 2]), np.array([1, 3]), {}),
+        (np.array([np.nan], np.float32), np.array([np.nan], np.float32), {}),
+        (np.array([np.nan], np.float32), np.array([np.nan], np.float32), {"equal_nan": True}),
+    ]
+    for a, e, kw in cases:
+        outcomes = []
+        for L in (convgrad, torch):
+            try:
+                L.testing.assert_close(L.tensor(a), L.tensor(e), **kw)
+                outcomes.append("close")
+            except AssertionError:
+                outcomes.append("not close")
+        assert outcomes[0] == outcomes[1], (a, e, kw, outcomes)
+    with pytest.raises(AssertionError, match="Greatest absolute difference: 0.5 at index \\(1,\\)"):
+        convgrad.testing.assert_close(convgrad.tensor([1.0, 2.0]), convgrad.tensor([1.0, 2.5]))
