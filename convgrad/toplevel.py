@@ -20,10 +20,15 @@ from convgrad.tensor import Tensor, _promote, get_default_dtype
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
+def _type_name(x):
+    t = type(x)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__.split('.')[0]}.{t.__qualname__}"
+
+
 def check_input(name, input, position=1, arg="input"):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
-                        f"not {type(input).__name__}")
+                        f"not {_type_name(input)}")
 
 
 def _check_out_grad(name, out, args):
@@ -117,11 +122,11 @@ del _name
 def _tensors_arg(name, tensors):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (tuple, list)):
         raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, "
-                        f"not {type(tensors).__name__}")
+                        f"not {_type_name(tensors)}")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): expected Tensor as element {i} in argument 0, but got "
-                            f"{type(t).__name__}")
+                            f"{_type_name(t)}")
 
 
 def _joining(name, join):
