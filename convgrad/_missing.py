@@ -100,3 +100,27 @@ TENSOR_NOT_PROVIDED = {
     "cross": "cross products", "kron": "Kronecker products", "logit": "use log(p / (1 - p))",
     "rot90": "use flip and transpose",
 }
+
+
+class _MissingProperty:
+    """A PyTorch attribute convgrad lacks (``t.real``): reading it raises."""
+
+    def __init__(self, name, why):
+        self._missing = Missing("convgrad.Tensor", name, why)
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        self._missing._raise()
+
+
+_PROPERTIES = ("real", "imag", "H", "mH")
+
+# The last of Tensor's bases: each deliberately absent method is a class attribute that raises when
+# called (a class attribute, not __getattr__, which would slow every attribute read of every tensor)
+NotProvidedMethods = type("NotProvidedMethods", (), {
+    "__slots__": (),
+    "__doc__": "PyTorch's Tensor methods convgrad deliberately lacks: using one raises NotImplementedError.",
+    **{name: _MissingProperty(name, why) if name in _PROPERTIES else Missing("convgrad.Tensor", name, why)
+       for name, why in TENSOR_NOT_PROVIDED.items()},
+})

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from convgrad import devices as _devices
-from convgrad._missing import TENSOR_NOT_PROVIDED, Missing
+from convgrad._missing import NotProvidedMethods
 from convgrad.autograd import function
 from convgrad.autograd.function import RemovableHandle, RetainGrad
 from convgrad.autograd.grad_mode import _state
@@ -108,7 +108,8 @@ def _as_size(shape):
     return size
 
 
-class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, IndexingMethods, CreationMethods):
+class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, IndexingMethods, CreationMethods,
+             NotProvidedMethods):
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
     compute gradients of a scalar with respect to every tensor that ``requires_grad``.
 
@@ -309,13 +310,6 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     def __hash__(self):
         return id(self)
-
-    def __getattr__(self, name):
-        # reached only when lookup fails: a PyTorch method convgrad deliberately lacks says so when used
-        why = TENSOR_NOT_PROVIDED.get(name)
-        if why is None:
-            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
-        return Missing("convgrad.Tensor", name, why)
 
     def __repr__(self):
         body = array_string(self._data, "tensor(")
