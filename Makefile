@@ -1,8 +1,8 @@
 # The README's two commands: `make demo` and `make test`. Each creates .venv and installs what it needs.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# OpenBLAS picks slower AVX2 kernels on this CPU unless told; SkylakeX doubles float32 GEMM here.
-export OPENBLAS_CORETYPE ?= SkylakeX
+# No BLAS kernel type, instruction set or thread count is forced here: OpenBLAS picks its kernels from the
+# CPU it runs on (`convgrad env` shows which), and a user's own environment variables pass through.
 
 .PHONY: demo test bench lint venv clean
 

@@ -78,7 +78,7 @@ def main(repeat=15):
         step_t = _step(torch, xt, wt, bt, torch.tensor(g), pad)
         tc, tt = interleaved(step_c, step_t, repeat=repeat)
         total = flops * (3 if x_grad else 2)
-        convgrad.functional.convolution._scratch.clear()  # count convgrad's buffers as allocations
+        convgrad.functional.im2col.scratch.clear()  # count convgrad's buffers as allocations
         mc, mt = peak_memory_numpy(step_c), peak_memory_torch(step_t)
         print(row(f"{name} fwd+bwd", tc, tt,
                   f"{total / tc / 1e9:5.0f} GFLOP/s ({total / tc / 1e9 / peak:.0%}); "

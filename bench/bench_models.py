@@ -1,12 +1,15 @@
-"""Whole networks: ResNet-18 inference (batch 8, 224x224, eval, no_grad) and CIFAR ResNet-20 training
-(batch 128, 32x32, cross-entropy, SGD with momentum), convgrad against the same networks in PyTorch
-(defined here, with convgrad's weights copied in). Few repeats: these are slow."""
+"""Whole networks: ResNet-18 inference (batch 8, 224x224, eval, no_grad), CIFAR ResNet-20 training
+(batch 128, 32x32, cross-entropy, SGD with momentum) and MNIST-1D CNN training (batch 100, 40 samples,
+Adam, as `convgrad train --model mnist1d_cnn`; also on one thread, its CLI default), convgrad against
+the same networks in PyTorch (tests/torch_models.py, with convgrad's weights copied in). Few repeats for
+the large ones: they are slow."""
 
 import numpy as np
 
 import convgrad
 import convgrad.nn.functional as F
-from bench.common import HEADER, interleaved, row, setup_torch
+from bench.common import HEADER, THREADS, interleaved, row, setup_torch
+from convgrad.threads import set_blas_threads
 from convgrad.vision import models
 
 
@@ -16,7 +19,7 @@ def _copy_weights(torch, ours, ref):
 
 def main():
     torch = setup_torch()
-    from tests.torch_models import TorchResNet18, TorchResNet20
+    from tests.torch_models import TorchMNIST1DCNN, TorchResNet18, TorchResNet20
     print(HEADER)
     rng = np.random.default_rng(0)
 
@@ -63,6 +66,35 @@ def main():
     tc, tt = interleaved(step_c, step_t, repeat=5, warmup=1)
     print(row("CIFAR ResNet-20 training step, batch 128", tc, tt,
               f"{128 / tc:.0f} vs {128 / tt:.0f} img/s"), flush=True)
+
+    # MNIST-1D CNN training step, batch 100, Adam
+    ours = models.mnist1d_cnn().train()
+    ref = TorchMNIST1DCNN().train()
+    _copy_weights(torch, ours, ref)
+    x = rng.standard_normal((100, 40)).astype(np.float32)
+    y = rng.integers(0, 10, 100)
+    xc, yc = convgrad.tensor(x), convgrad.tensor(y)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    opt_c = convgrad.optim.Adam(ours.parameters(), lr=1e-2)
+    opt_t = torch.optim.Adam(ref.parameters(), lr=1e-2)
+    step_c = _step(opt_c, ours, F, xc, yc)
+    step_t = _step(opt_t, ref, torch.nn.functional, xt, yt)
+    tc, tt = interleaved(step_c, step_t, repeat=25, warmup=3)
+    print(row("MNIST-1D CNN training step, batch 100", tc, tt), flush=True)
+    set_blas_threads(1)
+    torch.set_num_threads(1)
+    tc, tt = interleaved(step_c, step_t, repeat=25, warmup=3)
+    set_blas_threads(THREADS)
+    torch.set_num_threads(THREADS)
+    print(row("MNIST-1D CNN training step, batch 100, 1 thread", tc, tt), flush=True)
+
+
+def _step(opt, model, F, x, y):
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
 
 
 if __name__ == "__main__":

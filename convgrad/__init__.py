@@ -66,8 +66,8 @@ int = int32  # noqa: A001
 __version__ = "0.1.0"
 
 
-_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "testing")
-
+# loaded on first use; ``summary`` is a callable module: ``convgrad.summary(model, input_size)``
+_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "summary", "testing")
 
 _missing_getattr = _module_getattr("convgrad", _TOPLEVEL_NOT_PROVIDED)
 
@@ -87,18 +87,17 @@ def is_floating_point(input):
     return input.is_floating_point()
 
 
-_num_threads = [None]
-
-
 def set_num_threads(n):
     """Limit the threads BLAS uses for convolutions and matrix products (as ``torch.set_num_threads``)."""
     from convgrad.threads import set_blas_threads
 
-    if set_blas_threads(n):
-        _num_threads[0] = n
+    set_blas_threads(n, op="set_num_threads")
 
 
 def get_num_threads():
+    """Threads BLAS uses now (as ``torch.get_num_threads``)."""
     import os
 
-    return _num_threads[0] or os.cpu_count() or 1
+    from convgrad.threads import blas_threads
+
+    return blas_threads() or os.cpu_count() or 1

@@ -16,9 +16,10 @@ Every function takes ints or tuples (one entry per spatial dimension) and return
 ``explain(...)`` returns a report object whose ``str()`` is a readable explanation.
 """
 
-import argparse
 import math
 from dataclasses import dataclass, field
+
+from convgrad import geometry
 
 __all__ = [
     "ConvArithmeticError",
@@ -39,8 +40,6 @@ __all__ = [
     "LayerRF",
     "explain",
     "Explanation",
-    "arith_main",
-    "add_cli",
 ]
 
 
@@ -118,8 +117,8 @@ def _is_scalar(*args):
 
 
 def _conv1(i, k, s, p, d):
-    i, k, s, p, d, span = _check(i, k, s, p, d)
-    return (i + 2 * p - span) // s + 1
+    i, k, s, p, d, _ = _check(i, k, s, p, d)
+    return geometry.conv_out_size(i, k, s, p, d)
 
 
 def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1):
@@ -143,15 +142,15 @@ def _str_padding(padding, kernel_size, stride, dilation, n):
     if padding == "same":
         if any(s != 1 for s in _ntuple(stride, n, "stride")):
             raise ConvArithmeticError("padding='same' is only defined for stride 1 (as in Conv2d); "
-                                   "use same_padding(..., input_size=...) for strided layers")
+                                      "use same_padding(..., input_size=...) for strided layers")
         pads = []
         for k, d in zip(_ntuple(kernel_size, n, "kernel_size"), _ntuple(dilation, n, "dilation")):
-            total = d * (k - 1)
-            if total % 2:
+            before, after = geometry.same_padding(k, d)
+            if before != after:
                 raise ConvArithmeticError(
-                    f"padding='same' with kernel {k} (dilation {d}) needs {total} padding in total, "
-                    f"which does not split evenly: pad {total // 2} before and {total - total // 2} after")
-            pads.append(total // 2)
+                    f"padding='same' with kernel {k} (dilation {d}) needs {before + after} padding in total, "
+                    f"which does not split evenly: pad {before} before and {after} after")
+            pads.append(before)
         return tuple(pads)
     raise ConvArithmeticError(f"padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
 
@@ -159,15 +158,11 @@ def _str_padding(padding, kernel_size, stride, dilation, n):
 def _pool1(i, k, s, p, d, ceil_mode):
     if s is None:
         s = k
-    i, k, s, p, d, span = _check(i, k, s, p, d, op="pooling")
+    i, k, s, p, d, _ = _check(i, k, s, p, d, op="pooling")
     if 2 * p > k:
         raise ConvArithmeticError(f"pooling: padding {p} is more than half the kernel {k}; "
-                               "a window could then lie entirely in the padding")
-    num = i + 2 * p - span
-    o = (-(-num // s) if ceil_mode else num // s) + 1
-    if ceil_mode and (o - 1) * s >= i + p:
-        o -= 1  # the last window would start in the right padding: dropped
-    return o
+                                  "a window could then lie entirely in the padding")
+    return geometry.pool_out_size(i, k, s, p, d, ceil_mode)
 
 
 def pool_output_size(input_size, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -193,7 +188,7 @@ def _convT1(i, k, s, p, op, d):
         raise ConvArithmeticError(
             f"output_padding {op} must be smaller than the stride ({s}) or the dilation ({d}); "
             "it only chooses among the output sizes that map back to the same input size")
-    o = (i - 1) * s - 2 * p + d * (k - 1) + op + 1
+    o = geometry.conv_transpose_out_size(i, k, s, p, d, op)
     if o < 1:
         raise ConvArithmeticError(
             f"transposed convolution: output size {o}: padding {p} removes more than the "
@@ -265,17 +260,11 @@ def same_padding(kernel_size, stride=1, dilation=1, input_size=None):
     def one(k, s, d, i):
         k = _int(k, "kernel size", 1, "a kernel needs at least one element")
         s = _int(s, "stride", 1, "stride must be at least 1")
-        span = d * (k - 1) + 1
-        if s == 1:
-            total = span - 1
-        else:
-            if i is None:
-                raise ConvArithmeticError(
-                    "same_padding: a strided layer's 'same' padding depends on the input size; "
-                    "pass input_size")
-            o = -(-i // s)
-            total = max((o - 1) * s + span - i, 0)
-        return (total // 2, total - total // 2)
+        if s != 1 and i is None:
+            raise ConvArithmeticError(
+                "same_padding: a strided layer's 'same' padding depends on the input size; "
+                "pass input_size")
+        return geometry.same_padding(k, d, s, i)
 
     r = _map(one, n, (kernel_size, "kernel_size"), (stride, "stride"), (dilation, "dilation"),
              (input_size, "input_size"))
@@ -492,54 +481,3 @@ def explain(input_size, kernel_size, stride=1, padding=0, dilation=1, output_pad
                        - t["dilation"][j] * (t["kernel_size"][j] - 1) - 1) % t["stride"][j]
                       for j in range(n)) if not transposed else None
     return ex
-
-
-# ---------------------------------------------------------------------------------------------------------
-# command line
-
-
-def _size_arg(text):
-    parts = str(text).lower().replace(",", "x").split("x")
-    try:
-        vals = tuple(int(v) for v in parts if v != "")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a size such as 7 or 7x7, got {text!r}") from None
-    return vals[0] if len(vals) == 1 else vals
-
-
-def add_cli(subparsers):
-    """Register ``convgrad arith``: ``p = add_cli(subparsers)``; ``args.func(args)`` runs it."""
-    p = subparsers.add_parser(
-        "arith", help="output size of a convolution / pooling / transposed convolution, and why",
-        description="Convolution arithmetic: output size, whether it fits, 'same' padding.")
-    p.add_argument("--input", "-i", type=_size_arg, required=True, help="input size: 7 or 7x9")
-    p.add_argument("--kernel", "-k", type=_size_arg, required=True)
-    p.add_argument("--stride", "-s", type=_size_arg, default=None, help="default 1 (pooling: the kernel)")
-    p.add_argument("--padding", "-p", type=_size_arg, default=0)
-    p.add_argument("--dilation", "-d", type=_size_arg, default=1)
-    p.add_argument("--output-padding", type=_size_arg, default=0)
-    p.add_argument("--transposed", action="store_true", help="transposed convolution")
-    p.add_argument("--pool", action="store_true", help="pooling window (stride defaults to the kernel)")
-    p.add_argument("--ceil-mode", action="store_true", help="pooling with ceil_mode=True")
-    p.set_defaults(func=arith_main)
-    return p
-
-
-def arith_main(args):
-    """Print ``explain`` for parsed CLI arguments; returns the exit code (1 if impossible)."""
-    stride = args.stride if args.stride is not None else (None if args.pool else 1)
-    ex = explain(args.input, args.kernel, stride, args.padding, args.dilation, args.output_padding,
-                 transposed=args.transposed, pool=args.pool, ceil_mode=args.ceil_mode)
-    print(ex)
-    return 0 if ex.ok else 1
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="convgrad")
-    add_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

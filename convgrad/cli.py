@@ -3,7 +3,10 @@
     convgrad train --model lenet5 --dataset mnist --epochs 4 --out runs/lenet5
     convgrad train --model mnist1d_cnn --dataset mnist1d
     convgrad evaluate runs/lenet5/best.pt
-    convgrad summary ...   convgrad arith ...   (when convgrad.summary / convgrad.arithmetic provide them)
+    convgrad summary lenet5
+    convgrad arith --input 28 --kernel 5 --padding 2
+    convgrad models
+    convgrad env        convgrad --version
 
 ``train`` fills every option it is not given from the model's defaults (``MODEL_DEFAULTS``: tuned so each
 model reaches its data set's usual accuracy quickly on a CPU), trains with :class:`convgrad.training.Trainer`
@@ -13,7 +16,6 @@ and PNG plots: learning curves, confusion matrix, the first convolution's filter
 """
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -21,7 +23,7 @@ import time
 
 import numpy as np
 
-from convgrad.threads import set_blas_threads
+from convgrad.threads import set_blas_threads, threads_set_by_user
 
 # Per model: the data set it is made for and the training recipe its defaults follow. The small networks run
 # with one BLAS thread: their matrix products are too small to share, and OpenBLAS threads that wait for
@@ -98,32 +100,20 @@ def load_dataset(name, root, train, augment=False):
 
 
 # -- models ----------------------------------------------------------------------------------------------
-def _models_module():
-    try:
-        return importlib.import_module("convgrad.vision.models")
-    except ImportError as e:
-        raise CLIError(f"convgrad.vision.models is not available ({e})") from e
-
-
 def known_models():
-    models = _models_module()
-    for attr in ("list_models", "available_models"):
-        if callable(getattr(models, attr, None)):
-            return sorted(getattr(models, attr)())
-    for attr in ("MODELS", "_MODELS", "model_registry", "_registry"):
-        if isinstance(getattr(models, attr, None), dict):
-            return sorted(getattr(models, attr))
-    return sorted(n for n in getattr(models, "__all__", []) if n[:1].islower() and n != "get_model")
+    from convgrad.vision import models
+
+    return sorted(models.list_models())
 
 
 def build_model(name, num_classes=None):
-    models = _models_module()
+    from convgrad.vision import models
+
     names = known_models()
     if name not in names:
         raise CLIError(f"unknown model '{name}'; known models: {', '.join(names)}")
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
-    get = getattr(models, "get_model", None)
-    return get(name, **kwargs) if get is not None else getattr(models, name)(**kwargs)
+    return models.get_model(name, **kwargs)
 
 
 # -- optimisers and schedulers ---------------------------------------------------------------------------
@@ -166,6 +156,8 @@ def _resolve(args):
     """Fill the options not given on the command line from the model's defaults."""
     defaults = dict(FALLBACK_DEFAULTS)
     defaults.update(MODEL_DEFAULTS.get(args.model, {}))
+    if threads_set_by_user():  # the user's OMP_NUM_THREADS / OPENBLAS_NUM_THREADS win over a model default
+        defaults["threads"] = 0
     for k, v in defaults.items():
         if getattr(args, k, None) is None:
             setattr(args, k, v)
@@ -221,7 +213,7 @@ def run_train(args, log=print):
         raise CLIError(f"unknown dataset '{args.dataset}'; known datasets: {', '.join(sorted(DATASETS))}")
     os.makedirs(args.out, exist_ok=True)
     if args.threads:
-        set_blas_threads(args.threads)
+        set_blas_threads(args.threads, op="convgrad train --threads")
     config = {k: v for k, v in vars(args).items() if k != "func"}
     config["convgrad_version"] = convgrad.__version__
 
@@ -272,8 +264,13 @@ def run_train(args, log=print):
                **test, "train_time_s": train_time,
                "train_time_note": "wall time of this invocation's fit (resumed runs: this part only)"}
     cm = training.confusion_matrix(pred, targets, len(classes))
-    results["plots"] = plots = {} if args.no_plots else _plots(args, model, trainer.history, cm, classes,
-                                                                 test_set)
+    plots = {}
+    if not args.no_plots:
+        try:
+            plots = _plots(args, model, trainer.history, cm, classes, test_set)
+        except ImportError as e:  # matplotlib is optional: the run's results stand without the pictures
+            log(f"plots skipped: {e}")
+    results["plots"] = plots
     results["checkpoints"] = {k: os.path.join(args.out, f"{k}.pt") for k in ("last", "best")
                               if os.path.exists(os.path.join(args.out, f"{k}.pt"))}
     with open(os.path.join(args.out, "results.json"), "w") as f:
@@ -319,7 +316,9 @@ def add_train_cli(subparsers):
     p.add_argument("--steps-per-epoch", type=int, help="at most N batches per epoch")
     p.add_argument("--subset", type=int, help="train on the first N training samples only (quick tries)")
     p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument("--threads", type=int, help="BLAS threads (0: the library's default; small models: 1)")
+    p.add_argument("--threads", type=int,
+                   help="BLAS threads (0: the library's default; small models: 1 unless OMP_NUM_THREADS or "
+                        "OPENBLAS_NUM_THREADS is set)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=_train_main)
@@ -391,20 +390,117 @@ def _models_main(args):
     return 0
 
 
+def _env_main(args):
+    from convgrad.env import report
+
+    print(report())
+    return 0
+
+
+class _Version(argparse.Action):
+    """``--version``: versions, BLAS kernel type and threads, read only when asked (not at parser build)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from convgrad.env import summary_line
+
+        print(summary_line())
+        parser.exit()
+
+
+# -- summary, arith --------------------------------------------------------------------------------------
+def _sizes(example):
+    """argparse type: '7', '7x9' or '3,224,224' as a tuple of ints."""
+    def parse(text):
+        try:
+            return tuple(int(v) for v in str(text).lower().replace(",", "x").split("x") if v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a size such as {example}, got {text!r}") from None
+    return parse
+
+
+def add_summary_cli(subparsers):
+    """``convgrad summary MODEL [--input 3x224x224] [--batch-size N] [--num-classes K]``."""
+    p = subparsers.add_parser("summary", help="layer-by-layer table of a model zoo network",
+                              description="Output shapes, parameters, mult-adds, memory and receptive "
+                                          "fields of a model from convgrad.vision.models.")
+    p.add_argument("model", help="model name (see convgrad.vision.models.list_models())")
+    p.add_argument("--input", "-i", type=_sizes("3x224x224"), default=None,
+                   help="input shape without the batch dimension, e.g. 3x224x224 (default: the model's)")
+    p.add_argument("--batch-size", "-b", type=int, default=1, help="batch for the memory totals")
+    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--optimizer-states", type=int, default=1,
+                   help="parameter-sized optimiser buffers in the training estimate (SGD momentum 1, Adam 2)")
+    p.set_defaults(func=_summary_main)
+    return p
+
+
+def _summary_main(args):
+    """Build ``args.model`` and print its summary; returns the exit code."""
+    from convgrad.summary import summary
+    from convgrad.vision import models
+
+    kwargs = {} if args.num_classes is None else {"num_classes": args.num_classes}
+    try:
+        model = models.get_model(args.model, **kwargs)
+    except ValueError as e:
+        print(e)
+        return 2
+    shape = args.input or models.default_input_size(args.model)
+    try:
+        s = summary(model, (1,) + tuple(shape), batch_size=args.batch_size,
+                    optimizer_states=args.optimizer_states)
+    except ValueError as e:
+        print(e)
+        return 1
+    print(s)
+    return 0
+
+
+def add_arith_cli(subparsers):
+    """``convgrad arith --input 7 --kernel 3 [--stride --padding --dilation --transposed --pool ...]``."""
+    size = _sizes("7 or 7x7")
+    p = subparsers.add_parser(
+        "arith", help="output size of a convolution / pooling / transposed convolution, and why",
+        description="Convolution arithmetic: output size, whether it fits, 'same' padding.")
+    p.add_argument("--input", "-i", type=size, required=True, help="input size: 7 or 7x9")
+    p.add_argument("--kernel", "-k", type=size, required=True)
+    p.add_argument("--stride", "-s", type=size, default=None, help="default 1 (pooling: the kernel)")
+    p.add_argument("--padding", "-p", type=size, default=0)
+    p.add_argument("--dilation", "-d", type=size, default=1)
+    p.add_argument("--output-padding", type=size, default=0)
+    p.add_argument("--transposed", action="store_true", help="transposed convolution")
+    p.add_argument("--pool", action="store_true", help="pooling window (stride defaults to the kernel)")
+    p.add_argument("--ceil-mode", action="store_true", help="pooling with ceil_mode=True")
+    p.set_defaults(func=_arith_main)
+    return p
+
+
+def _arith_main(args):
+    """Print ``arithmetic.explain`` for the arguments; returns the exit code (1 if impossible)."""
+    from convgrad.arithmetic import explain
+
+    # one size: an int, as explain reports it for every dimension
+    one = {k: (v[0] if isinstance(v, tuple) and len(v) == 1 else v) for k, v in vars(args).items()}
+    stride = one["stride"] if one["stride"] is not None else (None if args.pool else 1)
+    ex = explain(one["input"], one["kernel"], stride, one["padding"], one["dilation"], one["output_padding"],
+                 transposed=args.transposed, pool=args.pool, ceil_mode=args.ceil_mode)
+    print(ex)
+    return 0 if ex.ok else 1
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="convgrad", description="convgrad: CNNs from first principles.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="versions of convgrad, Python and NumPy, the BLAS kernel type and thread count")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_train_cli(sub)
     add_evaluate_cli(sub)
     p = sub.add_parser("models", help="list the models and data sets `train` knows")
     p.set_defaults(func=_models_main)
-    for module in ("convgrad.summary", "convgrad.arithmetic"):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue  # that tool has not been installed / written yet
-        if callable(getattr(mod, "add_cli", None)):
-            mod.add_cli(sub)
+    p = sub.add_parser("env", help="what convgrad runs on (versions, BLAS, CPU, env vars): for bug reports")
+    p.set_defaults(func=_env_main)
+    add_summary_cli(sub)
+    add_arith_cli(sub)
     return parser
 
 

@@ -19,8 +19,9 @@ Conventions, chosen to match the lecture's VGG-16 table:
   concatenations) the largest field so far is taken. Fully connected outputs see the whole input.
 """
 
-import argparse
 import math
+import sys
+import types
 import weakref
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ import numpy as np
 
 import convgrad
 
-__all__ = ["summary", "ModelSummary", "LayerInfo", "summary_main", "add_cli"]
+__all__ = ["summary", "ModelSummary", "LayerInfo"]
 
 
 @dataclass
@@ -528,60 +529,12 @@ def summary(model, input_size=None, batch_size=None, dtypes=None, input_data=Non
     return info
 
 
-# ---------------------------------------------------------------------------------------------------------
-# command line
+class _CallableModule(types.ModuleType):
+    """This module, callable: ``convgrad.summary(model, input_size)`` is ``summary(model, input_size)``, while
+    ``from convgrad.summary import summary`` and the module's other names keep working."""
+
+    def __call__(self, *args, **kwargs):
+        return summary(*args, **kwargs)
 
 
-def _size_arg(text):
-    try:
-        return tuple(int(v) for v in str(text).lower().replace(",", "x").split("x") if v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a shape such as 3x224x224, got {text!r}") from None
-
-
-def add_cli(subparsers):
-    """Register ``convgrad summary MODEL [--input 3x224x224] [--batch-size N] [--num-classes K]``."""
-    p = subparsers.add_parser("summary", help="layer-by-layer table of a model zoo network",
-                              description="Output shapes, parameters, mult-adds, memory and receptive "
-                                          "fields of a model from convgrad.vision.models.")
-    p.add_argument("model", help="model name (see convgrad.vision.models.list_models())")
-    p.add_argument("--input", "-i", type=_size_arg, default=None,
-                   help="input shape without the batch dimension, e.g. 3x224x224 (default: the model's)")
-    p.add_argument("--batch-size", "-b", type=int, default=1, help="batch for the memory totals")
-    p.add_argument("--num-classes", type=int, default=None)
-    p.add_argument("--optimizer-states", type=int, default=1,
-                   help="parameter-sized optimiser buffers in the training estimate (SGD momentum 1, Adam 2)")
-    p.set_defaults(func=summary_main)
-    return p
-
-
-def summary_main(args):
-    """Build ``args.model`` and print its summary; returns the exit code."""
-    from convgrad.vision import models
-
-    kwargs = {} if args.num_classes is None else {"num_classes": args.num_classes}
-    try:
-        model = models.get_model(args.model, **kwargs)
-    except ValueError as e:
-        print(e)
-        return 2
-    shape = args.input or models.default_input_size(args.model)
-    try:
-        s = summary(model, (1,) + tuple(shape), batch_size=args.batch_size,
-                    optimizer_states=args.optimizer_states)
-    except ValueError as e:
-        print(e)
-        return 1
-    print(s)
-    return 0
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="convgrad")
-    add_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+sys.modules[__name__].__class__ = _CallableModule

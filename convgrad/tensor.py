@@ -724,16 +724,6 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         v = value.item() if isinstance(value, Tensor) else value
         return tensor_functions.where(Tensor._make(mask), Tensor._make(np.asarray(v, self.dtype)), self)
 
-    def softmax(self, dim):
-        from convgrad.functional import softmax
-
-        return softmax(self, dim)
-
-    def log_softmax(self, dim):
-        from convgrad.functional import log_softmax
-
-        return log_softmax(self, dim)
-
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, index):
         index = _index_arrays(index, self._data.shape)

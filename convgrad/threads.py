@@ -1,36 +1,40 @@
-"""How many threads the BLAS library under NumPy may use (the only threaded part of convgrad)."""
+"""How many threads the BLAS library under NumPy may use (the only threaded part of convgrad's maths).
+
+Read and set through threadpoolctl, which finds the BLAS library NumPy loaded (OpenBLAS, MKL, BLIS,
+Accelerate) whatever its build calls its setter."""
+
+import os
+
+# Variables by which a user sets BLAS/OpenMP threads before Python starts; convgrad's own defaults
+# (``convgrad train``'s one thread for small models) give way to them.
+THREAD_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
+                   "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
-def set_blas_threads(n):
-    """Limit the BLAS library under NumPy to ``n`` threads at run time; returns whether it could.
+def _check(n, op):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{op}: expected a positive int number of threads, got {n!r}")
 
-    Uses threadpoolctl when installed; otherwise calls OpenBLAS's own setter in the loaded library (the
-    OpenBLAS that NumPy wheels ship names it ``scipy_openblas_set_num_threads64_``)."""
-    try:
-        from threadpoolctl import threadpool_limits
 
-        threadpool_limits(n, user_api="blas")
-        return True
-    except ImportError:
-        pass
-    import ctypes
+def set_blas_threads(n, op="set_blas_threads"):
+    """Limit the BLAS library under NumPy to ``n`` threads from now on; returns whether a BLAS was found."""
+    _check(n, op)
+    import numpy  # noqa: F401  (threadpoolctl acts on libraries already loaded)
+    from threadpoolctl import threadpool_limits
 
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1].lower()}
-    except OSError:
-        return False
-    done = False
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-                     "scipy_openblas_set_num_threads", "openblas_set_num_threads64_"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn(ctypes.c_int(int(n)))
-                done = True
-                break
-    return done
+    limiter = threadpool_limits(n, user_api="blas")
+    return limiter.get_original_num_threads().get("blas") is not None
+
+
+def blas_threads():
+    """Threads the BLAS library under NumPy uses now (the largest, if several are loaded), or None."""
+    import numpy  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
+def threads_set_by_user():
+    """The thread-count environment variables the user set, as ``NAME=value`` strings."""
+    return [f"{k}={os.environ[k]}" for k in THREAD_ENV_VARS if os.environ.get(k)]

@@ -9,7 +9,11 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # optional: only plots need it
+        raise ImportError("convgrad.viz: plots need matplotlib, which is not installed: "
+                          "`pip install matplotlib`") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

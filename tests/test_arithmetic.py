@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convgrad import arithmetic as ar
+from convgrad import cli
 from tests.conftest import examples
 
 
@@ -215,7 +216,7 @@ def test_explain_text():
 def test_cli(capsys):
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
-    ar.add_cli(sub)
+    cli.add_arith_cli(sub)
     args = parser.parse_args(["arith", "--input", "7", "--kernel", "3", "--stride", "2", "--padding", "1"])
     assert args.func(args) == 0
     assert "output: 4" in capsys.readouterr().out

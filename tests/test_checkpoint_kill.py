@@ -29,7 +29,7 @@ def _cmd(out, data):
 
 def _env(**extra):
     env = dict(os.environ)
-    env.update(OPENBLAS_CORETYPE="SkylakeX", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                PYTHONPATH=ROOT + os.pathsep + env.get("PYTHONPATH", ""), **extra)
     env.pop(_PAUSE_ENV, None)
     env.update(extra)

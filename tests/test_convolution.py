@@ -3,7 +3,6 @@ dtypes) over drawn shapes and hyper-parameters, contiguous and not; every intern
 channels-last columns, per-sample and one-GEMM products, col2im and full-convolution input gradients);
 float64 finite differences; errors raised where PyTorch raises them."""
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -12,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convgrad
-import convgrad.functional.convolution as conv
+from convgrad.functional import im2col
 from tests.conftest import examples
 from tests.parity import compare, compare_raises, gradcheck
 from tests.strategies import arrays
@@ -101,29 +100,17 @@ def _call(name, kwargs):
     return fn
 
 
-@contextlib.contextmanager
 def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto"):
     """Force one of the internal paths: channels-first/last columns (col2im: and batch-last), per-sample
     or one-GEMM products, col2im or full-convolution input gradient, blocks of one output row or a few
     samples."""
-    saved = (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._BATCH_LAST_MAX_WO,
-             conv._PER_SAMPLE_MK, conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES)
-    try:
-        if blocks != "auto":
-            conv._BLOCK_BYTES = 1 if blocks == "rows" else 2000
-        if layout != "auto":
-            conv._CHANNELS_LAST_RUNS = conv._COL2IM_CHANNELS_LAST_RUNS = 0 if layout == "last" else 10**9
-            conv._BATCH_LAST_MAX_WO = 10**9 if layout == "batch" else 0
-        if per_sample != "auto":
-            conv._PER_SAMPLE_MK = 10**9 if per_sample == "always" else -1
-        if input_grad == "col2im":
-            conv._Geometry.full_conv_cheaper = lambda geo: False
-        elif input_grad == "full":
-            conv._Geometry.full_conv_cheaper = lambda geo: geo.stride == (1, 1)
-        yield
-    finally:
-        (conv._CHANNELS_LAST_RUNS, conv._COL2IM_CHANNELS_LAST_RUNS, conv._BATCH_LAST_MAX_WO,
-         conv._PER_SAMPLE_MK, conv._Geometry.full_conv_cheaper, conv._BLOCK_BYTES) = saved
+    auto = lambda v, choices: None if v == "auto" else choices[v]  # noqa: E731
+    return im2col.forced_paths(
+        layout=auto(layout, {"first": im2col.Layout.CHANNELS_FIRST, "last": im2col.Layout.CHANNELS_LAST,
+                             "batch": im2col.Layout.BATCH_LAST}),
+        per_sample=auto(per_sample, {"always": True, "never": False}),
+        full_conv=auto(input_grad, {"col2im": False, "full": True}),
+        block_bytes=auto(blocks, {"rows": 1, "samples": 2000}))
 
 
 PATHS = st.fixed_dictionaries({
@@ -248,29 +235,25 @@ def test_same_padding_even_kernel_pads_end():
     np.testing.assert_array_equal(y.numpy(), [[[[3.0, 3.0, 3.0, 1.0]]]])
 
 
-def test_gradients_survive_buffer_reuse():
+def test_gradients_survive_buffer_reuse(monkeypatch):
     """Returned arrays are never scratch buffers: later convolutions do not change earlier results, and
     two layers of one shape in flight keep their own columns."""
     rng = np.random.default_rng(0)
     x = convgrad.tensor(rng.standard_normal((4, 16, 20, 20)).astype(np.float32), requires_grad=True)
     w1 = convgrad.tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32), requires_grad=True)
     w2 = convgrad.tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32), requires_grad=True)
-    old = conv._Scratch.MIN_BYTES
-    conv._Scratch.MIN_BYTES = 0  # pool everything
-    try:
-        y = F(convgrad).conv2d(F(convgrad).conv2d(x, w1, padding=1), w2, padding=1)
-        y.sum().backward()
-        grads = [t.grad.numpy().copy() for t in (x, w1, w2)]
-        out = y.detach().numpy().copy()
-        for t in (x, w1, w2):
-            t.grad = None
-        y2 = F(convgrad).conv2d(F(convgrad).conv2d(x, w1, padding=1), w2, padding=1)
-        y2.sum().backward()
-        np.testing.assert_array_equal(y.detach().numpy(), out)
-        for t, g in zip((x, w1, w2), grads):
-            np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-5, atol=1e-5)
-    finally:
-        conv._Scratch.MIN_BYTES = old
+    monkeypatch.setattr(im2col._Scratch, "MIN_BYTES", 0)  # pool everything
+    y = F(convgrad).conv2d(F(convgrad).conv2d(x, w1, padding=1), w2, padding=1)
+    y.sum().backward()
+    grads = [t.grad.numpy().copy() for t in (x, w1, w2)]
+    out = y.detach().numpy().copy()
+    for t in (x, w1, w2):
+        t.grad = None
+    y2 = F(convgrad).conv2d(F(convgrad).conv2d(x, w1, padding=1), w2, padding=1)
+    y2.sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), out)
+    for t, g in zip((x, w1, w2), grads):
+        np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-5, atol=1e-5)
 
 
 def test_retain_graph_twice():

@@ -428,3 +428,27 @@ def test_gz_helpers_and_md5(tmp_path):
     assert calculate_md5(out) == hashlib.md5(data).hexdigest()
     assert check_integrity(out, hashlib.md5(data).hexdigest()) and not check_integrity(out, "0" * 32)
     assert not check_integrity(tmp_path / "nope")
+
+
+def test_a_file_that_is_not_the_official_one_warns_at_the_callers_line(tmp_path):
+    from convgrad.vision.datasets.utils import warn_if_unofficial
+
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(b"not mnist")
+
+    # the frames of MNIST's own call: __init__ -> _load -> _load_idx -> warn_if_unofficial
+    def load_idx():
+        warn_if_unofficial(str(path), "0" * 32, "MNIST")
+
+    def load():
+        load_idx()
+
+    def constructor():
+        load()
+
+    with pytest.warns(UserWarning, match=r"does not match the md5 of the official MNIST file \(0+\)") as rec:
+        constructor()
+    assert rec[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_unofficial(str(path), None, "MNIST")  # nothing known: no warning

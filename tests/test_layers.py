@@ -2,6 +2,8 @@
 input gradients, parameter gradients and buffers; reprs and state_dict keys are PyTorch's; a wrong input
 shape is reported with the layer's name."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -202,6 +204,18 @@ def test_conv_transpose_output_size():
 def test_conv_transpose_rejects_padding_modes():
     with pytest.raises(ValueError, match='Only "zeros" padding mode'):
         nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match='Only "zeros" padding mode.*ConvTranspose1d'):
+        nn.ConvTranspose1d(2, 2, 3, 1, 0, 0, 1, True, 1, "circular")
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding,k", [(1, 3), ("same", 3), ("same", 4)])
+def test_unbatched_conv_with_padding_modes(mode, padding, k):
+    """The layer hands unbatched input to the functional op as it is, also through F.pad."""
+    c, t = pair("Conv2d", 3, 4, k, padding=padding, padding_mode=mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: 'same' with an even kernel copies the input
+        check(c, t, randn(3, 7, 6))
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -8,6 +8,7 @@ import torch
 
 import convgrad
 import convgrad.nn.functional as F
+from convgrad.geometry import OutputSizeError
 from convgrad.vision import models
 from convgrad.vision.models.vgg import cfgs, make_layers
 from tests.conftest import SLOW
@@ -366,12 +367,19 @@ def test_too_small_input_names_the_layer():
     with pytest.raises(ValueError, match=r"input 28x28 is too small.*'features\.20' \(MaxPool2d.*1x1.*"
                                          r"smallest input it takes is 32x32"):
         f(convgrad.zeros(1, 3, 28, 28))
+    # batch 2: at batch 1 a training-mode BatchNorm on a 1x1 map fails first, and that is the error
     with pytest.raises(ValueError, match=r"features\.transition2\.pool.*smallest input it takes is 29x29"):
-        models.densenet121(num_classes=10)(convgrad.zeros(1, 3, 8, 8))
-    with pytest.raises(ValueError, match=r"'maxpool2'"):
-        models.googlenet(num_classes=10)(convgrad.zeros(1, 3, 8, 8))
+        models.densenet121(num_classes=10)(convgrad.zeros(2, 3, 8, 8))
+    # ceil-mode maxpool2 still makes a 1x1 output from 2x2 (as in PyTorch); maxpool3 is where it ends
+    with pytest.raises(ValueError, match=r"'maxpool3'.*smallest input it takes is 15x15") as info:
+        models.googlenet(num_classes=10)(convgrad.zeros(2, 3, 8, 8))
+    assert isinstance(info.value.__cause__, OutputSizeError)  # the failing layer's own error, enriched
     with pytest.raises(ValueError, match=r"'features\.12'.*63x63"):
         models.alexnet(num_classes=10)(convgrad.zeros(1, 3, 32, 32))
+    with convgrad.no_grad():  # the smallest input named is exact
+        models.googlenet(num_classes=10)(convgrad.zeros(2, 3, 15, 15))
+        with pytest.raises(ValueError, match="input 14x14 is too small"):
+            models.googlenet(num_classes=10)(convgrad.zeros(2, 3, 14, 14))
 
 
 def test_bad_input_shapes():

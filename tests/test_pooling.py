@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import convgrad
 import convgrad.nn.functional as F
-from convgrad.functional.pooling import _out_size
+from convgrad.geometry import pool_out_size
 from tests.conftest import examples
 from tests.parity import compare, compare_raises, gradcheck
 from tests.strategies import arrays, distinct
@@ -20,7 +20,7 @@ def _f(lib):
 
 
 def _reads_padding_only(n, k, s, p, d, ceil):
-    o = _out_size(n, k, s, p, d, ceil)
+    o = pool_out_size(n, k, s, p, d, ceil)
     return any(not any(0 <= i * s - p + a * d < n for a in range(k)) for i in range(o))
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import convgrad
-from convgrad import nn
-from convgrad.summary import add_cli, summary
+from convgrad import cli, nn
+from convgrad.summary import summary
 from convgrad.vision import models
 
 # The lecture's VGG-16 table: (layer, output C x H x W, "memory" (values), "weights" (without biases))
@@ -225,7 +225,7 @@ def test_mnist1d_summary_1d():
 
 def test_cli(capsys):
     parser = argparse.ArgumentParser()
-    add_cli(parser.add_subparsers(dest="command"))
+    cli.add_summary_cli(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["summary", "lenet5"])
     assert args.func(args) == 0
     out = capsys.readouterr().out

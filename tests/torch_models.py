@@ -172,3 +172,18 @@ class TorchResNet20(tnn.Module):
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class TorchMNIST1DCNN(tnn.Module):
+    def __init__(self, num_classes=10, channels=25):
+        super().__init__()
+        self.conv1 = tnn.Conv1d(1, channels, 5, stride=2, padding=1)
+        self.conv2 = tnn.Conv1d(channels, channels, 3, stride=2, padding=1)
+        self.conv3 = tnn.Conv1d(channels, channels, 3, stride=2, padding=1)
+        self.relu = tnn.ReLU()
+        self.linear = tnn.Linear(channels * 5, num_classes)
+
+    def forward(self, x):
+        x = self.relu(self.conv1(x.unsqueeze(1) if x.ndim == 2 else x))
+        x = self.relu(self.conv3(self.relu(self.conv2(x))))
+        return self.linear(torch.flatten(x, 1))

@@ -6,13 +6,13 @@ Every op is a ``NumpyFunction``; relu, tanh and sigmoid are the core ops of ``co
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
 from convgrad.ops.elementwise import ReLU, keep_where, select
+from convgrad.ops.reduction import LogSoftmax, Softmax
 from convgrad.random import rng
 from convgrad.tensor import Tensor
 
@@ -637,68 +637,9 @@ def sigmoid(input):
 
 
 # ---------------------------------------------------------------------- softmax family
-class Softmax(NumpyFunction):
-    """y_i = e^(x_i - m) / sum_j e^(x_j - m), m = max_j x_j (the shift keeps exp finite);
-    dL/dx = y (g - sum_j g_j y_j)"""
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        ctx.dim = dim
-        if x.size == 0:
-            y = np.empty_like(x)
-        else:
-            with np.errstate(invalid="ignore"):  # a slice of only +inf gives nan, silently as in PyTorch
-                y = x - np.max(x, axis=dim, keepdims=True)
-            np.exp(y, out=y)
-            y /= np.sum(y, axis=dim, keepdims=True)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        gy = g * y
-        gy -= y * np.sum(gy, axis=ctx.dim, keepdims=True)
-        return gy, None
-
-
-class LogSoftmax(NumpyFunction):
-    """y_i = x_i - m - ln sum_j e^(x_j - m), m = max_j x_j;  dL/dx = g - e^y sum_j g_j"""
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        ctx.dim = dim
-        if x.size == 0:
-            y = np.empty_like(x)
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                y = x - np.max(x, axis=dim, keepdims=True)
-                y -= np.log(np.sum(np.exp(y), axis=dim, keepdims=True))
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g - np.exp(y) * np.sum(g, axis=ctx.dim, keepdims=True), None
-
-
 def _softmax_call(name, op, input, dim, dtype, stacklevel):
     _check(name, input, floating=False)
-    if dim is None:
-        # PyTorch's legacy rule for a missing dim: 0 for 0-, 1- and 3-D inputs, else 1
-        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
-                      "include dim=X as an argument.", stacklevel=stacklevel)
-        dim = 0 if input.ndim in (0, 1, 3) else 1
-    if dtype is not None:
-        input = input.to(dtype)
-    if input.dtype.kind != "f":
-        raise TypeError(f"{name}(): expected a floating point input, got dtype {input.dtype} "
-                        "(pass dtype=convgrad.float32 to convert)")
-    d = input._dim(dim)
-    if input.ndim == 0:
-        return op.apply(input.reshape(1), 0).reshape(())
-    return op.apply(input, d)
+    return input._softmax(name, op, dim, dtype, stacklevel + 1)
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):

@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
+from convgrad.geometry import OutputSizeError, conv_transpose_out_size, int_tuple, pool_out_size, window_span
 from convgrad.tensor import Tensor
 
 __all__ = [
@@ -53,28 +54,12 @@ def _check_input(op, input, nsp, kinds="f"):
         raise NotImplementedError(f"{op}: not implemented for dtype {input.dtype}")
 
 
-def _ints(op, name, value, n, allow_none=False):
-    """An int or a sequence of 1 or ``n`` ints, as an ``n``-tuple."""
-    if isinstance(value, Tensor) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
-        return (int(value),) * n
-    if isinstance(value, (tuple, list)) and len(value) in (1, n) and all(
-        isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool)
-        or (allow_none and v is None) for v in value
-    ):
-        vals = tuple(None if v is None else int(v) for v in value)
-        return vals * n if len(vals) == 1 else vals
-    one = "a single int" if n == 1 else f"a single int or a tuple of {n} ints"
-    raise TypeError(f"{op}: {name} must be {one}, got {value!r}")
-
-
 def _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode):
-    ks = _ints(op, "kernel_size", kernel_size, nsp)
+    ks = int_tuple(op, "kernel_size", kernel_size, nsp)
     ss = ks if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
-        _ints(op, "stride", stride, nsp)
-    ps = _ints(op, "padding", padding, nsp)
-    ds = _ints(op, "dilation", dilation, nsp)
+        int_tuple(op, "stride", stride, nsp)
+    ps = int_tuple(op, "padding", padding, nsp)
+    ds = int_tuple(op, "dilation", dilation, nsp)
     if min(ks) <= 0:
         raise RuntimeError(f"{op}: kernel_size must be greater than zero, got {ks}")
     if min(ss) <= 0:
@@ -87,33 +72,23 @@ def _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode)
             f"{tuple(k // 2 for k in ks)}), got padding={ps} for kernel_size={ks}"
         )
     sizes = tuple(input.shape[-nsp:])
-    geo = _Geometry(sizes, ks, ss, ps, ds, bool(ceil_mode))
+    geo = _Windows(sizes, ks, ss, ps, ds, bool(ceil_mode))
     if min(geo.outs) <= 0:
-        raise RuntimeError(
+        raise OutputSizeError(
             f"{op}: output size {geo.outs} is too small: input size {sizes} with kernel_size={ks}, "
             f"stride={ss}, padding={ps}, dilation={ds} gives no complete window; expected an output of "
-            "at least 1 per spatial dim"
-        )
+            "at least 1 per spatial dim", sizes, tuple((p, p) for p in ps),
+            tuple(window_span(k, d) for k, d in zip(ks, ds)))
     return geo
 
 
-def _out_size(n, k, s, p, d, ceil):
-    """PyTorch's rule: floor (or ceil) of (n + 2p - d(k-1) - 1) / s, plus 1; in ceil mode the last
-    window must start inside the input or the left padding."""
-    span = n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)
-    o = span // s + 1
-    if ceil and (o - 1) * s >= n + p:
-        o -= 1
-    return o
-
-
-class _Geometry:
+class _Windows:
     """Where the windows lie, per spatial dim: input size n, kernel k, stride s, padding p, dilation d,
     output size o; the padded extent the windows reach; which kernel offsets write disjoint elements."""
 
     def __init__(self, sizes, ks, ss, ps, ds, ceil):
         self.sizes, self.ks, self.ss, self.ps, self.ds = sizes, ks, ss, ps, ds
-        self.outs = tuple(_out_size(n, k, s, p, d, ceil) for n, k, s, p, d in zip(sizes, ks, ss, ps, ds))
+        self.outs = tuple(pool_out_size(n, k, s, p, d, ceil) for n, k, s, p, d in zip(sizes, ks, ss, ps, ds))
         if min(self.outs) <= 0:
             return
         # ceil mode lets the last window run past the right padding: pad further (it never wins a max
@@ -444,7 +419,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 # --------------------------------------------------------------------------- adaptive pooling
 def _adaptive_sizes(op, input, nsp, output_size):
-    outs = _ints(op, "output_size", output_size, nsp, allow_none=True)
+    outs = int_tuple(op, "output_size", output_size, nsp, allow_none=True)
     sizes = tuple(input.shape[-nsp:])
     outs = tuple(n if o is None else o for o, n in zip(outs, sizes))
     if min(outs) < 0:
@@ -520,7 +495,7 @@ def _adaptive_avg(op, nsp, input, output_size):
         return _GlobalAvgPool.apply(input, nsp)
     if all(o > 0 and n % o == 0 for n, o in zip(sizes, outs)):
         ks = tuple(n // o for n, o in zip(sizes, outs))
-        geo = _Geometry(sizes, ks, ks, (0,) * nsp, (1,) * nsp, False)
+        geo = _Windows(sizes, ks, ks, (0,) * nsp, (1,) * nsp, False)
         return _AvgPool.apply(input, geo, int(np.prod(ks)))
     mats = tuple(_averaging_matrix(n, o, input.dtype) for n, o in zip(sizes, outs))
     return _AdaptiveAvgPool.apply(input, mats)
@@ -593,7 +568,7 @@ def _adaptive_max(op, nsp, input, output_size, return_indices):
     sizes, outs = _adaptive_sizes(op, input, nsp, output_size)
     if all(o > 0 and n % o == 0 for n, o in zip(sizes, outs)):
         ks = tuple(n // o for n, o in zip(sizes, outs))
-        geo = _Geometry(sizes, ks, ks, (0,) * nsp, (1,) * nsp, False)
+        geo = _Windows(sizes, ks, ks, (0,) * nsp, (1,) * nsp, False)
         return _MaxPool.apply(input, geo, bool(return_indices))
     return _AdaptiveMaxPool.apply(input, sizes, outs, bool(return_indices))
 
@@ -668,12 +643,12 @@ def _max_unpool(op, nsp, input, indices, kernel_size, stride, padding, output_si
         raise RuntimeError(
             f"{op}: indices must have the input's shape {list(input.shape)}, got {list(indices.shape)}"
         )
-    ks = _ints(op, "kernel_size", kernel_size, nsp)
-    ss = ks if stride is None else _ints(op, "stride", stride, nsp)
-    ps = _ints(op, "padding", padding, nsp)
+    ks = int_tuple(op, "kernel_size", kernel_size, nsp)
+    ss = ks if stride is None else int_tuple(op, "stride", stride, nsp)
+    ps = int_tuple(op, "padding", padding, nsp)
     if min(ks) <= 0 or min(ss) <= 0 or min(ps) < 0:
         raise RuntimeError(f"{op}: expected kernel_size > 0, stride > 0, padding >= 0, got {ks}, {ss}, {ps}")
-    default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(input.shape[-nsp:], ss, ps, ks))
+    default = tuple(conv_transpose_out_size(n, k, s, p) for n, s, p, k in zip(input.shape[-nsp:], ss, ps, ks))
     if output_size is None:
         outs = default
     else:

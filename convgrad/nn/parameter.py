@@ -59,3 +59,15 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent=True):
         pass
+
+
+def zero_grads(params, set_to_none=True):
+    """Clear the gradients of ``params``: to None (the default), or to zeros in place, detached."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.grad_fn = None
+            p.grad._data.fill(0)

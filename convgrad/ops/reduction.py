@@ -181,3 +181,49 @@ class Prod(NumpyFunction):
         others = left * right
         others = others.reshape(x.shape) if flat else np.moveaxis(others, -1, axis)
         return g * others, None, None
+
+
+class Softmax(NumpyFunction):
+    """y_i = e^(x_i - m) / sum_j e^(x_j - m), m = max_j x_j (the shift keeps exp finite);
+    dL/dx = y (g - sum_j g_j y_j)"""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        if x.size == 0:
+            y = np.empty_like(x)
+        else:
+            with np.errstate(invalid="ignore"):  # a slice of only +inf gives nan, silently as in PyTorch
+                y = x - np.max(x, axis=dim, keepdims=True)
+            np.exp(y, out=y)
+            y /= np.sum(y, axis=dim, keepdims=True)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        gy = g * y
+        gy -= y * np.sum(gy, axis=ctx.dim, keepdims=True)
+        return gy, None
+
+
+class LogSoftmax(NumpyFunction):
+    """y_i = x_i - m - ln sum_j e^(x_j - m), m = max_j x_j;  dL/dx = g - e^y sum_j g_j"""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        if x.size == 0:
+            y = np.empty_like(x)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y = x - np.max(x, axis=dim, keepdims=True)
+                y -= np.log(np.sum(np.exp(y), axis=dim, keepdims=True))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g - np.exp(y) * np.sum(g, axis=ctx.dim, keepdims=True), None

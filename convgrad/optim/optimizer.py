@@ -8,6 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from convgrad.autograd.grad_mode import enable_grad
+from convgrad.nn.parameter import zero_grads
 from convgrad.tensor import Tensor
 
 
@@ -105,15 +106,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient (to None by default, else to zeros)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.grad_fn = None
-                    p.grad._data.fill(0)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         raise NotImplementedError

@@ -1,6 +1,8 @@
 """Tensor reductions: ``sum``, ``mean``, ``max``/``min`` (with indices), ``var``, ``norm``, ``topk``."""
 
 
+import warnings
+
 import numpy as np
 
 from convgrad.dtypes import int64
@@ -68,6 +70,28 @@ class ReductionMethods(TensorBase):
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def softmax(self, dim, dtype=None):
+        return self._softmax("softmax", reduction.Softmax, dim, dtype)
+
+    def log_softmax(self, dim, dtype=None):
+        return self._softmax("log_softmax", reduction.LogSoftmax, dim, dtype)
+
+    def _softmax(self, name, op, dim, dtype, stacklevel=3):
+        """``op`` (Softmax or LogSoftmax) along ``dim``; also the body of the functional forms."""
+        if dim is None:
+            # PyTorch's legacy rule for a missing dim: 0 for 0-, 1- and 3-D inputs, else 1
+            warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+                          "include dim=X as an argument.", stacklevel=stacklevel)
+            dim = 0 if self.ndim in (0, 1, 3) else 1
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind != "f":
+            raise TypeError(f"{name}(): expected a floating point input, got dtype {x.dtype} "
+                            "(pass dtype=convgrad.float32 to convert)")
+        d = x._dim(dim)
+        if x.ndim == 0:
+            return op.apply(x.reshape(1), 0).reshape(())
+        return op.apply(x, d)
 
     def logsumexp(self, dim, keepdim=False):
         return reduction.LogSumExp.apply(self, self._dims(dim), keepdim)

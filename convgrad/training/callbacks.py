@@ -271,9 +271,9 @@ def _rows(history):
     return keys
 
 
-class CSVLogger(Callback):
-    """The metrics of every epoch as a CSV table, one row per epoch, rewritten atomically each epoch (so a
-    resumed run's file holds exactly its epochs)."""
+class _HistoryLogger(Callback):
+    """Rewrites the file at ``path`` from the whole history after every epoch (atomically, so a resumed
+    run's file holds exactly its epochs); subclasses choose the format in ``write``."""
 
     order = 50
 
@@ -284,6 +284,14 @@ class CSVLogger(Callback):
         self.write(trainer.history)
 
     def write(self, history):
+        raise NotImplementedError
+
+
+class CSVLogger(_HistoryLogger):
+    """The metrics of every epoch as a CSV table, one row per epoch, rewritten atomically each epoch (so a
+    resumed run's file holds exactly its epochs)."""
+
+    def write(self, history):
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=_rows(history), lineterminator="\n")
         writer.writeheader()
@@ -292,16 +300,8 @@ class CSVLogger(Callback):
         atomic_write_text(self.path, buf.getvalue())
 
 
-class JSONLogger(Callback):
+class JSONLogger(_HistoryLogger):
     """The metrics of every epoch as a JSON list of objects, rewritten atomically each epoch."""
-
-    order = 50
-
-    def __init__(self, path):
-        self.path = os.fspath(path)
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        self.write(trainer.history)
 
     def write(self, history):
         atomic_write_text(self.path, json.dumps(history, indent=1) + "\n")

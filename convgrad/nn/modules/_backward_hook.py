@@ -57,6 +57,20 @@ class _OutputIdentity(NumpyFunction):
         return grads
 
 
+def _through(identity, items, idx, state):
+    """``items`` as a list with ``items[i]`` (i in ``idx``) passed through one ``identity`` node that
+    carries the hook ``state``."""
+    outs = identity.apply(*(items[i] for i in idx))
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    node = outs[0].grad_fn
+    if node is not None:
+        node.state = state
+    new = list(items)
+    for i, t in zip(idx, outs):
+        new[i] = t
+    return new
+
+
 def wrap_inputs(module, args):
     tensors = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     state = _State(module, len(tensors))
@@ -65,15 +79,7 @@ def wrap_inputs(module, args):
     state.inputs_need_grad = bool(grad_idx)
     if not grad_idx:
         return args
-    outs = _InputIdentity.apply(*(args[i] for i in grad_idx))
-    outs = outs if isinstance(outs, tuple) else (outs,)
-    node = outs[0].grad_fn
-    if node is not None:
-        node.state = state
-    args = list(args)
-    for i, t in zip(grad_idx, outs):
-        args[i] = t
-    return tuple(args)
+    return tuple(_through(_InputIdentity, args, grad_idx, state))
 
 
 def wrap_outputs(module, out):
@@ -87,14 +93,7 @@ def wrap_outputs(module, out):
     idx = [i for i, t in enumerate(items) if isinstance(t, Tensor) and t.requires_grad]
     if not idx:
         return out
-    res = _OutputIdentity.apply(*(items[i] for i in idx))
-    res = res if isinstance(res, tuple) else (res,)
-    node = res[0].grad_fn
-    if node is not None:
-        node.state = state
-    new = list(items)
-    for i, t in zip(idx, res):
-        new[i] = t
+    new = _through(_OutputIdentity, items, idx, state)
     if single:
         return new[0]
     return type(out)(new) if isinstance(out, tuple) else new

@@ -8,6 +8,7 @@ ConvTranspose: weight (C_in, C_out / groups, *kernel);
 
 
 from convgrad import factories
+from convgrad.geometry import conv_transpose_out_size, same_padding
 from convgrad.nn import functional as F
 from convgrad.nn.modules.linear import reset_weight_and_bias
 from convgrad.nn.modules.module import Module, _fast
@@ -51,13 +52,10 @@ class _ConvNd(Module):
         self.padding_mode = padding_mode
         # F.pad's (last dim first) padding, used for non-zero padding modes and asymmetric 'same'
         if isinstance(padding, str):
-            pads = [0, 0] * len(kernel_size)
+            pads = [(0, 0)] * len(kernel_size)
             if padding == "same":
-                for d, k, i in zip(dilation, kernel_size, range(len(kernel_size) - 1, -1, -1)):
-                    total = d * (k - 1)
-                    pads[2 * i] = total // 2
-                    pads[2 * i + 1] = total - total // 2
-            self._reversed_padding_repeated_twice = tuple(pads)
+                pads = [same_padding(k, d) for k, d in zip(kernel_size, dilation)]
+            self._reversed_padding_repeated_twice = tuple(q for pair in reversed(pads) for q in pair)
         else:
             self._reversed_padding_repeated_twice = _reverse_repeat_tuple(padding, 2)
         if transposed:
@@ -109,7 +107,6 @@ class _ConvNd(Module):
                 f"expected {self.in_channels} input channel{'s' if self.in_channels != 1 else ''}, "
                 f"got input of shape {shape}"
             )
-        return len(shape) == n + 1
 
     def _conv_forward(self, input, weight, bias):
         conv = F.conv1d if self._n == 1 else F.conv2d
@@ -128,11 +125,8 @@ class _ConvNd(Module):
         return conv(input, weight, bias, self.stride, padding, self.dilation, self.groups)
 
     def forward(self, input):
-        unbatched = self._check_input(input)
-        weight, bias = _fast(self, "weight"), _fast(self, "bias")
-        if unbatched:
-            return self._conv_forward(input.unsqueeze(0), weight, bias).squeeze(0)
-        return self._conv_forward(input, weight, bias)
+        self._check_input(input)  # unbatched input: the functional op's business
+        return self._conv_forward(input, _fast(self, "weight"), _fast(self, "bias"))
 
 
 class Conv1d(_ConvNd):
@@ -159,11 +153,12 @@ class Conv2d(_ConvNd):
 
 
 class _ConvTransposeNd(_ConvNd):
-    def __init__(self, *args, **kwargs):
-        padding_mode = args[10] if len(args) > 10 else kwargs.get("padding_mode", "zeros")
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
+                 output_padding, groups, bias, padding_mode, device=None, dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
-        super().__init__(*args, **kwargs)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
+                         output_padding, groups, bias, padding_mode, device, dtype)
 
     def _output_padding(self, input, output_size):
         if output_size is None:
@@ -178,12 +173,9 @@ class _ConvTransposeNd(_ConvNd):
                 f"{type(self).__name__}: for {input.ndim}D input, output_size must have {n} or "
                 f"{non_spatial + n} elements (got {len(output_size)})"
             )
-        lo, hi = [], []
-        for d in range(n):
-            size = ((input.shape[d + non_spatial] - 1) * self.stride[d] - 2 * self.padding[d]
-                    + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
-            lo.append(size)
-            hi.append(size + self.stride[d] - 1)
+        lo = [conv_transpose_out_size(input.shape[d + non_spatial], self.kernel_size[d], self.stride[d],
+                                      self.padding[d], self.dilation[d]) for d in range(n)]
+        hi = [size + s - 1 for size, s in zip(lo, self.stride)]
         for d in range(n):
             if not lo[d] <= output_size[d] <= hi[d]:
                 raise ValueError(
@@ -193,13 +185,11 @@ class _ConvTransposeNd(_ConvNd):
         return tuple(output_size[d] - lo[d] for d in range(n))
 
     def forward(self, input, output_size=None):
-        unbatched = self._check_input(input)
+        self._check_input(input)
         output_padding = self._output_padding(input, output_size)
         conv_t = F.conv_transpose1d if self._n == 1 else F.conv_transpose2d
-        x = input.unsqueeze(0) if unbatched else input
-        out = conv_t(x, _fast(self, "weight"), _fast(self, "bias"), self.stride, self.padding, output_padding,
-                     self.groups, self.dilation)
-        return out.squeeze(0) if unbatched else out
+        return conv_t(input, _fast(self, "weight"), _fast(self, "bias"), self.stride, self.padding,
+                      output_padding, self.groups, self.dilation)
 
 
 class ConvTranspose1d(_ConvTransposeNd):

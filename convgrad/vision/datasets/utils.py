@@ -10,6 +10,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 
 import numpy as np
 
@@ -41,6 +42,15 @@ def calculate_md5(path, chunk_size=1 << 20):
         for chunk in iter(lambda: f.read(chunk_size), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def warn_if_unofficial(path, md5, dataset):
+    """Warn, and go on, when the file at ``path`` does not have the official ``md5`` of ``dataset``'s file
+    (``md5`` None: nothing known to compare with)."""
+    if md5 is not None and calculate_md5(path) != md5:
+        # stacklevel: past this function, the dataset's loader and its constructor, to the user's line
+        warnings.warn(f"{path} does not match the md5 of the official {dataset} file ({md5}); "
+                      "using it anyway", stacklevel=5)
 
 
 def check_md5(path, md5):

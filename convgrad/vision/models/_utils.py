@@ -1,9 +1,12 @@
-"""What the model zoo shares: the input pre-check that names the layer where an input becomes too small,
-and the ``weights`` argument of torchvision's constructors."""
+"""What the model zoo shares: input checks (dimensions, channels, a classifier's fixed size), turning a
+layer's "window larger than its input" error into one that names the layer and the smallest input the
+network takes, and the ``weights`` argument of torchvision's constructors."""
 
-from convgrad import arithmetic
+import functools
 
-__all__ = ["check_input", "no_weights"]
+from convgrad import geometry, nn
+
+__all__ = ["check_input", "names_too_small_layer", "no_weights"]
 
 
 def no_weights(weights, name):
@@ -19,104 +22,95 @@ def _tuple(v, n):
     return (v,) * n
 
 
-def _geometry(model, skip):
-    """The spatial layers (those with a ``kernel_size``) along the main path, in registration order,
-    as ``(name, module)``. ``skip``: name parts of parallel branches that change the size in step with
-    the main path (a residual shortcut's strided 1x1 convolution), which must not be applied twice."""
-    layers = []
-    for name, m in model.named_modules():
-        if not name or not hasattr(m, "kernel_size"):
-            continue
-        if any(part in skip for part in name.split(".")):
-            continue
-        layers.append((name, m))
-    return layers
-
-
-def _step(m, size):
-    """Spatial size after layer ``m`` for input spatial ``size`` (tuple); raises ConvArithmeticError."""
-    n = len(size)
-    k = _tuple(m.kernel_size, n)
-    stride = m.stride if getattr(m, "stride", None) is not None else k
-    s = _tuple(stride, n)
-    d = _tuple(getattr(m, "dilation", 1), n)
-    p = getattr(m, "padding", 0)
-    if isinstance(p, str):
-        if p == "same":
-            return size
-        p = 0
-    p = _tuple(p, n)
-    if getattr(m, "transposed", False) or type(m).__name__.startswith("ConvTranspose"):
-        op = _tuple(getattr(m, "output_padding", 0), n)
-        return tuple(arithmetic.conv_transpose_output_size(size[j], k[j], s[j], p[j], op[j], d[j])
-                     for j in range(n))
-    if "Pool" in type(m).__name__:
-        return tuple(arithmetic.pool_output_size(size[j], k[j], s[j], p[j], d[j],
-                                                 bool(getattr(m, "ceil_mode", False))) for j in range(n))
-    return tuple(arithmetic.conv_output_size(size[j], k[j], s[j], p[j], d[j]) for j in range(n))
-
-
-def _walk(layers, size):
-    """Returns None if every layer has an output, else ``(name, module, size_in)`` of the first that has
-    none."""
-    for name, m in layers:
-        try:
-            size = _step(m, size)
-        except arithmetic.ConvArithmeticError:
-            return name, m, size
-    return None
-
-
-def _smallest(layers, size):
-    """The smallest square (cube) input that passes every layer, or None above 4096."""
-    n = len(size)
-    for i in range(1, 4097):
-        if _walk(layers, (i,) * n) is None:
-            return i
-    return None
-
-
-def check_input(model, x, spatial_dims=2, fixed_size=None, skip=("downsample",)):
-    """Validate ``x`` for ``model`` before any computation: dimensions, channels, and that every
-    convolution and pooling layer on the way has an output. An input that becomes too small raises a
-    ``ValueError`` naming the layer where the spatial size reaches zero and the smallest input size the
-    model accepts. ``fixed_size``: the only spatial size a model with a flattening classifier takes.
-    (The layers are looked up on every call, so replacing a layer after construction is seen.)
-    Called inside ``forward``, the model's name is put in front of the message by ``Module``."""
+def check_input(model, x, spatial_dims=2, fixed_size=None):
+    """Reject, before any computation, an input of the wrong dimensions or channels (those of the
+    model's first layer with ``in_channels``), or of another spatial size than ``fixed_size`` (a model
+    with a flattening classifier). Called inside ``forward``: ``Module`` puts the model's name in front."""
     shape = tuple(x.shape)
     want = spatial_dims + 2
     if len(shape) != want:
         layout = "(N, C, L)" if spatial_dims == 1 else "(N, C, H, W)"
         raise ValueError(f"expected a {want}-D input {layout}, got shape {shape}")
-    layers = _geometry(model, skip)
-    in_channels = next((m.in_channels for _, m in layers if hasattr(m, "in_channels")), None)
+    in_channels = next((m.in_channels for m in model.modules() if hasattr(m, "in_channels")), None)
     if in_channels is not None and shape[1] != in_channels:
         raise ValueError(f"expected {in_channels} input channel{'s' if in_channels > 1 else ''}, "
                          f"got {shape[1]} (input shape {shape})")
-    size = shape[2:]
     if fixed_size is not None:
         fixed = _tuple(fixed_size, spatial_dims)
-        if size != fixed:
+        if shape[2:] != fixed:
             raise ValueError(f"its classifier is sized for {'x'.join(map(str, fixed))} inputs, got "
-                             f"{'x'.join(map(str, size))} (input shape {shape})")
-        return
-    bad = _walk(layers, size)
-    if bad is None:
-        return
-    layer, m, size_in = bad
-    n = len(size_in)
+                             f"{'x'.join(map(str, shape[2:]))} (input shape {shape})")
+
+
+def names_too_small_layer(skip=("downsample",)):
+    """Decorator for a zoo model's ``forward``: when one of its layers raises ``OutputSizeError`` (its
+    window is larger than its padded input), raise a ``ValueError`` naming that layer and the smallest
+    input the model takes. Nothing is checked ahead: the cost is paid only by a failing call.
+    ``skip``: name parts of branches that shrink in step with the main path (a residual shortcut's
+    strided 1x1 convolution), left out of the smallest-input search."""
+    def wrap(forward):
+        @functools.wraps(forward)
+        def checked_forward(self, x, *args, **kwargs):
+            try:
+                return forward(self, x, *args, **kwargs)
+            except geometry.OutputSizeError as e:
+                layer = getattr(e, "_convgrad_module", None)
+                name = next((n for n, m in self.named_modules() if m is layer and n), None)
+                if name is None:
+                    raise
+                raise ValueError(_too_small_message(self, tuple(x.shape[2:]), name, layer, e, skip)) from e
+        return checked_forward
+    return wrap
+
+
+_WINDOWED = (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd, nn.AvgPool1d, nn.AvgPool2d)
+
+
+def _out_size(m, size):
+    """Spatial size after the windowed layer ``m`` for spatial input ``size``; None when its window does
+    not fit. The rules are the functional ops' own (``convgrad.geometry``)."""
+    n = len(size)
     k, d = _tuple(m.kernel_size, n), _tuple(getattr(m, "dilation", 1), n)
+    s = _tuple(m.stride, n)
     p = getattr(m, "padding", 0)
-    p = _tuple(0 if isinstance(p, str) else p, n)
-    span = "x".join(str(d[j] * (k[j] - 1) + 1) for j in range(n))
-    padded = "x".join(str(size_in[j] + 2 * p[j]) for j in range(n))
-    smallest = _smallest(layers, size)
-    hint = ""
-    if smallest:
-        hint = f" The smallest input it takes is {'x'.join([str(smallest)] * n)}."
+    if isinstance(m, nn.modules.conv._ConvTransposeNd):
+        q = _tuple(m.output_padding, n)
+        out = tuple(geometry.conv_transpose_out_size(*a) for a in zip(size, k, s, _tuple(p, n), d, q))
+    elif isinstance(m, nn.modules.conv._ConvNd):
+        if p == "same":
+            return size
+        p = 0 if p == "valid" else p
+        out = tuple(geometry.conv_out_size(*a) for a in zip(size, k, s, _tuple(p, n), d))
+    else:
+        ceil = bool(getattr(m, "ceil_mode", False))
+        out = tuple(geometry.pool_out_size(*a, ceil) for a in zip(size, k, s, _tuple(p, n), d))
+    return out if min(out) >= 1 else None
+
+
+def _smallest(model, n, skip):
+    """The smallest square (cube) input that passes every windowed layer in registration order, or None
+    above 4096."""
+    layers = [m for name, m in model.named_modules()
+              if isinstance(m, _WINDOWED) and not set(name.split(".")) & set(skip)]
+    for i in range(1, 4097):
+        size = (i,) * n
+        for m in layers:
+            size = _out_size(m, size)
+            if size is None:
+                break
+        else:
+            return i
+    return None
+
+
+def _too_small_message(model, size, name, layer, err, skip):
     fmt = "x".join
-    raise ValueError(
-        f"input {fmt(map(str, size))} is too small: the spatial size reaches zero at layer "
-        f"'{layer}' ({type(m).__name__}, kernel {m.kernel_size}, stride {m.stride}), whose "
-        f"{fmt(map(str, size_in))} input{f' (padded {padded})' if any(p) else ''} is smaller than its "
-        f"{span} window.{hint}")
+    n = len(err.input_size)
+    padded = tuple(i + a + b for i, (a, b) in zip(err.input_size, err.padding))
+    smallest = _smallest(model, n, skip)
+    hint = f" The smallest input it takes is {fmt([str(smallest)] * n)}." if smallest else ""
+    pad = f" (padded {fmt(map(str, padded))})" if padded != err.input_size else ""
+    return (f"input {fmt(map(str, size))} is too small: the spatial size reaches zero at layer "
+            f"'{name}' ({type(layer).__name__}, kernel {layer.kernel_size}, stride {layer.stride}), whose "
+            f"{fmt(map(str, err.input_size))} input{pad} is smaller than its {fmt(map(str, err.span))} "
+            f"window.{hint}")

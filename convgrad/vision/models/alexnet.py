@@ -17,7 +17,7 @@ Both end with an adaptive average pooling to 6x6 (the identity at native resolut
 import convgrad
 from convgrad import nn
 
-from ._utils import check_input, no_weights
+from ._utils import check_input, names_too_small_layer, no_weights
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -71,6 +71,7 @@ class AlexNet(nn.Module):
             nn.Linear(4096, num_classes),
         )
 
+    @names_too_small_layer()
     def forward(self, x):
         check_input(self, x)
         x = self.features(x)

@@ -20,7 +20,7 @@ import convgrad
 from convgrad import nn
 from convgrad.nn import functional as F
 
-from ._utils import check_input, no_weights
+from ._utils import check_input, names_too_small_layer, no_weights
 
 __all__ = ["DenseNet", "DenseNetCifar", "densenet121", "densenet161", "densenet169", "densenet201",
            "densenet_bc_cifar"]
@@ -118,6 +118,7 @@ class DenseNet(nn.Module):
         self.classifier = nn.Linear(num_features, num_classes)
         _init(self)
 
+    @names_too_small_layer()
     def forward(self, x):
         check_input(self, x)
         features = self.features(x)
@@ -157,6 +158,7 @@ class DenseNetCifar(nn.Module):
         self.fc = nn.Linear(num_features, num_classes)
         _init(self)
 
+    @names_too_small_layer()
     def forward(self, x):
         check_input(self, x)
         x = self.conv1(x)

@@ -12,7 +12,7 @@ import convgrad
 from convgrad import nn
 from convgrad.nn import functional as F
 
-from ._utils import check_input, no_weights
+from ._utils import check_input, names_too_small_layer, no_weights
 
 __all__ = ["MobileNetV2", "InvertedResidual", "Conv2dNormActivation", "mobilenet_v2"]
 
@@ -110,6 +110,7 @@ class MobileNetV2(nn.Module):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 
+    @names_too_small_layer()
     def forward(self, x):
         check_input(self, x)
         x = self.features(x)

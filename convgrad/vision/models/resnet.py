@@ -17,7 +17,7 @@ convolution with BatchNorm (``downsample``) where the shape changes. Any input o
 import convgrad
 from convgrad import nn
 
-from ._utils import check_input, no_weights
+from ._utils import check_input, names_too_small_layer, no_weights
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101",
            "resnet152", "conv3x3", "conv1x1"]
@@ -155,6 +155,7 @@ class ResNet(nn.Module):
                                 dilation=self.dilation, norm_layer=norm_layer))
         return nn.Sequential(*layers)
 
+    @names_too_small_layer()
     def forward(self, x):
         check_input(self, x)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

@@ -15,7 +15,7 @@ The ``_bn`` variants put a BatchNorm2d after every convolution (2 trainable valu
 import convgrad
 from convgrad import nn
 
-from ._utils import check_input, no_weights
+from ._utils import check_input, names_too_small_layer, no_weights
 
 __all__ = ["VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
            "make_layers", "cfgs"]
@@ -74,6 +74,7 @@ class VGG(nn.Module):
                     nn.init.normal_(m.weight, 0, 0.01)
                     nn.init.constant_(m.bias, 0)
 
+    @names_too_small_layer()
     def forward(self, x):
         check_input(self, x)
         x = self.features(x)

@@ -8,6 +8,9 @@
 Arrays and tensors are resampled with a NumPy sampler (nearest or bilinear, out-of-image points take
 ``fill``), or with PIL's resampling for :func:`resize`. Coordinates are continuous with pixel ``j``
 covering ``[j, j + 1)``, so the image centre is ``(W / 2, H / 2)``, as in PIL and torchvision.
+
+The image kinds and sizes live in ``_image.py``, the colour operations in ``_color.py``; both are
+re-exported here.
 """
 
 import enum
@@ -15,9 +18,27 @@ import math
 import numbers
 
 import numpy as np
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 import convgrad
+from convgrad.vision.transforms._color import (  # noqa: F401 (re-exported)
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    rgb_to_grayscale,
+)
+from convgrad.vision.transforms._image import (  # noqa: F401 (re-exported)
+    _cast_like,
+    _check_image,
+    _is_pil,
+    _is_tensor,
+    _max_value,
+    _planes,
+    get_dimensions,
+    get_image_num_channels,
+    get_image_size,
+)
 
 __all__ = [
     "InterpolationMode",
@@ -84,93 +105,6 @@ def _interp(mode):
         f"interpolation: expected an InterpolationMode or one of {[m.value for m in InterpolationMode]}, "
         f"got {mode!r}"
     )
-
-
-# ----------------------------------------------------------------------------------------------------
-# image kinds
-
-
-def _is_pil(img):
-    return isinstance(img, Image.Image)
-
-
-def _is_tensor(img):
-    return isinstance(img, convgrad.Tensor)
-
-
-def _check_image(img, what):
-    if not (_is_pil(img) or _is_tensor(img) or isinstance(img, np.ndarray)):
-        raise TypeError(
-            f"{what}: expected a PIL Image, a NumPy array or a convgrad Tensor, got {type(img).__name__}"
-        )
-
-
-def _planes(img):
-    """``img`` as an array with H, W on the last two axes (and C third from last), and a function
-    turning such an array back into ``img``'s kind and layout."""
-    if _is_tensor(img):
-        arr = img._data
-        if arr.ndim < 2:
-            raise ValueError(f"expected a tensor image of shape (..., H, W), got shape {tuple(arr.shape)}")
-        return arr, lambda a: convgrad.from_numpy(np.ascontiguousarray(a))
-    if isinstance(img, np.ndarray):
-        if img.ndim == 2:
-            return img, np.ascontiguousarray
-        if img.ndim == 3:
-            return np.moveaxis(img, -1, 0), lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1))
-        raise ValueError(f"expected a NumPy image of shape (H, W) or (H, W, C), got shape {img.shape}")
-    if _is_pil(img):
-        mode, palette = img.mode, (img.getpalette() if img.mode == "P" else None)
-        arr = np.asarray(img)
-        if mode == "1":
-            arr = arr.astype(np.uint8)
-
-        def back(a):
-            a = np.ascontiguousarray(np.moveaxis(a, 0, -1) if a.ndim == 3 else a)
-            if mode == "1":
-                return Image.fromarray(a.astype(bool))
-            out = (
-                Image.fromarray(a, mode=mode)
-                if mode in ("L", "RGB", "RGBA", "P", "CMYK")
-                else Image.fromarray(a)
-            )
-            if palette is not None:
-                out.putpalette(palette)
-            return out
-
-        return (np.moveaxis(arr, -1, 0) if arr.ndim == 3 else arr), back
-    raise TypeError(f"expected a PIL Image, a NumPy array or a convgrad Tensor, got {type(img).__name__}")
-
-
-def get_dimensions(img):
-    """``[channels, height, width]`` of an image."""
-    if _is_pil(img):
-        return [len(img.getbands()), img.height, img.width]
-    arr, _ = _planes(img)
-    c = arr.shape[-3] if arr.ndim >= 3 else 1
-    return [c, arr.shape[-2], arr.shape[-1]]
-
-
-def get_image_size(img):
-    """``[width, height]`` of an image (PIL's order)."""
-    _, h, w = get_dimensions(img)
-    return [w, h]
-
-
-def get_image_num_channels(img):
-    return get_dimensions(img)[0]
-
-
-def _max_value(dtype):
-    return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
-
-
-def _cast_like(values, dtype):
-    """Float results back to ``dtype``: integer types are rounded and clipped to their range."""
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.round(values), info.min, info.max).astype(dtype)
-    return values.astype(dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -669,138 +603,3 @@ def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEA
     disp = np.asarray(getattr(displacement, "_data", displacement), dtype=np.float64).reshape(h, w, 2)
     xx, yy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     return back(_sample(arr, xx + disp[..., 0], yy + disp[..., 1], mode, fill))
-
-
-# ----------------------------------------------------------------------------------------------------
-# colour
-
-
-def _gray_planes(arr):
-    """ITU-R 601-2 luma of the RGB channels (``0.299 R + 0.587 G + 0.114 B``), keeping a channel axis."""
-    r, g, b = arr[..., 0, :, :], arr[..., 1, :, :], arr[..., 2, :, :]
-    gray = 0.299 * r.astype(np.float64) + 0.587 * g + 0.114 * b
-    if np.issubdtype(arr.dtype, np.integer):
-        gray = np.floor(gray)  # torchvision truncates integer luma
-    return gray[..., None, :, :].astype(arr.dtype)
-
-
-def rgb_to_grayscale(img, num_output_channels=1):
-    """Luma of an RGB image, with 1 or 3 (equal) channels."""
-    if num_output_channels not in (1, 3):
-        raise ValueError(f"num_output_channels should be either 1 or 3, got {num_output_channels}")
-    if _is_pil(img):
-        g = img.convert("L")
-        return g if num_output_channels == 1 else Image.merge("RGB", [g, g, g])
-    arr, back = _planes(img)
-    c = arr.shape[-3] if arr.ndim >= 3 else 1
-    if c == 1:
-        gray = arr if arr.ndim >= 3 else arr[None]
-    elif c == 3:
-        gray = _gray_planes(arr)
-    else:
-        raise TypeError(f"Input image tensor permitted channel values are 1 or 3, but found {c}")
-    if num_output_channels == 3:
-        gray = np.concatenate([gray] * 3, axis=-3)
-    if isinstance(img, np.ndarray) and img.ndim == 2:
-        return back(gray[0]) if num_output_channels == 1 else np.ascontiguousarray(np.moveaxis(gray, 0, -1))
-    return back(gray)
-
-
-def _blend(a, b, ratio, dtype):
-    bound = _max_value(dtype)
-    out = np.clip(ratio * a.astype(np.float64) + (1.0 - ratio) * b, 0, bound)
-    return out.astype(dtype)  # integer results are truncated, as torchvision's blend does
-
-
-def _channels(arr):
-    return arr.shape[-3] if arr.ndim >= 3 else 1
-
-
-def _check_factor(name, factor):
-    if factor < 0:
-        raise ValueError(f"{name} should be non-negative, got {factor}")
-
-
-def adjust_brightness(img, brightness_factor):
-    """Multiply intensities by ``brightness_factor`` (0 gives black, 1 the original)."""
-    _check_factor("brightness_factor", brightness_factor)
-    if _is_pil(img):
-        return ImageEnhance.Brightness(img).enhance(brightness_factor)
-    arr, back = _planes(img)
-    return back(_blend(arr, 0.0, brightness_factor, arr.dtype))
-
-
-def adjust_contrast(img, contrast_factor):
-    """Blend with the mean grey level (0 gives uniform grey, 1 the original)."""
-    _check_factor("contrast_factor", contrast_factor)
-    if _is_pil(img):
-        return ImageEnhance.Contrast(img).enhance(contrast_factor)
-    arr, back = _planes(img)
-    c = _channels(arr)
-    gray = _gray_planes(arr) if c == 3 else arr
-    mean = gray.astype(np.float64).mean(axis=(-3, -2, -1) if arr.ndim >= 3 else (-2, -1), keepdims=True)
-    return back(_blend(arr, mean, contrast_factor, arr.dtype))
-
-
-def adjust_saturation(img, saturation_factor):
-    """Blend with the grey version (0 gives grey, 1 the original); grey images are unchanged."""
-    _check_factor("saturation_factor", saturation_factor)
-    if _is_pil(img):
-        if img.mode in ("L", "1", "I", "F"):
-            return img
-        return ImageEnhance.Color(img).enhance(saturation_factor)
-    arr, back = _planes(img)
-    if _channels(arr) == 1:
-        return back(arr.copy())
-    return back(_blend(arr, _gray_planes(arr), saturation_factor, arr.dtype))
-
-
-def _rgb_to_hsv(rgb):
-    r, g, b = rgb[..., 0, :, :], rgb[..., 1, :, :], rgb[..., 2, :, :]
-    maxc = np.max(rgb, axis=-3)
-    minc = np.min(rgb, axis=-3)
-    v = maxc
-    delta = maxc - minc
-    safe_max = np.where(maxc == 0, 1, maxc)
-    s = np.where(maxc == 0, 0, delta / safe_max)
-    safe_delta = np.where(delta == 0, 1, delta)
-    rc, gc, bc = (maxc - r) / safe_delta, (maxc - g) / safe_delta, (maxc - b) / safe_delta
-    h = np.where(maxc == r, bc - gc, np.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
-    h = np.where(delta == 0, 0.0, (h / 6.0) % 1.0)
-    return h, s, v
-
-
-def _hsv_to_rgb(h, s, v):
-    i = np.floor(h * 6.0)
-    f = h * 6.0 - i
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    i = i.astype(np.int64) % 6
-    r = np.choose(i, [v, q, p, p, t, v])
-    g = np.choose(i, [t, v, v, q, p, p])
-    b = np.choose(i, [p, p, t, v, v, q])
-    return np.stack([r, g, b], axis=-3)
-
-
-def adjust_hue(img, hue_factor):
-    """Rotate the hue by ``hue_factor`` turns (in [-0.5, 0.5]); grey images are unchanged."""
-    if not -0.5 <= hue_factor <= 0.5:
-        raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
-    if _is_pil(img):
-        if img.mode in ("L", "1", "I", "F"):
-            return img
-        h, s, v = img.convert("HSV").split()
-        hh = np.array(h, dtype=np.uint8)
-        with np.errstate(over="ignore"):
-            hh += np.uint8(int(hue_factor * 255) % 256)
-        return Image.merge("HSV", (Image.fromarray(hh, "L"), s, v)).convert(img.mode)
-    arr, back = _planes(img)
-    if _channels(arr) == 1:
-        return back(arr.copy())
-    x = arr.astype(np.float64)
-    if np.issubdtype(arr.dtype, np.integer):
-        x = x / 255.0
-    h, s, v = _rgb_to_hsv(x)
-    rgb = _hsv_to_rgb((h + hue_factor) % 1.0, s, v)
-    if np.issubdtype(arr.dtype, np.integer):
-        return back((rgb * 255.0).astype(arr.dtype))
-    return back(rgb.astype(arr.dtype))

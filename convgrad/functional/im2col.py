@@ -1,0 +1,539 @@
+"""The im2col engine behind every convolution: a scratch pool for large temporaries, the plan of one
+convolution (``ConvGeometry``: sizes, the columns' ``Layout``, blocks of output rows), the im2col/col2im
+kernels and the three products built on them (forward, weight gradient, input gradient). Arrays in,
+arrays out; ``convolution.py`` holds the autograd nodes and the API.
+
+How, for speed (each choice measured on the bench shapes, see bench/bench_conv.py):
+
+- The columns are built and multiplied in blocks of output rows (``_BLOCK_BYTES`` of columns), so a block
+  is still in cache when the GEMM reads what im2col wrote; backward rebuilds them block by block rather
+  than keeping kh*kw copies of the input.
+- The column matrix (K = C*kh*kw rows, one column per output position) is stored channels-first,
+  (C, kh, kw, N, Ho, Wo), or channels-last, (N, Ho, Wo, kh, kw, C); col2im may also go batch-last,
+  (C, kh, kw, Ho, Wo, N). im2col and col2im copy or add one kernel offset (or row) at a time, and their
+  speed is set by the length of the contiguous runs: Wo floats channels-first, kw*C (copies) or C (adds)
+  channels-last, Wo*N batch-last. Each GEMM is written in the orientation OpenBLAS runs fastest for the
+  layout.
+- GEMMs with a small weight matrix run per sample (BLAS is slow on one long, thin product).
+- Large temporaries come from ``scratch`` and go back to it: fresh large arrays cost page faults on first
+  touch, often more than the copy that fills them.
+
+``forced_paths`` pins the choices (tests run every path on the same shapes).
+"""
+
+import contextlib
+import enum
+import math
+import threading
+import weakref
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+# Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
+# 1 MiB of L2 per core and 32 MiB of L3) agree on each, and having the same caches they cannot tell a
+# cache-size rule from a constant. Zen 4 figures: `python -m bench.sweep_conv`, 2 threads, 2026-12-04
+# (runs on a shared machine: candidates that take the same code path differed by up to 10 %).
+# Bytes of columns per block of output rows: small enough to stay in cache between im2col and the GEMM,
+# large enough that the per-block Python and BLAS overhead stays small. Zen 5: best of 0.5-8 MB. Zen 4:
+# best on 6 of 9 bench shapes, within 7 % on two, 15 % behind 2 MiB on a stride-2 layer; 2 MiB is 3-20 %
+# slower on the rest, 1 MiB and 16 MiB up to 1.5x.
+_BLOCK_BYTES = 4 << 20
+# Per-sample GEMMs when the weight matrix (M*K elements) is at most this large (Zen 4: 256 makes ResNet-20's
+# first layer 12 % slower, 4096 LeNet-5's conv2 9 %).
+_PER_SAMPLE_MK = 1024
+# Channels-last columns when their runs (kw*C floats) are this many times longer than channels-first's (Wo);
+# col2im, adding one kernel offset at a time, compares C floats with Wo (Zen 4: 0.5-2 within 6 %, 4 makes
+# VGG's 64-channel layer 17 % slower; col2im: 0.5 makes LeNet-5's conv2 1.4x slower, 1 and 2 equal).
+_CHANNELS_LAST_RUNS = 1.5
+_COL2IM_CHANNELS_LAST_RUNS = 1
+# Otherwise col2im goes batch-last when output rows are shorter than this (measured: LeNet conv2 2.1x;
+# Zen 4: 16-64 equal, 8 makes LeNet-5's conv2 8 % slower).
+_BATCH_LAST_MAX_WO = 32
+
+
+class Layout(enum.Enum):
+    """Axis order of the working (padded) input and of the columns; each im2col/col2im copy's contiguous
+    runs are Wo floats channels-first, kw*C (copy) or C (add) channels-last, Wo*N batch-last."""
+
+    CHANNELS_FIRST = "cf"  # columns (C, kh, kw, N, Ho, Wo)
+    CHANNELS_LAST = "cl"  # columns (N, Ho, Wo, kh, kw, C)
+    BATCH_LAST = "bl"  # columns (C, kh, kw, Ho, Wo, N); col2im only
+
+
+CF, CL, BL = Layout.CHANNELS_FIRST, Layout.CHANNELS_LAST, Layout.BATCH_LAST
+
+# What ``forced_paths`` pins; None: chosen by the thresholds above.
+_forced = {"layout": None, "per_sample": None, "full_conv": None, "block_bytes": None}
+
+
+@contextlib.contextmanager
+def forced_paths(layout=None, per_sample=None, full_conv=None, block_bytes=None):
+    """Pin the engine's choices inside the block: ``layout`` (a ``Layout``; channels-last falls back to
+    channels-first with groups, batch-last applies to col2im only), ``per_sample`` GEMMs (bool),
+    ``full_conv`` for the stride-1 input gradient (bool; strided ones always use col2im) and
+    ``block_bytes`` of columns per block. Not thread-safe: for tests."""
+    saved = dict(_forced)
+    _forced.update(layout=layout, per_sample=per_sample, full_conv=full_conv, block_bytes=block_bytes)
+    try:
+        yield
+    finally:
+        _forced.update(saved)
+
+
+def _block_bytes():
+    return _BLOCK_BYTES if _forced["block_bytes"] is None else _forced["block_bytes"]
+
+
+def _per_sample(mk):
+    return mk <= _PER_SAMPLE_MK if _forced["per_sample"] is None else _forced["per_sample"]
+
+
+# --------------------------------------------------------------------------- scratch buffers
+class _Scratch:
+    """Reusable large temporaries, by (shape, dtype). Only arrays handed out by ``take`` are taken back."""
+
+    MIN_BYTES = 1 << 18  # smaller arrays come cheaply from malloc
+    MAX_BYTES = 256 << 20  # most memory held between calls
+
+    def __init__(self):
+        self._free = {}
+        self._held = 0
+        self._lent = weakref.WeakValueDictionary()  # id -> array, while the caller holds it
+        self._lock = threading.Lock()
+
+    def take(self, shape, dtype):
+        """An uninitialised array."""
+        dtype = np.dtype(dtype)
+        shape = tuple(shape)
+        if math.prod(shape) * dtype.itemsize < self.MIN_BYTES:
+            return np.empty(shape, dtype)
+        key = (shape, dtype.str)
+        with self._lock:
+            free = self._free.get(key)
+            a = free.pop() if free else None
+            if a is not None:
+                self._held -= a.nbytes
+        if a is None:
+            a = np.empty(shape, dtype)
+        self._lent[id(a)] = a
+        return a
+
+    def give(self, *arrays):
+        """Return arrays from ``take`` for reuse; anything else is ignored."""
+        for a in arrays:
+            if a is None or self._lent.get(id(a)) is not a:
+                continue
+            del self._lent[id(a)]
+            with self._lock:
+                if self._held + a.nbytes <= self.MAX_BYTES:
+                    self._free.setdefault((a.shape, a.dtype.str), []).append(a)
+                    self._held += a.nbytes
+
+    def owns(self, a):
+        return self._lent.get(id(a)) is a
+
+    def clear(self):
+        with self._lock:
+            self._free.clear()
+            self._held = 0
+
+
+scratch = _Scratch()
+
+
+# --------------------------------------------------------------------------- geometry
+class ConvGeometry:
+    """A convolution in 2-D terms: input x4 (N, C, H, W), weight w4 (O, C/groups, kh, kw), output
+    y4 (N, O, Ho, Wo); pads ((top, bottom), (left, right)). For a transposed convolution x4 is its output
+    and y4 its input. ``in_shape``/``out_shape``: the op's own (1-D, unbatched) shapes."""
+
+    __slots__ = ("x4", "w4", "y4", "stride", "pads", "dilation", "groups", "in_shape", "out_shape",
+                 "layout")
+
+    def __init__(self, x4, w4, y4, stride, pads, dilation, groups, in_shape=None, out_shape=None):
+        self.x4, self.w4, self.y4 = x4, w4, y4
+        self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
+        self.in_shape, self.out_shape = in_shape, out_shape
+        # channels-last orders K as (i, j, c), so with groups a group's rows would not be contiguous
+        forced = _forced["layout"]
+        if forced is None:
+            cl = groups == 1 and x4[1] * w4[3] >= _CHANNELS_LAST_RUNS * y4[3]
+        else:
+            cl = groups == 1 and forced is CL
+        self.layout = CL if cl else CF
+
+    def with_layout(self, layout):
+        geo = ConvGeometry(self.x4, self.w4, self.y4, self.stride, self.pads, self.dilation, self.groups,
+                           self.in_shape, self.out_shape)
+        geo.layout = layout
+        return geo
+
+    @property
+    def channels_last(self):
+        return self.layout is CL
+
+    @property
+    def padded_hw(self):
+        (t, b), (l, r) = self.pads
+        return self.x4[2] + t + b, self.x4[3] + l + r
+
+    @property
+    def k(self):
+        """Rows of the column matrix, all groups: C*kh*kw."""
+        return self.x4[1] * self.w4[2] * self.w4[3]
+
+    def blocks(self, itemsize):
+        """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns: several whole
+        samples, or some rows of one sample (batch-last: some rows of all samples)."""
+        N, _, Ho, Wo = self.y4
+        row = max(1, Wo * self.k * itemsize)
+        block_bytes = _block_bytes()
+        if self.layout is BL:
+            rb = max(1, block_bytes // (row * max(N, 1)))
+            return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
+        if Ho * row <= block_bytes:
+            nb = block_bytes // (Ho * row)
+            return [(slice(s, min(N, s + nb)), slice(0, Ho)) for s in range(0, N, nb)]
+        rb = max(1, block_bytes // row)
+        return [(slice(s, s + 1), slice(r, min(Ho, r + rb))) for s in range(N) for r in range(0, Ho, rb)]
+
+    def block_shape(self, block):
+        """Shape of the columns of a block: (C, kh, kw, m, r, Wo), (m, r, Wo, kh, kw, C) or
+        (C, kh, kw, r, Wo, m)."""
+        (ns, rs), (C, (kh, kw), Wo) = block, (self.x4[1], self.w4[2:], self.y4[3])
+        m, r = ns.stop - ns.start, rs.stop - rs.start
+        if self.layout is CL:
+            return (m, r, Wo, kh, kw, C)
+        return (C, kh, kw, m, r, Wo) if self.layout is CF else (C, kh, kw, r, Wo, m)
+
+    def full_conv(self):
+        """The stride-1 convolution giving this one's input gradient: the output gradient padded by
+        d(k-1) - p (the rest of the way to H + d(k-1)), with the flipped kernel, channels swapped per
+        group."""
+        N, C, H, W = self.x4
+        O, Ho, Wo = self.y4[1:]
+        kh, kw = self.w4[2:]
+        (dh, dw), (pt, _), (pl, _) = self.dilation, *self.pads
+        top, left = dh * (kh - 1) - pt, dw * (kw - 1) - pl
+        pads = ((top, H + dh * (kh - 1) - Ho - top), (left, W + dw * (kw - 1) - Wo - left))
+        return ConvGeometry(self.y4, (C, O // self.groups, kh, kw), self.x4, (1, 1), pads, self.dilation,
+                            self.groups)
+
+    def full_conv_cheaper(self):
+        """For stride 1: the full convolution's im2col (O channels over H*W) against col2im's columns plus
+        their strided adds (C channels over Ho*Wo, each read, added and written)."""
+        N, C, H, W = self.x4
+        O, Ho, Wo = self.y4[1:]
+        if self.stride != (1, 1):
+            return False
+        forced = _forced["full_conv"]
+        return 2 * O * H * W <= 3 * C * Ho * Wo if forced is None else forced
+
+    def col2im_layout(self):
+        """col2im adds one kernel offset at a time: its runs are C floats channels-last, Wo channels-first,
+        Wo*N batch-last (which costs two transposing copies)."""
+        forced = _forced["layout"]
+        if forced is not None:
+            return CF if forced is CL and self.groups != 1 else forced
+        C, Wo = self.x4[1], self.y4[3]
+        if self.groups == 1 and C >= _COL2IM_CHANNELS_LAST_RUNS * Wo:
+            return CL
+        return BL if Wo < _BATCH_LAST_MAX_WO else CF
+
+    def weight_grad_per_sample(self):
+        return _per_sample((self.w4[0] // self.groups) * (self.k // self.groups))
+
+    def weight_matrix(self, w):
+        """w (O, C/G, kh, kw) as (G, O/G, K/G) with K in the columns' row order: (c, i, j) or (i, j, c)."""
+        G, (O, Cg, kh, kw) = self.groups, self.w4
+        if self.channels_last:
+            return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(1, O, Cg * kh * kw)
+        return np.ascontiguousarray(w).reshape(G, O // G, Cg * kh * kw)
+
+    def weight_from_matrix(self, wm):
+        """Inverse of ``weight_matrix``: (G, O/G, K/G) -> a new (O, C/G, kh, kw) array."""
+        O, Cg, kh, kw = self.w4
+        if self.channels_last:
+            return np.ascontiguousarray(wm.reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(wm).reshape(self.w4)
+
+
+# --------------------------------------------------------------------------- array kernels
+# Axis orders NCHW -> working layout, and back:
+_TO_WORK = {CF: (1, 0, 2, 3), CL: (0, 2, 3, 1), BL: (1, 2, 3, 0)}
+_FROM_WORK = {CF: (1, 0, 2, 3), CL: (0, 3, 1, 2), BL: (3, 0, 1, 2)}
+
+
+def _padded(x, pads, layout):
+    """Copy of x (N, C, H, W) in the working layout with ((top, bottom), (left, right)) zeros around;
+    negative pads crop."""
+    N, C, H, W = x.shape
+    (t, b), (l, r) = pads
+    Hp, Wp = H + t + b, W + l + r
+    work = scratch.take(tuple((N, C, Hp, Wp)[a] for a in _TO_WORK[layout]), x.dtype)
+    out = work.transpose(_FROM_WORK[layout])  # (N, C, Hp, Wp) view
+    t0, b0, l0, r0 = max(t, 0), max(b, 0), max(l, 0), max(r, 0)
+    # zero the border only: the interior is overwritten
+    for sl in (np.s_[:, :, :t0], np.s_[:, :, Hp - b0:], np.s_[:, :, t0:Hp - b0, :l0],
+               np.s_[:, :, t0:Hp - b0, Wp - r0:]):
+        if out[sl].size:
+            out[sl] = 0
+    out[:, :, t0:Hp - b0, l0:Wp - r0] = x[:, :, max(-t, 0):H - max(-b, 0), max(-l, 0):W - max(-r, 0)]
+    return work
+
+
+def working(x, geo):
+    """The convolution input x (N, C, H, W), padded, in the working layout: a copy from ``scratch``, or
+    a view of x when channels-first needs no padding (channels-last copies: its runs are C-contiguous)."""
+    if geo.layout is not CF or any(geo.pads[0] + geo.pads[1]):
+        return _padded(x, geo.pads, geo.layout)
+    return x.transpose(_TO_WORK[CF])
+
+
+def _windows(xw, geo, writeable=False):
+    """View of the working-layout array xw (padded input) with the columns' axes:
+    ``win[c, i, j, n, y, x] = xp[n, c, y*sh + i*dh, x*sw + j*dw]``, in the order (C, kh, kw, N, Ho, Wo),
+    (N, Ho, Wo, kh, kw, C) or (C, kh, kw, Ho, Wo, N)."""
+    xv = xw.transpose(_FROM_WORK[geo.layout])
+    sn, sc, sh_, sw_ = xv.strides
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.w4[2:], geo.stride, geo.dilation, geo.y4[2:]
+    N, C = xv.shape[:2]
+    if geo.layout is CL:
+        shape, strides = (N, ho, wo, kh, kw, C), (sn, sh * sh_, sw * sw_, dh * sh_, dw * sw_, sc)
+    elif geo.layout is CF:
+        shape, strides = (C, kh, kw, N, ho, wo), (sc, dh * sh_, dw * sw_, sn, sh * sh_, sw * sw_)
+    else:
+        shape, strides = (C, kh, kw, ho, wo, N), (sc, dh * sh_, dw * sw_, sh * sh_, sw * sw_, sn)
+    return as_strided(xv, shape, strides, writeable=writeable)
+
+
+def _in_block(a, block, layout):
+    """The part of a windows view or a column matrix that belongs to a block of output rows."""
+    ns, rs = block
+    if layout is CL:
+        return a[ns, rs]
+    return a[:, :, :, ns, rs] if layout is CF else a[:, :, :, rs, :, ns]
+
+
+def _im2col(xw, geo, block=None, out=None):
+    """The columns of the padded input xw (working layout), all or one block's; written into ``out``
+    (flat, at least as large) or a scratch array. Channels-last: one copy, whose runs are a kernel row's
+    kw*C values; otherwise one copy per kernel offset, whose runs are output rows (one 6-D copy would
+    iterate over shorter runs)."""
+    win = _windows(xw, geo)
+    if block is not None:
+        win = _in_block(win, block, geo.layout)
+    out = scratch.take(win.shape, xw.dtype) if out is None else out[:win.size].reshape(win.shape)
+    if geo.channels_last:
+        np.copyto(out, win)
+        return out
+    kh, kw = geo.w4[2:]
+    for i in range(kh):
+        for j in range(kw):
+            out[:, i, j] = win[:, i, j]
+    return out
+
+
+def _col2im(xw, cols, geo, block=None):
+    """Adjoint of ``_im2col``: add each column back where it was read from, into xw (working layout),
+    one strided add per kernel offset (its targets never overlap)."""
+    win = _windows(xw, geo, writeable=True)
+    if block is not None:
+        win = _in_block(win, block, geo.layout)
+    kh, kw = geo.w4[2:]
+    for i in range(kh):
+        for j in range(kw):
+            idx = (slice(None),) * 3 + (i, j) if geo.layout is CL else (slice(None), i, j)
+            win[idx] += cols[idx]
+
+
+def to_cn(g):
+    """(N, O, Ho, Wo) -> a (O, N, Ho, Wo) copy from ``scratch``."""
+    out = scratch.take((g.shape[1], g.shape[0]) + g.shape[2:], g.dtype)
+    np.copyto(out, g.transpose(1, 0, 2, 3))
+    return out
+
+
+def _rows(a, block, n_axis=0):
+    """A block's output rows of a (N, O, Ho, Wo) array as (m, O, r*Wo), or of a (O, N, Ho, Wo) one
+    (``n_axis`` 1) as (O, m*r*Wo): views, as a block is whole samples or rows of one."""
+    ns, rs = block
+    if n_axis == 0:
+        part = a[ns, :, rs]
+        return part.reshape(part.shape[0], part.shape[1], -1)
+    part = a[:, ns, rs]
+    return part.reshape(part.shape[0], -1)
+
+
+def forward(x, w, geo, bias=None, xw=None):
+    """y[n, o] = sum over o's group of w[o] * columns[:, n] (+ bias), block by block: a new
+    (N, O, Ho, Wo) array. ``xw``: x's working copy, if already made."""
+    N, O, Ho, Wo = geo.y4
+    G, cl = geo.groups, geo.channels_last
+    own = xw is None
+    if own:
+        xw = working(x, geo)
+    wm = geo.weight_matrix(w)
+    M, K = wm.shape[1:]
+    y = np.empty(geo.y4, x.dtype)
+    blocks = geo.blocks(x.dtype.itemsize)
+    per_sample = _per_sample(M * K)
+    if blocks:
+        size = math.prod(geo.block_shape(blocks[0])) // geo.k
+        buf = scratch.take((size * geo.k,), x.dtype)
+        tmp = scratch.take((size * O,), x.dtype)
+    for block in blocks:
+        cols = _im2col(xw, geo, block, buf)
+        out = y[block[0], :, block[1]]  # (m, O, r, Wo)
+        m, r = out.shape[0], out.shape[2]
+        ml = m * r * Wo
+        if per_sample:  # per sample (M, K) @ (K, r*Wo), straight into y
+            kml = cols.reshape(ml, G * K).T if cl else cols.reshape(G * K, ml)
+            np.matmul(wm[None], kml.reshape(G, K, m, r * Wo).transpose(2, 0, 1, 3),
+                      out=out.reshape(m, G, M, r * Wo))
+            if bias is not None:
+                out += bias[:, None, None]
+            continue
+        if cl:  # (m*r*Wo, K) @ (K, O)
+            t = tmp[:ml * O].reshape(ml, O)
+            np.matmul(cols.reshape(ml, K), wm[0].T, out=t)
+            res = t.reshape(m, r, Wo, O).transpose(0, 3, 1, 2)
+        else:  # per group (M, K) @ (K, m*r*Wo)
+            t = tmp[:ml * O].reshape(G, M, ml)
+            np.matmul(wm, cols.reshape(G, K, ml), out=t)
+            res = t.reshape(O, m, r, Wo).transpose(1, 0, 2, 3)
+        if bias is not None:
+            np.add(res, bias[:, None, None], out=out)
+        else:
+            np.copyto(out, res)
+    if blocks:
+        scratch.give(buf, tmp)
+    if own:
+        scratch.give(xw)
+    return y
+
+
+def grad_weight(xw, g, geo, g_cn=None):
+    """dL/dw[g] = sum over blocks of g[g] (O/G, rows) @ columns[g]^T (rows, K/G), as a new
+    (O, C/G, kh, kw) array. xw: the convolution input's working copy; ``g_cn``: g as (O, N, Ho, Wo), needed
+    unless per sample."""
+    N, O, Ho, Wo = geo.y4
+    G, cl = geo.groups, geo.channels_last
+    M, K = O // G, geo.k // G
+    per_sample = geo.weight_grad_per_sample()
+    blocks = geo.blocks(g.dtype.itemsize)
+    acc = np.zeros((G, K, M) if not (per_sample or cl) else (G, M, K), g.dtype)
+    if blocks:
+        buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
+        part = np.empty((blocks[0][0].stop - blocks[0][0].start if per_sample else 1,) + acc.shape, g.dtype)
+    for block in blocks:
+        cols = _im2col(xw, geo, block, buf)
+        m = block[0].stop - block[0].start
+        ml = cols.size // geo.k
+        if per_sample:  # per sample (M, r*Wo) @ (r*Wo, K), summed
+            kml = cols.reshape(ml, G * K).T if cl else cols.reshape(G * K, ml)
+            p = part[:m]
+            np.matmul(_rows(g, block).reshape(m, G, M, -1),
+                      kml.reshape(G, K, m, ml // m).transpose(2, 0, 3, 1), out=p)
+            acc += p.sum(axis=0)
+        elif cl:  # (M, rows) @ (rows, K)
+            np.matmul(_rows(g_cn, block, 1)[None], cols.reshape(1, ml, K), out=part[0])
+            acc += part[0]
+        else:  # per group (K, rows) @ (rows, M): faster than (M, rows) @ (rows, K)
+            np.matmul(cols.reshape(G, K, ml), _rows(g_cn, block, 1).reshape(G, M, ml).transpose(0, 2, 1),
+                      out=part[0])
+            acc += part[0]
+    if blocks:
+        scratch.give(buf)
+    return geo.weight_from_matrix(acc if per_sample or cl else acc.transpose(0, 2, 1))
+
+
+def grad_input(g, w, geo, bias=None, g_cn=None):
+    """dL/dx (N, C, H, W) of the convolution for the output gradient g (N, O, Ho, Wo), plus ``bias``;
+    also the transposed convolution's forward:
+    dx[n, c, h, v] = sum_{o, i, j} w[o, c, i, j] * g[n, o, (h + pt - i*dh)/sh, (v + pl - j*dw)/sw]
+    over the terms where both quotients are whole and in range. ``g_cn``: g as (O, N, Ho, Wo), if made."""
+    N, C, H, W = geo.x4
+    if geo.full_conv_cheaper():
+        G, (O, Cg, kh, kw) = geo.groups, geo.w4
+        wf = w.reshape(G, O // G, Cg, kh, kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+        return forward(g, wf.reshape(C, O // G, kh, kw), geo.full_conv(), bias)
+    geo = geo.with_layout(geo.col2im_layout())
+    layout, (O, Ho, Wo) = geo.layout, geo.y4[1:]
+    own = g_cn is None or layout is BL
+    if layout is BL:  # g as (O, Ho, Wo, N)
+        gt = scratch.take((O, Ho, Wo, N), g.dtype)
+        np.copyto(gt, g.transpose(1, 2, 3, 0))
+    else:  # g as (O, N, Ho, Wo)
+        gt = to_cn(g) if own else g_cn
+    wm = geo.weight_matrix(w)
+    G, M, K = wm.shape
+    (pt, _), (pl, _) = geo.pads
+    shape = (N, C) + geo.padded_hw
+    xw = scratch.take(tuple(shape[a] for a in _TO_WORK[layout]), g.dtype)
+    xw.fill(0)
+    blocks = geo.blocks(g.dtype.itemsize)
+    if blocks:
+        buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
+    for block in blocks:
+        gb = gt[:, block[1]].reshape(O, -1) if layout is BL else _rows(gt, block, 1)  # (O, rows)
+        ml = gb.shape[1]
+        if layout is CL:  # (rows, O) @ (O, K): the columns' storage order
+            d = buf[:ml * K].reshape(ml, K)
+            np.matmul(gb.T, wm[0], out=d)
+        else:
+            d = buf[:ml * G * K].reshape(G, K, ml)
+            np.matmul(wm.transpose(0, 2, 1), gb.reshape(G, M, ml), out=d)
+        _col2im(xw, d.reshape(geo.block_shape(block)), geo, block)
+    if blocks:
+        scratch.give(buf)
+    if own:
+        scratch.give(gt)
+    inner = xw.transpose(_FROM_WORK[layout])[:, :, pt:pt + H, pl:pl + W]
+    dx = np.empty((N, C, H, W), g.dtype)
+    if bias is not None:
+        np.add(inner, bias[:, None, None], out=dx)
+    else:
+        np.copyto(dx, inner)
+    scratch.give(xw)
+    return dx
+
+
+# --------------------------------------------------------------------------- unfold / fold
+# unfold/fold are im2col/col2im of the image seen as one sample of N*C channels, channels-first: then
+# the columns (N*C, kh, kw, 1, Ho, Wo) are exactly (N, C*kh*kw, L).
+def unfold(x, geo):
+    """(N, C, H, W) -> (N, C*kh*kw, L)."""
+    N, C, H, W = geo.x4
+    one = _one_sample(geo)
+    src = x.reshape(1, N * C, H, W)
+    xw = working(src, one)
+    out = np.empty(one.block_shape((slice(0, 1), slice(0, one.y4[2]))), x.dtype)
+    _im2col(xw, one, out=out.reshape(-1))
+    scratch.give(xw)
+    return out.reshape(geo.out_shape if x.shape == geo.in_shape else geo.in_shape)
+
+
+def fold(cols, geo):
+    """(N, C*kh*kw, L) -> (N, C, H, W): col2im, then the padding cut off."""
+    N, C, H, W = geo.x4
+    one = _one_sample(geo)
+    blocks = cols.reshape(one.block_shape((slice(0, 1), slice(0, one.y4[2]))))
+    if not any(geo.pads[0] + geo.pads[1]):
+        out = np.zeros((N * C, 1, H, W), cols.dtype)
+        _col2im(out, blocks, one)
+    else:
+        (pt, _), (pl, _) = geo.pads
+        xw = scratch.take((N * C, 1) + geo.padded_hw, cols.dtype)
+        xw.fill(0)
+        _col2im(xw, blocks, one)
+        out = np.array(xw[:, :, pt:pt + H, pl:pl + W])
+        scratch.give(xw)
+    return out.reshape(geo.out_shape if cols.shape == geo.in_shape else geo.in_shape)
+
+
+def _one_sample(geo):
+    N, C, H, W = geo.x4
+    return ConvGeometry((1, N * C, H, W), (1, 1) + geo.w4[2:], (1, 1) + geo.y4[2:], geo.stride, geo.pads,
+                        geo.dilation, 1).with_layout(CF)
