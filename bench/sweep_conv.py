@@ -1,4 +1,4 @@
-"""Re-measure the tuning constants of ``functional/convolution.py`` on this machine (not in ``make bench``).
+"""Re-measure the tuning constants of ``functional/im2col.py`` on this machine (not in ``make bench``).
 
 For each constant, every candidate value runs the same convolutions (forward + backward, the input's
 gradient included), candidates interleaved in blocks as in ``bench.common.interleaved`` so the machine's

@@ -5,7 +5,7 @@ The API follows PyTorch's, so ``import convgrad as torch`` runs a PyTorch CNN sc
 
 from numpy import dtype  # noqa: F401  (isinstance(x.dtype, convgrad.dtype), as torch.dtype)
 
-from convgrad import accelerator, amp, autograd, backends, cuda, random  # noqa: F401
+from convgrad import _checks, accelerator, amp, autograd, backends, cuda, random  # noqa: F401
 from convgrad._missing import TOPLEVEL_NOT_PROVIDED as _TOPLEVEL_NOT_PROVIDED
 from convgrad._missing import module_getattr as _module_getattr
 from convgrad.amp import autocast  # noqa: F401

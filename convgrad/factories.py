@@ -4,20 +4,14 @@ import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.devices import check_device
 from convgrad.random import rng
 from convgrad.tensor import Tensor, get_default_dtype
 
 
-def _size(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    for s in size:
-        if not isinstance(s, (numbers.Integral, np.integer)) or isinstance(s, bool):
-            raise TypeError(f"size must be a tuple of ints, got {size!r}")
-        if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
-    return tuple(int(s) for s in size)
+def _size(op, size):
+    return checks.size(op, size)
 
 
 def _make(array, requires_grad, device=None, op="factory"):
@@ -33,22 +27,26 @@ def _dt(dtype):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.zeros(_size(size), _dt(dtype)), requires_grad, device, "zeros")
+    return _make(np.zeros(_size("zeros", size), _dt(dtype)), requires_grad, device, "zeros")
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.ones(_size(size), _dt(dtype)), requires_grad, device, "ones")
+    return _make(np.ones(_size("ones", size), _dt(dtype)), requires_grad, device, "ones")
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.empty(_size(size), _dt(dtype)), requires_grad, device, "empty")
+    return _make(np.empty(_size("empty", size), _dt(dtype)), requires_grad, device, "empty")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if not isinstance(size, (tuple, list)):
+        raise checks.error("full", "size to be a tuple of ints", f"size={checks.show(size)}", TypeError)
+    if not checks.is_number(fill_value) and not isinstance(fill_value, (bool, np.bool_)):
+        raise checks.error("full", "fill_value to be a number", checks.kind(fill_value), TypeError)
     if dtype is None:
         dtype = (np.bool_ if isinstance(fill_value, bool) else
                  np.int64 if isinstance(fill_value, numbers.Integral) else get_default_dtype())
-    return _make(np.full(_size((size,)), fill_value, np.dtype(dtype)), requires_grad, device, "full")
+    return _make(np.full(_size("full", (size,)), fill_value, np.dtype(dtype)), requires_grad, device, "full")
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
@@ -81,8 +79,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 when all are integers."""
     if end is None:
         start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        checks.number("arange", name, v, exc=RuntimeError)
     if step == 0:
-        raise RuntimeError("arange: step must be nonzero")
+        raise checks.error("arange", "a non-zero step", "step=0")
+    if (end - start) * step < 0:
+        raise checks.error("arange", "end on the side of start that step goes to",
+                           f"start={start}, end={end}, step={step}")
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
@@ -94,21 +97,24 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    n = checks.integer("eye", "n", n, low=0, exc=RuntimeError)
+    if m is not None:
+        m = checks.integer("eye", "m", m, low=0, exc=RuntimeError)
     return _make(np.eye(n, m, dtype=_dt(dtype)), requires_grad, device, "eye")
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1)."""
     dt = _dt(dtype)
-    return _make(rng(generator).random(_size(size), dtype=np.float64).astype(dt, copy=False), requires_grad,
-                 device, "rand")
+    arr = rng(generator).random(_size("rand", size), dtype=np.float64)
+    return _make(arr.astype(dt, copy=False), requires_grad, device, "rand")
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal."""
     dt = _dt(dtype)
-    arr = rng(generator).standard_normal(_size(size)).astype(dt, copy=False)
-    return _make(arr, requires_grad, device, "randn")
+    arr = rng(generator).standard_normal(_size("randn", size))
+    return _make(arr.astype(dt, copy=False), requires_grad, device, "randn")
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
@@ -119,14 +125,14 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None, 
         raise TypeError("randint() missing required argument 'size'")
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    arr = rng(generator).integers(low, high, _size((size,)), dtype=np.int64)
+    arr = rng(generator).integers(low, high, _size("randint", (size,)), dtype=np.int64)
     return _make(arr.astype(dtype or np.int64, copy=False), requires_grad, device, "randint")
 
 
 def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0 .. n-1."""
-    arr = rng(generator).permutation(int(n)).astype(dtype or np.int64)
-    return _make(arr, requires_grad, device, "randperm")
+    n = checks.integer("randperm", "n", n, low=0, exc=RuntimeError)
+    return _make(rng(generator).permutation(n).astype(dtype or np.int64), requires_grad, device, "randperm")
 
 
 def normal(mean, std, size=None, generator=None):
@@ -134,7 +140,8 @@ def normal(mean, std, size=None, generator=None):
     s = getattr(std, "_data", std)
     if size is None:
         size = np.broadcast_shapes(np.shape(m), np.shape(s))
-    return _make((m + s * rng(generator).standard_normal(_size((size,)))).astype(get_default_dtype()), False)
+    noise = rng(generator).standard_normal(_size("normal", (size,)))
+    return _make((m + s * noise).astype(get_default_dtype()), False)
 
 
 def bernoulli(p, generator=None):

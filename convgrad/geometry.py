@@ -12,6 +12,8 @@ Per spatial dim, input ``n``, kernel ``k``, stride ``s``, padding ``p`` (before 
 
 import numbers
 
+from convgrad import _checks as checks
+
 __all__ = ["OutputSizeError", "conv_out_size", "pool_out_size", "conv_transpose_out_size", "same_padding",
            "window_span", "int_tuple"]
 
@@ -70,15 +72,6 @@ def _is_int(v):
 
 def int_tuple(op, name, value, n, one_ok=True, allow_none=False):
     """A hyper-parameter given as an int or a sequence of ``n`` ints (or of one, when ``one_ok``), as an
-    ``n``-tuple; ``allow_none`` lets entries be None (adaptive pooling's "keep this size"). A 0-dim
-    tensor counts as its value."""
-    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        value = value.item()
-    if _is_int(value):
-        return (int(value),) * n
-    if isinstance(value, (tuple, list)) and all(_is_int(v) or (allow_none and v is None) for v in value):
-        if len(value) == n or (one_ok and len(value) == 1):
-            return tuple(None if v is None else int(v) for v in value) * (n // len(value))
-        raise RuntimeError(f"{op}: expected {name} to be an int or a sequence of {n} ints, got {name}="
-                           f"{tuple(value)}")
-    raise TypeError(f"{op}: expected {name} to be an int or a sequence of {n} ints, got {value!r}")
+    ``n``-tuple; ``allow_none`` lets entries be None (adaptive pooling's "keep this size"). The check and
+    its message are :func:`convgrad._checks.ints`'."""
+    return checks.ints(op, name, value, n, one_ok=one_ok, allow_none=allow_none)

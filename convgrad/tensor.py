@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad import devices as _devices
 from convgrad._missing import NotProvidedMethods
 from convgrad.autograd import function
@@ -53,17 +54,38 @@ def _infer_array(data, dtype=None):
     else:
         if isinstance(data, (list, tuple)) and data and any(isinstance(d, Tensor) for d in data):
             data = [d._data if isinstance(d, Tensor) else d for d in data]
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError:
+            _check_rectangular(data)
+            raise
         if dtype is None:
             if arr.dtype.kind == "f":
                 arr = arr.astype(_default_dtype[0])
             elif arr.dtype.kind in "iu" and arr.dtype != np.uint8:
                 arr = arr.astype(np.int64)
             elif arr.dtype.kind not in "fiub":
-                raise TypeError(f"tensor: cannot make a tensor from data of type {arr.dtype}")
+                raise checks.error("tensor", "numbers, bools or nested sequences of them",
+                                   f"data of type {checks.kind(data)}", TypeError)
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr
+
+
+def _check_rectangular(data, dim=0):
+    """Nested sequences must have one length per dim, as an array: name the first ragged one."""
+    if not isinstance(data, (list, tuple)):
+        return
+    lengths = {len(d) if isinstance(d, (list, tuple)) else None for d in data}
+    if len(lengths) > 1:
+        first = len(data[0]) if isinstance(data[0], (list, tuple)) else "a number"
+        for d in data:
+            n = len(d) if isinstance(d, (list, tuple)) else "a number"
+            if n != first:
+                raise checks.error("tensor", f"a sequence of length {first} at dim {dim + 1} (every row of "
+                                   "one length)", f"{'length ' if isinstance(n, int) else ''}{n}", ValueError)
+    for d in data:
+        _check_rectangular(d, dim + 1)
 
 
 def _promote(a, b):
@@ -205,7 +227,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     def size(self, dim=None):
         if dim is None:
             return _as_size(self._data.shape)
-        return self._data.shape[self._dim(dim)]
+        return self._data.shape[self._dim(dim, op="size")]
 
     def numel(self):
         return self._data.size
@@ -224,7 +246,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     def stride(self, dim=None):
         st = tuple(s // self._data.itemsize for s in self._data.strides)
-        return st if dim is None else st[self._dim(dim)]
+        return st if dim is None else st[self._dim(dim, op="stride")]
 
     def data_ptr(self):
         return self._data.__array_interface__["data"][0]
@@ -234,29 +256,29 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
             self._vc = [0]
         self._vc[0] += 1
 
-    def _dim(self, dim, ndim=None):
-        """Normalise a possibly negative ``dim``; out of range raises IndexError as PyTorch."""
+    def _dim(self, dim, ndim=None, op="dim"):
+        """Normalise a possibly negative ``dim``; out of range raises IndexError as PyTorch. ``op`` names
+        the caller in the message."""
         n = self._data.ndim if ndim is None else ndim
         lo, hi = (-n, n - 1) if n > 0 else (-1, 0)
-        if not isinstance(dim, (numbers.Integral, np.integer)) or isinstance(dim, bool):
-            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+        if not checks.is_int(dim):
+            raise checks.error(op, "dim to be an int", f"dim={checks.show(dim)} ({checks.kind(dim)})",
+                               TypeError)
         if dim < lo or dim > hi:
-            raise IndexError(
-                f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
-            )
+            raise checks.error(op, f"dim in [{lo}, {hi}] (a tensor of {n} dims)", f"dim={dim}", IndexError)
         return dim % n if n else 0
 
-    def _dims(self, dim):
+    def _dims(self, dim, op="dim"):
         if dim is None:
             return None
         if isinstance(dim, (tuple, list)):
             if len(dim) == 0:
                 return None
-            dims = tuple(self._dim(d) for d in dim)
+            dims = tuple(self._dim(d, op=op) for d in dim)
             if len(set(dims)) != len(dims):
-                raise RuntimeError(f"dim {dims} names the same dimension more than once")
+                raise checks.error(op, "distinct dims", f"dim={tuple(dim)}")
             return dims
-        return self._dim(dim)
+        return self._dim(dim, op=op)
 
     # ------------------------------------------------------------------ conversion
     def item(self):
@@ -409,6 +431,9 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
                 check_device(a, "to")
             else:
                 dtype = a
+        if dtype is not None and not isinstance(dtype, np.dtype) and not (
+                isinstance(dtype, type) and issubclass(dtype, np.generic)):
+            raise checks.error("to", "a dtype, a device or a Tensor", checks.show(dtype), TypeError)
         if dtype is None or np.dtype(dtype) == self._data.dtype:
             return self.clone() if copy else self
         return self.type(dtype)
@@ -499,10 +524,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return self._binary(other, elementwise.Div, reverse=True)
 
     def __floordiv__(self, other):
-        o = other._data if isinstance(other, Tensor) else other
-        return Tensor._make(np.floor_divide(self._data, o))
+        return _no_grad_divide("floor_divide", np.floor_divide, self, other)
 
     def __mod__(self, other):
+        _int_divisor("remainder", self, other)
         return self._binary(other, math_ops.Remainder)
 
     def __pow__(self, exponent):
@@ -634,10 +659,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return Tensor._make(np.logical_not(self._data))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._make(np.all(self._data, axis=self._dims(dim), keepdims=keepdim))
+        return Tensor._make(np.all(self._data, axis=self._dims(dim, op="all"), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._make(np.any(self._data, axis=self._dims(dim), keepdims=keepdim))
+        return Tensor._make(np.any(self._data, axis=self._dims(dim, op="any"), keepdims=keepdim))
 
     # ------------------------------------------------------------------ elementwise functions
     def _float_op(self, op):
@@ -698,7 +723,17 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
-            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+            raise checks.error("clamp", "min or max", "neither")
+        for name, v in (("min", min), ("max", max)):
+            if isinstance(v, Tensor):
+                try:
+                    np.broadcast_shapes(self._data.shape, v._data.shape)
+                except ValueError:
+                    raise checks.error("clamp", f"{name} of a shape that broadcasts to {self.shape}",
+                                       f"{name} of shape {v.shape}") from None
+            elif v is not None and not checks.is_number(v):
+                raise checks.error("clamp", f"{name} to be a number, a Tensor or None", checks.kind(v),
+                                   TypeError)
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             out = self
             if min is not None:
@@ -732,6 +767,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     def __setitem__(self, index, value):
         index = _index_arrays(index, self._data.shape)
         v = value._data if isinstance(value, Tensor) else value
+        _check_set_value(self._data, index, v)
         if (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) and _state.enabled:
             self._check_inplace()
             result = shape_ops.SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
@@ -739,6 +775,46 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         else:
             self._data[index] = v
             self._bump_version()
+
+
+def _int_divisor(op, t, other):
+    """``other``'s array; an integer division by zero raises, as in PyTorch (NumPy would give 0)."""
+    if not isinstance(other, Tensor) and not checks.is_number(other):
+        raise checks.error(op, "a Tensor or a number as the divisor", checks.kind(other), TypeError)
+    o = other._data if isinstance(other, Tensor) else other
+    if t._data.dtype.kind in "iub" and np.asarray(o).dtype.kind in "iub" and np.any(np.asarray(o) == 0):
+        raise checks.error(op, "a non-zero integer divisor", "0", ZeroDivisionError)
+    return o
+
+
+def _no_grad_divide(op, fn, t, other):
+    """``fn(t, other)`` (floor division or remainder: no gradient), in PyTorch's result dtype."""
+    o = _int_divisor(op, t, other)
+    try:
+        np.broadcast_shapes(t._data.shape, np.shape(o))
+    except ValueError:
+        raise checks.error(op, "shapes that broadcast", f"{t._data.shape} and {np.shape(o)}") from None
+    dt = _promote(t, other)
+    return Tensor._make(fn(t._data, o).astype(dt, copy=False))
+
+
+def _check_set_value(data, index, v):
+    """``v`` must be a number or array-like that broadcasts to ``data[index]``'s shape."""
+    if isinstance(v, (list, tuple)):
+        v = _infer_array(v)
+    if not isinstance(v, np.ndarray) and not checks.is_number(v) and not isinstance(v, (bool, np.bool_)):
+        raise checks.error("setitem", "a Tensor, array or number as the value", checks.kind(v), TypeError)
+    vshape = np.shape(v)
+    if not vshape:
+        return
+    # the indexed shape, from a zero-stride stand-in (a copy of bools only for advanced indexing)
+    target = np.broadcast_to(np.zeros((), np.bool_), data.shape)[index].shape
+    trimmed = vshape[len(vshape) - len(target):] if len(vshape) > len(target) else vshape
+    ok = all(s == 1 for s in vshape[:len(vshape) - len(trimmed)]) and all(
+        a == b or a == 1 for a, b in zip(trimmed[::-1], target[::-1]))
+    if not ok:
+        raise checks.error("setitem", f"a value that broadcasts to the indexed shape {target}",
+                           f"value of shape {vshape}")
 
 
 def _index_arrays(index, shape):
@@ -750,15 +826,25 @@ def _index_arrays(index, shape):
     elif isinstance(index, list):
         index = np.asarray(index)
     items = index if isinstance(index, tuple) else (index,)
+    for i in items:
+        if not (i is None or i is Ellipsis or isinstance(i, (slice, np.ndarray, list, bool, np.bool_))
+                or checks.is_int(i)):
+            raise checks.error("index", "integers, slices, ..., None, or integer or boolean Tensors as "
+                               "indices", f"{i!r} ({checks.kind(i)})", IndexError)
     if any(i is Ellipsis for i in items) or any(i is None for i in items):
         return index
     dim = 0
     for i in items:
         if isinstance(i, np.ndarray) and i.dtype == bool:
+            if i.shape != tuple(shape[dim:dim + i.ndim]):
+                raise checks.error("index", f"a boolean mask of the indexed dims' shape "
+                                   f"{tuple(shape[dim:dim + i.ndim])} (tensor of shape {tuple(shape)}, "
+                                   f"from dim {dim})", f"mask of shape {i.shape}", IndexError)
             dim += i.ndim
             continue
         if dim >= len(shape):
-            raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+            raise checks.error("index", f"at most {len(shape)} indices (the tensor's dims)",
+                               f"more for a tensor of shape {tuple(shape)}", IndexError)
         n = shape[dim]
         if isinstance(i, (numbers.Integral, np.integer)) and not isinstance(i, bool):
             if not -n <= i < n:
@@ -769,9 +855,8 @@ def _index_arrays(index, shape):
                 bad = hi if hi >= n else lo
                 raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {n}")
         elif isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
-            raise IndexError(
-                f"tensors used as indices must be long, int, byte or bool tensors; got {i.dtype}"
-            )
+            raise checks.error("index", "index tensors of an integer or bool dtype", f"dtype {i.dtype}",
+                               IndexError)
         dim += 1
     return index
 

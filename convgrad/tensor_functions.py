@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.devices import check_device
 from convgrad.ops import elementwise
 from convgrad.ops import matmul as matmul_ops
@@ -41,16 +42,18 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def _to_tensor(x, like=None):
+def _to_tensor(x, like=None, op="tensor"):
     if isinstance(x, Tensor):
         return x
+    if not (checks.is_number(x) or isinstance(x, (bool, np.bool_, list, tuple, np.ndarray))):
+        raise checks.error(op, "Tensors or numbers", checks.kind(x), TypeError)
     dt = like.dtype if like is not None and isinstance(x, numbers.Number) else None
     return Tensor._make(_infer_array(x, dt))
 
 
 def matmul(a, b):
     """Matrix product of two tensors (NumPy/PyTorch ``matmul`` semantics)."""
-    a, b = _to_tensor(a), _to_tensor(b)
+    a, b = _to_tensor(a, op="matmul"), _to_tensor(b, op="matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(
             f"matmul: both arguments need at least 1 dimension, got {a.ndim}D and {b.ndim}D tensors"
@@ -71,9 +74,8 @@ def matmul(a, b):
             raise RuntimeError(
                 f"matmul: batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not broadcast"
             ) from None
-    if a.dtype != b.dtype:
-        dt = _promote(a, b)
-        a, b = a.to(dt), b.to(dt)
+    if a.dtype != b.dtype:  # PyTorch does not promote here
+        raise checks.error("matmul", "two tensors of one dtype", f"{a.dtype} and {b.dtype}")
     return matmul_ops.MatMul.apply(a, b)
 
 
@@ -85,19 +87,23 @@ def _broadcast_check(name, *ts):
         return np.broadcast_shapes(*(t.shape for t in ts))
     except ValueError:
         shapes = " and ".join(str(tuple(t.shape)) for t in ts)
-        raise RuntimeError(f"{name}: the shapes {shapes} do not broadcast") from None
+        raise checks.error(name, "shapes that broadcast", shapes) from None
 
 
 def maximum(a, b):
-    a, b = _to_tensor(a), _to_tensor(b, a)
+    checks.tensor("maximum", "input", a)
+    checks.tensor("maximum", "other", b)
     _broadcast_check("maximum", a, b)
-    return elementwise.Maximum.apply(a, b)
+    dt = _promote(a, b)  # PyTorch's rule (NumPy's would make int64 with float32 float64)
+    return elementwise.Maximum.apply(a if a.dtype == dt else a.to(dt), b if b.dtype == dt else b.to(dt))
 
 
 def minimum(a, b):
-    a, b = _to_tensor(a), _to_tensor(b, a)
+    checks.tensor("minimum", "input", a)
+    checks.tensor("minimum", "other", b)
     _broadcast_check("minimum", a, b)
-    return elementwise.Minimum.apply(a, b)
+    dt = _promote(a, b)  # PyTorch's rule (NumPy's would make int64 with float32 float64)
+    return elementwise.Minimum.apply(a if a.dtype == dt else a.to(dt), b if b.dtype == dt else b.to(dt))
 
 
 def where(condition, input=None, other=None):
@@ -108,8 +114,8 @@ def where(condition, input=None, other=None):
     if cond.dtype != bool:
         raise RuntimeError(f"where: expected condition to be a boolean tensor, but got {cond.dtype}")
     ref = input if isinstance(input, Tensor) else other
-    a = _to_tensor(input, ref)
-    b = _to_tensor(other, ref)
+    a = _to_tensor(input, ref, op="where")
+    b = _to_tensor(other, ref, op="where")
     if a.dtype != b.dtype:
         dt = _promote(a, b)
         a, b = a.to(dt), b.to(dt)
@@ -119,11 +125,9 @@ def where(condition, input=None, other=None):
 
 def cat(tensors, dim=0):
     """Join tensors along an existing ``dim``; all other sizes must agree."""
-    tensors = [_to_tensor(t) for t in tensors]
-    if not tensors:
-        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    checks.tensors("cat", "tensors", tensors)
     ref = tensors[0]
-    d = ref._dim(dim)
+    d = ref._dim(dim, op="cat")
     for i, t in enumerate(tensors):
         if t.ndim != ref.ndim or t.shape[:d] + t.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
             raise RuntimeError(
@@ -143,16 +147,12 @@ concat = concatenate = cat
 
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new ``dim``."""
-    tensors = [_to_tensor(t) for t in tensors]
-    if not tensors:
-        raise RuntimeError("stack expects a non-empty TensorList")
+    checks.tensors("stack", "tensors", tensors)
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise RuntimeError(
-                f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at entry 0 "
-                f"and {list(t.shape)} at entry {i}"
-            )
-    d = tensors[0]._dim(dim, tensors[0].ndim + 1)
+            raise checks.error("stack", f"tensors of one shape ({tuple(tensors[0].shape)}, entry 0's)",
+                               f"{tuple(t.shape)} at entry {i}")
+    d = tensors[0]._dim(dim, tensors[0].ndim + 1, op="stack")
     dt = tensors[0].dtype
     tensors = [t if t.dtype == dt else t.to(dt) for t in tensors]
     return shape_ops.Stack.apply(d, *tensors)

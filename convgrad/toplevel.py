@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad import tensor_functions as _tf
 from convgrad.autograd.grad_mode import _state, no_grad
 from convgrad.tensor import Tensor, _promote, get_default_dtype
@@ -20,15 +21,10 @@ from convgrad.tensor import Tensor, _promote, get_default_dtype
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
-def _type_name(x):
-    t = type(x)
-    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__.split('.')[0]}.{t.__qualname__}"
-
-
 def check_input(name, input, position=1, arg="input"):
+    """``input`` must be a Tensor: a NumPy array is refused, as PyTorch refuses it."""
     if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
-                        f"not {_type_name(input)}")
+        raise checks.error(name, f"{arg} to be a Tensor", checks.kind(input), TypeError)
 
 
 def _check_out_grad(name, out, args):
@@ -121,12 +117,10 @@ del _name
 
 def _tensors_arg(name, tensors):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (tuple, list)):
-        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, "
-                        f"not {_type_name(tensors)}")
+        raise checks.error(name, "tensors to be a sequence of Tensors", checks.kind(tensors), TypeError)
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name}(): expected Tensor as element {i} in argument 0, but got "
-                            f"{_type_name(t)}")
+            raise checks.error(name, f"tensors[{i}] to be a Tensor", checks.kind(t), TypeError)
 
 
 def _joining(name, join):

@@ -128,7 +128,7 @@ def test_alpha_dropout_keeps_zero_mean_and_unit_variance():
 def test_probability_out_of_range(name, p):
     err = compare_raises(lambda lib, x: getattr(lib.nn.functional, name)(x, p, training=True),
                          arrays((2, 3, 4, 5)))
-    assert isinstance(err, ValueError) and "between 0 and 1" in str(err)
+    assert isinstance(err, ValueError) and str(err) == f"{name}: expected p in [0.0, 1.0], got p={p}"
 
 
 def test_shape_errors_and_eval_parity():

@@ -174,7 +174,7 @@ class TestClassTargetErrors:
 
     def test_mismatched_batch_and_shapes(self):
         err = compare_raises(_ce("cross_entropy"), self.x, np.array([0, 1]))
-        assert "batch_size (3)" in str(err) and "(2)" in str(err)
+        assert "batch size 3" in str(err) and "(2,)" in str(err)
         compare_raises(_ce("nll_loss"), self.x, np.array([0, 1, 2, 3]))
         x4 = arrays((2, 3, 4, 5))
         err = compare_raises(_ce("cross_entropy"), x4, np.zeros((2, 4, 6), np.int64))
@@ -185,7 +185,7 @@ class TestClassTargetErrors:
 
     def test_bad_weight_reduction_smoothing_and_ignore_index(self):
         err = compare_raises(_ce("cross_entropy"), self.x, np.array([0, 1, 2]), arrays((3,)))
-        assert "4 classes" in str(err)
+        assert "expected weight of shape (4,) (one per class), got weight of shape" in str(err)
         compare_raises(_ce("cross_entropy"), self.x, np.array([0, 1, 2]), arrays((4,), np.float64))
         err = compare_raises(_ce("cross_entropy", reduction="avg"), self.x, np.array([0, 1, 2]))
         assert "avg" in str(err)
@@ -227,7 +227,7 @@ def test_weighted_regression_parity(name, reduction):
     a, b, w = arrays((3, 4), seed=1), arrays((3, 4), seed=2), arrays((3, 4), seed=3, low=0.1, high=2)
     compare(lambda lib, x, y, w: getattr(F(lib), name)(x, y, reduction=reduction, weight=w), a, b, w)
     err = compare_raises(lambda lib, x, y, w: getattr(F(lib), name)(x, y, weight=w), a, b, w[:1])
-    assert "same size" in str(err)
+    assert "expected weight of the input's shape (3, 4), got weight of shape (1, 4)" in str(err)
 
 
 @pytest.mark.parametrize("name,kw", REGRESSION, ids=REG_IDS)
@@ -308,7 +308,7 @@ def test_binary_errors():
     assert "between 0 and 1" in str(err)
     compare_raises(bce, p, t * 3)
     err = compare_raises(bce, p, t[:, :1])
-    assert "size" in str(err)
+    assert "expected target of the input's shape (2, 3), got target of shape (2, 1)" in str(err)
     compare_raises(bce, p, (t > 0.5).astype(np.int64))
     compare_raises(lambda lib, p, t, w: F(lib).binary_cross_entropy(p, t, weight=w), p, t, arrays((4, 2, 3)))
     bcel = lambda lib, x, t, **k: F(lib).binary_cross_entropy_with_logits(x, t, **k)  # noqa: E731

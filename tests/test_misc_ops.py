@@ -88,7 +88,7 @@ def test_pad_errors():
     compare(lambda lib, x: F(lib).pad(x, (1, 1), value=2.5), np.arange(3))  # an integer input
     x = arrays((1, 3, 4))
     err = compare_raises(lambda lib, x: F(lib).pad(x, (1,)), x)
-    assert "divisible by 2" in str(err)
+    assert str(err) == "pad: expected an even number of padding values, got pad=(1,)"
     compare_raises(lambda lib, x: F(lib).pad(x, (1,) * 8), x)
     compare_raises(lambda lib, x: F(lib).pad(x, (-3, -2)), x)
     err = compare_raises(lambda lib, x: F(lib).pad(x, (4, 0), mode="reflect"), x)
@@ -217,7 +217,8 @@ def test_linear_variants_gradcheck_and_errors():
     y = CF.linear(convgrad.tensor(x, requires_grad=True), convgrad.tensor(w), convgrad.tensor(b))
     assert type(y.grad_fn).__name__ == "Linear"
     err = compare_raises(lambda lib, x, w: F(lib).linear(x, w), x, arrays((5, 3), np.float64))
-    assert "6x4 and 3x5" in str(err)
+    assert "expected input.shape[-1] equal to the weight's in_features = 3, got input of shape (2, 3, 4)" in \
+        str(err)
     compare_raises(lambda lib, x, w: F(lib).linear(x, w), x, w.astype(np.float32))
     compare_raises(lambda lib, x, w, b: F(lib).linear(x, w, b), x, w, arrays((4,), np.float64))
 

@@ -400,13 +400,11 @@ def test_torch_functions_refuse_numpy_arrays_as_torch():
     calls = (lambda L: L.sum(a), lambda L: L.add(a, 1), lambda L: L.argmax(a), lambda L: L.exp(a),
              lambda L: L.cat([a, a]), lambda L: L.matmul(a, a.T), lambda L: L.max(a, 1))
     for call in calls:
-        with pytest.raises(TypeError) as t:
+        with pytest.raises(TypeError):
             call(torch)
-        with pytest.raises(TypeError) as c:
+        want = r"^\w+: expected (input|tensors\[0\]) to be a Tensor, got ndarray$"
+        with pytest.raises(TypeError, match=want):
             call(convgrad)
-        if "invalid combination" not in str(t.value):  # torch's overloaded max words it differently
-            assert str(t.value) in str(c.value)  # convgrad's names the op where torch's does not
-        assert "numpy.ndarray" in str(c.value)
 
 
 def test_cifar10_tutorial_accuracy_idiom():

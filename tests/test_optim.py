@@ -157,9 +157,11 @@ def test_load_state_dict_does_not_alias_the_source():
 def test_load_state_dict_checks_groups():
     p = _params(convgrad)
     sd = optim.SGD(p, lr=0.1).state_dict()
-    with pytest.raises(ValueError, match="different number of parameter groups"):
+    with pytest.raises(ValueError, match=r"^SGD.load_state_dict: expected a state dict with the "
+                                         r"optimizer's 2 parameter groups, got 1 groups$"):
         optim.SGD([{"params": p[:1]}, {"params": p[1:]}], lr=0.1).load_state_dict(sd)
-    with pytest.raises(ValueError, match="doesn't match the size"):
+    with pytest.raises(ValueError, match=r"^SGD.load_state_dict: expected 2 parameters in group 0 "
+                                         r"\(the optimizer's\), got \d+ in the state dict$"):
         optim.SGD(p[:2], lr=0.1).load_state_dict(sd)
 
 

@@ -361,13 +361,13 @@ def test_bad_arguments_raise_like_torch(fn):
 
 def test_error_messages_name_the_op_and_both_values():
     x = convgrad.tensor(x4)
-    with pytest.raises(RuntimeError, match=r"max_pool2d: padding .* got padding=\(2, 2\) for kernel_size"):
+    with pytest.raises(RuntimeError, match=r"max_pool2d: expected padding .* got padding=\(2, 2\) for"):
         F.max_pool2d(x, 3, padding=2)
-    with pytest.raises(RuntimeError, match=r"avg_pool2d: output size \(0, 0\) is too small: input size \(8"):
+    with pytest.raises(RuntimeError, match=r"avg_pool2d: expected an output size .* got output size \(0,"):
         F.avg_pool2d(x, 9)
-    with pytest.raises(RuntimeError, match=r"max_pool2d: expected a 3-D .* got shape \[8, 8\]"):
+    with pytest.raises(RuntimeError, match=r"max_pool2d: expected 3-D .* got input of shape \(8, 8\)"):
         F.max_pool2d(x[0, 0], 2)
-    with pytest.raises(RuntimeError, match=r"max_pool1d: stride must be greater than zero, got \(0,\)"):
+    with pytest.raises(RuntimeError, match=r"max_pool1d: expected stride >= 1, got stride=\(0,\)"):
         F.max_pool1d(x[0], 2, stride=0)
 
 

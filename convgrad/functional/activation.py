@@ -5,16 +5,15 @@ Every op is a ``NumpyFunction``; relu, tanh and sigmoid are the core ops of ``co
 """
 
 import math
-import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
 from convgrad.ops.elementwise import ReLU, keep_where, select
 from convgrad.ops.reduction import LogSoftmax, Softmax
 from convgrad.random import rng
-from convgrad.tensor import Tensor
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu", "celu_",
@@ -30,18 +29,11 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 # ---------------------------------------------------------------------- argument checks
 def _check(name, input, floating=True):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' must be a Tensor, not {type(input).__name__}")
-    if floating and input.dtype.kind != "f":
-        raise TypeError(f"{name}(): expected a floating point input, got dtype {input.dtype}")
+    checks.tensor(name, "input", input, floating=floating, numeric=True)
 
 
 def _number(name, arg, value):
-    if isinstance(value, Tensor) and value.numel() == 1:
-        value = value.item()
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name}(): argument '{arg}' must be a number, not {type(value).__name__}")
-    return float(value)
+    return checks.number(name, arg, value, finite=False, allow_nan=True)
 
 
 def _inplace(input, fn):
@@ -115,37 +107,43 @@ class ELU(NumpyFunction):
         return g * select(x > 0, s, d, g.dtype), None, None, None
 
 
+@checks.typed
 def relu(input, inplace=False):
     """y = max(x, 0)"""
     _check("relu", input, floating=False)
     return _run(input, inplace, ReLU.apply, lambda a: np.maximum(a, 0, out=a))
 
 
+@checks.typed
 def relu_(input):
     return relu(input, inplace=True)
 
 
+@checks.typed
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """y = min(max(x, min_val), max_val)"""
     _check("hardtanh", input, floating=False)
     lo, hi = _number("hardtanh", "min_val", min_val), _number("hardtanh", "max_val", max_val)
     if lo > hi:
-        raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val={lo}, max_val={hi})")
+        raise checks.error("hardtanh", "min_val <= max_val", f"min_val={lo}, max_val={hi}", ValueError)
     if input.dtype.kind != "f":
         lo, hi = math.ceil(lo), math.floor(hi)
     return _run(input, inplace, lambda x: Hardtanh.apply(x, lo, hi), lambda a: np.clip(a, lo, hi, out=a))
 
 
+@checks.typed
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
+@checks.typed
 def relu6(input, inplace=False):
     """y = min(max(x, 0), 6)"""
     _check("relu6", input, floating=False)
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
+@checks.typed
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """y = x if x > 0 else negative_slope * x"""
     _check("leaky_relu", input)
@@ -153,10 +151,12 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _run(input, inplace, lambda x: LeakyReLU.apply(x, slope))
 
 
+@checks.typed
 def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
 
 
+@checks.typed
 def elu(input, alpha=1.0, inplace=False):
     """y = x if x > 0 else alpha (e^x - 1)"""
     _check("elu", input)
@@ -164,29 +164,35 @@ def elu(input, alpha=1.0, inplace=False):
     return _run(input, inplace, lambda x: ELU.apply(x, alpha, 1.0, 1.0))
 
 
+@checks.typed
 def elu_(input, alpha=1.0):
     return elu(input, alpha, inplace=True)
 
 
+@checks.typed
 def selu(input, inplace=False):
     """y = 1.0507 (x if x > 0 else 1.6733 (e^x - 1))"""
     _check("selu", input)
     return _run(input, inplace, lambda x: ELU.apply(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
+@checks.typed
 def selu_(input):
     return selu(input, inplace=True)
 
 
+@checks.typed
 def celu(input, alpha=1.0, inplace=False):
     """y = max(0, x) + min(0, alpha (e^(x/alpha) - 1))"""
     _check("celu", input)
     alpha = _number("celu", "alpha", alpha)
     if alpha == 0:
-        raise ZeroDivisionError("celu: alpha cannot be 0 (CELU divides the input by alpha)")
+        raise checks.error("celu", "a non-zero alpha (CELU divides the input by alpha)", "alpha=0.0",
+                           ZeroDivisionError)
     return _run(input, inplace, lambda x: ELU.apply(x, alpha, 1.0, 1.0 / alpha))
 
 
+@checks.typed
 def celu_(input, alpha=1.0):
     return celu(input, alpha, inplace=True)
 
@@ -215,25 +221,22 @@ class PReLU(NumpyFunction):
         return gx, gw
 
 
+@checks.typed
 def prelu(input, weight):
     """y = x if x > 0 else weight[c] x, with c the channel (axis 1); weight has 1 or C elements"""
     _check("prelu", input)
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"prelu(): argument 'weight' must be a Tensor, not {type(weight).__name__}")
-    if weight.ndim > 1:
-        raise RuntimeError(f"prelu: expected `weight` to be a scalar or 1D tensor, but got ndim = "
-                           f"{weight.ndim}")
+    checks.tensor("prelu", "weight", weight)
+    checks.dims("prelu", "weight", weight, {0: "(a scalar)", 1: "(one per channel or one)"})
     if weight.numel() != 1:
         if input.ndim == 0:
-            raise RuntimeError("prelu: a zero-dim input needs a weight with one element")
+            raise checks.error("prelu", "a weight of one element for a 0-d input",
+                               f"weight of shape {tuple(weight.shape)}")
         channels = input.shape[1] if input.ndim >= 2 else 1
         if weight.numel() != channels:
-            raise RuntimeError(
-                f"prelu: mismatch of parameter numbers and input channel size: weight has {weight.numel()} "
-                f"elements, the input has {channels} channels (axis 1 of shape {tuple(input.shape)})"
-            )
-    if weight.dtype != input.dtype:
-        raise RuntimeError(f"prelu: weight has dtype {weight.dtype}, the input {input.dtype}")
+            raise checks.error("prelu", f"a weight of 1 or {channels} elements (the channels on axis 1 of "
+                               f"the input's shape {tuple(input.shape)})",
+                               f"weight of shape {tuple(weight.shape)}")
+    checks.same_dtype("prelu", "weight", weight, input)
     return PReLU.apply(input, weight)
 
 
@@ -251,19 +254,22 @@ class RReLU(NumpyFunction):
         return g * ctx.factor, None
 
 
+@checks.typed
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """y = x if x > 0 else r x: r ~ U(lower, upper) per element in training (from the global generator),
     r = (lower + upper) / 2 in evaluation"""
     _check("rrelu", input)
-    lower, upper = _number("rrelu", "lower", lower), _number("rrelu", "upper", upper)
+    lower = checks.number("rrelu", "lower", lower, exc=RuntimeError)
+    upper = checks.number("rrelu", "upper", upper, exc=RuntimeError)
     if lower > upper:
-        raise ValueError(f"rrelu: lower bound {lower} must be less than or equal to upper bound {upper}")
+        raise checks.error("rrelu", "lower <= upper", f"lower={lower}, upper={upper}", ValueError)
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     slopes = rng().uniform(lower, upper, input.shape).astype(input.dtype)
     return _run(input, inplace, lambda x: RReLU.apply(x, slopes))
 
 
+@checks.typed
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     return rrelu(input, lower, upper, training, inplace=True)
 
@@ -273,7 +279,7 @@ class Threshold(NumpyFunction):
 
     @staticmethod
     def forward(ctx, x, t, v):
-        above = x > t
+        above = ~(x <= t)  # NaN (in x or t) passes through, as in PyTorch
         ctx.above = above
         return select(above, x, v, x.dtype)
 
@@ -282,6 +288,7 @@ class Threshold(NumpyFunction):
         return keep_where(ctx.above, g), None, None
 
 
+@checks.typed
 def threshold(input, threshold, value, inplace=False):
     """y = x if x > threshold else value"""
     _check("threshold", input, floating=False)
@@ -289,6 +296,7 @@ def threshold(input, threshold, value, inplace=False):
     return _run(input, inplace, lambda x: Threshold.apply(x, t, v))
 
 
+@checks.typed
 def threshold_(input, threshold_value, value):
     return threshold(input, threshold_value, value, inplace=True)
 
@@ -298,7 +306,7 @@ class Shrink(NumpyFunction):
 
     @staticmethod
     def forward(ctx, x, lambd, soft):
-        outside = (x > lambd) | (x < -lambd)
+        outside = ~((x >= -lambd) & (x <= lambd))  # NaN (in x or lambd) stays, as in PyTorch
         ctx.outside = outside
         y = x - np.copysign(x.dtype.type(lambd), x) if soft else x
         return keep_where(outside, y.astype(x.dtype, copy=False))
@@ -308,18 +316,18 @@ class Shrink(NumpyFunction):
         return keep_where(ctx.outside, g), None, None
 
 
+@checks.typed
 def hardshrink(input, lambd=0.5):
     """y = x if |x| > lambd else 0"""
     _check("hardshrink", input)
     return Shrink.apply(input, _number("hardshrink", "lambd", lambd), False)
 
 
+@checks.typed
 def softshrink(input, lambd=0.5):
     """y = x - lambd if x > lambd, x + lambd if x < -lambd, else 0"""
     _check("softshrink", input)
-    lambd = _number("softshrink", "lambd", lambd)
-    if lambd < 0:
-        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}.")
+    lambd = checks.number("softshrink", "lambd", lambd, low=0, exc=RuntimeError)
     return Shrink.apply(input, lambd, True)
 
 
@@ -337,6 +345,7 @@ class Tanhshrink(NumpyFunction):
         return g * (ctx.t * ctx.t)
 
 
+@checks.typed
 def tanhshrink(input):
     """y = x - tanh x"""
     _check("tanhshrink", input)
@@ -360,14 +369,16 @@ class GLU(NumpyFunction):
         return np.concatenate([gs, gs * a * (1 - s)], axis=ctx.dim), None
 
 
+@checks.typed
 def glu(input, dim=-1):
     """y = a sigmoid(b) with a, b the first and second halves of input along dim"""
     _check("glu", input)
     if input.ndim == 0:
-        raise RuntimeError("glu does not support scalars because halving size must be even")
-    d = input._dim(dim)
+        raise checks.error("glu", "an input of at least 1 dim (glu halves one)", "a 0-d input")
+    d = input._dim(dim, op="glu")
     if input.shape[d] % 2:
-        raise RuntimeError(f"glu: halving dimension must be even, but dimension {d} is size {input.shape[d]}")
+        raise checks.error("glu", f"an even size along dim {d} (glu halves it)",
+                           f"input of shape {tuple(input.shape)}")
     return GLU.apply(input, d)
 
 
@@ -453,11 +464,11 @@ class GELU(NumpyFunction):
         return g * (ctx.cdf + x * pdf), None
 
 
+@checks.typed
 def gelu(input, approximate="none"):
     """y = x Phi(x) (Phi the standard normal CDF), or its tanh approximation"""
     _check("gelu", input)
-    if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
+    checks.choice("gelu", "approximate", approximate, ("none", "tanh"), exc=RuntimeError)
     return GELU.apply(input, approximate)
 
 
@@ -486,6 +497,7 @@ class SiLU(NumpyFunction):
         return g * (s * (1 + x * (1 - s)))
 
 
+@checks.typed
 def silu(input, inplace=False):
     """y = x sigmoid(x)"""
     _check("silu", input)
@@ -509,6 +521,7 @@ class Mish(NumpyFunction):
         return g * (t + x * _sigmoid(x) * (1 - t * t))
 
 
+@checks.typed
 def mish(input, inplace=False):
     """y = x tanh(ln(1 + e^x))"""
     _check("mish", input)
@@ -530,6 +543,7 @@ class Hardswish(NumpyFunction):
         return g * d
 
 
+@checks.typed
 def hardswish(input, inplace=False):
     """y = x relu6(x + 3) / 6"""
     _check("hardswish", input)
@@ -550,6 +564,7 @@ class Hardsigmoid(NumpyFunction):
         return np.where((x > -3) & (x < 3), g * (1 / 6), 0).astype(g.dtype, copy=False)
 
 
+@checks.typed
 def hardsigmoid(input, inplace=False):
     """y = relu6(x + 3) / 6"""
     _check("hardsigmoid", input)
@@ -574,6 +589,7 @@ class Softplus(NumpyFunction):
         return np.where(z > ctx.threshold, g, g * _sigmoid(z)), None, None
 
 
+@checks.typed
 def softplus(input, beta=1.0, threshold=20.0):
     """y = ln(1 + e^(beta x)) / beta, linear (y = x) where beta x > threshold"""
     _check("softplus", input)
@@ -595,6 +611,7 @@ class LogSigmoid(NumpyFunction):
         return g * _sigmoid(-x)
 
 
+@checks.typed
 def logsigmoid(input):
     """y = ln(1 / (1 + e^-x))"""
     _check("logsigmoid", input)
@@ -616,6 +633,7 @@ class Softsign(NumpyFunction):
         return g / (d * d)
 
 
+@checks.typed
 def softsign(input):
     """y = x / (1 + |x|)"""
     _check("softsign", input, floating=False)
@@ -624,12 +642,14 @@ def softsign(input):
     return Softsign.apply(input)
 
 
+@checks.typed
 def tanh(input):
     """y = tanh x"""
     _check("tanh", input, floating=False)
     return input.tanh()
 
 
+@checks.typed
 def sigmoid(input):
     """y = 1 / (1 + e^-x)"""
     _check("sigmoid", input, floating=False)
@@ -642,16 +662,19 @@ def _softmax_call(name, op, input, dim, dtype, stacklevel):
     return input._softmax(name, op, dim, dtype, stacklevel + 1)
 
 
+@checks.typed
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """y_i = e^(x_i) / sum_j e^(x_j) along dim (computed with the max subtracted)"""
     return _softmax_call("softmax", Softmax, input, dim, dtype, _stacklevel)
 
 
+@checks.typed
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """y_i = x_i - ln sum_j e^(x_j) along dim (computed with the max subtracted)"""
     return _softmax_call("log_softmax", LogSoftmax, input, dim, dtype, _stacklevel)
 
 
+@checks.typed
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """y = softmax(-x) along dim"""
     _check("softmin", input, floating=False)

@@ -14,15 +14,14 @@ multiplies it: one BLAS GEMM per group. Gradients:
 How, for speed: ``im2col.py`` (the engine: scratch buffers, column layouts, blocks, kernels).
 """
 
-import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.functional import im2col
 from convgrad.functional.im2col import ConvGeometry, scratch
-from convgrad.geometry import OutputSizeError, conv_out_size, conv_transpose_out_size, int_tuple, same_padding
-from convgrad.tensor import Tensor
+from convgrad.geometry import OutputSizeError, conv_out_size, conv_transpose_out_size, same_padding
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 
@@ -136,39 +135,36 @@ class _Fold(NumpyFunction):
 # unfold/fold are im2col/col2im of the image seen as one sample of N*C channels, channels-first: then
 
 # --------------------------------------------------------------------------- argument checks
-def _shape(t):
-    return tuple(t.shape)
+_shape = checks.shape
 
 
 def _check_tensors(op, input, weight, bias, nd):
-    for name, t in (("input", input), ("weight", weight)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
-    if bias is not None and not isinstance(bias, Tensor):
-        raise TypeError(f"{op}: expected bias to be a Tensor or None, got {type(bias).__name__}")
-    sp = "kH, kW" if nd == 2 else "kL"
-    if weight.ndim != nd + 2:
-        raise RuntimeError(f"{op}: expected a {nd + 2}-D weight (out_channels, in_channels/groups, {sp}), "
-                           f"got weight of shape {_shape(weight)}")
-    if input.ndim not in (nd + 1, nd + 2):
-        sp = "H, W" if nd == 2 else "L"
-        raise RuntimeError(f"{op}: expected {nd + 1}-D (C, {sp}) unbatched or {nd + 2}-D (N, C, {sp}) "
-                           f"batched "
-                           f"input, got input of shape {_shape(input)}")
-    if weight.dtype != input.dtype:
-        raise RuntimeError(f"{op}: expected weight with the input's dtype {input.dtype}, got weight of dtype "
-                           f"{weight.dtype}")
-    if bias is not None and bias.dtype != input.dtype:
-        raise RuntimeError(f"{op}: expected bias with the input's dtype {input.dtype}, got bias of dtype "
-                           f"{bias.dtype}")
+    checks.tensor(op, "input", input)
+    checks.tensor(op, "weight", weight)
+    checks.tensor(op, "bias", bias, optional=True)
+    sp, ksp = ("H, W", "kH, kW") if nd == 2 else ("L", "kL")
+    checks.dims(op, "weight", weight, {nd + 2: f"(out_channels, in_channels/groups, {ksp})"})
+    checks.dims(op, "input", input, {nd + 1: f"(C, {sp}) unbatched", nd + 2: f"(N, C, {sp}) batched"})
+    if 0 in _shape(weight):  # a zero-sized kernel or no channels: nothing to convolve
+        raise checks.error(op, "a weight with no zero-sized dim", f"weight of shape {_shape(weight)}")
+    checks.same_dtype(op, "weight", weight, input)
+    checks.same_dtype(op, "bias", bias, input)
 
 
 def _check_groups(op, groups):
-    if not isinstance(groups, (numbers.Integral, np.integer)) or isinstance(groups, (bool, np.bool_)):
-        raise TypeError(f"{op}: expected groups to be an int, got {groups!r}")
-    if groups <= 0:
-        raise RuntimeError(f"{op}: expected groups >= 1, got groups={groups}")
-    return int(groups)
+    return checks.integer(op, "groups", groups, low=1, exc=RuntimeError)
+
+
+_NOT_GIVEN = object()
+
+
+def _check_sizes(op, nd, stride, dilation, padding=_NOT_GIVEN, output_padding=_NOT_GIVEN):
+    """The hyper-parameters as ``nd``-tuples: stride and dilation >= 1, paddings >= 0."""
+    out = [checks.ints(op, "stride", stride, nd, low=1), checks.ints(op, "dilation", dilation, nd, low=1)]
+    for name, value in (("padding", padding), ("output_padding", output_padding)):
+        if value is not _NOT_GIVEN:
+            out.append(checks.ints(op, name, value, nd, low=0))
+    return out
 
 
 def _as_2d(nd, values):
@@ -179,44 +175,32 @@ def _as_2d(nd, values):
 def _convolution(op, nd, input, weight, bias, stride, padding, dilation, groups):
     _check_tensors(op, input, weight, bias, nd)
     groups = _check_groups(op, groups)
-    stride = int_tuple(op, "stride", stride, nd)
-    dilation = int_tuple(op, "dilation", dilation, nd)
-    if min(stride) <= 0:
-        raise RuntimeError(f"{op}: expected stride >= 1, got stride={stride}")
-    if min(dilation) <= 0:
-        raise RuntimeError(f"{op}: expected dilation >= 1, got dilation={dilation}")
+    stride, dilation = _check_sizes(op, nd, stride, dilation)
     ksize = _shape(weight)[2:]
     if isinstance(padding, str):
+        checks.choice(op, "padding", padding, ("same", "valid"), exc=RuntimeError)
         if padding == "valid":
             pads = ((0, 0),) * nd
-        elif padding == "same":
-            if max(stride) > 1:
-                raise RuntimeError(f"{op}: padding='same' needs stride 1 (the output keeps the input's "
-                                   f"size), "
-                                   f"got stride={stride}")
-            pads = tuple(same_padding(k, d) for k, d in zip(ksize, dilation))
         else:
-            raise RuntimeError(f"{op}: expected padding to be 'same', 'valid', an int or a sequence of {nd} "
-                               f"ints, got padding={padding!r}")
+            if max(stride) > 1:
+                raise checks.error(op, "stride 1 with padding='same' (the output keeps the input's size)",
+                                   f"stride={stride}")
+            pads = tuple(same_padding(k, d) for k, d in zip(ksize, dilation))
     else:
-        p = int_tuple(op, "padding", padding, nd)
-        if min(p) < 0:
-            raise RuntimeError(f"{op}: expected padding >= 0, got padding={p}")
+        p = checks.ints(op, "padding", padding, nd, low=0)
         pads = tuple((q, q) for q in p)
     unbatched = input.ndim == nd + 1
     x_shape = (1,) + _shape(input) if unbatched else _shape(input)
     O, Cg = _shape(weight)[:2]
     if O % groups:
-        raise RuntimeError(f"{op}: expected out_channels (weight.shape[0] = {O}) divisible by "
-                           f"groups={groups}, "
-                           f"got weight of shape {_shape(weight)}")
+        raise checks.error(op, f"out_channels (weight.shape[0]) divisible by groups={groups}",
+                           f"weight of shape {_shape(weight)}")
     if x_shape[1] != Cg * groups:
-        raise RuntimeError(f"{op}: expected input with {Cg * groups} channels (weight {_shape(weight)}, "
-                           f"groups={groups}), got input of shape {_shape(input)}")
+        raise checks.error(op, f"input with {Cg * groups} channels (weight {_shape(weight)}, "
+                           f"groups={groups})", f"input of shape {_shape(input)}")
     if bias is not None and _shape(bias) != (O,):
-        raise RuntimeError(f"{op}: expected bias of shape ({O},) (weight {_shape(weight)}), got bias of "
-                           f"shape "
-                           f"{_shape(bias)}")
+        raise checks.error(op, f"bias of shape ({O},) (weight {_shape(weight)})",
+                           f"bias of shape {_shape(bias)}")
     padded = tuple(n + a + b for n, (a, b) in zip(x_shape[2:], pads))
     eff = tuple(d * (k - 1) + 1 for k, d in zip(ksize, dilation))
     if any(e > n for e, n in zip(eff, padded)):
@@ -243,47 +227,41 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     _check_tensors(op, input, weight, bias, nd)
     groups = _check_groups(op, groups)
     if isinstance(padding, str):
-        raise TypeError(f"{op}: expected padding to be an int or a sequence of {nd} ints, got {padding!r} "
-                        "(padding strings are for conv{1,2}d)")
-    stride = int_tuple(op, "stride", stride, nd)
-    padding = int_tuple(op, "padding", padding, nd)
-    output_padding = int_tuple(op, "output_padding", output_padding, nd)
-    dilation = int_tuple(op, "dilation", dilation, nd)
-    if min(stride) <= 0:
-        raise RuntimeError(f"{op}: expected stride >= 1, got stride={stride}")
-    if min(dilation) <= 0:
-        raise RuntimeError(f"{op}: expected dilation >= 1, got dilation={dilation}")
-    if min(padding) < 0:
-        raise RuntimeError(f"{op}: expected padding >= 0, got padding={padding}")
-    if min(output_padding) < 0:
-        raise RuntimeError(f"{op}: expected output_padding >= 0, got output_padding={output_padding}")
+        raise checks.error(op, f"padding to be an int or a sequence of {nd} ints (padding strings are for "
+                           "conv1d/conv2d)", f"padding={padding!r}", TypeError)
+    stride, dilation, padding, output_padding = _check_sizes(op, nd, stride, dilation, padding,
+                                                              output_padding)
     if any(op_ >= s and op_ >= d for op_, s, d in zip(output_padding, stride, dilation)):
-        raise RuntimeError(f"{op}: expected output_padding smaller than stride or dilation (in each "
-                           f"dim), got "
+        raise checks.error(op, "output_padding smaller than stride or dilation (in each dim)",
                            f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
     unbatched = input.ndim == nd + 1
     y_shape = (1,) + _shape(input) if unbatched else _shape(input)
     Cin, Cog = _shape(weight)[:2]
     ksize = _shape(weight)[2:]
     if Cin % groups:
-        raise RuntimeError(f"{op}: expected in_channels (weight.shape[0] = {Cin}) divisible by "
-                           f"groups={groups}, "
-                           f"got weight of shape {_shape(weight)}")
+        raise checks.error(op, f"in_channels (weight.shape[0]) divisible by groups={groups}",
+                           f"weight of shape {_shape(weight)}")
     if y_shape[1] != Cin:
-        raise RuntimeError(f"{op}: expected input with {Cin} channels (weight {_shape(weight)}, "
-                           f"groups={groups}), got input of shape {_shape(input)}")
+        raise checks.error(op, f"input with {Cin} channels (weight {_shape(weight)}, groups={groups})",
+                           f"input of shape {_shape(input)}")
+    if y_shape[0] and 0 in y_shape[2:]:
+        raise checks.error(op, "an input with no zero-sized spatial dim (only the batch may be empty)",
+                           f"input of shape {_shape(input)}")
     Cout = Cog * groups
     if bias is not None and _shape(bias) != (Cout,):
-        raise RuntimeError(f"{op}: expected bias of shape ({Cout},) (weight {_shape(weight)}, "
-                           f"groups={groups}), "
-                           f"got bias of shape {_shape(bias)}")
+        raise checks.error(op, f"bias of shape ({Cout},) (weight {_shape(weight)}, groups={groups})",
+                           f"bias of shape {_shape(bias)}")
     out_sp = tuple(conv_transpose_out_size(n, k, s, p, d, q)
                    for n, s, p, d, k, q in zip(y_shape[2:], stride, padding, dilation, ksize, output_padding))
-    if min(out_sp) <= 0:
-        raise RuntimeError(f"{op}: the output would be empty: (H - 1)*stride - 2*padding + dilation*(k "
-                           f"- 1) + "
-                           f"output_padding + 1 = {out_sp} for input of shape {_shape(input)}, weight "
-                           f"{_shape(weight)}, stride={stride}, padding={padding}, dilation={dilation}")
+    # an empty batch may have an empty output, as in PyTorch
+    if min(out_sp) < 0 or min(out_sp) == 0 and y_shape[0]:
+        raise checks.error(op, "an output size >= 1 in every dim ((H - 1) stride - 2 padding "
+                           "+ dilation (k - 1) + output_padding + 1)",
+                           f"{out_sp} for input of shape {_shape(input)}, weight {_shape(weight)}, "
+                           f"stride={stride}, padding={padding}, dilation={dilation}")
+    out_shape = (Cout,) + out_sp if unbatched else (y_shape[0], Cout) + out_sp
+    if 0 in out_sp:
+        return _EmptyOutput.apply(input, weight, bias, out_shape)
     geo = ConvGeometry(
         x4=(y_shape[0], Cout) + _as_2d(nd, out_sp),
         w4=(Cin, Cog) + _as_2d(nd, ksize),
@@ -293,35 +271,41 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
         dilation=_as_2d(nd, dilation),
         groups=groups,
         in_shape=_shape(input),
-        out_shape=(Cout,) + out_sp if unbatched else (y_shape[0], Cout) + out_sp,
+        out_shape=out_shape,
     )
     return _ConvTranspose.apply(input, weight, bias, geo)
 
 
+class _EmptyOutput(NumpyFunction):
+    """The output of an empty batch whose spatial output size is 0 too (PyTorch returns it); every gradient
+    is zero."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, shape):
+        ctx.like = [None if a is None else (a.shape, a.dtype) for a in (x, w, b)]
+        return np.zeros(shape, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(None if a is None else np.zeros(*a) for a in ctx.like) + (None,)
+
+
 def _fold_geometry(op, size_hw, kernel_size, dilation, padding, stride):
-    ks = int_tuple(op, "kernel_size", kernel_size, 2, False)
-    ds = int_tuple(op, "dilation", dilation, 2, False)
-    ps = int_tuple(op, "padding", padding, 2, False)
-    ss = int_tuple(op, "stride", stride, 2, False)
-    if min(ks) <= 0:
-        raise RuntimeError(f"{op}: expected kernel_size >= 1, got kernel_size={ks}")
-    if min(ds) <= 0:
-        raise RuntimeError(f"{op}: expected dilation >= 1, got dilation={ds}")
-    if min(ps) < 0:
-        raise RuntimeError(f"{op}: expected padding >= 0, got padding={ps}")
-    if min(ss) <= 0:
-        raise RuntimeError(f"{op}: expected stride >= 1, got stride={ss}")
+    ks = checks.ints(op, "kernel_size", kernel_size, 2, one_ok=False, low=1)
+    ds = checks.ints(op, "dilation", dilation, 2, one_ok=False, low=1)
+    ps = checks.ints(op, "padding", padding, 2, one_ok=False, low=0)
+    ss = checks.ints(op, "stride", stride, 2, one_ok=False, low=1)
     blocks = tuple(conv_out_size(n, k, s, p, d) for n, k, s, p, d in zip(size_hw, ks, ss, ps, ds))
     if min(blocks) <= 0:
-        raise RuntimeError(f"{op}: expected the (dilated) kernel "
-                           f"{tuple(d * (k - 1) + 1 for k, d in zip(ks, ds))}"
-                           f" to fit in the padded {tuple(n + 2 * p for n, p in zip(size_hw, ps))} "
-                           f"plane, got "
+        eff = tuple(d * (k - 1) + 1 for k, d in zip(ks, ds))
+        padded = tuple(n + 2 * p for n, p in zip(size_hw, ps))
+        raise checks.error(op, f"the (dilated) kernel {eff} to fit in the padded {padded} plane",
                            f"spatial size {tuple(size_hw)}, kernel_size={ks}, dilation={ds}, padding={ps}")
     return ks, ds, tuple((p, p) for p in ps), ss, blocks
 
 
 # --------------------------------------------------------------------------- public functions
+@checks.typed
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation over channels: input (N, C_in, L) or (C_in, L), weight (C_out, C_in/groups, k).
     out[n, o, t] = bias[o] + sum_{c in o's group, i} weight[o, c, i] * input_pad[n, c, t*s + i*d];
@@ -329,6 +313,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convolution("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@checks.typed
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation over channels: input (N, C_in, H, W) or (C_in, H, W), weight
     (C_out, C_in/groups, kH, kW).
@@ -338,6 +323,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convolution("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@checks.typed
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The adjoint (input gradient) of conv1d: input (N, C_in, L) or (C_in, L), weight
     (C_in, C_out/groups, k). Each input element scatters weight[c, :, :] * input to positions t*s - p + i*d.
@@ -346,6 +332,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            groups, dilation)
 
 
+@checks.typed
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The adjoint (input gradient) of conv2d: input (N, C_in, H, W) or (C_in, H, W), weight
     (C_in, C_out/groups, kH, kW).
@@ -355,16 +342,14 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            groups, dilation)
 
 
+@checks.typed
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: the sliding blocks of input (N, C, H, W) or (C, H, W) as columns (N, C*kH*kW, L),
     out[n, (c, i, j), (y, x)] = input_pad[n, c, y*sh + i*dh, x*sw + j*dw]; L = H_out * W_out with
     H_out = floor((H + 2p - d(k-1) - 1) / s) + 1."""
     op = "unfold"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected input to be a Tensor, got {type(input).__name__}")
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"{op}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got input of shape "
-                           f"{_shape(input)}")
+    checks.tensor(op, "input", input, floating=True, exc=NotImplementedError)
+    checks.dims(op, "input", input, {3: "(C, H, W)", 4: "(N, C, H, W)"})
     x_shape = (1,) + _shape(input) if input.ndim == 3 else _shape(input)
     N, C, H, W = x_shape
     ks, ds, pads, ss, blocks = _fold_geometry(op, (H, W), kernel_size, dilation, padding, stride)
@@ -375,29 +360,25 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return _Unfold.apply(input, geo)
 
 
+@checks.typed
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im, the adjoint of unfold: sums the columns of input (N, C*kH*kW, L) or (C*kH*kW, L) back into
     an (N, C, H, W) image of ``output_size`` (H, W); overlapping blocks add. L must equal H_out * W_out."""
     op = "fold"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected input to be a Tensor, got {type(input).__name__}")
-    if input.ndim not in (2, 3):
-        raise RuntimeError(f"{op}: expected 2-D (C*kH*kW, L) or 3-D (N, C*kH*kW, L) input, got input of "
-                           f"shape "
-                           f"{_shape(input)}")
-    size = int_tuple(op, "output_size", output_size, 2, False)
+    checks.tensor(op, "input", input, floating=True, exc=NotImplementedError)
+    checks.dims(op, "input", input, {2: "(C*kH*kW, L)", 3: "(N, C*kH*kW, L)"})
+    size = checks.ints(op, "output_size", output_size, 2, one_ok=False)
     ks, ds, pads, ss, blocks = _fold_geometry(op, size, kernel_size, dilation, padding, stride)
     c_shape = (1,) + _shape(input) if input.ndim == 2 else _shape(input)
     N, CK, L = c_shape
     if CK % (ks[0] * ks[1]):
-        raise RuntimeError(f"{op}: expected input.shape[-2] divisible by kH*kW = {ks[0] * ks[1]} "
-                           f"(kernel_size={ks}), got input of shape {_shape(input)}")
+        raise checks.error(op, f"input.shape[-2] divisible by kH*kW = {ks[0] * ks[1]} (kernel_size={ks})",
+                           f"input of shape {_shape(input)}")
     if L != blocks[0] * blocks[1]:
-        raise RuntimeError(f"{op}: expected input.shape[-1] = {blocks[0] * blocks[1]} blocks "
-                           f"({blocks[0]} x {blocks[1]} for output_size={size}, kernel_size={ks}, "
-                           f"dilation={ds}, "
-                           f"padding={tuple(p for p, _ in pads)}, stride={ss}), got input of shape "
-                           f"{_shape(input)}")
+        raise checks.error(op, f"input.shape[-1] = {blocks[0] * blocks[1]} blocks ({blocks[0]} x {blocks[1]} "
+                           f"for output_size={size}, kernel_size={ks}, dilation={ds}, "
+                           f"padding={tuple(p for p, _ in pads)}, stride={ss})",
+                           f"input of shape {_shape(input)}")
     C = CK // (ks[0] * ks[1])
     out_shape = (N, C) + size if input.ndim == 3 else (C,) + size
     geo = ConvGeometry((N, C) + size, (1, 1) + ks, (N, CK) + blocks, ss, pads, ds, 1, _shape(input),

@@ -3,14 +3,13 @@ channel-wise dropout (whole feature maps), and SELU's alpha dropout. Masks come 
 generator, so ``convgrad.manual_seed`` makes them reproducible."""
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.random import rng
-from convgrad.tensor import Tensor
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"]
 
@@ -48,14 +47,9 @@ class AlphaDropout(NumpyFunction):
 
 
 def _check(name, input, p):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' must be a Tensor, not {type(input).__name__}")
-    if not isinstance(p, numbers.Real) or isinstance(p, bool):
-        raise TypeError(f"{name}(): p must be a number, got {type(p).__name__}")
-    if p < 0.0 or p > 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if input.dtype.kind != "f":
-        raise TypeError(f"{name}(): expected a floating point input, got dtype {input.dtype}")
+    checks.tensor(name, "input", input)
+    checks.number(name, "p", p, 0.0, 1.0)
+    checks.tensor(name, "input", input, floating=True)
 
 
 def _keep(shape, p, dtype):
@@ -87,30 +81,31 @@ def _dropout(input, p, training, inplace, noise_shape):
     return _apply(input, inplace, lambda x: Dropout.apply(x, mask))
 
 
+@checks.typed
 def dropout(input, p=0.5, training=True, inplace=False):
     """y = x keep / (1 - p) with keep ~ Bernoulli(1 - p) per element in training; y = x in evaluation"""
     _check("dropout", input, p)
     return _dropout(input, p, training, inplace, input.shape)
 
 
+@checks.typed
 def dropout1d(input, p=0.5, training=True, inplace=False):
     """Dropout of whole channels of an (N, C, L) or (C, L) input (one draw per channel)."""
     _check("dropout1d", input, p)
     if input.ndim not in (2, 3):
-        raise RuntimeError(
-            f"dropout1d: expected a 2D (C, L) or 3D (N, C, L) input, but got a {input.ndim}D input of shape "
-            f"{tuple(input.shape)}"
-        )
+        raise checks.error("dropout1d", "2-D (C, L) or 3-D (N, C, L) input",
+                           f"input of shape {tuple(input.shape)}")
     return _dropout(input, p, training, inplace, _channels(input, batched=input.ndim == 3))
 
 
+@checks.typed
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Dropout of whole channels (feature maps) of an (N, C, H, W) input (one draw per (n, c)).
     As PyTorch, a 3-D input is taken as (N, C, L), with a warning."""
     _check("dropout2d", input, p)
     if input.ndim < 2:
-        raise RuntimeError(f"dropout2d: channel-wise dropout needs at least 2 dimensions, got shape "
-                           f"{tuple(input.shape)}")
+        raise checks.error("dropout2d", "an input of at least 2 dims (channel-wise dropout)",
+                           f"input of shape {tuple(input.shape)}")
     if input.ndim not in (3, 4):
         warnings.warn(
             f"dropout2d: received a {input.ndim}-D input; dropout2d is meant for 3D or 4D inputs "
@@ -122,11 +117,12 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     return _dropout(input, p, training, inplace, _channels(input, batched=True))
 
 
+@checks.typed
 def dropout3d(input, p=0.5, training=True, inplace=False):
     """Dropout of whole channels of an (N, C, D, H, W) or (C, D, H, W) input (one draw per channel)."""
     _check("dropout3d", input, p)
     if input.ndim < 1:
-        raise RuntimeError("dropout3d: channel-wise dropout needs at least 1 dimension, got a 0-d tensor")
+        raise checks.error("dropout3d", "an input of at least 1 dim (channel-wise dropout)", "a 0-d input")
     if input.ndim not in (4, 5):
         warnings.warn(
             f"dropout3d: received a {input.ndim}-D input; dropout3d is meant for 4D or 5D inputs "
@@ -147,6 +143,7 @@ def _alpha_dropout(input, p, training, inplace, feature):
     return _apply(input, inplace, lambda x: AlphaDropout.apply(x, keep, shift))
 
 
+@checks.typed
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Dropout for SELU networks: dropped units set to -1.7581 (SELU's saturation), then an affine map
     restores zero mean and unit variance. Note training defaults to False, as in PyTorch."""
@@ -154,11 +151,12 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     return _alpha_dropout(input, p, training, inplace, feature=False)
 
 
+@checks.typed
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     """alpha_dropout of whole channels (one draw per (n, c))."""
     _check("feature_alpha_dropout", input, p)
     if input.ndim < 2:
-        raise RuntimeError("feature_alpha_dropout: channel-wise dropout needs at least 2 dimensions, got "
-                           f"shape {tuple(input.shape)}")
+        raise checks.error("feature_alpha_dropout", "an input of at least 2 dims (channel-wise dropout)",
+                           f"input of shape {tuple(input.shape)}")
     return _alpha_dropout(input, p, training, inplace, feature=True)
 

@@ -9,8 +9,9 @@ import warnings
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
-from convgrad.tensor import Tensor, _promote
+from convgrad.tensor import _promote
 
 __all__ = [
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -31,10 +32,7 @@ def _reduction(name, reduction, size_average=None, reduce=None, allowed=("none",
         warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
                       stacklevel=3)
         reduction = "mean"
-    if reduction not in allowed:
-        raise ValueError(f"{reduction} is not a valid value for reduction ({name} takes "
-                         f"{', '.join(repr(a) for a in allowed)})")
-    return reduction
+    return checks.choice(name, "reduction", reduction, allowed)
 
 
 def _reduce(loss, reduction, denominator=None):
@@ -66,15 +64,11 @@ def _reduce_tensor(loss, reduction):
 
 
 # ---------------------------------------------------------------------- argument checks
-def _tensor(name, arg, x):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(): argument '{arg}' must be a Tensor, not {type(x).__name__}")
+_tensor = checks.tensor
 
 
 def _floating(name, arg, x):
-    _tensor(name, arg, x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{name}(): expected '{arg}' of a floating point dtype, got {x.dtype}")
+    checks.tensor(name, arg, x, floating=True)
 
 
 def _broadcast(name, *ts):
@@ -82,14 +76,14 @@ def _broadcast(name, *ts):
         return np.broadcast_shapes(*(t.shape for t in ts))
     except ValueError:
         shapes = " and ".join(str(tuple(t.shape)) for t in ts)
-        raise RuntimeError(f"{name}: the shapes {shapes} do not broadcast") from None
+        raise checks.error(name, "shapes that broadcast", shapes) from None
 
 
 def _same_dtype(name, a, b):
     """Both in their common (PyTorch-promoted) floating point dtype."""
     dt = _promote(a, b)
     if dt.kind != "f":
-        raise TypeError(f"{name}: expected floating point tensors, got {a.dtype} and {b.dtype}")
+        raise checks.error(name, "floating point tensors", f"dtypes {a.dtype} and {b.dtype}", TypeError)
     return (a if a.dtype == dt else a.to(dt)), (b if b.dtype == dt else b.to(dt))
 
 
@@ -140,8 +134,8 @@ class PointwiseLoss(NumpyFunction):
 
 
 def _pointwise(name, kind, param, input, target, reduction, weight=None, weighted_mean="sum"):
-    _tensor(name, "input", input)
-    _tensor(name, "target", target)
+    _tensor(name, "input", input, numeric=True)
+    _tensor(name, "target", target, numeric=True)
     _warn_size(name, input, target)
     _broadcast(name, input, target)
     input, target = _same_dtype(name, input, target)
@@ -149,8 +143,8 @@ def _pointwise(name, kind, param, input, target, reduction, weight=None, weighte
         return PointwiseLoss.apply(input, target, kind, param, reduction)
     _tensor(name, "weight", weight)
     if weight.shape != input.shape:
-        raise ValueError(f"{name}: weights and input must have the same size, got weight of shape "
-                         f"{tuple(weight.shape)} for input of shape {tuple(input.shape)}")
+        raise checks.error(name, f"weight of the input's shape {tuple(input.shape)}",
+                           f"weight of shape {tuple(weight.shape)}", ValueError)
     loss = PointwiseLoss.apply(input, target, kind, param, "none") * weight
     if reduction == "mean":
         # PyTorch: the weighted mean of mse and l1 divides by the weights' sum, huber's by the count
@@ -158,33 +152,34 @@ def _pointwise(name, kind, param, input, target, reduction, weight=None, weighte
     return _reduce_tensor(loss, reduction)
 
 
+@checks.typed
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """l = (x - t)^2 elementwise (times weight), reduced; the weighted mean is sum(w l) / sum(w)"""
     reduction = _reduction("mse_loss", reduction, size_average, reduce)
     return _pointwise("mse_loss", "mse", 0.0, input, target, reduction, weight)
 
 
+@checks.typed
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """l = |x - t| elementwise (times weight), reduced; the weighted mean is sum(w l) / sum(w)"""
     reduction = _reduction("l1_loss", reduction, size_average, reduce)
     return _pointwise("l1_loss", "l1", 0.0, input, target, reduction, weight)
 
 
+@checks.typed
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """l = (x - t)^2 / (2 beta) where |x - t| < beta, else |x - t| - beta / 2 (l1 for beta = 0)"""
     reduction = _reduction("smooth_l1_loss", reduction, size_average, reduce)
-    beta = float(beta)
-    if beta < 0:
-        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta (got {beta}).")
+    beta = checks.number("smooth_l1_loss", "beta", beta, low=0, finite=False, exc=RuntimeError)
     return _pointwise("smooth_l1_loss", "smooth_l1", beta, input, target, reduction)
 
 
+@checks.typed
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """l = (x - t)^2 / 2 where |x - t| < delta, else delta (|x - t| - delta / 2); weighted mean = mean(w l)"""
     reduction = _reduction("huber_loss", reduction)
-    delta = float(delta)
-    if delta <= 0:
-        raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
+    delta = checks.number("huber_loss", "delta", delta, low=0, low_open=True, finite=False, exc=RuntimeError)
+    _floating("huber_loss", "input", input)
     return _pointwise("huber_loss", "huber", delta, input, target, reduction, weight, weighted_mean="count")
 
 
@@ -199,49 +194,49 @@ def _check_classes(name, input, target, weight, ignore_index, allow_probs):
     _floating(name, "input", input)
     _tensor(name, "target", target)
     if input.ndim == 0:
-        raise ValueError(f"{name}: input should be (C,) or (N, C, d1, ...), got a 0-d tensor")
+        raise checks.error(name, "input of shape (C,) or (N, C, d1, ...)", "a 0-d input", ValueError)
     n_classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
     probs = allow_probs and target.shape == input.shape
     if probs:
         if target.dtype.kind != "f":
-            raise RuntimeError(
-                f"{name}: a target of the input's shape {tuple(input.shape)} holds class probabilities and "
-                f"must be of a floating point dtype, got {target.dtype}")
+            raise checks.error(name, f"class probabilities of a floating point dtype in a target of the "
+                               f"input's shape {tuple(input.shape)}", f"target of dtype {target.dtype}")
         if ignore_index >= 0:
-            raise RuntimeError(f"{name}: ignore_index is not supported for class-probability targets")
+            raise checks.error(name, "no ignore_index with class-probability targets",
+                               f"ignore_index={ignore_index}")
     else:
         if target.dtype not in (np.int64, np.uint8):
             hint = ""
             if target.dtype.kind == "f":
                 hint = (" (a floating point target is read as class probabilities only when its shape "
                         f"equals the input's, {tuple(input.shape)})" if allow_probs else "")
-            raise RuntimeError(f"{name}: expected class indices of dtype int64 (or uint8) as target, got "
-                               f"{target.dtype}{hint}")
+            raise checks.error(name, f"class indices of dtype int64 (or uint8) as target{hint}",
+                               f"target of dtype {target.dtype}")
         if input.ndim == 1:
             if target.shape not in ((), (1,)):  # PyTorch also takes a target of shape (1,) here
-                raise RuntimeError(f"{name}: an unbatched input of shape {tuple(input.shape)} needs a 0-d "
-                                   f"target (one class index), got shape {tuple(target.shape)}")
+                raise checks.error(name, f"a 0-d target (one class index) for an unbatched input of shape "
+                                   f"{tuple(input.shape)}", f"target of shape {tuple(target.shape)}")
         else:
             batch = target.shape[0] if target.ndim else None
             if batch != input.shape[0]:
-                raise ValueError(f"{name}: expected input batch_size ({input.shape[0]}) to match target "
-                                 f"batch_size ({batch if batch is not None else 'a 0-d target'}).")
+                raise checks.error(name, f"a target of batch size {input.shape[0]} (the input's)",
+                                   f"target of shape {tuple(target.shape)}", ValueError)
             expected = tuple(input.shape[:1] + input.shape[2:])
             if target.shape != expected:
-                raise RuntimeError(f"{name}: expected a target of shape {expected} for input of shape "
-                                   f"{tuple(input.shape)} (classes on axis 1), got {tuple(target.shape)}")
+                raise checks.error(name, f"a target of shape {expected} for input of shape "
+                                   f"{tuple(input.shape)} (classes on axis 1)",
+                                   f"target of shape {tuple(target.shape)}")
         t = target._data.astype(np.int64, copy=False)
         bad = t[(t != ignore_index) & ((t < 0) | (t >= n_classes))]
         if bad.size:
-            raise IndexError(f"{name}: target {bad.flat[0]} is out of bounds: class indices must be in "
-                             f"[0, {n_classes - 1}] for {n_classes} classes (or ignore_index={ignore_index})")
+            raise checks.error(name, f"class indices in [0, {n_classes - 1}] for {n_classes} classes (or "
+                               f"ignore_index={ignore_index})", f"target {bad.flat[0]}", IndexError)
     if weight is not None:
         _tensor(name, "weight", weight)
         if weight.ndim != 1 or weight.shape[0] != n_classes:
-            raise RuntimeError(f"{name}: weight tensor should be defined either for all {n_classes} classes "
-                               f"or no classes but got weight tensor of shape: {list(weight.shape)}")
-        if weight.dtype != input.dtype:
-            raise RuntimeError(f"{name}: weight has dtype {weight.dtype}; expected the input's {input.dtype}")
+            raise checks.error(name, f"weight of shape ({n_classes},) (one per class)",
+                               f"weight of shape {tuple(weight.shape)}")
+        checks.same_dtype(name, "weight", weight, input)
     return probs
 
 
@@ -356,6 +351,7 @@ def _batched(input, target, probs):
     return input, target, False
 
 
+@checks.typed
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """l_n = -weight[t_n] input[n, t_n], skipping t_n = ignore_index; the mean divides by the sum of the
     counted targets' weights. input: (N, C), (N, C, d1, ...) or (C,) log-probabilities."""
@@ -366,15 +362,14 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return out.reshape(()) if unbatched and reduction == "none" else out
 
 
+@checks.typed
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """l_n = -sum_c q_(n,c) log softmax(input_n)_c over the classes (axis 1), with q the one-hot of the class
     index target (weighted, ignore_index skipped; the mean divides by the counted weights) or the given
     class probabilities (same shape as input; the mean divides by N d1 ...), smoothed by label_smoothing."""
     reduction = _reduction("cross_entropy", reduction, size_average, reduce)
-    smoothing = float(label_smoothing)
-    if smoothing > 1.0:
-        raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {smoothing}")
+    smoothing = checks.number("cross_entropy", "label_smoothing", label_smoothing, high=1.0, exc=RuntimeError)
     smoothing = max(smoothing, 0.0)  # PyTorch ignores a negative label_smoothing
     probs = _check_classes("cross_entropy", input, target, weight, ignore_index, allow_probs=True)
     if probs and target.dtype != input.dtype:
@@ -424,11 +419,10 @@ def _check_binary(name, input, target, weight, extra=()):
     _floating(name, "input", input)
     _tensor(name, "target", target)
     if target.shape != input.shape:
-        raise ValueError(f"{name}: target size {tuple(target.shape)} must be the same as input size "
-                         f"{tuple(input.shape)}")
+        raise checks.error(name, f"target of the input's shape {tuple(input.shape)}",
+                           f"target of shape {tuple(target.shape)}", ValueError)
     if target.dtype.kind != "f":
-        raise RuntimeError(f"{name}: expected a floating point target (probabilities), got dtype "
-                           f"{target.dtype}")
+        raise checks.error(name, "a floating point target (probabilities)", f"target of dtype {target.dtype}")
     for arg, w in (("weight", weight),) + extra:
         if w is None:
             continue
@@ -438,20 +432,24 @@ def _check_binary(name, input, target, weight, extra=()):
         except ValueError:
             shape = None
         if shape != input.shape:
-            raise RuntimeError(f"{name}: {arg} of shape {tuple(w.shape)} does not broadcast to the input's "
-                               f"shape {tuple(input.shape)}")
+            raise checks.error(name, f"{arg} that broadcasts to the input's shape {tuple(input.shape)}",
+                               f"{arg} of shape {tuple(w.shape)}")
 
 
+@checks.typed
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """l = -weight (t ln x + (1 - t) ln(1 - x)) for probabilities x, t in [0, 1]; logs clamped at -100"""
     reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
     _check_binary("binary_cross_entropy", input, target, weight)
+    checks.same_dtype("binary_cross_entropy", "target", target, input)  # PyTorch does not promote here
     x, t = input._data, target._data
-    if not np.all((x >= 0) & (x <= 1)):
-        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 (input "
-                           "holds probabilities; for logits use binary_cross_entropy_with_logits)")
-    if not np.all((t >= 0) & (t <= 1)):
-        raise RuntimeError("binary_cross_entropy: all elements of target should be between 0 and 1")
+    for arg, a in (("input", x), ("target", t)):
+        outside = ~((a >= 0) & (a <= 1))
+        if outside.any():
+            hint = "" if arg == "target" else \
+                " (probabilities; for logits use binary_cross_entropy_with_logits)"
+            raise checks.error("binary_cross_entropy", f"{arg} values between 0 and 1{hint}",
+                               f"{a[outside].flat[0].item()}")
     target = target if target.dtype == input.dtype else target.to(input.dtype)
     w = None if weight is None else weight._data.astype(input.dtype, copy=False)
     return BinaryCrossEntropy.apply(input, target, w, reduction)
@@ -493,6 +491,7 @@ class BinaryCrossEntropyWithLogits(NumpyFunction):
         return gx, gt, None, None, None
 
 
+@checks.typed
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """l = -weight (pos_weight t ln sigmoid(x) + (1 - t) ln(1 - sigmoid(x))), computed stably from logits x;
@@ -543,6 +542,7 @@ class KLDiv(NumpyFunction):
         return gx, gt, None, None, None
 
 
+@checks.typed
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """l = target (ln target - input) elementwise, input being log-probabilities (target too with
     log_target); reduction 'batchmean' divides the sum by the batch size (the KL divergence's definition),
@@ -557,7 +557,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                           "support size. 'batchmean' divides only by the batch size, and aligns with the KL "
                           "div math definition.", stacklevel=2)
     _floating(name, "input", input)
-    _tensor(name, "target", target)
+    _floating(name, "target", target)
     _broadcast(name, input, target)
     input, target = _same_dtype(name, input, target)
     denominator = None
@@ -567,16 +567,16 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return KLDiv.apply(input, target, bool(log_target), reduction, denominator)
 
 
+@checks.typed
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """l = max(0, -target (input1 - input2) + margin), target in {1, -1} saying which should rank higher"""
     name = "margin_ranking_loss"
     reduction = _reduction(name, reduction, size_average, reduce)
     for arg, t in (("input1", input1), ("input2", input2), ("target", target)):
-        _tensor(name, arg, t)
+        _tensor(name, arg, t, numeric=True)
     if not input1.ndim == input2.ndim == target.ndim:
-        raise RuntimeError(f"{name}: all input tensors should have the same number of dimensions, but got "
-                           f"input1: {tuple(input1.shape)}, input2: {tuple(input2.shape)}, "
-                           f"target: {tuple(target.shape)}")
+        raise checks.error(name, "input1, input2 and target with the same number of dims",
+                           f"shapes {tuple(input1.shape)}, {tuple(input2.shape)} and {tuple(target.shape)}")
     _broadcast(name, input1, input2, target)
     loss = (-target * (input1 - input2) + margin).clamp(min=0)
     return _reduce_tensor(loss, reduction)

@@ -2,11 +2,11 @@
 flatten, one_hot and similarity measures."""
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.ops.shape import PadConstant
 from convgrad.tensor import Tensor, _promote, get_default_dtype
@@ -17,13 +17,8 @@ __all__ = [
 ]
 
 
-def _tensor(name, arg, x):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(): argument '{arg}' must be a Tensor, not {type(x).__name__}")
-
-
-def _is_int(v):
-    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool)
+_tensor = checks.tensor
+_is_int = checks.is_int
 
 
 # ---------------------------------------------------------------------- pad
@@ -85,6 +80,7 @@ class PadIndexed(NumpyFunction):
         return g, None
 
 
+@checks.typed
 def pad(input, pad, mode="constant", value=None):
     """Pad the last len(pad) // 2 axes: pad = (last_before, last_after, second_last_before, ...), as PyTorch.
     Modes: constant (value, default 0; negative pads crop), reflect (mirror without repeating the edge),
@@ -92,58 +88,56 @@ def pad(input, pad, mode="constant", value=None):
     or 3 axes of a batched or unbatched input."""
     _tensor("pad", "input", input)
     if not isinstance(pad, (tuple, list)) or not all(_is_int(p) for p in pad):
-        raise TypeError(f"pad(): argument 'pad' must be a tuple of ints, got {pad!r}")
+        raise checks.error("pad", "pad to be a tuple of ints", f"pad={checks.show(pad)}", TypeError)
     pad = [int(p) for p in pad]
     if len(pad) % 2:
-        raise RuntimeError(f"pad: padding length must be divisible by 2, got {len(pad)} values")
+        raise checks.error("pad", "an even number of padding values", f"pad={tuple(pad)}")
     k = len(pad) // 2
     ndim = input.ndim
     if k > ndim:
-        raise RuntimeError(f"pad: padding length should be less than or equal to two times the input "
-                           f"dimension but got padding length {len(pad)} and input of dimension {ndim}")
-    if mode not in ("constant", "reflect", "replicate", "circular"):
-        raise NotImplementedError(f"pad: unrecognised padding mode {mode!r} (expected 'constant', 'reflect', "
-                                  "'replicate' or 'circular')")
+        raise checks.error("pad", f"at most 2 * input.ndim = {2 * ndim} padding values",
+                           f"pad={tuple(pad)} for input of shape {tuple(input.shape)}")
+    checks.choice("pad", "mode", mode, ("constant", "reflect", "replicate", "circular"), NotImplementedError)
+    if value is not None:
+        value = checks.number("pad", "value", value, finite=False, allow_nan=True)
     pairs = [(pad[2 * i], pad[2 * i + 1]) for i in range(k)]  # pairs[i] pads axis ndim - 1 - i
     if mode == "constant":
         for i, (b, a) in enumerate(pairs):
             n = input.shape[ndim - 1 - i]
             if n + min(b, 0) + min(a, 0) < 0:  # PyTorch crops first: the crop alone must fit
-                raise RuntimeError(f"pad: negative padding ({b}, {a}) crops more than the input size {n} at "
-                                   f"dimension {ndim - 1 - i}")
+                raise checks.error("pad", f"negative padding that crops at most the input size {n} at dim "
+                                   f"{ndim - 1 - i}", f"padding ({b}, {a})")
             if n + b + a < 0:
-                raise RuntimeError(f"pad: the input size {n}, plus negative padding {b} and {a} resulted in "
-                                   "a negative output size, which is invalid. Check dimension "
-                                   f"{ndim - 1 - i} of your input.")
+                raise checks.error("pad", f"an output size >= 0 at dim {ndim - 1 - i} (input size {n})",
+                                   f"padding ({b}, {a})")
         widths = [(0, 0)] * (ndim - k) + pairs[::-1]
         return PadConstant.apply(input, tuple(widths), 0 if value is None else value)
     if value is not None and value != 0:
-        raise RuntimeError(f"pad: padding mode \"{mode}\" doesn't take in value argument")
+        raise checks.error("pad", f"no value in mode {mode!r} (only 'constant' takes one)", f"value={value}")
     if (k, ndim) not in ((1, 2), (1, 3), (2, 3), (2, 4), (3, 4), (3, 5)):
-        raise NotImplementedError(
-            f"pad: padding size {len(pad)} is not supported for {ndim}D input tensor in mode {mode!r}: "
-            "non-constant modes pad the last 1, 2 or 3 axes of a (batched or unbatched) input, i.e. padding "
-            "size 2 for 2D or 3D input, 4 for 3D or 4D input, 6 for 4D or 5D input")
+        raise checks.error("pad", f"in mode {mode!r} 2 padding values for a 2-D or 3-D input, 4 for 3-D "
+                           "or 4-D, 6 for 4-D or 5-D",
+                           f"pad={tuple(pad)} for input of shape {tuple(input.shape)}", NotImplementedError)
     if 0 in input.shape[ndim - k - 1:]:
-        raise RuntimeError(f"pad: {mode} padding expects non-empty channel and spatial dimensions, got "
-                           f"input of shape {list(input.shape)}")
+        raise checks.error("pad", f"non-empty channel and spatial dims in mode {mode!r}",
+                           f"input of shape {tuple(input.shape)}")
     maps = []
     for i, (b, a) in enumerate(pairs):
         axis = ndim - 1 - i
         n = input.shape[axis]
         if mode == "reflect" and (b >= n or a >= n):
-            raise RuntimeError(f"pad: padding size should be less than the corresponding input dimension in "
-                               f"reflect mode, but got padding ({b}, {a}) at dimension {axis} of input "
-                               f"{list(input.shape)}")
+            raise checks.error("pad", f"padding smaller than the input size {n} at dim {axis} in mode "
+                               "'reflect'",
+                               f"padding ({b}, {a}) for input of shape {tuple(input.shape)}")
         if mode == "circular":
             kept = n - max(-b, 0) - max(-a, 0)
             if kept < 0 or max(b, 0) > kept or max(a, 0) > kept:
-                raise RuntimeError(f"pad: padding ({b}, {a}) at dimension {axis} of input "
-                                   f"{list(input.shape)} causes wrapping around more than once in circular "
-                                   "mode")
+                raise checks.error("pad", f"padding at most the input size {n} at dim {axis} in mode "
+                                   "'circular' (wrapping around once)",
+                                   f"padding ({b}, {a}) for input of shape {tuple(input.shape)}")
         elif n + b + a < (1 if k == 1 else 0):  # PyTorch's 2-D and 3-D paddings allow an empty output
-            raise RuntimeError(f"pad: input (size {n} at dimension {axis}) is too small for padding "
-                               f"({b}, {a}): the output size would be {n + b + a}")
+            raise checks.error("pad", f"an output size >= 1 at dim {axis} (input size {n})",
+                               f"padding ({b}, {a})")
         if b or a:
             maps.append((axis, _pad_index(n, b, a, mode), n))
     return PadIndexed.apply(input, tuple(maps))
@@ -240,6 +234,7 @@ class Interpolate(NumpyFunction):
 _LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}
 
 
+@checks.typed
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial axes of an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input to ``size``, or to
@@ -248,64 +243,76 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     (adaptive average pooling; 3-D and 4-D inputs)."""
     name = "interpolate"
     _tensor(name, "input", input)
+    for flag, v in (("align_corners", align_corners), ("recompute_scale_factor", recompute_scale_factor)):
+        if v is not None:
+            checks.boolean(name, flag, v)
+    if not isinstance(mode, str):
+        raise checks.error(name, "mode to be a string", f"mode={checks.show(mode)} ({checks.kind(mode)})",
+                           TypeError)
+    if scale_factor is not None and not isinstance(scale_factor, (tuple, list)) and \
+            not checks.is_number(scale_factor):
+        raise checks.error(name, "scale_factor to be a number or a sequence of numbers",
+                           f"scale_factor={checks.show(scale_factor)}", TypeError)
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
-            raise ValueError("interpolate: align_corners option can only be set with the interpolating "
-                             "modes: linear | bilinear | bicubic | trilinear")
+            raise checks.error(name, f"align_corners=None in mode {mode!r} (only linear, bilinear, "
+                               "bicubic and trilinear take it)", f"align_corners={align_corners!r}",
+                               ValueError)
     else:
         align_corners = bool(align_corners)
     dim = input.ndim - 2
     if size is not None and scale_factor is not None:
-        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+        raise checks.error(name, "only one of size and scale_factor", f"size={size!r}, "
+                           f"scale_factor={scale_factor!r}", ValueError)
     if size is not None:
         sizes = list(size) if isinstance(size, (list, tuple)) else [size] * dim
         if isinstance(size, (list, tuple)) and len(sizes) != dim:
-            raise ValueError("interpolate: input and output must have the same number of spatial "
-                             f"dimensions, but got input with spatial dimensions of {list(input.shape[2:])} "
-                             f"and output size of {size}. Please provide input tensor in "
-                             "(N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+            raise checks.error(name, f"a size of {dim} entries (one per spatial dim of the input of shape "
+                               f"{tuple(input.shape)}, (N, C, d1, ...))", f"size={checks.show(size)}",
+                               ValueError)
         if not all(_is_int(s) for s in sizes):
-            raise TypeError(f"interpolate: expected size to be an int or a tuple of ints, got {size!r}")
+            raise checks.error(name, "size to be an int or a tuple of ints", f"size={checks.show(size)}",
+                               TypeError)
         scales = [None] * dim
     elif scale_factor is not None:
         scales = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * dim
         if len(scales) != dim:
-            raise ValueError("interpolate: input and scale_factor must have the same number of spatial "
-                             f"dimensions, but got input with spatial dimensions of {list(input.shape[2:])} "
-                             f"and scale_factor of shape {scale_factor}.")
-        scales = [float(s) for s in scales]
+            raise checks.error(name, f"a scale_factor of {dim} entries (one per spatial dim of the input of "
+                               f"shape {tuple(input.shape)})", f"scale_factor={checks.show(scale_factor)}",
+                               ValueError)
+        scales = [checks.number(name, "scale_factor", s, low=0, low_open=True) for s in scales]
         sizes = [int(math.floor(float(n) * s)) for n, s in zip(input.shape[2:], scales)]
         if recompute_scale_factor:
             scales = [None] * dim
     else:
-        raise ValueError("interpolate: either size or scale_factor should be defined")
+        raise checks.error(name, "size or scale_factor", "neither", ValueError)
     if recompute_scale_factor and size is not None:
-        raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size.")
+        raise checks.error(name, "recompute_scale_factor only with scale_factor", f"size={size!r}",
+                           ValueError)
     if antialias:
         if not (mode in ("bilinear", "bicubic") and input.ndim == 4):
-            raise ValueError("interpolate: anti-alias option is restricted to bilinear and bicubic modes and "
-                             "requires a 4-D tensor as input")
-        raise NotImplementedError("interpolate: antialias=True is not supported by convgrad")
+            raise checks.error(name, "antialias only in mode 'bilinear' or 'bicubic' on a 4-D input",
+                               f"mode={mode!r} and input of shape {tuple(input.shape)}", ValueError)
+        raise checks.error(name, "antialias=False (convgrad has no antialiasing)", "antialias=True",
+                           NotImplementedError)
     if mode in _LINEAR_MODES:
         if input.ndim != _LINEAR_MODES[mode]:
-            raise NotImplementedError(f"interpolate: got {input.ndim}D input, but {mode} mode needs "
-                                      f"{_LINEAR_MODES[mode]}D input")
-    elif mode not in ("nearest", "nearest-exact", "area"):
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (convgrad has nearest, "
-                                  "nearest-exact, area, linear, bilinear, trilinear)")
-    if input.ndim not in (3, 4, 5):
-        raise NotImplementedError(f"interpolate: input error: only 3D, 4D and 5D input tensors are supported "
-                                  f"(got {input.ndim}D) for the mode {mode}")
-    if input.dtype.kind != "f":
-        raise TypeError(f"interpolate: expected a floating point input, got dtype {input.dtype}")
+            raise checks.error(name, f"a {_LINEAR_MODES[mode]}-D input in mode {mode!r}",
+                               f"input of shape {tuple(input.shape)}", NotImplementedError)
+    else:
+        checks.choice(name, "mode", mode, ("nearest", "nearest-exact", "area") + tuple(_LINEAR_MODES),
+                      NotImplementedError)
+    checks.dims(name, "input", input, {3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"})
+    checks.tensor(name, "input", input, floating=True)
     if min(input.shape[2:]) < 1 or min(sizes) < 1:
-        raise RuntimeError(f"interpolate: input and output sizes should be greater than 0, but got input "
-                           f"{tuple(input.shape[2:])} and output {tuple(sizes)}")
+        raise checks.error(name, "input and output sizes >= 1",
+                           f"input of shape {tuple(input.shape)} and output size {tuple(sizes)}")
     if mode == "area":  # adaptive average pooling to the output size, as PyTorch
         from convgrad.functional import pooling
 
         if input.ndim == 5:
-            raise NotImplementedError("interpolate: mode 'area' on 5-D input is not supported by convgrad")
+            raise checks.error(name, "a 3-D or 4-D input in mode 'area'",
+                               f"input of shape {tuple(input.shape)}", NotImplementedError)
         pool = pooling.adaptive_avg_pool1d if dim == 1 else pooling.adaptive_avg_pool2d
         return pool(input, tuple(sizes) if dim > 1 else sizes[0])
     plans = []
@@ -323,6 +330,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     return Interpolate.apply(input, tuple(plans))
 
 
+@checks.typed
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Deprecated PyTorch alias of interpolate."""
     warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.",
@@ -330,6 +338,7 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
+@checks.typed
 def upsample_nearest(input, size=None, scale_factor=None):
     """Deprecated PyTorch alias of interpolate(..., mode='nearest')."""
     warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.",
@@ -337,6 +346,7 @@ def upsample_nearest(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
+@checks.typed
 def upsample_bilinear(input, size=None, scale_factor=None):
     """Deprecated PyTorch alias of interpolate(..., mode='bilinear', align_corners=True)."""
     warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.",
@@ -374,6 +384,7 @@ class Linear(NumpyFunction):
         return gx, gw, gb
 
 
+@checks.typed
 def linear(input, weight, bias=None):
     """y = input weight^T + bias: input (*, in_features), weight (out_features, in_features), bias
     (out_features,) -> (*, out_features)"""
@@ -381,30 +392,27 @@ def linear(input, weight, bias=None):
     _tensor(name, "input", input)
     _tensor(name, "weight", weight)
     if input.ndim == 0 or weight.ndim not in (1, 2):
-        raise RuntimeError("linear: expected input of shape (*, in_features) and weight of shape "
-                           f"(out_features, in_features), got input {tuple(input.shape)} and weight "
+        raise checks.error(name, "input of shape (*, in_features) and weight of shape (out_features, "
+                           "in_features)", f"input of shape {tuple(input.shape)} and weight of shape "
                            f"{tuple(weight.shape)}")
     if input.shape[-1] != weight.shape[-1]:
-        rows = int(np.prod(input.shape[:-1]))
-        wt = "x".join(map(str, weight.shape[::-1])) if weight.ndim == 2 else f"{weight.shape[0]}x1"
-        raise RuntimeError(f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
-                           f"{wt}): the input's last dimension ({input.shape[-1]}) must equal the weight's "
-                           f"in_features ({weight.shape[-1]})")
-    if input.dtype != weight.dtype or input.dtype.kind != "f":
-        raise RuntimeError(f"linear: input and weight must have the same floating point dtype, but got "
-                           f"{input.dtype} and {weight.dtype}")
+        raise checks.error(name, f"input.shape[-1] equal to the weight's in_features = {weight.shape[-1]}",
+                           f"input of shape {tuple(input.shape)} and weight of shape {tuple(weight.shape)}")
+    checks.tensor(name, "input", input, floating=True, exc=RuntimeError)
+    checks.same_dtype(name, "weight", weight, input)
     out_shape = tuple(input.shape[:-1] + weight.shape[:-1])
     if bias is not None:
         _tensor(name, "bias", bias)
         if bias.dtype != input.dtype:
-            raise RuntimeError(f"linear: bias has dtype {bias.dtype}; expected the input's {input.dtype}")
+            raise checks.error(name, f"bias of the input's dtype {input.dtype}",
+                               f"bias of dtype {bias.dtype}")
         try:
             ok = np.broadcast_shapes(bias.shape, out_shape) == out_shape
         except ValueError:
             ok = False
         if not ok:
-            raise RuntimeError(f"linear: bias of shape {tuple(bias.shape)} does not broadcast to the "
-                               f"output's shape {out_shape}")
+            raise checks.error(name, f"a bias that broadcasts to the output's shape {out_shape}",
+                               f"bias of shape {tuple(bias.shape)}")
     return Linear.apply(input, weight, bias)
 
 
@@ -443,62 +451,65 @@ class Bilinear(NumpyFunction):
         return g1, gc, gw, gb
 
 
+@checks.typed
 def bilinear(input1, input2, weight, bias=None):
     """y_k = input1^T weight_k input2 + bias_k: input1 (*, in1), input2 (*, in2), weight (out, in1, in2)"""
     name = "bilinear"
     for arg, t in (("input1", input1), ("input2", input2), ("weight", weight)):
         _tensor(name, arg, t)
     if weight.ndim != 3 or input1.ndim == 0 or input2.ndim == 0:
-        raise RuntimeError("bilinear: expected weight (out, in1, in2) and inputs (*, in1), (*, in2), got "
-                           f"weight {tuple(weight.shape)}, input1 {tuple(input1.shape)}, input2 "
-                           f"{tuple(input2.shape)}")
+        raise checks.error(name, "weight (out, in1, in2) and inputs (*, in1), (*, in2)",
+                           f"weight of shape {tuple(weight.shape)}, input1 of shape {tuple(input1.shape)}, "
+                           f"input2 of shape {tuple(input2.shape)}")
     if input1.shape[:-1] != input2.shape[:-1]:
-        raise RuntimeError(f"bilinear: input batch dimensions do not match: input1 {tuple(input1.shape)}, "
-                           f"input2 {tuple(input2.shape)}")
+        raise checks.error(name, "input1 and input2 with the same batch dims",
+                           f"input1 of shape {tuple(input1.shape)}, input2 of shape {tuple(input2.shape)}")
     if input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2]:
-        raise RuntimeError(f"bilinear: input sizes ({input1.shape[-1]}, {input2.shape[-1]}) do not match the "
-                           f"weight's (in1, in2) = ({weight.shape[1]}, {weight.shape[2]})")
+        raise checks.error(name, f"input sizes (in1, in2) = ({weight.shape[1]}, {weight.shape[2]}) as the "
+                           "weight's", f"({input1.shape[-1]}, {input2.shape[-1]})")
     if bias is not None:
         _tensor(name, "bias", bias)
         if bias.shape != (weight.shape[0],):
-            raise RuntimeError(f"bilinear: bias should have shape ({weight.shape[0]},), got "
-                               f"{tuple(bias.shape)}")
+            raise checks.error(name, f"bias of shape ({weight.shape[0]},)",
+                               f"bias of shape {tuple(bias.shape)}")
     if not (input1.dtype == input2.dtype == weight.dtype) or input1.dtype.kind != "f" or \
             (bias is not None and bias.dtype != input1.dtype):
-        raise RuntimeError("bilinear: inputs, weight and bias must have the same floating point dtype")
+        dts = (input1.dtype, input2.dtype, weight.dtype) + (() if bias is None else (bias.dtype,))
+        raise checks.error(name, "inputs, weight and bias of one floating point dtype",
+                           f"dtypes {tuple(str(d) for d in dts)}")
     return Bilinear.apply(input1, input2, weight, bias)
 
 
 # ---------------------------------------------------------------------- shapes and encodings
+@checks.typed
 def flatten(input, start_dim=0, end_dim=-1):
     """Axes start_dim..end_dim merged into one (a view when possible), as torch.flatten."""
     _tensor("flatten", "input", input)
     return input.flatten(start_dim, end_dim)
 
 
+@checks.typed
 def one_hot(tensor, num_classes=-1):
     """(*,) int64 class indices -> (*, num_classes) int64, 1 at each index (num_classes = -1: max + 1)"""
     name = "one_hot"
     _tensor(name, "tensor", tensor)
     if tensor.dtype != np.int64:
-        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (int64), got "
-                           f"{tensor.dtype}")
-    if not _is_int(num_classes):
-        raise TypeError(f"one_hot(): num_classes must be an int, got {type(num_classes).__name__}")
+        raise checks.error(name, "class indices of dtype int64", f"tensor of dtype {tensor.dtype}")
+    num_classes = checks.integer(name, "num_classes", num_classes)
     t = tensor._data
     if t.size == 0:
         if num_classes == -1:
-            raise RuntimeError("one_hot: can not infer total number of classes from empty tensor.")
+            raise checks.error(name, "num_classes for an empty tensor (it cannot be inferred)",
+                               "num_classes=-1")
     else:
         if t.min() < 0:
-            raise RuntimeError(f"one_hot: class values must be non-negative, got {t.min()}")
+            raise checks.error(name, "class values >= 0", f"{t.min()}")
         if num_classes == -1:
             num_classes = int(t.max()) + 1
         elif t.max() >= num_classes:
-            raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), got "
-                               f"{t.max()}")
+            raise checks.error(name, f"class values < num_classes = {num_classes}", f"{t.max()}")
     if num_classes < 0:
-        raise RuntimeError(f"one_hot: num_classes should be -1 or non-negative, got {num_classes}")
+        raise checks.error(name, "num_classes >= 0 or -1", f"num_classes={num_classes}")
     return Tensor._make((t[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
@@ -530,36 +541,41 @@ class CosineSimilarity(NumpyFunction):
         return ga, gb, None, None
 
 
+@checks.typed
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """y = x1 . x2 / (max(||x1||, eps) max(||x2||, eps)) along dim (the inputs broadcast)"""
     name = "cosine_similarity"
-    _tensor(name, "x1", x1)
-    _tensor(name, "x2", x2)
+    _tensor(name, "x1", x1, numeric=True)
+    _tensor(name, "x2", x2, numeric=True)
+    eps = checks.number(name, "eps", eps, low=0, finite=False, exc=RuntimeError)
     try:
         shape = np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:
-        raise RuntimeError(f"{name}: the shapes {tuple(x1.shape)} and {tuple(x2.shape)} do not "
-                           "broadcast") from None
+        raise checks.error(name, "x1 and x2 of shapes that broadcast",
+                           f"{tuple(x1.shape)} and {tuple(x2.shape)}") from None
     dt = _promote(x1, x2)
     if dt.kind != "f":
         dt = get_default_dtype()
     x1, x2 = (x if x.dtype == dt else x.to(dt) for x in (x1, x2))
-    d = x1._dim(dim, len(shape))
+    d = x1._dim(dim, len(shape), op=name)
     if not shape:
         return CosineSimilarity.apply(x1.reshape(1), x2.reshape(1), 0, float(eps))
     return CosineSimilarity.apply(x1, x2, d, float(eps))
 
 
+@checks.typed
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """y = || x1 - x2 + eps ||_p over the last axis"""
     name = "pairwise_distance"
-    _tensor(name, "x1", x1)
-    _tensor(name, "x2", x2)
+    _tensor(name, "x1", x1, numeric=True)
+    _tensor(name, "x2", x2, numeric=True)
+    p = checks.number(name, "p (of the p-norm)", p, low=0, low_open=True, finite=False)
+    checks.number(name, "eps", eps, finite=False)
     try:
         np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:
-        raise RuntimeError(f"{name}: the shapes {tuple(x1.shape)} and {tuple(x2.shape)} do not "
-                           "broadcast") from None
+        raise checks.error(name, "x1 and x2 of shapes that broadcast",
+                           f"{tuple(x1.shape)} and {tuple(x2.shape)}") from None
     d = x1 - x2 + eps
     if d.ndim == 0:
         return d.abs()

@@ -14,12 +14,11 @@ group); they share one op. Sums go through ``np.einsum`` and dot products along 
 cores are busy), and no product array is materialised.
 """
 
-import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
-from convgrad.tensor import Tensor
 
 __all__ = [
     "batch_norm",
@@ -31,29 +30,27 @@ __all__ = [
 ]
 
 
-def _check_tensor(op, name, t, optional=False):
-    if t is None and optional:
-        return
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
-    if t.dtype.kind != "f":
-        raise RuntimeError(f"{op}: expected {name} to have a floating point dtype, got {t.dtype}")
+def _check_tensor(op, name, t):
+    checks.tensor(op, name, t, floating=True, exc=RuntimeError)
 
 
-def _check_number(op, name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{op}: {name} must be a number, got {v!r}")
+def _check_number(op, name, v, **limits):
+    return checks.number(op, name, v, finite=False, allow_nan=True, **limits)
 
 
 def _check_channel_vector(op, name, t, c):
     if t is None:
         return
     _check_tensor(op, name, t)
-    if t.numel() != c:
-        raise RuntimeError(
-            f"{op}: {name} should have one element per channel (C={c}), got {t.numel()} elements "
-            f"(shape {list(t.shape)})"
-        )
+    if t.ndim != 1 or t.numel() != c:
+        raise checks.error(op, f"{name} of one element per channel (C={c})",
+                           f"{name} of shape {tuple(t.shape)}")
+
+
+def _check_batched(op, input, min_ndim=2):
+    if input.ndim < min_ndim:
+        raise checks.error(op, f"an input of {min_ndim}+ dims (N, C, *)",
+                           f"input of shape {tuple(input.shape)}")
 
 
 def _as(a, dtype):
@@ -188,6 +185,7 @@ class _BatchNormEval(NumpyFunction):
         return dx, dw, db, None, None, None
 
 
+@checks.typed
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """y = weight * (x - mean_c) / sqrt(var_c + eps) + bias, per channel c = dim 1; output shape = input's.
@@ -197,28 +195,26 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running_var. Otherwise running_mean and running_var are used."""
     op = "batch_norm"
     _check_tensor(op, "input", input)
-    if input.ndim < 2:
-        raise RuntimeError(
-            f"{op}: expected an input of shape (N, C), (N, C, L) or (N, C, H, W) (2+ dims), got shape "
-            f"{list(input.shape)}"
-        )
+    _check_batched(op, input)
+    if input.numel() == 0:
+        raise checks.error(op, "a non-empty input", f"input of shape {tuple(input.shape)}")
     c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         _check_channel_vector(op, name, t, c)
+        checks.same_dtype(op, name, t, input)
     _check_number(op, "momentum", momentum)
-    _check_number(op, "eps", eps)
+    # PyTorch's rule: eps > 0 in training, eps >= 0 in evaluation
+    _check_number(op, "eps", eps, low=0, low_open=bool(training))
     if not training:
         if running_mean is None or running_var is None:
-            raise RuntimeError(f"{op}: running_mean and running_var must be given in evaluation mode "
-                               "(training=False)")
+            raise checks.error(op, "running_mean and running_var in evaluation mode (training=False)",
+                               "None", RuntimeError)
         return _BatchNormEval.apply(input, weight, bias, running_mean._data, running_var._data, eps)
     per_channel = input.numel() // c if c else 0
     if per_channel <= 1:
-        raise ValueError(
-            f"{op}: expected more than 1 value per channel when training, got input of shape "
-            f"{list(input.shape)}"
-        )
+        raise checks.error(op, "more than 1 value per channel when training",
+                           f"input of shape {tuple(input.shape)}", ValueError)
     stats = []
     out = _BatchNormTrain.apply(input, weight, bias, eps, stats)
     mean, var = stats
@@ -294,57 +290,60 @@ def _spatial(t):
     return int(np.prod(t.shape[2:]))
 
 
+@checks.typed
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, mean and var (biased) over the last
     len(normalized_shape) dims; weight and bias have shape normalized_shape; output shape = input's."""
     op = "layer_norm"
     _check_tensor(op, "input", input)
-    if isinstance(normalized_shape, (numbers.Integral, np.integer)):
+    if checks.is_int(normalized_shape):
         normalized_shape = (int(normalized_shape),)
+    if not isinstance(normalized_shape, (tuple, list)) or not all(checks.is_int(n) for n in normalized_shape):
+        raise checks.error(op, "normalized_shape to be an int or a sequence of ints",
+                           f"normalized_shape={checks.show(normalized_shape)}", TypeError)
     normalized_shape = tuple(int(n) for n in normalized_shape)
     k = len(normalized_shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != normalized_shape:
-        raise RuntimeError(
-            f"{op}: normalized_shape={list(normalized_shape)} must match the last dims of the input: "
-            f"expected input of shape [*, {', '.join(map(str, normalized_shape))}], got {list(input.shape)}"
-        )
+        raise checks.error(op, f"input of shape (*, {', '.join(map(str, normalized_shape))}) for "
+                           f"normalized_shape={normalized_shape}", f"input of shape {tuple(input.shape)}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
             _check_tensor(op, name, t)
+            checks.same_dtype(op, name, t, input)
             if tuple(t.shape) != normalized_shape:
-                raise RuntimeError(
-                    f"{op}: {name} must have shape normalized_shape={list(normalized_shape)}, got "
-                    f"{list(t.shape)}"
-                )
+                raise checks.error(op, f"{name} of shape normalized_shape={normalized_shape}",
+                                   f"{name} of shape {tuple(t.shape)}")
     _check_number(op, "eps", eps)
     d = int(np.prod(normalized_shape))
     rows = input.numel() // d if d else 0
     return _RowNorm.apply(input, weight, bias, rows, (rows, d), (1, d), eps, None)
 
 
+@checks.typed
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Channels split into num_groups groups; y = (x - mean) / sqrt(var + eps) * weight_c + bias_c with
     mean and var (biased) over each (sample, group): its C/G channels and all spatial positions."""
     op = "group_norm"
     _check_tensor(op, "input", input)
-    if input.ndim < 2:
-        raise RuntimeError(f"{op}: expected an input of 2+ dims (N, C, *), got shape {list(input.shape)}")
+    _check_batched(op, input)
     n, c = input.shape[:2]
-    if isinstance(num_groups, bool) or not isinstance(num_groups, (numbers.Integral, np.integer)) \
-            or num_groups <= 0 or c % num_groups:
-        raise RuntimeError(
-            f"{op}: the number of channels C={c} must be divisible by num_groups (a positive int), got "
-            f"num_groups={num_groups!r} for input of shape {list(input.shape)}"
-        )
+    num_groups = checks.integer(op, "num_groups", num_groups, low=1, exc=RuntimeError)
+    if c % num_groups:
+        raise checks.error(op, f"num_groups dividing the number of channels C={c}",
+                           f"num_groups={num_groups} for input of shape {tuple(input.shape)}")
     _check_channel_vector(op, "weight", weight, c)
     _check_channel_vector(op, "bias", bias, c)
+    checks.same_dtype(op, "weight", weight, input)
+    checks.same_dtype(op, "bias", bias, input)
     _check_number(op, "eps", eps)
-    if weight is not None and weight.ndim != 1 or bias is not None and bias.ndim != 1:
-        raise RuntimeError(f"{op}: weight and bias must be 1-D of size C={c}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.ndim != 1:
+            raise checks.error(op, f"{name} of shape ({c},)", f"{name} of shape {tuple(t.shape)}")
     rows = n * int(num_groups)
     return _RowNorm.apply(input, weight, bias, rows, (n, c, _spatial(input)), (1, c, 1), eps, None)
 
 
+@checks.typed
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """Each (sample, channel) plane normalised by its own mean and (biased) variance over the spatial
@@ -352,22 +351,24 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     the per-plane mean and unbiased variance; ``use_input_stats=False`` normalises by them instead."""
     op = "instance_norm"
     _check_tensor(op, "input", input)
-    if input.ndim < 2:
-        raise RuntimeError(f"{op}: expected an input of 2+ dims (N, C, *), got shape {list(input.shape)}")
+    _check_batched(op, input)
     n, c = input.shape[:2]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         _check_channel_vector(op, name, t, c)
+    if (running_mean is None) != (running_var is None):
+        raise checks.error(op, "running_mean and running_var both given or both None",
+                           f"only {'running_var' if running_mean is None else 'running_mean'}", ValueError)
     _check_number(op, "momentum", momentum)
     _check_number(op, "eps", eps)
+    if not use_input_stats and running_mean is None:
+        raise checks.error(op, "running_mean and running_var with use_input_stats=False", "None")
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     spatial = _spatial(input)
     if spatial <= 1:
-        raise ValueError(
-            f"{op}: expected more than 1 spatial element per channel when using input statistics, got "
-            f"input of shape {list(input.shape)}"
-        )
+        raise checks.error(op, "more than 1 spatial element per channel when using input statistics",
+                           f"input of shape {tuple(input.shape)}", ValueError)
     stats = [] if running_mean is not None or running_var is not None else None
     out = _RowNorm.apply(input, weight, bias, n * c, (n, c, spatial), (1, c, 1), eps, stats)
     if stats:
@@ -425,16 +426,16 @@ class _LocalResponseNorm(NumpyFunction):
         return r, None, None, None, None
 
 
+@checks.typed
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """b_c = a_c / (k + alpha/size * sum of a_c'^2 over channels c' in [c - size//2, c + (size-1)//2])^beta,
     channels on dim 1 (AlexNet's LRN, with PyTorch's alpha/size scaling); output shape = input's."""
     op = "local_response_norm"
     _check_tensor(op, "input", input)
     if input.ndim < 3:
-        raise ValueError(f"{op}: expected an input of 3 or more dims (N, C, *), got {input.ndim} dims "
-                         f"(shape {list(input.shape)})")
-    if isinstance(size, bool) or not isinstance(size, (numbers.Integral, np.integer)) or size <= 0:
-        raise RuntimeError(f"{op}: size (channels in the window) must be a positive int, got {size!r}")
+        raise checks.error(op, "an input of 3+ dims (N, C, *)", f"input of shape {tuple(input.shape)}",
+                           ValueError)
+    size = checks.integer(op, "size", size, low=1, exc=RuntimeError)
     for name, v in (("alpha", alpha), ("beta", beta), ("k", k)):
         _check_number(op, name, v)
     if input.numel() == 0:
@@ -489,19 +490,19 @@ class _Normalize(NumpyFunction):
         return dx, None, None, None
 
 
+@checks.typed
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """y = x / max(||x||_p, eps), the p-norm taken along ``dim``; output shape = input's."""
     op = "normalize"
     _check_tensor(op, "input", input)
     if out is not None:
-        raise NotImplementedError(f"{op}: out= is not supported; use the returned tensor")
-    _check_number(op, "p", p)
+        raise checks.error(op, "out=None (use the returned tensor)", "an out tensor", NotImplementedError)
+    p = _check_number(op, "p", p, low=0, low_open=True)
     _check_number(op, "eps", eps)
-    if p <= 0:
-        raise ValueError(f"{op}: p must be positive (or inf), got {p}")
     nd = max(input.ndim, 1)
-    if isinstance(dim, bool) or not isinstance(dim, (numbers.Integral, np.integer)) or not -nd <= dim < nd:
-        raise IndexError(f"{op}: dim out of range (expected to be in [{-nd}, {nd - 1}]), got {dim!r}")
+    dim = checks.integer(op, "dim", dim)
+    if not -nd <= dim < nd:
+        raise checks.error(op, f"dim in [{-nd}, {nd - 1}]", f"dim={dim}", IndexError)
     if input.ndim == 0:
-        raise RuntimeError(f"{op}: expected an input of 1+ dims, got a 0-dim tensor")
+        raise checks.error(op, "an input of 1+ dims", "a 0-d input")
     return _Normalize.apply(input, float(p), int(dim) % input.ndim, float(eps))

@@ -14,10 +14,10 @@ wins, as in PyTorch; returned indices are flat ``h*W + w`` positions within each
 """
 
 import itertools
-import numbers
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.geometry import OutputSizeError, conv_transpose_out_size, int_tuple, pool_out_size, window_span
 from convgrad.tensor import Tensor
@@ -41,44 +41,42 @@ __all__ = [
 # --------------------------------------------------------------------------- argument checks
 def _check_input(op, input, nsp, kinds="f"):
     """``input`` must be a Tensor of ``nsp + 1`` (unbatched) or ``nsp + 2`` dims, non-empty except batch."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected a Tensor as input, got {type(input).__name__}")
-    shape = tuple(input.shape)
-    if input.ndim not in (nsp + 1, nsp + 2) or 0 in shape[-nsp - 1:]:
-        sp = "H, W" if nsp == 2 else "L"
-        raise RuntimeError(
-            f"{op}: expected a {nsp + 1}-D (C, {sp}) or {nsp + 2}-D (N, C, {sp}) input, non-empty except "
-            f"for the batch, got shape {list(shape)}"
-        )
+    checks.tensor(op, "input", input)
+    sp = "H, W" if nsp == 2 else "L"
+    checks.dims(op, "input", input, {nsp + 1: f"(C, {sp})", nsp + 2: f"(N, C, {sp})"})
+    if 0 in tuple(input.shape)[-nsp - 1:]:
+        raise checks.error(op, "an input non-empty except for the batch",
+                           f"input of shape {tuple(input.shape)}")
     if input.dtype.kind not in kinds:
-        raise NotImplementedError(f"{op}: not implemented for dtype {input.dtype}")
+        what = {"f": "floating point", "fi": "floating point or signed integer"}.get(kinds, "numeric")
+        raise checks.error(op, f"input of a {what} dtype (others are not implemented)",
+                           f"input of dtype {input.dtype}", NotImplementedError)
+
+
+def _ints(op, name, value, n, allow_none=False, low=None):
+    """An int or a sequence of 1 or ``n`` ints, as an ``n``-tuple."""
+    return checks.ints(op, name, value, n, allow_none=allow_none, low=low, exc=TypeError)
 
 
 def _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode):
     ks = int_tuple(op, "kernel_size", kernel_size, nsp)
     ss = ks if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
-        int_tuple(op, "stride", stride, nsp)
-    ps = int_tuple(op, "padding", padding, nsp)
-    ds = int_tuple(op, "dilation", dilation, nsp)
-    if min(ks) <= 0:
-        raise RuntimeError(f"{op}: kernel_size must be greater than zero, got {ks}")
-    if min(ss) <= 0:
-        raise RuntimeError(f"{op}: stride must be greater than zero, got {ss}")
-    if min(ds) <= 0:
-        raise RuntimeError(f"{op}: dilation must be greater than zero, got {ds}")
+        _ints(op, "stride", stride, nsp)
+    ps = _ints(op, "padding", padding, nsp)
+    ds = _ints(op, "dilation", dilation, nsp)
+    for name, v in (("kernel_size", ks), ("stride", ss), ("dilation", ds)):
+        if min(v) <= 0:
+            raise checks.error(op, f"{name} >= 1", f"{name}={v}")
     if min(ps) < 0 or any(p > k // 2 for p, k in zip(ps, ks)):
-        raise RuntimeError(
-            f"{op}: padding must be non-negative and at most half the kernel size (kernel_size // 2 = "
-            f"{tuple(k // 2 for k in ks)}), got padding={ps} for kernel_size={ks}"
-        )
+        raise checks.error(op, f"padding between 0 and half the kernel size (kernel_size // 2 = "
+                           f"{tuple(k // 2 for k in ks)})", f"padding={ps} for kernel_size={ks}")
     sizes = tuple(input.shape[-nsp:])
     geo = _Windows(sizes, ks, ss, ps, ds, bool(ceil_mode))
     if min(geo.outs) <= 0:
         raise OutputSizeError(
-            f"{op}: output size {geo.outs} is too small: input size {sizes} with kernel_size={ks}, "
-            f"stride={ss}, padding={ps}, dilation={ds} gives no complete window; expected an output of "
-            "at least 1 per spatial dim", sizes, tuple((p, p) for p in ps),
-            tuple(window_span(k, d) for k, d in zip(ks, ds)))
+            f"{op}: expected an output size of at least 1 per spatial dim, got output size {geo.outs} for "
+            f"input size {sizes} with kernel_size={ks}, stride={ss}, padding={ps}, dilation={ds}",
+            sizes, tuple((p, p) for p in ps), tuple(window_span(k, d) for k, d in zip(ks, ds)))
     return geo
 
 
@@ -313,11 +311,12 @@ class _MaxPool(NumpyFunction):
 
 
 def _max_pool(op, nsp, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    _check_input(op, input, nsp, kinds="fiu")
+    _check_input(op, input, nsp, kinds="fiu" if nsp == 2 else "f")  # PyTorch's 1-D max pool takes floats only
     geo = _geometry(op, input, nsp, kernel_size, stride, padding, dilation, ceil_mode)
     return _MaxPool.apply(input, geo, bool(return_indices))
 
 
+@checks.typed
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """y[n, c, i] = max_a x[n, c, i*s - p + a*d] (padding never wins);
     L_out = floor((L + 2p - d(k-1) - 1) / s) + 1 (ceil in ceil_mode). Input (N, C, L) or (C, L)."""
@@ -325,6 +324,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@checks.typed
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """y[n, c, i, j] = max_{a,b} x[n, c, i*s - p + a*d, j*s - p + b*d];
     H_out = floor((H + 2p - d(k-1) - 1) / s) + 1 (ceil in ceil_mode), likewise W_out.
@@ -394,21 +394,20 @@ def _avg_pool(op, nsp, input, kernel_size, stride, padding, ceil_mode, count_inc
     _check_input(op, input, nsp, kinds="fi")
     geo = _geometry(op, input, nsp, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
-        d = divisor_override
-        if isinstance(d, bool) or not isinstance(d, (numbers.Integral, np.integer)):
-            raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
-        if divisor_override == 0:
-            raise RuntimeError(f"{op}: divisor_override must be non-zero, got 0")
+        if checks.integer(op, "divisor_override", divisor_override) == 0:
+            raise checks.error(op, "a non-zero divisor_override", "divisor_override=0")
     div = _avg_divisor(geo, bool(count_include_pad), divisor_override, input.dtype)
     return _AvgPool.apply(input, geo, div)
 
 
+@checks.typed
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """y[n, c, i] = (1/k) sum_a x[n, c, i*s - p + a] (padding counts as 0; without count_include_pad
     the divisor counts only elements inside the input); L_out as max_pool1d with d = 1."""
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
+@checks.typed
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """y[n, c, i, j] = (1/(kh kw)) sum_{a,b} x[n, c, i*s - p + a, j*s - p + b], divided instead by
@@ -423,7 +422,7 @@ def _adaptive_sizes(op, input, nsp, output_size):
     sizes = tuple(input.shape[-nsp:])
     outs = tuple(n if o is None else o for o, n in zip(outs, sizes))
     if min(outs) < 0:
-        raise RuntimeError(f"{op}: output_size must be >= 0 in every dim, got {outs}")
+        raise checks.error(op, "output_size >= 0 in every dim", f"output_size={outs}")
     return sizes, outs
 
 
@@ -501,11 +500,13 @@ def _adaptive_avg(op, nsp, input, output_size):
     return _AdaptiveAvgPool.apply(input, mats)
 
 
+@checks.typed
 def adaptive_avg_pool1d(input, output_size):
     """y[n, c, i] = mean of x[n, c, floor(iL/o) : ceil((i+1)L/o)]; output (N, C, o)."""
     return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
 
 
+@checks.typed
 def adaptive_avg_pool2d(input, output_size):
     """y[n, c, i, j] = mean of x over rows [floor(iH/oh), ceil((i+1)H/oh)) and the like columns;
     output (N, C, oh, ow); ``None`` keeps that input size. ``output_size=1`` is global average pooling."""
@@ -573,11 +574,13 @@ def _adaptive_max(op, nsp, input, output_size, return_indices):
     return _AdaptiveMaxPool.apply(input, sizes, outs, bool(return_indices))
 
 
+@checks.typed
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """y[n, c, i] = max of x[n, c, floor(iL/o) : ceil((i+1)L/o)]; output (N, C, o)."""
     return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
 
 
+@checks.typed
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """y[n, c, i, j] = max of x over the adaptive window (i, j) (see adaptive_avg_pool2d);
     ``return_indices`` adds the flat arg-max ``h*W + w``."""
@@ -587,8 +590,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 # --------------------------------------------------------------------------- power-average pooling
 def _lp_pool(op, nsp, input, norm_type, kernel_size, stride, ceil_mode):
     _check_input(op, input, nsp, kinds="f")
-    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or norm_type == 0:
-        raise ValueError(f"{op}: norm_type must be a non-zero number (p of the p-norm), got {norm_type!r}")
+    if checks.number(op, "norm_type", norm_type, finite=False) == 0:
+        raise checks.error(op, "a non-zero norm_type (p of the p-norm)", "norm_type=0", ValueError)
     pool = max_pool1d if nsp == 1 else max_pool2d
     if norm_type == float("inf"):
         return pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
@@ -602,11 +605,13 @@ def _lp_pool(op, nsp, input, norm_type, kernel_size, stride, ceil_mode):
     return (out.sign() * out.abs().relu() * int(np.prod(geo.ks))).pow(1.0 / norm_type)
 
 
+@checks.typed
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """y[n, c, i] = (sum_a x[n, c, i*s + a]^p)^(1/p) (no padding); L_out as avg_pool1d."""
     return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
 
 
+@checks.typed
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """y[n, c, i, j] = (sum over the kh x kw window of x^p)^(1/p) (no padding); H_out, W_out as avg_pool2d.
     p = inf is max pooling of |x|."""
@@ -635,57 +640,57 @@ class _MaxUnpool(NumpyFunction):
 
 
 def _max_unpool(op, nsp, input, indices, kernel_size, stride, padding, output_size):
-    _check_input(op, input, nsp, kinds="fiu")
-    if not isinstance(indices, Tensor) or indices.dtype != np.int64:
-        got = indices.dtype if isinstance(indices, Tensor) else type(indices).__name__
-        raise RuntimeError(f"{op}: indices must be an int64 Tensor (as max pooling returns them), got {got}")
+    _check_input(op, input, nsp, kinds="f")
+    checks.tensor(op, "indices", indices)
+    if indices.dtype != np.int64:
+        raise checks.error(op, "int64 indices (as max pooling returns them)",
+                           f"indices of dtype {indices.dtype}")
     if tuple(indices.shape) != tuple(input.shape):
-        raise RuntimeError(
-            f"{op}: indices must have the input's shape {list(input.shape)}, got {list(indices.shape)}"
-        )
-    ks = int_tuple(op, "kernel_size", kernel_size, nsp)
-    ss = ks if stride is None else int_tuple(op, "stride", stride, nsp)
-    ps = int_tuple(op, "padding", padding, nsp)
-    if min(ks) <= 0 or min(ss) <= 0 or min(ps) < 0:
-        raise RuntimeError(f"{op}: expected kernel_size > 0, stride > 0, padding >= 0, got {ks}, {ss}, {ps}")
+        raise checks.error(op, f"indices of the input's shape {tuple(input.shape)}",
+                           f"indices of shape {tuple(indices.shape)}")
+    ks = _ints(op, "kernel_size", kernel_size, nsp, low=1)
+    ss = ks if stride is None else _ints(op, "stride", stride, nsp, low=1)
+    ps = _ints(op, "padding", padding, nsp, low=0)
     default = tuple(conv_transpose_out_size(n, k, s, p) for n, s, p, k in zip(input.shape[-nsp:], ss, ps, ks))
     if output_size is None:
         outs = default
     else:
-        size = list(output_size.tolist() if isinstance(output_size, Tensor) else output_size)
+        size = output_size.tolist() if isinstance(output_size, Tensor) else output_size
+        if not isinstance(size, (tuple, list)) or not all(checks.is_int(v) for v in size):
+            raise checks.error(op, "output_size to be a sequence of ints", f"output_size={checks.show(size)}",
+                               TypeError)
+        size = list(size)
         if len(size) == input.ndim:
             size = size[-nsp:]
         if len(size) != nsp:
-            raise ValueError(
-                f"{op}: output_size must have {nsp} (spatial) or {input.ndim} entries, got {len(size)}"
-            )
+            raise checks.error(op, f"an output_size of {nsp} (spatial) or {input.ndim} entries",
+                               f"output_size={checks.show(output_size)}", ValueError)
         outs = tuple(int(v) for v in size)
         for i, (o, dflt, s) in enumerate(zip(outs, default, ss)):
             if not dflt - s < o < dflt + s:
-                raise ValueError(
-                    f"{op}: output_size {outs} is out of range: dim {i} must be between {dflt - s} and "
-                    f"{dflt + s} (exclusive) for this input, kernel, stride and padding"
-                )
+                raise checks.error(op, f"output_size[{i}] between {dflt - s} and {dflt + s} (exclusive) "
+                                   "for this input, kernel, stride and padding", f"output_size={outs}",
+                                   ValueError)
     if min(outs) <= 0:
-        raise RuntimeError(f"{op}: output size {outs} is too small; expected at least 1 per spatial dim")
+        raise checks.error(op, "an output size of at least 1 per spatial dim", f"output size {outs}")
     plane = int(np.prod(outs))
     if indices._data.size:
         lo, hi = int(indices._data.min()), int(indices._data.max())
         if lo < 0 or hi >= plane:
             bad = lo if lo < 0 else hi
-            raise RuntimeError(
-                f"{op}: found an invalid max index {bad}: expected 0 <= index < {plane} (output planes "
-                f"of size {'x'.join(map(str, outs))})"
-            )
+            raise checks.error(op, f"0 <= index < {plane} (output planes of size {outs})",
+                               f"an invalid max index {bad}")
     return _MaxUnpool.apply(input, indices, outs)
 
 
+@checks.typed
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """y[n, c, indices[n, c, i]] = x[n, c, i], zero elsewhere; L_out = (L - 1) s - 2p + k unless
     ``output_size`` is given."""
     return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
 
 
+@checks.typed
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """y[n, c, h, w] = x[n, c, i, j] where indices[n, c, i, j] = h*W_out + w, zero elsewhere;
     H_out = (H - 1) s - 2p + k (likewise W_out) unless ``output_size`` is given."""

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.autograd.grad_mode import enable_grad
 from convgrad.nn.parameter import zero_grads
 from convgrad.tensor import Tensor
@@ -146,19 +147,13 @@ class Optimizer:
         groups = self.param_groups
         saved_groups = state_dict["param_groups"]
         if len(groups) != len(saved_groups):
-            raise ValueError(
-                "loaded state dict has a different number of parameter groups "
-                f"({len(saved_groups)}) than the "
-                f"optimizer ({len(groups)})"
-            )
+            raise checks.error(f"{type(self).__name__}.load_state_dict", f"a state dict with the optimizer's "
+                               f"{len(groups)} parameter groups", f"{len(saved_groups)} groups", ValueError)
         for i, (g, sg) in enumerate(zip(groups, saved_groups)):
             if len(g["params"]) != len(sg["params"]):
-                raise ValueError(
-                    "loaded state dict contains a parameter group that doesn't match the size of "
-                    "optimizer's "
-                    f"group: group {i} has {len(sg['params'])} parameters in the state dict and "
-                    f"{len(g['params'])} in the optimizer"
-                )
+                raise checks.error(f"{type(self).__name__}.load_state_dict",
+                                   f"{len(g['params'])} parameters in group {i} (the optimizer's)",
+                                   f"{len(sg['params'])} in the state dict", ValueError)
         id_map = {}
         for g, sg in zip(groups, saved_groups):
             for saved_id, p in zip(sg["params"], g["params"]):

@@ -112,7 +112,7 @@ class MathMethods(TensorBase):
         return self // other
 
     def remainder(self, other):
-        return self._binary(other, math_ops.Remainder)
+        return self % other
 
     def fmod(self, other):
         return self._binary(other, math_ops.Fmod)

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.dtypes import int64
 from convgrad.ops import cumulative, reduction
 from convgrad.tensor_methods.base import TensorBase
@@ -17,8 +18,9 @@ class ReductionMethods(TensorBase):
         if self._data.dtype.kind in "bi" and dtype is None:
             dtype = int64
         if self._data.dtype.kind not in "fc":
-            return self._new(np.sum(self._data, axis=self._dims(dim), keepdims=keepdim, dtype=dtype))
-        return reduction.Sum.apply(self, self._dims(dim), keepdim)
+            axis = self._dims(dim, op="sum")
+            return self._new(np.sum(self._data, axis=axis, keepdims=keepdim, dtype=dtype))
+        return reduction.Sum.apply(self, self._dims(dim, op="sum"), keepdim)
 
     def mean(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
@@ -27,7 +29,7 @@ class ReductionMethods(TensorBase):
                 f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
                 f"complex dtype. Got: {x._data.dtype}"
             )
-        return reduction.Mean.apply(x, self._dims(dim), keepdim)
+        return reduction.Mean.apply(x, self._dims(dim, op="mean"), keepdim)
 
     def _max_min(self, dim, keepdim, all_op, dim_op, other_fn):
         if isinstance(dim, TensorBase):
@@ -36,7 +38,7 @@ class ReductionMethods(TensorBase):
             if self._data.size == 0:
                 raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
             return all_op.apply(self, None, False)
-        vals, idx = dim_op.apply(self, self._dim(dim), keepdim)
+        vals, idx = dim_op.apply(self, self._dim(dim, op="_max_min"), keepdim)
         return _MaxResult(vals, idx)
 
     def max(self, dim=None, keepdim=False):
@@ -46,27 +48,27 @@ class ReductionMethods(TensorBase):
         return self._max_min(dim, keepdim, reduction.MinAll, reduction.MinDim, type(self).minimum)
 
     def amax(self, dim=(), keepdim=False):
-        return reduction.MaxAll.apply(self, self._dims(dim), keepdim)
+        return reduction.MaxAll.apply(self, self._dims(dim, op="amax"), keepdim)
 
     def amin(self, dim=(), keepdim=False):
-        return reduction.MinAll.apply(self, self._dims(dim), keepdim)
+        return reduction.MinAll.apply(self, self._dims(dim, op="amin"), keepdim)
 
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
             return self._new(np.asarray(np.argmax(self._data), np.int64))
-        d = self._dim(dim)
+        d = self._dim(dim, op="argmax")
         return self._new(np.argmax(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
     def argmin(self, dim=None, keepdim=False):
         if dim is None:
             return self._new(np.asarray(np.argmin(self._data), np.int64))
-        d = self._dim(dim)
+        d = self._dim(dim, op="argmin")
         return self._new(np.argmin(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
-        return reduction.Var.apply(self, self._dims(dim), correction, keepdim)
+        return reduction.Var.apply(self, self._dims(dim, op="var"), correction, keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         return self.var(dim, unbiased, keepdim, correction).sqrt()
@@ -86,18 +88,19 @@ class ReductionMethods(TensorBase):
             dim = 0 if self.ndim in (0, 1, 3) else 1
         x = self if dtype is None else self.to(dtype)
         if x.dtype.kind != "f":
-            raise TypeError(f"{name}(): expected a floating point input, got dtype {x.dtype} "
-                            "(pass dtype=convgrad.float32 to convert)")
-        d = x._dim(dim)
+            raise checks.error(name, "input of a floating point dtype (pass dtype=convgrad.float32 to "
+                               "convert)",
+                               f"input of dtype {x.dtype}", TypeError)
+        d = x._dim(dim, op=name)
         if x.ndim == 0:
             return op.apply(x.reshape(1), 0).reshape(())
         return op.apply(x, d)
 
     def logsumexp(self, dim, keepdim=False):
-        return reduction.LogSumExp.apply(self, self._dims(dim), keepdim)
+        return reduction.LogSumExp.apply(self, self._dims(dim, op="logsumexp"), keepdim)
 
     def prod(self, dim=None, keepdim=False):
-        return reduction.Prod.apply(self, None if dim is None else self._dim(dim), keepdim)
+        return reduction.Prod.apply(self, None if dim is None else self._dim(dim, op="prod"), keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
         if p == 2 or p == "fro":
@@ -109,7 +112,7 @@ class ReductionMethods(TensorBase):
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        d = self._dim(dim)
+        d = self._dim(dim, op="topk")
         if not 0 <= k <= self.shape[d]:
             raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {self.shape[d]}")
         key = -self._data if largest else self._data
@@ -118,7 +121,7 @@ class ReductionMethods(TensorBase):
         return _TopkResult(self.gather(d, self._new(idx)), self._new(idx))
 
     def sort(self, dim=-1, descending=False):
-        d = self._dim(dim)
+        d = self._dim(dim, op="sort")
         key = -self._data if descending else self._data
         idx = np.argsort(key, axis=d, kind="stable").astype(np.int64)
         return _TopkResult(self.gather(d, self._new(idx)), self._new(idx))
@@ -128,7 +131,7 @@ class ReductionMethods(TensorBase):
 
     def cumsum(self, dim, dtype=None):
         """y_i = x_0 + ... + x_i along ``dim`` (integers and bools sum in int64)."""
-        d = self._dim(dim)
+        d = self._dim(dim, op="cumsum")
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind in "biu":
             return self._new(np.cumsum(x._data, axis=d, dtype=np.int64))

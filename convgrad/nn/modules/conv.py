@@ -7,6 +7,7 @@ ConvTranspose: weight (C_in, C_out / groups, *kernel);
 """
 
 
+from convgrad import _checks as checks
 from convgrad import factories
 from convgrad.geometry import conv_transpose_out_size, same_padding
 from convgrad.nn import functional as F
@@ -25,21 +26,23 @@ class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
                  output_padding, groups, bias, padding_mode, device=None, dtype=None):
         super().__init__()
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
+        name, n = type(self).__name__, self._n
+        in_channels = checks.integer(name, "in_channels", in_channels, low=0)
+        out_channels = checks.integer(name, "out_channels", out_channels, low=0)
+        groups = checks.integer(name, "groups", groups, low=1)
+        kernel_size = checks.ints(name, "kernel_size", kernel_size, n, low=0, exc=ValueError)
+        stride = checks.ints(name, "stride", stride, n, exc=ValueError)
+        dilation = checks.ints(name, "dilation", dilation, n, exc=ValueError)
+        for what, c in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if c % groups:
+                raise checks.error(name, f"{what} divisible by groups={groups}", f"{what}={c}", ValueError)
+        if not isinstance(padding, str):
+            checks.ints(name, "padding", padding, n, low=0, exc=ValueError)
         if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            checks.choice(name, "padding", padding, ("same", "valid"))
             if padding == "same" and any(s != 1 for s in stride):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(
-                f"padding_mode must be one of {set(_PADDING_MODES)}, but got padding_mode='{padding_mode}'"
-            )
+                raise checks.error(name, "stride 1 with padding='same'", f"stride={stride}", ValueError)
+        checks.choice(name, "padding_mode", padding_mode, _PADDING_MODES)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -156,9 +159,15 @@ class _ConvTransposeNd(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
                  output_padding, groups, bias, padding_mode, device=None, dtype=None):
         if padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+            raise checks.error(type(self).__name__, "padding_mode='zeros' (the only one for a transposed "
+                               "convolution)", f"padding_mode={padding_mode!r}", ValueError)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
                          output_padding, groups, bias, padding_mode, device, dtype)
+
+    def _output_size_error(self, what, output_size):
+        e = checks.error(self._error_name(), what, f"output_size={output_size}", ValueError)
+        e._convgrad_module = self  # already named: the module does not prefix it again
+        return e
 
     def _output_padding(self, input, output_size):
         if output_size is None:
@@ -169,19 +178,15 @@ class _ConvTransposeNd(_ConvNd):
         if len(output_size) == non_spatial + n:
             output_size = output_size[non_spatial:]
         if len(output_size) != n:
-            raise ValueError(
-                f"{type(self).__name__}: for {input.ndim}D input, output_size must have {n} or "
-                f"{non_spatial + n} elements (got {len(output_size)})"
-            )
+            raise self._output_size_error(f"an output_size of {n} or {non_spatial + n} elements for input "
+                                          f"of shape {tuple(input.shape)}", output_size)
         lo = [conv_transpose_out_size(input.shape[d + non_spatial], self.kernel_size[d], self.stride[d],
                                       self.padding[d], self.dilation[d]) for d in range(n)]
         hi = [size + s - 1 for size, s in zip(lo, self.stride)]
         for d in range(n):
             if not lo[d] <= output_size[d] <= hi[d]:
-                raise ValueError(
-                    f"requested an output size of {list(output_size)}, but valid sizes range from {lo} to "
-                    f"{hi} (for an input of {list(input.shape[non_spatial:])})"
-                )
+                raise self._output_size_error(f"an output_size between {tuple(lo)} and {tuple(hi)} (valid "
+                                              f"sizes for input of shape {tuple(input.shape)})", output_size)
         return tuple(output_size[d] - lo[d] for d in range(n))
 
     def forward(self, input, output_size=None):

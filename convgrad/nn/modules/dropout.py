@@ -1,5 +1,6 @@
 """Dropout layers: active in training mode only (``model.eval()`` turns them into the identity)."""
 
+from convgrad import _checks as checks
 from convgrad.nn import functional as F
 from convgrad.nn.modules.module import Module
 
@@ -7,9 +8,7 @@ from convgrad.nn.modules.module import Module
 class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
+        self.p = checks.number(type(self).__name__, "p", p, 0.0, 1.0)
         self.inplace = inplace
 
     def extra_repr(self):

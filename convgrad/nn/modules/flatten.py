@@ -1,5 +1,6 @@
 """``Flatten`` and ``Unflatten``: reshape layers for use inside ``Sequential``."""
 
+from convgrad import _checks as checks
 from convgrad.nn.modules.module import Module
 
 
@@ -12,6 +13,7 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, input):
+        checks.tensor("flatten", "input", input)
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

@@ -2,6 +2,7 @@
 
 import math
 
+from convgrad import _checks as checks
 from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
@@ -38,6 +39,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        in_features = checks.integer("Linear", "in_features", in_features, low=0)
+        out_features = checks.integer("Linear", "out_features", out_features, low=0)
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(factories.empty(out_features, in_features, dtype=dtype, device=device))

@@ -4,8 +4,8 @@ dims of each sample), ``GroupNorm`` (over groups of channels of each sample), ``
     y = (x - mean) / sqrt(var + eps) * weight + bias
 """
 
-import numbers
 
+from convgrad import _checks as checks
 from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
@@ -19,7 +19,7 @@ class _NormBase(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, *, bias=True):
         super().__init__()
-        self.num_features = num_features
+        self.num_features = checks.integer(type(self).__name__, "num_features", num_features, low=0)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -139,9 +139,13 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
                  dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral):
+        if checks.is_int(normalized_shape):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        if not isinstance(normalized_shape, (tuple, list)) or not all(checks.is_int(n) and n >= 0
+                                                                      for n in normalized_shape):
+            raise checks.error("LayerNorm", "normalized_shape to be an int or a sequence of ints >= 0",
+                               f"normalized_shape={checks.show(normalized_shape)}", TypeError)
+        self.normalized_shape = tuple(int(n) for n in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype, device)
@@ -171,8 +175,11 @@ class GroupNorm(Module):
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *,
                  bias=True):
         super().__init__()
+        num_groups = checks.integer("GroupNorm", "num_groups", num_groups, low=1)
+        num_channels = checks.integer("GroupNorm", "num_channels", num_channels, low=0)
         if num_channels % num_groups != 0:
-            raise ValueError("num_channels must be divisible by num_groups")
+            raise checks.error("GroupNorm", f"num_channels divisible by num_groups={num_groups}",
+                               f"num_channels={num_channels}", ValueError)
         self.num_groups = num_groups
         self.num_channels = num_channels
         self.eps = eps

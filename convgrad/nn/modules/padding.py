@@ -2,18 +2,14 @@
 
 ``padding`` is an int (every side) or (left, right[, top, bottom]), F.pad's order."""
 
+from convgrad import _checks as checks
 from convgrad.nn import functional as F
 from convgrad.nn.modules.module import Module
 
 
-def _sides(padding, n):
+def _sides(layer, padding, n):
     """int -> 2n equal sides; a tuple must already have 2n entries."""
-    if isinstance(padding, int):
-        return (padding,) * (2 * n)
-    padding = tuple(padding)
-    if len(padding) != 2 * n:
-        raise ValueError(f"padding must be an int or a tuple of {2 * n} ints, got {padding}")
-    return padding
+    return checks.ints(layer, "padding", padding, 2 * n, one_ok=False, exc=ValueError)
 
 
 class _PadNd(Module):
@@ -22,7 +18,7 @@ class _PadNd(Module):
 
     def __init__(self, padding):
         super().__init__()
-        self.padding = _sides(padding, self._n)
+        self.padding = _sides(type(self).__name__, padding, self._n)
 
     def forward(self, input):
         return F.pad(input, self.padding, self._mode)

@@ -5,21 +5,13 @@ Output size per spatial dim: floor((L + 2 padding - dilation (k - 1) - 1) / stri
 
 from convgrad.nn import functional as F
 from convgrad.nn.modules.module import Module
-from convgrad.nn.modules.utils import _pair, _shape, _single
+from convgrad.nn.modules.utils import _pair, _single
 
 
 class _PoolNd(Module):
-    _n = 2
+    """The functional ops check the input (the module puts the layer's name in front of their errors)."""
 
-    def _check_input(self, input):
-        shape = _shape(input)
-        n = self._n
-        if len(shape) not in (n + 1, n + 2):
-            layout = "(N, C, L)" if n == 1 else "(N, C, H, W)"
-            raise self._input_error(
-                f"expected a {n + 2}-D input {layout} or an unbatched {n + 1}-D one, got input of "
-                f"shape {shape}"
-            )
+    _n = 2
 
 
 class _MaxPoolNd(_PoolNd):
@@ -44,7 +36,6 @@ class MaxPool1d(_MaxPoolNd):
     _n = 1
 
     def forward(self, input):
-        self._check_input(input)
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
@@ -53,7 +44,6 @@ class MaxPool2d(_MaxPoolNd):
     """Max over sliding windows of (N, C, H, W)."""
 
     def forward(self, input):
-        self._check_input(input)
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
@@ -75,7 +65,6 @@ class AvgPool1d(_PoolNd):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
-        self._check_input(input)
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
@@ -97,7 +86,6 @@ class AvgPool2d(_PoolNd):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
-        self._check_input(input)
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
@@ -121,7 +109,6 @@ class AdaptiveAvgPool1d(_AdaptivePoolNd):
         super().__init__(output_size)
 
     def forward(self, input):
-        self._check_input(input)
         return F.adaptive_avg_pool1d(input, self.output_size)
 
 
@@ -132,7 +119,6 @@ class AdaptiveAvgPool2d(_AdaptivePoolNd):
         super().__init__(output_size)
 
     def forward(self, input):
-        self._check_input(input)
         return F.adaptive_avg_pool2d(input, self.output_size)
 
 
@@ -142,7 +128,6 @@ class AdaptiveMaxPool1d(_AdaptivePoolNd):
     _n = 1
 
     def forward(self, input):
-        self._check_input(input)
         return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
@@ -150,7 +135,6 @@ class AdaptiveMaxPool2d(_AdaptivePoolNd):
     """Max pooling of (N, C, H, W) to (N, C, *output_size)."""
 
     def forward(self, input):
-        self._check_input(input)
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
@@ -168,5 +152,4 @@ class MaxUnpool2d(_PoolNd):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input, indices, output_size=None):
-        self._check_input(input)
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)

@@ -1,5 +1,6 @@
 """``Upsample``: resizing by ``F.interpolate`` (nearest, linear, bilinear, ...)."""
 
+from convgrad import _checks as checks
 from convgrad.nn import functional as F
 from convgrad.nn.modules.module import Module
 
@@ -12,6 +13,10 @@ class Upsample(Module):
         super().__init__()
         self.name = type(self).__name__
         self.size = size
+        if scale_factor is not None and not checks.is_number(scale_factor) and not (
+                isinstance(scale_factor, tuple) and all(map(checks.is_number, scale_factor))):
+            raise checks.error("Upsample", "scale_factor to be a number, a tuple of numbers or None",
+                               f"scale_factor={checks.show(scale_factor)}", TypeError)
         if isinstance(scale_factor, tuple):
             self.scale_factor = tuple(float(f) for f in scale_factor)
         else:

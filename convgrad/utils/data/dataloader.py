@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from convgrad import _checks as checks
 from convgrad.tensor import Tensor
 
 from .collate import default_collate, default_convert
@@ -88,8 +89,7 @@ class DataLoader:
             raise ValueError(f"timeout option should be non-negative, got timeout={timeout!r}")
         if prefetch_factor is None:
             prefetch_factor = 2
-        if isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, int) or prefetch_factor < 1:
-            raise ValueError(f"prefetch_factor option should be a positive integer, got {prefetch_factor!r}")
+        prefetch_factor = checks.integer("DataLoader", "prefetch_factor", prefetch_factor, low=1)
 
         self.dataset = dataset
         self.num_workers = num_workers
