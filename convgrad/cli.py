@@ -186,17 +186,15 @@ def _plots(args, model, history, cm, classes, test_set):
     """The run's PNGs: learning curves, confusion matrix, first convolution's filters and feature maps."""
     from convgrad import viz
 
-    out = lambda name: os.path.join(args.out, name)
-    plots = {
-        "curves": viz.plot_history(history, out("curves.png"), title=f"{args.model} on {args.dataset}"),
-        "confusion": viz.plot_confusion_matrix(cm, out("confusion.png"),
-                                               class_names=[str(c).split(" ")[0] for c in classes]),
-    }
+    plots = {name: os.path.join(args.out, f"{name}.png") for name in ("curves", "confusion")}
+    viz.plot_history(history, plots["curves"], title=f"{args.model} on {args.dataset}")
+    viz.plot_confusion_matrix(cm, plots["confusion"], class_names=[str(c).split(" ")[0] for c in classes])
     name, conv = _first_conv(model)
     if conv is not None:
-        plots["filters"] = viz.plot_filters(conv, out("filters.png"), title=f"{args.model} {name} filters")
-        x0 = test_set[0][0]
-        plots["feature_maps"] = viz.plot_feature_maps(model, name, x0.unsqueeze(0), out("feature_maps.png"))
+        plots["filters"] = os.path.join(args.out, "filters.png")
+        plots["feature_maps"] = os.path.join(args.out, "feature_maps.png")
+        viz.plot_filters(conv, plots["filters"], title=f"{args.model} {name} filters")
+        viz.plot_feature_maps(model, name, test_set[0][0].unsqueeze(0), plots["feature_maps"])
     return plots
 
 
@@ -326,12 +324,14 @@ def add_train_cli(subparsers):
 
 
 # -- evaluate --------------------------------------------------------------------------------------------
-def run_evaluate(args, log=print):
+def load_trained(checkpoint, model_name=None, dataset=None, data_root=None):
+    """A trained model from a checkpoint written by ``convgrad train`` (or its run folder: best.pt, else
+    last.pt; or a bare state_dict given ``model_name`` and ``dataset``), with its test split:
+    ``(model, model_name, dataset, test_set, classes)``."""
     import convgrad
     from convgrad import training
-    from convgrad.utils.data import DataLoader
 
-    path = args.checkpoint
+    path = checkpoint
     if os.path.isdir(path):
         for name in ("best.pt", "last.pt"):
             if os.path.exists(os.path.join(path, name)):
@@ -341,21 +341,31 @@ def run_evaluate(args, log=print):
         state = training.load_checkpoint(path)
         config, weights = state.get("config", {}), state["model"]
     except training.CheckpointError:
-        # a bare state_dict saved with convgrad.save(model.state_dict(), path) also evaluates, given --model
+        # a bare state_dict saved with convgrad.save(model.state_dict(), path) also loads, given --model
         try:
             weights = convgrad.load(path) if os.path.isfile(path) else None
         except Exception:
             weights = None
-        if not isinstance(weights, dict) or args.model is None:
+        if not isinstance(weights, dict) or model_name is None:
             raise
         config = {}
-    model_name = args.model or config.get("model")
-    dataset = args.dataset or config.get("dataset")
+    model_name = model_name or config.get("model")
+    dataset = dataset or config.get("dataset")
     if model_name is None or dataset is None:
         raise CLIError("the checkpoint does not name its model/dataset: pass --model and --dataset")
-    test_set, classes = load_dataset(dataset, args.data_root or config.get("data_root", "data"), False)
+    test_set, classes = load_dataset(dataset, data_root or config.get("data_root", "data"), False)
     model = build_model(model_name, num_classes=len(classes))
     model.load_state_dict(weights)
+    model.eval()
+    return model, model_name, dataset, test_set, classes
+
+
+def run_evaluate(args, log=print):
+    from convgrad import training
+    from convgrad.utils.data import DataLoader
+
+    model, model_name, dataset, test_set, classes = load_trained(args.checkpoint, args.model, args.dataset,
+                                                                 args.data_root)
     trainer = training.Trainer(model, progress=not args.no_progress)
     loader = DataLoader(test_set, batch_size=args.batch_size)
     test, logits, targets = trainer.evaluate(loader, prefix="test_", return_outputs=True)
@@ -366,7 +376,8 @@ def run_evaluate(args, log=print):
     if args.confusion:
         from convgrad import viz
 
-        log(f"confusion matrix: {viz.plot_confusion_matrix(cm, args.confusion)}")
+        viz.plot_confusion_matrix(cm, args.confusion)
+        log(f"confusion matrix: {args.confusion}")
     return {**test, "confusion_matrix": cm.tolist()}
 
 
@@ -381,6 +392,109 @@ def add_evaluate_cli(subparsers):
     p.add_argument("--confusion", metavar="PNG", help="also plot the confusion matrix to this file")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=lambda a: (run_evaluate(a), 0)[1])
+    return p
+
+
+# -- ONNX: export / import ------------------------------------------------------------------------------
+def _onnx_module():
+    import convgrad.onnx as connx
+    from convgrad.onnx._common import _onnx
+
+    try:
+        _onnx()
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+    return connx
+
+
+def _read_weights(path):
+    """(state_dict, config) from a training checkpoint, a saved state_dict or a torch.save file."""
+    import convgrad
+    from convgrad import training
+
+    if os.path.isdir(path):
+        for name in ("best.pt", "last.pt"):
+            if os.path.exists(os.path.join(path, name)):
+                path = os.path.join(path, name)
+                break
+    try:
+        state = training.load_checkpoint(path)
+        return state["model"], state.get("config", {})
+    except training.CheckpointError:
+        if not os.path.isfile(path):
+            raise
+        weights = convgrad.load(path)
+        if not isinstance(weights, dict):
+            raise CLIError(f"'{path}' holds a {type(weights).__name__}, not a state_dict or a training "
+                           "checkpoint") from None
+        return weights, {}
+
+
+def run_export(args, log=print):
+    import convgrad
+    from convgrad.vision import models
+
+    connx = _onnx_module()
+    weights, config = _read_weights(args.checkpoint)
+    name = args.model or config.get("model")
+    if name is None:
+        raise CLIError("the checkpoint does not name its model: pass --model")
+    num_classes = args.num_classes
+    if num_classes is None:  # the classifier's output size: the first dim of the last float tensor
+        floats = [v for v in weights.values() if hasattr(v, "dtype") and v.dtype.kind == "f" and v.ndim]
+        num_classes = int(floats[-1].shape[0]) if floats else None
+    model = build_model(name, num_classes=num_classes)
+    model.load_state_dict(weights)
+    model.eval()
+    shape = tuple(args.input_shape) if args.input_shape else models.default_input_size(name)
+    x = convgrad.randn(args.batch_size, *shape)
+    dynamic = {"input": {0: "batch"}, "output": {0: "batch"}} if args.dynamic_batch else None
+    proto = connx.export(model, x, args.onnx, opset_version=args.opset, dynamic_axes=dynamic)
+    ops = sorted({n.op_type for n in proto.graph.node})
+    log(f"exported {name} ({num_classes} classes, input {(args.batch_size,) + shape}) to {args.onnx}: "
+        f"opset {args.opset}, {len(proto.graph.node)} nodes ({', '.join(ops)}), "
+        f"{len(proto.graph.initializer)} initializers; onnx.checker passed")
+    return proto
+
+
+def add_export_cli(subparsers):
+    p = subparsers.add_parser("export", help="write a checkpoint's model as an ONNX file",
+                              description="Export a trained model (a training checkpoint, a run folder, a "
+                                          "saved state_dict or a torch.save state dict) to ONNX.")
+    p.add_argument("checkpoint", help="a .pt checkpoint, its run folder, or a state_dict file")
+    p.add_argument("--onnx", required=True, metavar="PATH", help="the ONNX file to write")
+    p.add_argument("--model", help="model name (default: the checkpoint's; needed for a bare state_dict)")
+    p.add_argument("--num-classes", type=int, help="default: read from the classifier's weights")
+    p.add_argument("--input-shape", type=int, nargs="+", metavar="N",
+                   help="one input's shape without the batch, e.g. 3 32 32 (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=1, help="batch size of the traced example (default 1)")
+    p.add_argument("--dynamic-batch", action="store_true", help="leave the batch axis free in the ONNX graph")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (13-21, default 17)")
+    p.set_defaults(func=lambda a: (run_export(a), 0)[1])
+    return p
+
+
+def run_import(args, log=print):
+    import convgrad
+
+    connx = _onnx_module()
+    module = connx.load(args.model_file)
+    state = module.state_dict()
+    convgrad.save(state, args.out)
+    n = sum(int(np.prod(v.shape)) for v in state.values() if v.dtype.kind == "f")
+    log(f"imported {args.model_file}: {len(module._nodes)} nodes, {len(state)} tensors ({n:,} float values) "
+        f"saved to {args.out} (load with model.load_state_dict(convgrad.load(...)) or "
+        "convgrad.onnx.load for the graph itself)")
+    return state
+
+
+def add_import_cli(subparsers):
+    p = subparsers.add_parser("import", help="read an ONNX file's weights into a convgrad checkpoint",
+                              description="Load an ONNX model with convgrad's ONNX backend and save its "
+                                          "initializers (named by the graph) as a convgrad state_dict.")
+    p.add_argument("model_file", metavar="MODEL.onnx")
+    p.add_argument("--out", required=True, help="the .pt (safetensors) file to write")
+    p.set_defaults(func=lambda a: (run_import(a), 0)[1])
     return p
 
 
@@ -495,6 +609,11 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_train_cli(sub)
     add_evaluate_cli(sub)
+    add_export_cli(sub)
+    add_import_cli(sub)
+    from convgrad.cli_viz import add_viz_cli
+
+    add_viz_cli(sub)
     p = sub.add_parser("models", help="list the models and data sets `train` knows")
     p.set_defaults(func=_models_main)
     p = sub.add_parser("env", help="what convgrad runs on (versions, BLAS, CPU, env vars): for bug reports")
@@ -513,10 +632,11 @@ def main(argv=None):
     if os.environ.get("CONVGRAD_DEBUG"):
         return args.func(args) or 0
     from convgrad.training import CheckpointError, NonFiniteLossError
+    from convgrad.viz import VizError
 
     try:
         return args.func(args) or 0
-    except (CLIError, CheckpointError, NonFiniteLossError) as e:
+    except (CLIError, CheckpointError, NonFiniteLossError, VizError) as e:
         print(f"convgrad {args.command}: error: {e}", file=sys.stderr)
         return 2
     except (ValueError, RuntimeError, TypeError, KeyError, OSError) as e:

@@ -288,6 +288,10 @@ def load(f, map_location=None, weights_only=None, mmap=None, **kwargs):
         where = f"'{os.fspath(f)}'"
         with open(f, "rb") as fh:
             data = fh.read()
+    from convgrad import serialization_torch
+
+    if serialization_torch.is_torch_zip(data):  # torch.save's zip: a restricted unpickler, no code runs
+        return serialization_torch.load_torch(data, where)
     header = _parse_header(data, where)
     stn = _safetensors()
     try:

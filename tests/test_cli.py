@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-import convgrad
-from convgrad import cli, viz
+from convgrad import cli
 from tests.conftest import SLOW
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,22 +106,6 @@ def test_python_dash_m_convgrad_runs():
     r = subprocess.run([sys.executable, "-m", "convgrad", "--help"], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": ROOT}, timeout=120)
     assert r.returncode == 0 and "train" in r.stdout and "evaluate" in r.stdout
-
-
-def test_viz_filters_and_feature_maps_of_a_2d_cnn(tmp_path):
-    from convgrad.vision import models
-
-    convgrad.manual_seed(0)
-    net = models.lenet5()
-    conv_name = next(n for n, m in net.named_modules() if type(m).__name__ == "Conv2d")
-    x = convgrad.randn(2, 1, 28, 28)
-    fmap = viz.feature_maps(net, conv_name, x)
-    assert fmap.shape == (2, 6, 28, 28)
-    for path in (viz.plot_filters(dict(net.named_modules())[conv_name], tmp_path / "f.png"),
-                 viz.plot_feature_maps(net, conv_name, x, tmp_path / "m.png")):
-        assert os.path.getsize(path) > 1000
-    with pytest.raises(KeyError, match="no layer named 'nope'"):
-        viz.feature_maps(net, "nope", x)
 
 
 def test_demo_runs_in_a_reduced_form(tmp_path, capsys):

@@ -12,6 +12,7 @@ import numpy as np
 from convgrad.autograd.grad_mode import _state
 
 Tensor = None  # convgrad.tensor sets this when it loads (it imports this module, not the reverse)
+_recorder = None  # convgrad.onnx's tracer while it records a forward; None otherwise
 
 
 class SavedTensorModifiedError(RuntimeError):
@@ -86,6 +87,8 @@ class NumpyFunction(Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the arrays inside ``args``; record this node when a gradient is needed."""
+        if _recorder is not None:
+            return _recorder(cls, args, kwargs)
         arrays = []
         edges = []
         need = False

@@ -2,6 +2,7 @@
 ``convgrad.nn.functional`` is this module, under PyTorch's name."""
 
 from convgrad.functional.activation import *  # noqa: F401,F403
+from convgrad.functional.adaptive_pooling import *  # noqa: F401,F403
 from convgrad.functional.convolution import *  # noqa: F401,F403
 from convgrad.functional.dropout import *  # noqa: F401,F403
 from convgrad.functional.loss import *  # noqa: F401,F403

@@ -19,7 +19,7 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
-from convgrad.functional import im2col
+from convgrad.functional import depthwise, im2col
 from convgrad.functional.im2col import ConvGeometry, scratch
 from convgrad.geometry import OutputSizeError, conv_out_size, conv_transpose_out_size, same_padding
 
@@ -220,7 +220,13 @@ def _convolution(op, nd, input, weight, bias, stride, padding, dilation, groups)
         in_shape=_shape(input),
         out_shape=(O,) + out_sp if unbatched else (x_shape[0], O) + out_sp,
     )
-    return _Conv.apply(input, weight, bias, geo)
+    return _conv_node(geo).apply(input, weight, bias, geo)
+
+
+def _conv_node(geo):
+    """The op that computes the convolution: depthwise ones (one filter per channel) have their own
+    kernel, without im2col (see ``depthwise``)."""
+    return depthwise.DepthwiseConv if depthwise.applies(geo) else _Conv
 
 
 def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):

@@ -1,5 +1,5 @@
-"""The remaining functional ops: padding, resizing (interpolate), the fully connected layer's linear map,
-flatten, one_hot and similarity measures."""
+"""The remaining functional ops: padding, resizing (interpolate), pixel (un)shuffle, the fully connected
+layer's linear map, flatten, one_hot and similarity measures."""
 
 import math
 import warnings
@@ -12,7 +12,8 @@ from convgrad.ops.shape import PadConstant
 from convgrad.tensor import Tensor, _promote, get_default_dtype
 
 __all__ = [
-    "pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "linear", "bilinear",
+    "pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
+    "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "linear", "bilinear",
     "flatten", "one_hot", "cosine_similarity", "pairwise_distance",
 ]
 
@@ -308,12 +309,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise checks.error(name, "input and output sizes >= 1",
                            f"input of shape {tuple(input.shape)} and output size {tuple(sizes)}")
     if mode == "area":  # adaptive average pooling to the output size, as PyTorch
-        from convgrad.functional import pooling
+        from convgrad.functional import adaptive_pooling
 
         if input.ndim == 5:
             raise checks.error(name, "a 3-D or 4-D input in mode 'area'",
                                f"input of shape {tuple(input.shape)}", NotImplementedError)
-        pool = pooling.adaptive_avg_pool1d if dim == 1 else pooling.adaptive_avg_pool2d
+        pool = adaptive_pooling.adaptive_avg_pool1d if dim == 1 else adaptive_pooling.adaptive_avg_pool2d
         return pool(input, tuple(sizes) if dim > 1 else sizes[0])
     plans = []
     for i in reversed(range(dim)):
@@ -355,6 +356,89 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 
 # ---------------------------------------------------------------------- linear maps
+# ---------------------------------------------------------------------- pixel shuffle
+def _shuffle(x, r):
+    """(*, C r^2, H, W) -> (*, C, H r, W r): out[c, h r + i, w r + j] = in[c r^2 + i r + j, h, w]."""
+    *batch, c, h, w = x.shape
+    y = x.reshape(*batch, c // (r * r), r, r, h, w)
+    k = len(batch)
+    y = y.transpose(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return np.ascontiguousarray(y).reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def _unshuffle(x, r):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of ``_shuffle``."""
+    *batch, c, h, w = x.shape
+    y = x.reshape(*batch, c, h // r, r, w // r, r)
+    k = len(batch)
+    y = y.transpose(*range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return np.ascontiguousarray(y).reshape(*batch, c * r * r, h // r, w // r)
+
+
+class PixelShuffle(NumpyFunction):
+    """A permutation of elements: the gradient is the inverse permutation of the output's gradient."""
+
+    @staticmethod
+    def forward(ctx, x, r, inverse):
+        ctx.r, ctx.inverse = r, inverse
+        return _unshuffle(x, r) if inverse else _shuffle(x, r)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (_shuffle(g, ctx.r) if ctx.inverse else _unshuffle(g, ctx.r)), None, None
+
+
+def _pixel_args(op, input, factor, name):
+    _tensor(op, "input", input)
+    if not _is_int(factor) or factor <= 0:
+        raise ValueError(f"{op}: expected {name} to be a positive int, got {factor!r}")
+    if input.ndim < 3:
+        raise RuntimeError(f"{op}: expected an input of 3+ dims (*, C, H, W), got shape {tuple(input.shape)}")
+    return int(factor)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r), r = upscale_factor: out[c, h r + i, w r + j] =
+    in[c r^2 + i r + j, h, w] (sub-pixel convolution's rearrangement)."""
+    op = "pixel_shuffle"
+    r = _pixel_args(op, input, upscale_factor, "upscale_factor")
+    c = input.shape[-3]
+    if c % (r * r):
+        raise RuntimeError(f"{op}: expected the channels (dim -3) divisible by upscale_factor^2 = {r * r}, "
+                           f"got shape {tuple(input.shape)}")
+    return PixelShuffle.apply(input, r, False)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), r = downscale_factor: the inverse of ``pixel_shuffle``."""
+    op = "pixel_unshuffle"
+    r = _pixel_args(op, input, downscale_factor, "downscale_factor")
+    h, w = input.shape[-2:]
+    if h % r or w % r:
+        raise RuntimeError(f"{op}: expected height and width divisible by downscale_factor = {r}, got shape "
+                           f"{tuple(input.shape)}")
+    return PixelShuffle.apply(input, r, True)
+
+
+def channel_shuffle(input, groups):
+    """(N, g k, *) -> (N, k g, *): channel c = i k + j moves to j g + i (ShuffleNet), a reshape, a
+    transpose and a reshape (the gradient follows through them)."""
+    op = "channel_shuffle"
+    _tensor(op, "input", input)
+    if not _is_int(groups) or groups <= 0:
+        raise ValueError(f"{op}: expected groups to be a positive int, got {groups!r}")
+    if input.ndim < 3:
+        raise RuntimeError(f"{op}: expected an input of 3+ dims (N, C, *), got shape {tuple(input.shape)}")
+    n, c, *rest = input.shape
+    if c % groups:
+        raise RuntimeError(f"{op}: expected the channels divisible by groups={groups}, got shape "
+                           f"{tuple(input.shape)}")
+    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+native_channel_shuffle = channel_shuffle
+
+
 class Linear(NumpyFunction):
     """y = x W^T + b over the last axis: one GEMM on the (batch, in) view of x, b added in place into it;
     dL/dx = G W,  dL/dW = G^T x,  dL/db = G summed over the batch (G the (batch, out) view of g)."""

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from convgrad import _unsupported
 from convgrad.random import rng
 from convgrad.tensor import Tensor
 
@@ -212,3 +213,8 @@ uniform, normal, constant = uniform_, normal_, constant_
 xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_
 kaiming_uniform, kaiming_normal = kaiming_uniform_, kaiming_normal_
 orthogonal = orthogonal_
+
+
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torch.nn.init", __name__, name)

@@ -12,6 +12,7 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 
+from convgrad import _unsupported
 from convgrad.optim.optimizer import Optimizer
 
 __all__ = [
@@ -681,3 +682,8 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = momentum
         return lrs
+
+
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torch.optim.lr_scheduler", __name__, name)

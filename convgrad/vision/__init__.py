@@ -1,11 +1,11 @@
-"""Computer vision on convgrad, in the place of torchvision: :mod:`.transforms`, :mod:`.datasets`, and
-:mod:`.models` (imported on first use)."""
+"""Computer vision on convgrad, in the place of torchvision: :mod:`.transforms`, :mod:`.datasets`,
+:mod:`.utils` (image grids) and :mod:`.models` (imported on first use)."""
 
 import importlib
 
-from . import datasets, transforms
+from . import datasets, transforms, utils
 
-__all__ = ["datasets", "models", "transforms"]
+__all__ = ["datasets", "models", "transforms", "utils"]
 
 
 def __getattr__(name):

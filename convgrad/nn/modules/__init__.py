@@ -31,6 +31,16 @@ from convgrad.nn.modules.activation import (  # noqa: F401
 from convgrad.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
 from convgrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
 from convgrad.nn.modules.dropout import Dropout, Dropout1d, Dropout2d  # noqa: F401
+from convgrad.nn.modules.extra import (  # noqa: F401
+    GLU,
+    Bilinear,
+    ChannelShuffle,
+    CosineSimilarity,
+    Fold,
+    PairwiseDistance,
+    RReLU,
+    Unfold,
+)
 from convgrad.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
 from convgrad.nn.modules.linear import Identity, Linear  # noqa: F401
 from convgrad.nn.modules.loss import (  # noqa: F401
@@ -50,6 +60,9 @@ from convgrad.nn.modules.normalization import (  # noqa: F401
     BatchNorm2d,
     BatchNorm3d,
     GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
     LocalResponseNorm,
 )
@@ -76,6 +89,12 @@ from convgrad.nn.modules.pooling import (  # noqa: F401
     MaxPool2d,
     MaxUnpool2d,
 )
-from convgrad.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
+from convgrad.nn.modules.upsampling import (  # noqa: F401
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [name for name, value in list(globals().items()) if isinstance(value, type)]

@@ -1,9 +1,11 @@
-"""Normalisation layers: ``BatchNorm1d/2d`` (per channel over the batch), ``LayerNorm`` (over the last
-dims of each sample), ``GroupNorm`` (over groups of channels of each sample), ``LocalResponseNorm``.
+"""Normalisation layers: ``BatchNorm1d/2d/3d`` (per channel over the batch), ``InstanceNorm1d/2d/3d`` (per
+channel of each sample), ``LayerNorm`` (over the last dims of each sample), ``GroupNorm`` (over groups of
+channels of each sample), ``LocalResponseNorm``.
 
     y = (x - mean) / sqrt(var + eps) * weight + bias
 """
 
+import warnings
 
 from convgrad import _checks as checks
 from convgrad import factories
@@ -115,6 +117,60 @@ class BatchNorm3d(_BatchNorm):
 
     _dims = (5,)
     _layout = "(N, C, D, H, W)"
+
+
+class _InstanceNorm(_NormBase):
+    """PyTorch's defaults differ from batch normalisation's: no affine parameters and no running
+    statistics unless asked for. An input without the batch dimension is taken as one sample."""
+
+    _dim = 2  # dims of an unbatched input
+    _layout = "(N, C, L) or (C, L)"
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        """Each (sample, channel) normalised over its own positions; in evaluation mode with
+        ``track_running_stats`` the running statistics are used instead."""
+        shape = _shape(input)
+        if len(shape) not in (self._dim, self._dim + 1):
+            raise self._input_error(f"expected a {self._layout} input, got input of shape {shape}")
+        unbatched = len(shape) == self._dim
+        channels = shape[0] if unbatched else shape[1]
+        if channels != self.num_features:
+            if self.affine:
+                raise self._input_error(
+                    f"expected {self.num_features} channels (num_features), got input of shape {shape}")
+            # PyTorch normalises anyway when there are no per-channel parameters, and warns
+            warnings.warn(f"{type(self).__name__}: input of shape {shape} has {channels} channels, "
+                          f"num_features={self.num_features}; normalising anyway (affine=False)",
+                          stacklevel=2)
+        x = input.unsqueeze(0) if unbatched else input
+        use_input_stats = self.training or not self.track_running_stats
+        out = F.instance_norm(x, _fast(self, "running_mean"), _fast(self, "running_var"),
+                              _fast(self, "weight"), _fast(self, "bias"), use_input_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or (C, L): each sample's channel over its L positions."""
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or (C, H, W): each sample's channel over its plane (style
+    transfer)."""
+
+    _dim = 3
+    _layout = "(N, C, H, W) or (C, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W)."""
+
+    _dim = 4
+    _layout = "(N, C, D, H, W) or (C, D, H, W)"
 
 
 def _affine_parameters(module, shape, affine, bias, dtype, device):

@@ -1,4 +1,5 @@
-"""``Upsample``: resizing by ``F.interpolate`` (nearest, linear, bilinear, ...)."""
+"""``Upsample``: resizing by ``F.interpolate`` (nearest, linear, bilinear, ...); ``PixelShuffle`` and
+``PixelUnshuffle``: moving channels into space and back."""
 
 from convgrad import _checks as checks
 from convgrad.nn import functional as F
@@ -45,3 +46,31 @@ class UpsamplingNearest2d(Upsample):
 class UpsamplingBilinear2d(Upsample):
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class PixelShuffle(Module):
+    """(*, C r^2, H, W) -> (*, C, H r, W r), r = upscale_factor (ESPCN's sub-pixel convolution)."""
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input):
+        return F.pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), r = downscale_factor; undoes ``PixelShuffle``."""
+
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input):
+        return F.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self):
+        return f"downscale_factor={self.downscale_factor}"

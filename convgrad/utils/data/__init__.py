@@ -1,5 +1,7 @@
 """Datasets, samplers and the :class:`DataLoader`, with the names and behaviour of ``torch.utils.data``."""
 
+from convgrad import _unsupported
+
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
 from .dataset import (
@@ -44,3 +46,8 @@ __all__ = [
     "numpy_rng",
     "random_split",
 ]
+
+
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torch.utils.data", __name__, name)

@@ -1,7 +1,10 @@
 """Datasets with torchvision's names, folder layouts and file formats (``convgrad.vision.datasets``
 stands in for ``torchvision.datasets``), plus MNIST-1D."""
 
-from .cifar import CIFAR10
+from convgrad import _unsupported
+
+from .cifar import CIFAR10, CIFAR100
+from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
 from .mnist import MNIST, FashionMNIST
 from .mnist1d import MNIST1D
@@ -10,8 +13,10 @@ from .vision import VisionDataset
 
 __all__ = [
     "CIFAR10",
+    "CIFAR100",
     "DatasetFileError",
     "DatasetFolder",
+    "FakeData",
     "FashionMNIST",
     "IMG_EXTENSIONS",
     "ImageFolder",
@@ -21,3 +26,8 @@ __all__ = [
     "default_loader",
     "pil_loader",
 ]
+
+
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torchvision.datasets", __name__, name)

@@ -18,7 +18,7 @@ from .utils import (
 )
 from .vision import VisionDataset
 
-__all__ = ["CIFAR10"]
+__all__ = ["CIFAR10", "CIFAR100"]
 
 
 class CIFAR10(VisionDataset):
@@ -53,6 +53,7 @@ class CIFAR10(VisionDataset):
     ]
     test_list = [("test_batch", "40351d587109b95175f43aff81a1287e")]
     meta = {"filename": "batches.meta", "key": "label_names", "md5": "5ff9c542aee3614f3951f8cda6e48888"}
+    _num_classes = 10
 
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
@@ -114,8 +115,8 @@ class CIFAR10(VisionDataset):
         labels = [int(v) for v in labels]
         if len(labels) != data.shape[0]:
             raise DatasetFileError(f"{path}: {data.shape[0]} images but {len(labels)} labels; {self._fix()}")
-        if labels and not 0 <= min(labels) <= max(labels) < 10:
-            raise DatasetFileError(f"{path}: labels outside 0..9; {self._fix()}")
+        if labels and not 0 <= min(labels) <= max(labels) < self._num_classes:
+            raise DatasetFileError(f"{path}: labels outside 0..{self._num_classes - 1}; {self._fix()}")
         return data, labels
 
     def _load_meta(self):
@@ -158,3 +159,18 @@ class CIFAR10(VisionDataset):
 
     def extra_repr(self):
         return f"Split: {'Train' if self.train else 'Test'}"
+
+
+class CIFAR100(CIFAR10):
+    """CIFAR-100: 50,000 training and 10,000 test colour images of 32 x 32 pixels in 100 classes (the
+    ``fine_labels``), stored as CIFAR-10's batches are, in ``root/cifar-100-python/`` (``train``,
+    ``test``, ``meta``). Arguments and attributes as CIFAR10's."""
+
+    base_folder = "cifar-100-python"
+    url = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+    filename = "cifar-100-python.tar.gz"
+    tgz_md5 = "eb9058c3a382ffc7106e4002c42a8d85"
+    train_list = [("train", "16019d7e3df5f24257cddd939b257f8d")]
+    test_list = [("test", "f0ef6b0ae62326f3e7ffdfab6717acfc")]
+    meta = {"filename": "meta", "key": "fine_label_names", "md5": "7973b15100ade9c7d40fb424638fde48"}
+    _num_classes = 100

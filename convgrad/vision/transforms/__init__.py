@@ -1,7 +1,17 @@
 """Image transforms with torchvision's names and semantics (``convgrad.vision.transforms`` stands in for
 ``torchvision.transforms``). :mod:`.functional` has the underlying operations."""
 
-from . import functional
+from convgrad import _unsupported
+
+from . import functional, v2
+from .extra import (
+    ConvertImageDtype,
+    RandomChoice,
+    RandomErasing,
+    RandomGrayscale,
+    RandomOrder,
+    RandomResizedCrop,
+)
 from .functional import InterpolationMode
 from .transforms import (
     CenterCrop,
@@ -26,6 +36,13 @@ from .transforms import (
 )
 
 __all__ = [
+    "ConvertImageDtype",
+    "RandomChoice",
+    "RandomErasing",
+    "RandomGrayscale",
+    "RandomOrder",
+    "RandomResizedCrop",
+    "v2",
     "CenterCrop",
     "ColorJitter",
     "Compose",
@@ -48,3 +65,8 @@ __all__ = [
     "ToTensor",
     "functional",
 ]
+
+
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torchvision.transforms", __name__, name)

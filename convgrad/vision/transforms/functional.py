@@ -603,3 +603,50 @@ def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEA
     disp = np.asarray(getattr(displacement, "_data", displacement), dtype=np.float64).reshape(h, w, 2)
     xx, yy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     return back(_sample(arr, xx + disp[..., 0], yy + disp[..., 1], mode, fill))
+
+
+# ----------------------------------------------------------------------------------------------------
+# crops, erasing and dtype conversion used by the training recipes
+
+
+def resized_crop(img, top, left, height, width, size, interpolation=InterpolationMode.BILINEAR,
+                 antialias=True):
+    """``crop`` then ``resize`` to ``size``."""
+    return resize(crop(img, top, left, height, width), size, interpolation, antialias=antialias)
+
+
+def erase(img, i, j, h, w, v, inplace=False):
+    """The Tensor image ``img`` (..., C, H, W) with rows i..i+h and columns j..j+w set to ``v`` (a
+    number or a Tensor broadcast to (..., C, h, w))."""
+    if not _is_tensor(img):
+        raise TypeError(f"erase: expected a Tensor image, got {type(img).__name__}")
+    arr = img._data if inplace else img._data.copy()
+    arr[..., i:i + h, j:j + w] = v._data if _is_tensor(v) else v
+    if inplace:
+        img._bump_version()
+        return img
+    return convgrad.from_numpy(arr)
+
+
+def convert_image_dtype(image, dtype=np.float32):
+    """A Tensor image in another dtype, rescaled: integers span [0, max], floats [0, 1]
+    (uint8 -> float: v / 255; float -> uint8: floor(v * (255 + 1 - 1e-3)), as torchvision)."""
+    if not _is_tensor(image):
+        raise TypeError(f"convert_image_dtype: expected a Tensor image, got {type(image).__name__}")
+    dtype = np.dtype(dtype)
+    arr = image._data
+    if arr.dtype == dtype:
+        return image
+    src_int, dst_int = np.issubdtype(arr.dtype, np.integer), np.issubdtype(dtype, np.integer)
+    if not src_int and not dst_int:
+        out = arr.astype(dtype)
+    elif src_int and not dst_int:
+        out = arr.astype(dtype) / dtype.type(np.iinfo(arr.dtype).max)
+    elif not src_int:
+        out = (arr * (np.iinfo(dtype).max + 1.0 - 1e-3)).astype(dtype)
+    else:
+        src_max, dst_max = np.iinfo(arr.dtype).max, np.iinfo(dtype).max
+        wide = arr.astype(np.int64)
+        out = (wide * (dst_max + 1) // (src_max + 1) if dst_max > src_max else wide // ((src_max + 1) //
+               (dst_max + 1))).astype(dtype)
+    return convgrad.from_numpy(np.ascontiguousarray(out))
