@@ -5,9 +5,7 @@ The API follows PyTorch's, so ``import convgrad as torch`` runs a PyTorch CNN sc
 
 from numpy import dtype  # noqa: F401  (isinstance(x.dtype, convgrad.dtype), as torch.dtype)
 
-from convgrad import _checks, accelerator, amp, autograd, backends, cuda, random  # noqa: F401
-from convgrad._missing import TOPLEVEL_NOT_PROVIDED as _TOPLEVEL_NOT_PROVIDED
-from convgrad._missing import module_getattr as _module_getattr
+from convgrad import _checks, _unsupported, accelerator, amp, autograd, backends, cuda, random  # noqa: F401
 from convgrad.amp import autocast  # noqa: F401
 from convgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from convgrad.devices import device  # noqa: F401
@@ -67,9 +65,7 @@ __version__ = "0.1.0"
 
 
 # loaded on first use; ``summary`` is a callable module: ``convgrad.summary(model, input_size)``
-_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "summary", "testing")
-
-_missing_getattr = _module_getattr("convgrad", _TOPLEVEL_NOT_PROVIDED)
+_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "summary", "testing", "onnx")
 
 
 def __getattr__(name):
@@ -79,7 +75,7 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f"convgrad.{name}")
-    return _missing_getattr(name)
+    raise _unsupported.missing("torch", "convgrad", name)
 
 
 def is_floating_point(input):

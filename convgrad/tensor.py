@@ -9,7 +9,7 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad import devices as _devices
-from convgrad._missing import NotProvidedMethods
+from convgrad._unsupported import NotProvidedMethods
 from convgrad.autograd import function
 from convgrad.autograd.function import RemovableHandle, RetainGrad
 from convgrad.autograd.grad_mode import _state

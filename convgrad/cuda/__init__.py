@@ -2,7 +2,7 @@
 (``is_available()`` is False, ``device_count()`` is 0), seed (no-ops) and read memory counters (0);
 what needs a GPU raises."""
 
-from convgrad._missing import module_getattr
+from convgrad import _unsupported
 from convgrad.cuda import amp  # noqa: F401
 
 
@@ -107,8 +107,6 @@ class Event:
         _no_cuda("Event")
 
 
-__getattr__ = module_getattr("convgrad.cuda", {
-    n: "CUDA tensor types, graphs and streams need a GPU; convgrad computes on the CPU"
-    for n in ("FloatTensor DoubleTensor HalfTensor LongTensor IntTensor ByteTensor BoolTensor CUDAGraph "
-              "graph make_graphed_callables nccl nvtx jiterator MemPool use_mem_pool ExternalStream").split()
-})
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torch.cuda", __name__, name)

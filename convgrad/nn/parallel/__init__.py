@@ -1,7 +1,7 @@
 """``convgrad.nn.parallel``, as ``torch.nn.parallel``: running one model on several GPUs. On the CPU,
 ``DataParallel`` wraps the module and calls it unchanged, as PyTorch does without GPUs."""
 
-from convgrad._missing import module_getattr
+from convgrad import _unsupported
 from convgrad.devices import as_device
 from convgrad.nn.modules.module import Module
 
@@ -47,10 +47,6 @@ def _check_no_gpus(op, device_ids, output_device):
             )
 
 
-__getattr__ = module_getattr("convgrad.nn.parallel", {
-    "DistributedDataParallel": "multi-process training; convgrad runs in one process on the CPU",
-    "replicate": "copying a module to GPUs; there are none",
-    "scatter": "splitting a batch across GPUs; there are none",
-    "gather": "collecting outputs from GPUs; there are none",
-    "parallel_apply": "running replicas on GPUs; there are none",
-})
+def __getattr__(name):
+    # a PyTorch name convgrad lacks: NotImplementedError naming the feature (see convgrad._unsupported)
+    raise _unsupported.missing("torch.nn.parallel", __name__, name)
