@@ -3,8 +3,12 @@
 The API follows PyTorch's, so ``import convgrad as torch`` runs a PyTorch CNN script on convgrad.
 """
 
-from convgrad import _checks, autograd, random  # noqa: F401
+from numpy import dtype  # noqa: F401  (isinstance(x.dtype, convgrad.dtype), as torch.dtype)
+
+from convgrad import _checks, _unsupported, accelerator, amp, autograd, backends, cuda, random  # noqa: F401
+from convgrad.amp import autocast  # noqa: F401
 from convgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from convgrad.devices import device  # noqa: F401
 from convgrad.dtypes import (  # noqa: F401
     bool_,
     double,
@@ -42,27 +46,17 @@ from convgrad.factories import (  # noqa: F401
     zeros,
     zeros_like,
 )
+from convgrad.printing import get_printoptions, set_printoptions  # noqa: F401
 from convgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: F401
 from convgrad.serialization import load, save  # noqa: F401
-from convgrad.tensor import Tensor, device, get_default_dtype, set_default_dtype  # noqa: F401
-from convgrad.tensor_functions import (  # noqa: F401
-    as_tensor,
-    bmm,
-    cat,
-    chunk,
-    concat,
-    concatenate,
-    from_numpy,
-    is_tensor,
-    matmul,
-    maximum,
-    minimum,
-    mm,
-    split,
-    stack,
-    tensor,
-    where,
-)
+from convgrad.size import Size  # noqa: F401
+from convgrad.tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: F401
+from convgrad.tensor_functions import as_tensor, chunk, from_numpy, is_tensor, split, tensor  # noqa: F401
+
+# every other torch.* function on tensors (add, sum, max, cat, einsum, ..., with PyTorch's input checks
+# and out=)
+from convgrad.toplevel import *
+from convgrad.toplevel import check_input as _check_input
 
 bool = bool_  # noqa: A001  (PyTorch spells it convgrad.bool)
 float = float32  # noqa: A001
@@ -70,81 +64,23 @@ int = int32  # noqa: A001
 __version__ = "0.1.0"
 
 
-def _method(name):
-    def fn(input, *args, **kwargs):
-        _checks.tensor(name, "input", input)
-        return getattr(input, name)(*args, **kwargs)
-
-    fn.__name__ = name
-    fn.__doc__ = f"``{name}(input, ...)`` is ``input.{name}(...)``."
-    return fn
-
-
-for _name in (
-    "exp log sqrt rsqrt abs neg sin cos tanh sigmoid relu clamp clip sign floor ceil round square "
-    "sum mean max min amax amin argmax argmin var std logsumexp prod norm topk sort argsort cumsum all any "
-    "reshape flatten unflatten permute transpose t squeeze unsqueeze flip gather index_select unbind "
-    "masked_fill isnan isinf isfinite logical_not equal allclose eq ne lt le gt ge pow add sub mul div "
-    "numel clone softmax log_softmax"
-).split():
-    globals()[_name] = _method(_name)
-del _name
-
-
 # loaded on first use; ``summary`` is a callable module: ``convgrad.summary(model, input_size)``
-_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "summary")
+_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "summary", "testing", "onnx")
 
 
 def __getattr__(name):
-    # `import convgrad as torch; torch.nn.Module` works as in PyTorch, loading subpackages on first use
+    # `import convgrad as torch; torch.nn.Module` works as in PyTorch, loading subpackages on first use;
+    # a PyTorch name convgrad deliberately lacks raises NotImplementedError when used, saying why
     if name in _SUBPACKAGES:
         import importlib
 
         return importlib.import_module(f"convgrad.{name}")
-    raise AttributeError(f"module 'convgrad' has no attribute '{name}'")
+    raise _unsupported.missing("torch", "convgrad", name)
 
 
-def is_floating_point(t):
-    return t.is_floating_point()
-
-
-def var_mean(input, dim=None, unbiased=True, keepdim=False):
-    return input.var(dim, unbiased, keepdim), input.mean(dim, keepdim)
-
-
-class _Cuda:
-    """PyTorch scripts ask ``torch.cuda.is_available()``; convgrad answers no."""
-
-    @staticmethod
-    def is_available():
-        return False
-
-    @staticmethod
-    def device_count():
-        return 0
-
-    @staticmethod
-    def manual_seed(value):
-        pass
-
-    manual_seed_all = manual_seed
-
-
-cuda = _Cuda()
-
-
-class _Backends:
-    class mps:
-        @staticmethod
-        def is_available():
-            return False
-
-    class cudnn:
-        deterministic = True
-        benchmark = False
-
-
-backends = _Backends()
+def is_floating_point(input):
+    _check_input("is_floating_point", input)
+    return input.is_floating_point()
 
 
 def set_num_threads(n):

@@ -19,30 +19,93 @@ _LOWP = "low-precision and grouped GEMM kernels: convgrad computes in float32/fl
 _TODO = "not implemented yet"
 _DEPRECATED = "deprecated in PyTorch"
 
-_PART_A = "tensor-level API: issue 10 part A (another branch) adds it"
-_OPS = "tensor op: not implemented yet"
 
 _TABLE = {
-    # torch and Tensor: reasons for docs/compat.md; their __getattr__ belongs in convgrad/__init__.py and
-    # tensor.py, which this branch does not edit
+    # torch and Tensor: convgrad/__init__.py's __getattr__ and Tensor's NotProvided base read these
     "torch": {
-        _PART_A: "Size accelerator",
-        "NumPy has no bfloat16": "bfloat16",
-        "no compiler: convgrad runs eagerly on NumPy": "compile",
-        "the data type is a NumPy dtype (convgrad.float32 is numpy.dtype('float32'))": "dtype",
-        "printing follows NumPy's print options": "set_printoptions",
-        _OPS: "addmm broadcast_to cdist count_nonzero cumprod dot dropout dstack einsum erf expm1 frac "
-              "hstack isclose kthvalue lerp log10 log1p log2 logspace masked_select median movedim narrow "
-              "nonzero outer randint_like reciprocal repeat_interleave roll scatter std_mean take tan "
-              "tile tril triu trunc unique vstack",
+        "TorchScript compilation; convgrad runs Python directly": "jit",
+        "Fourier transforms are outside a CNN course": "fft",
+        "the linear algebra namespace (matmul, einsum and norm cover a CNN course)": "linalg",
+        "probability distributions": "distributions",
+        "special functions beyond a CNN course; NumPy has no vectorised erf or gamma family":
+            "special erf erfc erfinv lgamma digamma polygamma i0",
+        "sparse tensors": "sparse sparse_coo_tensor",
+        "downloading models: convgrad works offline and has no pretrained weights": "hub",
+        "quantization": "ao quantization",
+        "multi-process training; convgrad runs in one process": "distributed",
+        "functional transforms (vmap, jacrev) need higher-order autograd": "func vmap",
+        "graph export": "export",
+        "the operator profiler": "profiler",
+        "bfloat16: NumPy has no bfloat16 type": "bfloat16",
+        "NumPy-backed CNN training has no use for complex tensors":
+            "complex64 complex128 cfloat cdouble view_as_complex view_as_real",
+        "spectrograms are outside a CNN course": "stft istft",
+        "memory-mapped storages": "from_file",
+        "tensors over raw buffers (use from_numpy(numpy.frombuffer(...)))": "frombuffer",
+        "convgrad has only the CPU device": "set_default_device",
+        "pairwise distances (write ((a[:, None] - b[None]) ** 2).sum(-1).sqrt())": "cdist",
+        "cross products": "cross",
+        "Kronecker products": "kron",
+        "use meshgrid": "cartesian_prod",
+        "use itertools.combinations on indices": "combinations",
+        "quantiles": "quantile nanquantile",
+        "the most frequent value": "mode",
+        "use unique": "unique_consecutive",
+        "running maxima": "cummax",
+        "running minima": "cummin",
+        "use histc": "histogram",
+        "two-argument arctangent": "atan2",
+        "use sqrt(a * a + b * b)": "hypot",
+        "use log(p / (1 - p))": "logit",
+        "use x * log(y)": "xlogy",
+        "use flip and transpose": "rot90",
+        "a functional op: use nn.functional.dropout": "dropout",
     },
     "Tensor methods": {
-        _PART_A: "new_tensor new_zeros new_ones new_full new_empty",
-        _OPS: "narrow roll abs_ log_ clip_ sigmoid_ tanh_ masked_fill_ scatter_",
+        "storages: a convgrad Tensor wraps a NumPy array (see .numpy())":
+            "storage untyped_storage storage_offset set_",
+        "tensors shared between processes": "share_memory_",
+        "pinned memory is for copying to a GPU; convgrad has none": "pin_memory",
+        "sparse tensors": "to_sparse",
+        "bfloat16: NumPy has no bfloat16 type": "bfloat16",
+        "NumPy-backed CNN training has no use for complex tensors":
+            "cfloat cdouble conj angle real imag H mH",
+        "special functions beyond a CNN course; NumPy has no vectorised erf or gamma family":
+            "erf erfc erfinv lgamma digamma",
+        "the most frequent value": "mode",
+        "running maxima": "cummax",
+        "running minima": "cummin",
+        "quantiles": "quantile nanquantile",
+        "use unique": "unique_consecutive",
+        "use masked_select and index_copy": "masked_scatter masked_scatter_",
+        "use a flattened view and index_copy_": "put_",
+        "use item assignment, t[idx] = v": "index_put_",
+        "use item assignment on a clone, t[idx] = v": "index_put",
+        "use scatter_add, or scatter(..., reduce='add')": 'scatter_reduce',
+        "use scatter_add_, or scatter_(..., reduce='add')": 'scatter_reduce_',
+        "arbitrary strides over a NumPy array": "as_strided",
+        "use nn.functional.unfold for patches": "unfold",
+        "calling Python per element (use vectorised ops)": "apply_",
+        "calling Python per element": "map_",
+        "use sum over the broadcast dims": "sum_to_size",
+        "two-argument arctangent": "atan2",
+        "cross products": "cross",
+        "Kronecker products": "kron",
+        "use log(p / (1 - p))": "logit",
+        "use flip and transpose": "rot90",
     },
     "torch.backends": {
-        _PART_A + " (backends as importable modules)":
-            "cuda cuda.matmul cuda.matmul.allow_tf32 cudnn.enabled cudnn.is_available mkldnn openmp",
+        "CPU backend switches: convgrad does not use oneDNN or OpenMP itself": "mkldnn openmp",
+    },
+    "torch.cuda": {
+        "CUDA tensor types, graphs and streams need a GPU; convgrad computes on the CPU":
+            "FloatTensor DoubleTensor HalfTensor LongTensor IntTensor ByteTensor BoolTensor CUDAGraph graph "
+            "make_graphed_callables nccl nvtx jiterator MemPool use_mem_pool ExternalStream",
+    },
+    "torch.nn.parallel": {
+        _DIST: "DistributedDataParallel",
+        "copying a module to GPUs and splitting batches across them: there are none":
+            "replicate scatter gather parallel_apply",
     },
     "torch.nn": {
         _3D: "AdaptiveAvgPool3d AdaptiveMaxPool3d AvgPool3d CircularPad3d ConstantPad3d Conv3d "
@@ -129,3 +192,23 @@ def missing(namespace, module, name):
     if why is None:
         return AttributeError(f"module {module!r} has no attribute {name!r}")
     return NotImplementedFeature(f"{namespace}.{name} is not available in convgrad ({module}.{name}): {why}")
+
+
+class _NotProvided:
+    """A Tensor method PyTorch has and convgrad lacks: reading it raises NotImplementedFeature (a class
+    attribute, not ``Tensor.__getattr__``, which would slow every attribute read of every tensor)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __get__(self, obj, objtype=None):
+        raise NotImplementedFeature(f"torch.Tensor.{self._name} is not available in convgrad "
+                                    f"(convgrad.Tensor.{self._name}): {reason('Tensor methods', self._name)}")
+
+
+# the last of Tensor's bases: one raising attribute per absent method
+NotProvidedMethods = type("NotProvidedMethods", (), {
+    "__slots__": (),
+    "__doc__": "PyTorch's Tensor methods convgrad lacks: reading one raises NotImplementedFeature.",
+    **{name: _NotProvided(name) for name in _REASONS["Tensor methods"]},
+})

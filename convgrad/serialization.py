@@ -21,6 +21,8 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
+from convgrad.devices import check_device, device
+
 _FORMAT = "convgrad"
 _VERSION = "1"
 _MAX_HEADER = 100 * 1024 * 1024
@@ -397,8 +399,8 @@ def load(f, map_location=None, weights_only=None, mmap=None, **kwargs):
     """Load what ``save`` wrote (from a path or a binary file object). Tensors come back as convgrad
     Tensors, arrays as arrays, and everything else as it was saved. ``map_location`` and
     ``weights_only`` are accepted for PyTorch compatibility (loading never runs code anyway)."""
-    if isinstance(map_location, str) and map_location.split(":")[0] != "cpu":
-        raise RuntimeError(f"convgrad runs on the CPU only; got map_location={map_location!r}")
+    if isinstance(map_location, (str, device)):
+        check_device(map_location, "load")
     if hasattr(f, "read"):
         where = f"'{getattr(f, 'name', '<file object>')}'"
         data = f.read()

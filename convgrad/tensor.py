@@ -8,13 +8,22 @@ import numbers
 import numpy as np
 
 from convgrad import _checks as checks
+from convgrad import devices as _devices
+from convgrad._unsupported import NotProvidedMethods
 from convgrad.autograd import function
 from convgrad.autograd.function import RemovableHandle, RetainGrad
 from convgrad.autograd.grad_mode import _state
+from convgrad.devices import check_device, cpu
 from convgrad.dtypes import bool_, float16, float32, float64, int32, int64
 from convgrad.ops import elementwise
+from convgrad.ops import math as math_ops
 from convgrad.ops import shape as shape_ops
+from convgrad.printing import array_string
+from convgrad.size import Size
+from convgrad.tensor_methods.creation import CreationMethods
+from convgrad.tensor_methods.indexing import IndexingMethods
 from convgrad.tensor_methods.inplace import InPlaceMethods
+from convgrad.tensor_methods.math import MathMethods
 from convgrad.tensor_methods.reduction import ReductionMethods
 from convgrad.tensor_methods.shape import ShapeMethods
 
@@ -37,38 +46,6 @@ def set_default_dtype(dtype):
     if dtype.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating point dtype, got {dtype}")
     _default_dtype[0] = dtype
-
-
-class device:
-    """Where a tensor lives. convgrad computes on the CPU only."""
-
-    def __init__(self, type="cpu", index=None):
-        if isinstance(type, device):
-            type = type.type
-        type = str(type).split(":")[0]
-        if type != "cpu":
-            raise RuntimeError(f"convgrad runs on the CPU only; got device '{type}'")
-        self.type, self.index = type, index
-
-    def __repr__(self):
-        return "device(type='cpu')"
-
-    def __str__(self):
-        return "cpu"
-
-    def __eq__(self, other):
-        return str(other) == "cpu"
-
-    def __hash__(self):
-        return hash("cpu")
-
-
-_cpu = device("cpu")
-
-
-def _check_device(d):
-    if d is not None and str(d).split(":")[0] != "cpu":
-        raise checks.error("device", "'cpu' (convgrad runs on the CPU only)", f"device {str(d)!r}")
 
 
 def _dtype_of(dtype):
@@ -148,7 +125,20 @@ def _promote(a, b):
 _UNVERSIONED = (0,)
 
 
-class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
+_SIZES = {}  # NumPy shape -> its Size: .shape is read on every op, and a Size is immutable, so share them
+
+
+def _as_size(shape):
+    size = _SIZES.get(shape)
+    if size is None:
+        if len(_SIZES) > 4096:
+            _SIZES.clear()
+        size = _SIZES[shape] = tuple.__new__(Size, shape)  # NumPy's shape is ints already
+    return size
+
+
+class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, IndexingMethods, CreationMethods,
+             NotProvidedMethods):
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
     compute gradients of a scalar with respect to every tensor that ``requires_grad``.
 
@@ -204,7 +194,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
     @property
     def shape(self):
-        return self._data.shape
+        return _as_size(self._data.shape)
 
     @property
     def dtype(self):
@@ -216,7 +206,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
     @property
     def device(self):
-        return _cpu
+        return cpu
 
     @property
     def is_cuda(self):
@@ -243,7 +233,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
 
     def size(self, dim=None):
         if dim is None:
-            return self._data.shape
+            return _as_size(self._data.shape)
         return self._data.shape[self._dim(dim, op="size")]
 
     def numel(self):
@@ -351,8 +341,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return id(self)
 
     def __repr__(self):
-        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4,
-                               threshold=1000, edgeitems=3)
+        body = array_string(self._data, "tensor(")
         extras = []
         if self._data.dtype not in (_default_dtype[0], np.dtype(np.int64), np.dtype(bool)) or (
             self._data.size == 0
@@ -414,22 +403,24 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return RemovableHandle(self._hooks, hook)
 
     # ------------------------------------------------------------------ dtype and device
-    def to(self, *args, **kwargs):
-        """``to(dtype)``, ``to(device)``, ``to(other)``; devices other than the CPU raise."""
-        dtype = kwargs.get("dtype")
-        _check_device(kwargs.get("device"))
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; a device other than the
+        CPU raises, naming it."""
+        check_device(device, "to")
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, (str, device)):
-                _check_device(a)
-            elif a is not None:
+            elif isinstance(a, numbers.Integral) and not isinstance(a, bool):
+                check_device(f"cuda:{a}", "to")  # PyTorch reads a bare int as a CUDA device index
+            elif a is None or isinstance(a, (str, _devices.device)):
+                check_device(a, "to")
+            else:
                 dtype = a
         if dtype is not None and not isinstance(dtype, np.dtype) and not (
                 isinstance(dtype, type) and issubclass(dtype, np.generic)):
             raise checks.error("to", "a dtype, a device or a Tensor", checks.show(dtype), TypeError)
         if dtype is None or np.dtype(dtype) == self._data.dtype:
-            return self
+            return self.clone() if copy else self
         return self.type(dtype)
 
     def type(self, dtype=None):
@@ -442,8 +433,8 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
     def cpu(self):
         return self
 
-    def cuda(self, *a, **k):
-        raise RuntimeError("convgrad runs on the CPU only: there is no CUDA device")
+    def cuda(self, device=None, non_blocking=False):
+        check_device(f"cuda:{device}" if isinstance(device, int) else device or "cuda", "cuda")
 
     def float(self):
         return self.to(float32)
@@ -521,7 +512,8 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return _no_grad_divide("floor_divide", np.floor_divide, self, other)
 
     def __mod__(self, other):
-        return _no_grad_divide("remainder", np.mod, self, other)
+        _int_divisor("remainder", self, other)
+        return self._binary(other, math_ops.Remainder)
 
     def __pow__(self, exponent):
         return self._binary(exponent, elementwise.Pow)
@@ -565,12 +557,17 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods):
         return tensor_functions.matmul(self, other)
 
     def mm(self, other):
+        """(n, m) @ (m, p) -> (n, p)"""
+        if self._data.ndim != 2 or getattr(other, "ndim", None) != 2:
+            raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(self.shape)} and "
+                               f"{tuple(getattr(other, 'shape', ()))}")
         return tensor_functions.matmul(self, other)
 
     def bmm(self, other):
-        return tensor_functions.matmul(self, other)
-
-    def dot(self, other):
+        """(b, n, m) @ (b, m, p) -> (b, n, p)"""
+        if self._data.ndim != 3 or getattr(other, "ndim", None) != 3 or self.shape[0] != other.shape[0]:
+            raise RuntimeError(f"bmm: expected 3-D tensors with one batch size, got shapes "
+                               f"{tuple(self.shape)} and {tuple(getattr(other, 'shape', ()))}")
         return tensor_functions.matmul(self, other)
 
     subtract, multiply, divide, true_divide = sub, mul, div, div

@@ -6,15 +6,16 @@ import numbers
 import numpy as np
 
 from convgrad import _checks as checks
+from convgrad.devices import check_device
 from convgrad.ops import elementwise
 from convgrad.ops import matmul as matmul_ops
 from convgrad.ops import shape as shape_ops
-from convgrad.tensor import Tensor, _check_device, _dtype_of, _infer_array, _promote
+from convgrad.tensor import Tensor, _dtype_of, _infer_array, _promote
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (floats become float32, ints int64, as in PyTorch)."""
-    _check_device(device)
+    check_device(device, "tensor")
     arr = _infer_array(data, _dtype_of(dtype))
     t = Tensor._make(np.array(arr, copy=True))
     if requires_grad:
@@ -24,7 +25,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 def as_tensor(data, dtype=None, device=None):
     """``data`` as a tensor, sharing memory with a NumPy array or Tensor when the dtype allows."""
-    _check_device(device)
+    check_device(device, "as_tensor")
     if isinstance(data, Tensor):
         return data if dtype is None or data.dtype == np.dtype(dtype) else data.to(dtype)
     return Tensor._make(_infer_array(data, _dtype_of(dtype)))

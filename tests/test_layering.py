@@ -11,7 +11,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "convgrad"
 # first dotted parts of module names under convgrad, lowest layer first
 LAYERS = [
     ("core", {"_checks", "_unsupported", "geometry", "dtypes", "random", "threads", "tensor",
-              "tensor_methods", "tensor_functions", "autograd", "ops", "factories"}),
+              "tensor_methods", "tensor_functions", "autograd", "ops", "factories", "devices", "size",
+              "printing", "toplevel", "testing", "accelerator", "cuda", "backends", "amp"}),
     ("functional", {"functional"}),
     ("nn", {"nn", "serialization", "serialization_torch"}),  # save/load restore Parameters as Parameters
     ("optim, utils.data", {"optim", "utils"}),

@@ -243,7 +243,7 @@ def _check_classes(name, input, target, weight, ignore_index, allow_probs):
             if batch != input.shape[0]:
                 raise checks.error(name, f"a target of batch size {input.shape[0]} (the input's)",
                                    f"target of shape {tuple(target.shape)}", ValueError)
-            expected = input.shape[:1] + input.shape[2:]
+            expected = tuple(input.shape[:1] + input.shape[2:])
             if target.shape != expected:
                 raise checks.error(name, f"a target of shape {expected} for input of shape "
                                    f"{tuple(input.shape)} (classes on axis 1)",

@@ -496,7 +496,7 @@ def linear(input, weight, bias=None):
                            f"input of shape {tuple(input.shape)} and weight of shape {tuple(weight.shape)}")
     checks.tensor(name, "input", input, floating=True, exc=RuntimeError)
     checks.same_dtype(name, "weight", weight, input)
-    out_shape = input.shape[:-1] + weight.shape[:-1]
+    out_shape = tuple(input.shape[:-1] + weight.shape[:-1])
     if bias is not None:
         _tensor(name, "bias", bias)
         if bias.dtype != input.dtype:

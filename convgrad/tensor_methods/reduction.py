@@ -7,7 +7,7 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.dtypes import int64
-from convgrad.ops import reduction
+from convgrad.ops import cumulative, reduction
 from convgrad.tensor_methods.base import TensorBase
 
 
@@ -129,8 +129,13 @@ class ReductionMethods(TensorBase):
     def argsort(self, dim=-1, descending=False):
         return self.sort(dim, descending)[1]
 
-    def cumsum(self, dim):
-        return self._new(np.cumsum(self._data, axis=self._dim(dim, op="cumsum")))
+    def cumsum(self, dim, dtype=None):
+        """y_i = x_0 + ... + x_i along ``dim`` (integers and bools sum in int64)."""
+        d = self._dim(dim, op="cumsum")
+        x = self if dtype is None else self.to(dtype)
+        if x._data.dtype.kind in "biu":
+            return self._new(np.cumsum(x._data, axis=d, dtype=np.int64))
+        return cumulative.CumSum.apply(x, d, None)
 
 
 class _MaxResult(tuple):

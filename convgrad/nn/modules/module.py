@@ -7,9 +7,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from convgrad.autograd.grad_mode import no_grad
+from convgrad.devices import check_device, device
 from convgrad.nn.modules.hooks import HookMixin, RemovableHandle, _HookDict  # noqa: F401 (RemovableHandle: re-exported)
 from convgrad.nn.parameter import Buffer, Parameter, zero_grads
-from convgrad.tensor import Tensor, _check_device
+from convgrad.tensor import Tensor
 
 # exceptions from inside forward that get the layer's name put in front of their message
 _ANNOTATED = (RuntimeError, ValueError, TypeError, IndexError)
@@ -409,14 +410,14 @@ class Module(HookMixin):
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``: floating point parameters
         and buffers take the dtype; any device but the CPU raises."""
         dtype = kwargs.get("dtype")
-        _check_device(kwargs.get("device"))
+        check_device(kwargs.get("device"), "Module.to")
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
             elif a is None:
                 continue
-            elif isinstance(a, str) or type(a).__name__ == "device":
-                _check_device(a)
+            elif isinstance(a, (str, device)):
+                check_device(a, "Module.to")
             else:
                 dtype = a
         if dtype is None:
@@ -432,7 +433,7 @@ class Module(HookMixin):
         return self
 
     def cuda(self, device=None):
-        raise RuntimeError("convgrad runs on the CPU only: Module.cuda() is not available")
+        check_device(f"cuda:{device}" if isinstance(device, int) else device or "cuda", "Module.cuda")
 
     def float(self):
         return self._cast_floats(np.float32)
