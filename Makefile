@@ -25,7 +25,7 @@ bench: venv
 	$(PY) -m bench
 
 lint: venv
-	$(VENV)/bin/ruff check convgrad tests bench examples
+	$(VENV)/bin/ruff check convgrad tests bench examples tools docs
 
 clean:
 	rm -rf $(VENV)
