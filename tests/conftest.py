@@ -25,3 +25,15 @@ def examples(fast, slow=None):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """ONNX's BackendTest makes a test of every node test it ships and skips those outside the operators
+    asked for: deselect them instead, so the summary counts only the conformance tests that apply."""
+    keep, drop = [], []
+    for item in items:
+        why = getattr(getattr(item, "obj", None), "__unittest_skip_why__", "")
+        (drop if why.startswith("no matched include pattern") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
