@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import convgrad
 from convgrad.backends import convolution as conv_backend
-from convgrad.functional import winograd
+from convgrad.functional import im2col, winograd
 from tests.conftest import SLOW, examples
 from tests.parity import compare, compare_raises, gradcheck
 from tests.strategies import arrays
@@ -172,3 +172,12 @@ def test_resnet20_loss_curve_is_the_same_with_winograd_on_and_off():
     on, off = _resnet20_losses("winograd", steps), _resnet20_losses("im2col", steps)
     assert off[-1] < off[0]  # it trains: the comparison is between two curves that move
     np.testing.assert_allclose(on, off, rtol=2e-3, atol=1e-4)
+
+
+def test_winograd_in_many_chunks_matches_torch():
+    """A block size below one sample's tiles: one sample per chunk, the weight gradient summed over chunks."""
+    with conv_backend.flags(algorithm="winograd"), im2col.forced_paths(block_bytes=1):
+        compare(lambda lib, x, w, b: lib.nn.functional.conv2d(x, w, b, padding=1),
+                arrays((5, 3, 7, 6)), arrays((4, 3, 3, 3)), arrays((4,)), atol=1e-4)
+        gradcheck(lambda lib, x, w: lib.nn.functional.conv2d(x, w, padding=1),
+                  arrays((3, 2, 4, 5), np.float64), arrays((2, 2, 3, 3), np.float64, seed=1))
