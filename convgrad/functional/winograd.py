@@ -16,10 +16,15 @@ dL/dV[ab] = U[ab]^T @ Z[ab], so dL/dd = B (U^T Z) B^T, added back at each tile's
 The transforms are a few strided NumPy passes over the (C, N, tile row, tile col) layout, so each GEMM
 operand is one contiguous matrix.
 
-F(4x4, 3x3) (4x fewer multiplications) is not here: its transforms have larger constants and its float32
-error grows accordingly; it was left for a later change.
+F(4x4, 3x3) (4x fewer multiplications) is not here: it was not built or checked for float32 accuracy in
+this change.
 
 Which algorithm runs is ``convgrad.backends.convolution.algorithm``; "auto" measures both once per shape.
+On the 2026-12-04 afternoon machine (AVX-512 OpenBLAS kernels, ~170 GFLOP/s on cached 64x64 GEMMs, shared
+and loaded) Winograd was slower than im2col on every ResNet-20/VGG layer (1.3-2x per layer, fwd+bwd): the
+16 small GEMMs per chunk (K = C channels) run far below the large im2col GEMM's rate and the transforms
+cost several passes over 4x the input, so "auto" chose im2col. A CPU with a slower GEMM against its memory
+may choose otherwise; that is what the measurement is for.
 """
 
 import time
