@@ -283,13 +283,13 @@ def input_grad(u, z, pads, tiles, out):
 
 
 # --------------------------------------------------------------------------- the algorithm
-def _chunks(geo):
+def _chunks(geo, itemsize):
     """Sample ranges whose transformed tiles (16 x channels x tiles floats) fit in im2col's block size: each
     chunk's transforms and GEMMs then run in cache (on the whole batch at once, the 16 GEMMs streamed their
     operands from memory and ran 4-8x slower than on cached ones)."""
     N, C, H, W = geo.x4
     O, Ho, Wo = geo.y4[1:]
-    per_sample = 16 * max(C, O) * ((Ho + 1) // 2) * ((Wo + 1) // 2) * 4
+    per_sample = 16 * max(C, O) * ((Ho + 1) // 2) * ((Wo + 1) // 2) * itemsize
     step = max(1, im2col._block_bytes() // per_sample)
     return [(n, min(n + step, N)) for n in range(0, N, step)]
 
@@ -298,7 +298,7 @@ def forward(x4, u, b, geo):
     """y (N, O, Ho, Wo) = conv(x4, w) + b, with u = weight_transform(w)."""
     O = geo.y4[1]
     y = np.empty(geo.y4, x4.dtype)
-    for n0, n1 in _chunks(geo):
+    for n0, n1 in _chunks(geo, x4.dtype.itemsize):
         v, tiles = input_transform(x4[n0:n1], geo.pads, geo.y4[2:])
         m = _gemms(u, v, scratch.take((16, O, v.shape[2]), v.dtype))
         output_transform(m, y[n0:n1], tiles)
@@ -314,7 +314,7 @@ def backward(x4, u, g4, geo, need_x, need_w):
     gx = np.empty(geo.x4, g4.dtype) if need_x else None
     mw = np.zeros(u.shape, g4.dtype) if need_w else None
     part = np.empty(u.shape, g4.dtype) if need_w else None
-    for n0, n1 in _chunks(geo):
+    for n0, n1 in _chunks(geo, g4.dtype.itemsize):
         z = grad_transform(g4[n0:n1], ((geo.y4[2] + 1) // 2, (geo.y4[3] + 1) // 2))
         if need_w:
             v, tiles = input_transform(x4[n0:n1], geo.pads, geo.y4[2:])
