@@ -20,7 +20,7 @@ import numpy as np
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.graph import saved_as_tensors
-from convgrad.functional import depthwise, im2col
+from convgrad.functional import depthwise, im2col, winograd
 from convgrad.functional.im2col import ConvGeometry, scratch
 from convgrad.geometry import OutputSizeError, conv_out_size, conv_transpose_out_size, same_padding
 
@@ -296,13 +296,15 @@ def _convolution(op, nd, input, weight, bias, stride, padding, dilation, groups)
         in_shape=_shape(input),
         out_shape=(O,) + out_sp if unbatched else (x_shape[0], O) + out_sp,
     )
-    return _conv_node(geo).apply(input, weight, bias, geo)
+    return _conv_node(geo, input.dtype).apply(input, weight, bias, geo)
 
 
-def _conv_node(geo):
+def _conv_node(geo, dtype):
     """The op that computes the convolution: depthwise ones (one filter per channel) have their own
-    kernel, without im2col (see ``depthwise``)."""
-    return depthwise.DepthwiseConv if depthwise.applies(geo) else _Conv
+    kernel, without im2col (see ``depthwise``); 3x3 stride-1 ones may use Winograd's (see ``winograd``)."""
+    if depthwise.applies(geo):
+        return depthwise.DepthwiseConv
+    return winograd.WinogradConv if winograd.applies(geo, dtype) else _Conv
 
 
 def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):

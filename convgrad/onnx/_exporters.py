@@ -11,10 +11,11 @@ from convgrad.tensor import Tensor
 from ._common import ExportError, _onnx
 
 # the op modules (by path: convgrad.functional re-exports functions under some of their names)
-_act, _smooth, _conv, _dw, _drop, _misc, _norm, _pool, _apool, _backward_hook, _ew, _mm, _red, _shape = (
+(_act, _smooth, _conv, _dw, _wino, _drop, _misc, _norm, _pool, _apool, _backward_hook, _ew, _mm, _red,
+ _shape) = (
     import_module(m) for m in (
     "convgrad.functional.activation", "convgrad.functional.smooth_activation",
-    "convgrad.functional.convolution", "convgrad.functional.depthwise",
+    "convgrad.functional.convolution", "convgrad.functional.depthwise", "convgrad.functional.winograd",
     "convgrad.functional.dropout",
     "convgrad.functional.misc", "convgrad.functional.normalization", "convgrad.functional.pooling",
     "convgrad.functional.adaptive_pooling",
@@ -404,6 +405,7 @@ def _pass_through(g, rec):
 
 EXPORTERS = {
     _conv._Conv: _convolution, _dw.DepthwiseConv: _convolution, _conv._ConvTranspose: _convolution,
+    _wino.WinogradConv: _convolution,
     _pool._MaxPool: _pooling, _pool._AvgPool: _pooling, _apool._GlobalAvgPool: _pooling,
     _apool._AdaptiveAvgPool: _pooling,
     _norm._BatchNormEval: _batch_norm, _norm._LocalResponseNorm: _lrn,
