@@ -4,6 +4,7 @@ timeout; every rank checks its own results there."""
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -135,7 +136,8 @@ def test_sampler_errors():
 @needs_mpi
 def test_collectives_on_three_ranks():
     out = _ok(_run(3, WORKER, "collectives"))
-    assert sorted(line for line in out.splitlines() if line) == [f"collectives ok rank {r}" for r in range(3)]
+    # mpiexec forwards each rank's output as it comes: lines of different ranks may run together
+    assert sorted(re.findall(r"collectives ok rank (\d)", out)) == ["0", "1", "2"]
 
 
 @needs_mpi
