@@ -13,7 +13,6 @@ _RNN = "recurrent networks: outside a CNN framework"
 _ATTENTION = "attention and transformers: outside a CNN framework"
 _LAZY = "lazy modules (sizes inferred at the first call): not implemented; give the sizes"
 _TEXT = "embeddings (text models): outside a CNN framework"
-_DIST = "not implemented yet (convgrad.distributed and DistributedDataParallel are there)"
 _LOSS = "ranking, embedding and sequence losses: not implemented yet"
 _LOWP = "low-precision and grouped GEMM kernels: convgrad computes in float32/float64 NumPy"
 _TODO = "not implemented yet"
@@ -116,7 +115,6 @@ _TABLE = {
         _LAZY: "LazyBatchNorm1d LazyBatchNorm2d LazyConv1d LazyConv2d LazyConvTranspose1d "
                "LazyConvTranspose2d LazyInstanceNorm1d LazyInstanceNorm2d LazyLinear",
         _TEXT: "Embedding EmbeddingBag AdaptiveLogSoftmaxWithLoss",
-        _DIST: "SyncBatchNorm",
         _LOSS: "CTCLoss CosineEmbeddingLoss GaussianNLLLoss HingeEmbeddingLoss MarginRankingLoss "
                "MultiLabelMarginLoss MultiLabelSoftMarginLoss MultiMarginLoss PoissonNLLLoss SoftMarginLoss "
                "TripletMarginLoss TripletMarginWithDistanceLoss LinearCrossEntropyLoss "

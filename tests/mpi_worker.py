@@ -120,6 +120,46 @@ def sampler():
     print(f"sampler ok rank {r}", flush=True)
 
 
+def sync_batchnorm():
+    """A SyncBatchNorm model under DDP for 5 steps against one process with BatchNorm on the whole batch:
+    outputs, parameters and running statistics."""
+    r, w = dist.get_rank(), dist.get_world_size()
+    per_rank = 3
+
+    def net():
+        convgrad.manual_seed(7)
+        return nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                             nn.Linear(4 * 4 * 4, 5), nn.BatchNorm1d(5, momentum=None)).double()
+
+    model = nn.SyncBatchNorm.convert_sync_batchnorm(net())
+    assert isinstance(model[1], nn.SyncBatchNorm) and isinstance(model[5], nn.SyncBatchNorm)
+    ddp = nn.parallel.DistributedDataParallel(model)
+    ref = net()
+    opt = convgrad.optim.SGD(ddp.parameters(), lr=0.1)
+    ref_opt = convgrad.optim.SGD(ref.parameters(), lr=0.1)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x = rng.standard_normal((w * per_rank, 2, 6, 6)) * 3 + 1
+        target = rng.standard_normal((w * per_rank, 5))
+        mine = slice(r * per_rank, (r + 1) * per_rank)
+        opt.zero_grad()
+        ref_opt.zero_grad()
+        out = ddp(convgrad.tensor(x[mine]))
+        full = ref(convgrad.tensor(x))
+        np.testing.assert_allclose(out._data, full._data[mine], rtol=1e-10, atol=1e-12)
+        ((out - convgrad.tensor(target[mine])) ** 2).mean().backward()
+        ((full - convgrad.tensor(target)) ** 2).mean().backward()
+        opt.step()
+        ref_opt.step()
+    for (name, a), b in zip(model.state_dict().items(), ref.state_dict().values()):
+        np.testing.assert_allclose(a._data, b._data, rtol=1e-9, atol=1e-12, err_msg=name)
+    model.eval()
+    ref.eval()
+    x = convgrad.tensor(rng.standard_normal((2, 2, 6, 6)))
+    np.testing.assert_allclose(model(x)._data, ref(x)._data, rtol=1e-9, atol=1e-12)
+    print(f"syncbn ok rank {r}", flush=True)
+
+
 def rank_raises():
     r = dist.get_rank()
     if r == 1:

@@ -187,3 +187,29 @@ def test_ddp_mnist_example_under_two_ranks(tmp_path):
     net.load_state_dict(state)  # strict: the plain model's keys
     assert np.isfinite(net.fc3.weight._data).all()
 
+
+
+def test_sync_batchnorm_without_a_process_group_is_batchnorm():
+    convgrad.manual_seed(0)
+    net = convgrad.nn.Sequential(convgrad.nn.Conv2d(3, 4, 3), convgrad.nn.BatchNorm2d(4),
+                                 convgrad.nn.Sequential(convgrad.nn.Flatten(), convgrad.nn.BatchNorm1d(64)))
+    bn = net[1]
+    ref = convgrad.nn.BatchNorm2d(4)
+    ref.load_state_dict(bn.state_dict())
+    converted = convgrad.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    sync = converted[1]
+    assert isinstance(sync, convgrad.nn.SyncBatchNorm)
+    assert isinstance(converted[2][1], convgrad.nn.SyncBatchNorm)
+    assert sync.weight is bn.weight and sync.running_mean is bn.running_mean  # shared, as PyTorch's
+    x = convgrad.randn(5, 4, 3, 3)
+    np.testing.assert_allclose(sync(x)._data, ref(x)._data, rtol=1e-6)
+    np.testing.assert_allclose(sync.running_var._data, ref.running_var._data, rtol=1e-6)
+    with pytest.raises(RuntimeError, match=r"SyncBatchNorm\(4\): expected 4 channels \(num_features\), "
+                                           r"got input of shape \(2, 3, 4\)"):
+        sync(convgrad.randn(2, 3, 4))
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_sync_batchnorm_under_ddp_equals_batchnorm_on_the_whole_batch(n):
+    assert _ok(_run(n, WORKER, "sync_batchnorm")).count("syncbn ok rank") == n
