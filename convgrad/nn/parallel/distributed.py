@@ -124,7 +124,11 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ forward and backward
     def forward(self, *inputs, **kwargs):
-        if self.broadcast_buffers:
+        """``module(*inputs)``; in training mode rank 0's buffers (BatchNorm statistics) first replace the
+        others' (``broadcast_buffers``). Not in eval mode, so rank 0 may evaluate alone without a hang."""
+        if self._in_backward:  # the last backward raised before it ended: drop its half-done all-reduces
+            self._abandon_backward()
+        if self.broadcast_buffers and self.module.training:
             for _, buf in self.module.named_buffers():
                 dist.broadcast(buf, 0)
         return self.module(*inputs, **kwargs)
@@ -174,6 +178,14 @@ class DistributedDataParallel(Module):
                     p.grad = Tensor._make(avg.copy())
                 else:
                     p.grad._data[...] = avg
+            bucket.reset()
+        self._next = 0
+        self._in_backward = False
+
+    def _abandon_backward(self):
+        for bucket in self._buckets:
+            if bucket.request is not None:
+                bucket.request.Wait()
             bucket.reset()
         self._next = 0
         self._in_backward = False
