@@ -91,6 +91,35 @@ def ddp_equals_one_process():
     print(f"ddp ok rank {r} worst relative difference {worst:.2e}", flush=True)
 
 
+def ddp_recovers_from_a_backward_that_raised():
+    """Every rank's backward raises (from a hook) after the all-reduces started; the next step is right."""
+    r, w = dist.get_rank(), dist.get_world_size()
+    model, ref = _net(seed=1), _net(seed=1)
+    ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.002)
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((2 * w, 1, 8, 8)), rng.integers(0, 3, 2 * w)
+    mine = slice(2 * r, 2 * r + 2)
+    xs = convgrad.tensor(x[mine], requires_grad=True)
+
+    def fail(grad):
+        raise KeyError("raised in a hook")
+
+    xs.register_hook(fail)  # the input's gradient comes last: every bucket has started by then
+    try:
+        nn.functional.cross_entropy(ddp(xs), convgrad.tensor(y[mine])).backward()
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("the hook did not raise")
+    assert ddp._in_backward
+    ddp.zero_grad()
+    nn.functional.cross_entropy(ddp(convgrad.tensor(x[mine])), convgrad.tensor(y[mine])).backward()
+    nn.functional.cross_entropy(ref(convgrad.tensor(x)), convgrad.tensor(y)).backward()
+    for p, q in zip(model.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad._data, q.grad._data, rtol=1e-9, atol=1e-12)
+    print(f"recovered rank {r}", flush=True)
+
+
 def ddp_mismatch():
     r = dist.get_rank()
     try:

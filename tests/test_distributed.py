@@ -148,6 +148,11 @@ def test_ddp_20_steps_equal_one_process_on_the_whole_batch(n):
 
 
 @needs_mpi
+def test_ddp_after_a_backward_that_raised_on_every_rank():
+    assert _ok(_run(2, WORKER, "ddp_recovers_from_a_backward_that_raised")).count("recovered rank") == 2
+
+
+@needs_mpi
 def test_ddp_detects_different_models_at_construction():
     out = _ok(_run(2, WORKER, "ddp_mismatch"))
     for r in range(2):
@@ -213,3 +218,19 @@ def test_sync_batchnorm_without_a_process_group_is_batchnorm():
 @pytest.mark.parametrize("n", [2, 3])
 def test_sync_batchnorm_under_ddp_equals_batchnorm_on_the_whole_batch(n):
     assert _ok(_run(n, WORKER, "sync_batchnorm")).count("syncbn ok rank") == n
+
+
+def test_leaf_gradients_are_final_as_soon_as_their_layer_is_done():
+    """What lets DDP's all-reduces overlap backward: the last layer's parameters are accumulated before
+    backward reaches the first layer (not all at the end of the walk)."""
+    nn = convgrad.nn
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    log = []
+    for name, p in m.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda t, name=name: log.append(name))
+    x = convgrad.randn(2, 3, requires_grad=True)
+    h1 = m[0](x)
+    h1.register_hook(lambda g: log.append("h1"))
+    m[2:](h1).sum().backward()
+    assert log.index("4.weight") < log.index("h1") and log.index("2.weight") < log.index("h1")
+    assert log.index("h1") < log.index("0.weight")

@@ -44,7 +44,9 @@ def _unbroadcast_tensor(grad, shape):
 
 def _topological_order(roots):
     """Nodes reachable from ``roots``, each after every node that consumes it (iterative: deep nets
-    don't hit Python's recursion limit)."""
+    don't hit Python's recursion limit). A node's inputs are explored first-edge-first, so the leaves it
+    feeds (a layer's weight and bias) come right after it, not at the end of the walk: their gradients are
+    final early, as in PyTorch, and DistributedDataParallel's all-reduces overlap the rest of backward."""
     order, visited = [], set()
     stack = [(root, False) for root in roots]
     while stack:
@@ -56,7 +58,7 @@ def _topological_order(roots):
             continue
         visited.add(node)
         stack.append((node, True))
-        for edge in node._edges:
+        for edge in reversed(node._edges):  # popped first-edge-first
             if edge and edge[0] not in visited:
                 stack.append((edge[0], False))
     order.reverse()
