@@ -65,7 +65,8 @@ __version__ = "0.1.0"
 
 
 # loaded on first use; ``summary`` is a callable module: ``convgrad.summary(model, input_size)``
-_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "summary", "testing", "onnx")
+_SUBPACKAGES = ("nn", "optim", "utils", "vision", "training", "functional", "summary", "testing", "onnx",
+                "distributed")
 
 
 def __getattr__(name):

@@ -13,7 +13,6 @@ _RNN = "recurrent networks: outside a CNN framework"
 _ATTENTION = "attention and transformers: outside a CNN framework"
 _LAZY = "lazy modules (sizes inferred at the first call): not implemented; give the sizes"
 _TEXT = "embeddings (text models): outside a CNN framework"
-_DIST = "distributed training: convgrad runs in one process on the CPU"
 _LOSS = "ranking, embedding and sequence losses: not implemented yet"
 _LOWP = "low-precision and grouped GEMM kernels: convgrad computes in float32/float64 NumPy"
 _TODO = "not implemented yet"
@@ -32,7 +31,6 @@ _TABLE = {
         "sparse tensors": "sparse sparse_coo_tensor",
         "downloading models: convgrad works offline and has no pretrained weights": "hub",
         "quantization": "ao quantization",
-        "multi-process training; convgrad runs in one process": "distributed",
         "functional transforms (vmap, jacrev) need higher-order autograd": "func vmap",
         "graph export": "export",
         "the operator profiler": "profiler",
@@ -103,7 +101,6 @@ _TABLE = {
             "make_graphed_callables nccl nvtx jiterator MemPool use_mem_pool ExternalStream",
     },
     "torch.nn.parallel": {
-        _DIST: "DistributedDataParallel",
         "copying a module to GPUs and splitting batches across them: there are none":
             "replicate scatter gather parallel_apply",
     },
@@ -118,7 +115,6 @@ _TABLE = {
         _LAZY: "LazyBatchNorm1d LazyBatchNorm2d LazyConv1d LazyConv2d LazyConvTranspose1d "
                "LazyConvTranspose2d LazyInstanceNorm1d LazyInstanceNorm2d LazyLinear",
         _TEXT: "Embedding EmbeddingBag AdaptiveLogSoftmaxWithLoss",
-        _DIST: "SyncBatchNorm",
         _LOSS: "CTCLoss CosineEmbeddingLoss GaussianNLLLoss HingeEmbeddingLoss MarginRankingLoss "
                "MultiLabelMarginLoss MultiLabelSoftMarginLoss MultiMarginLoss PoissonNLLLoss SoftMarginLoss "
                "TripletMarginLoss TripletMarginWithDistanceLoss LinearCrossEntropyLoss "
@@ -150,7 +146,6 @@ _TABLE = {
             "ASGD Adafactor Adamax LBFGS Muon NAdam RAdam Rprop",
     },
     "torch.optim.lr_scheduler": {_TODO: "CyclicLR"},
-    "torch.utils.data": {_DIST: "DistributedSampler"},
     "torchvision.transforms": {
         "AutoAugment policies: not implemented yet": "AutoAugment RandAugment TrivialAugmentWide AugMix",
         _TODO: "GaussianBlur FiveCrop TenCrop RandomPerspective RandomInvert RandomPosterize RandomSolarize "

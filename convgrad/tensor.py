@@ -154,6 +154,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     _accumulator = None
     _vc = _UNVERSIONED  # version counter, a one-element list shared with views; made on first write
     _hooks = None
+    _post_accumulate_hooks = None
     _retains_grad = False
 
     def __init__(self, data=None, requires_grad=False, dtype=None):
@@ -401,6 +402,17 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
             self._hooks = []
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)``, called on a leaf after backward has added its gradient to ``.grad``."""
+        if not self.requires_grad or self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: expected a leaf tensor that requires "
+                               f"grad, got requires_grad={self.requires_grad}, "
+                               f"is_leaf={self.grad_fn is None}")
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return RemovableHandle(self._post_accumulate_hooks, hook)
 
     # ------------------------------------------------------------------ dtype and device
     def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):

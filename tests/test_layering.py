@@ -12,7 +12,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "convgrad"
 LAYERS = [
     ("core", {"_checks", "_unsupported", "geometry", "dtypes", "random", "threads", "tensor",
               "tensor_methods", "tensor_functions", "autograd", "ops", "factories", "devices", "size",
-              "printing", "toplevel", "testing", "accelerator", "cuda", "backends", "amp"}),
+              "printing", "toplevel", "testing", "accelerator", "cuda", "backends", "amp",
+              "distributed"}),
     ("functional", {"functional"}),
     ("nn", {"nn", "serialization", "serialization_torch"}),  # save/load restore Parameters as Parameters
     ("optim, utils.data", {"optim", "utils"}),

@@ -44,7 +44,9 @@ def _unbroadcast_tensor(grad, shape):
 
 def _topological_order(roots):
     """Nodes reachable from ``roots``, each after every node that consumes it (iterative: deep nets
-    don't hit Python's recursion limit)."""
+    don't hit Python's recursion limit). A node's inputs are explored first-edge-first, so the leaves it
+    feeds (a layer's weight and bias) come right after it, not at the end of the walk: their gradients are
+    final early, as in PyTorch, and DistributedDataParallel's all-reduces overlap the rest of backward."""
     order, visited = [], set()
     stack = [(root, False) for root in roots]
     while stack:
@@ -56,7 +58,7 @@ def _topological_order(roots):
             continue
         visited.add(node)
         stack.append((node, True))
-        for edge in node._edges:
+        for edge in reversed(node._edges):  # popped first-edge-first
             if edge and edge[0] not in visited:
                 stack.append((edge[0], False))
     order.reverse()
@@ -107,16 +109,40 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False, inputs=
         reach, run = _needed(order, capture)
         order = [n for n in order if n in reach]
     results = [None] * len(inputs) if inputs is not None else None
-    if not create_graph:  # NumPy arrays: nothing is recorded, whatever the grad mode
-        _walk_arrays(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
-        return results
-    prev = _state.enabled
-    _state.enabled = True  # the Tensor walk records
+    _callbacks.append([])  # this pass's queue (a hook may start a backward of its own)
     try:
-        _walk_graph(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
-    finally:
-        _state.enabled = prev
+        if not create_graph:  # NumPy arrays: nothing is recorded, whatever the grad mode
+            _walk_arrays(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
+        else:
+            prev = _state.enabled
+            _state.enabled = True  # the Tensor walk records
+            try:
+                _walk_graph(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
+            finally:
+                _state.enabled = prev
+    except BaseException:
+        _callbacks.pop()
+        raise
+    for callback in _callbacks.pop():
+        callback()
     return results
+
+
+_callbacks = []  # one list per backward pass in progress, innermost last
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the backward pass in progress has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``; DistributedDataParallel waits for its all-reduces so)."""
+    if not _callbacks:
+        raise RuntimeError("queue_callback: expected to be called during a backward pass (from a hook), "
+                           "got a call outside backward")
+    _callbacks[-1].append(callback)
+
+
+def _run_post_accumulate_hooks(t):
+    for hook in t._post_accumulate_hooks or ():
+        hook(t)
 
 
 def _captured(node, node_grads, capture, run, results, inputs, accumulate, as_tensor):
@@ -139,6 +165,8 @@ def _captured(node, node_grads, capture, run, results, inputs, accumulate, as_te
                 continue  # the node's own backward, which runs, keeps it in .grad
         if accumulate:
             _store_grad(t, g, as_tensor)
+            if t._post_accumulate_hooks and type(node) is AccumulateGrad:
+                _run_post_accumulate_hooks(t)
         else:
             results[i] = g if as_tensor else Tensor._make(np.array(g, dtype=t._data.dtype, copy=True))
 
@@ -161,6 +189,8 @@ def _walk_arrays(order, grads, capture, run, results, inputs, retain_graph, accu
             g = node_grads[0]
             if g is not None:
                 _accumulate_leaf(node.variable, g, routed)
+                if node.variable._post_accumulate_hooks:
+                    _run_post_accumulate_hooks(node.variable)
             continue
         if node._saved_versions:
             node._check_versions()
@@ -214,6 +244,8 @@ def _walk_graph(order, grads, capture, run, results, inputs, retain_graph, accum
             if g is not None:
                 t = node.variable
                 _store_grad(t, _run_leaf_hooks(t, g, True), True)
+                if t._post_accumulate_hooks:
+                    _run_post_accumulate_hooks(t)
             continue
         if node._saved_versions:
             node._check_versions()

@@ -89,6 +89,7 @@ from convgrad.nn.modules.pooling import (  # noqa: F401
     MaxPool2d,
     MaxUnpool2d,
 )
+from convgrad.nn.modules.syncbatchnorm import SyncBatchNorm  # noqa: F401
 from convgrad.nn.modules.upsampling import (  # noqa: F401
     PixelShuffle,
     PixelUnshuffle,

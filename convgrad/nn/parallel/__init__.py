@@ -4,6 +4,7 @@
 from convgrad import _unsupported
 from convgrad.devices import as_device
 from convgrad.nn.modules.module import Module
+from convgrad.nn.parallel.distributed import DistributedDataParallel
 
 
 class DataParallel(Module):
