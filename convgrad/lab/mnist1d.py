@@ -104,9 +104,9 @@ def run(out, seed=0, quick=False):
                "number of steps); the CNN is the paper's 5,210-parameter network. "
                "With a fixed permutation, logistic regression and the MLP see the same problem with "
                "relabelled "
-               "inputs, so their shuffled accuracy differs from the plain one only through the "
-               "random order of "
-               "training; the CNN loses the neighbourhoods its kernels were built for.")
+               "inputs, so their shuffled accuracy differs from the plain one only by chance (the same "
+               "random initial weights now meet other inputs); the CNN loses the neighbourhoods its "
+               "kernels were built for.")
     path, wall = report.write()
     return {"path": path, "wall": wall, "accuracy": {f"{k}{'_shuffled' if s else ''}": v
                                                      for (k, s), v in results.items() if s != "params"}}
