@@ -9,7 +9,6 @@ import time
 import numpy as np
 
 import convgrad
-from convgrad import nn
 from convgrad.nn import functional as F
 
 # MNIST's usual normalisation constants (mean and std of the training pixels)
@@ -149,10 +148,5 @@ class Report:
         return path, wall
 
 
-def deep_copy_init(model):
-    """The state of ``model``'s parameters as arrays (to start several runs from the same weights)."""
-    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
-
-
-__all__ = ["Report", "accuracy", "batches", "count_params", "load_mnist", "load_mnist1d", "nn", "pct",
+__all__ = ["Report", "accuracy", "batches", "count_params", "load_mnist", "load_mnist1d", "pct",
            "plt", "predict", "save_fig", "seed_all", "table", "train_step"]
