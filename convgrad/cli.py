@@ -635,6 +635,17 @@ def _arith_main(args):
     return 0 if ex.ok else 1
 
 
+def add_lab_cli(subparsers):
+    p = subparsers.add_parser("lab", help="the lectures' claims as experiments, with reports")
+    p.add_argument("name", help="mnist1d, invariance, activations, init, or all")
+    p.add_argument("--quick", action="store_true", help="seconds on small data (direction only)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="lab", help="reports go to OUT/NAME/report.md (default: lab)")
+    from convgrad.lab import main as lab_main  # the runner imports nothing heavy until a run starts
+
+    p.set_defaults(func=lab_main)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="convgrad", description="convgrad: CNNs from first principles.")
     parser.add_argument("--version", action=_Version, nargs=0,
@@ -653,6 +664,7 @@ def build_parser():
     p.set_defaults(func=_env_main)
     add_summary_cli(sub)
     add_arith_cli(sub)
+    add_lab_cli(sub)
     return parser
 
 
