@@ -17,9 +17,37 @@ def _copy_weights(torch, ours, ref):
     ref.load_state_dict({k: torch.from_numpy(np.array(v.numpy())) for k, v in ours.state_dict().items()})
 
 
+def resnet20_steps(torch, rng):
+    """One CIFAR ResNet-20 training step (batch 128, 32x32, SGD momentum) in each library, from the same
+    weights and data: ``(step_convgrad, step_torch)``."""
+    from tests.torch_models import TorchResNet20
+
+    ours = models.resnet20().train()
+    ref = TorchResNet20().train()
+    _copy_weights(torch, ours, ref)
+    x = rng.standard_normal((128, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    xc, yc = convgrad.tensor(x), convgrad.tensor(y)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    opt_c = convgrad.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    opt_t = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+
+    def step_c():
+        opt_c.zero_grad()
+        F.cross_entropy(ours(xc), yc).backward()
+        opt_c.step()
+
+    def step_t():
+        opt_t.zero_grad()
+        torch.nn.functional.cross_entropy(ref(xt), yt).backward()
+        opt_t.step()
+
+    return step_c, step_t
+
+
 def main():
     torch = setup_torch()
-    from tests.torch_models import TorchMNIST1DCNN, TorchResNet18, TorchResNet20
+    from tests.torch_models import TorchMNIST1DCNN, TorchResNet18
     print(HEADER)
     rng = np.random.default_rng(0)
 
@@ -43,26 +71,7 @@ def main():
               f"{8 / tc:.1f} vs {8 / tt:.1f} img/s"), flush=True)
 
     # CIFAR ResNet-20 training step, batch 128, 32x32, SGD momentum
-    ours = models.resnet20().train()
-    ref = TorchResNet20().train()
-    _copy_weights(torch, ours, ref)
-    x = rng.standard_normal((128, 3, 32, 32)).astype(np.float32)
-    y = rng.integers(0, 10, 128)
-    xc, yc = convgrad.tensor(x), convgrad.tensor(y)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    opt_c = convgrad.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    opt_t = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-
-    def step_c():
-        opt_c.zero_grad()
-        F.cross_entropy(ours(xc), yc).backward()
-        opt_c.step()
-
-    def step_t():
-        opt_t.zero_grad()
-        torch.nn.functional.cross_entropy(ref(xt), yt).backward()
-        opt_t.step()
-
+    step_c, step_t = resnet20_steps(torch, rng)
     tc, tt = interleaved(step_c, step_t, repeat=5, warmup=1)
     print(row("CIFAR ResNet-20 training step, batch 128", tc, tt,
               f"{128 / tc:.0f} vs {128 / tt:.0f} img/s"), flush=True)

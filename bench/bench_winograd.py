@@ -12,10 +12,10 @@ import numpy as np
 
 import convgrad
 import convgrad.nn.functional as F
+from bench.bench_models import resnet20_steps
 from bench.common import setup_torch
 from convgrad.backends import convolution as conv_backend
 from convgrad.functional import winograd
-from convgrad.vision import models
 
 ALGORITHMS = ("im2col", "winograd")
 
@@ -73,28 +73,7 @@ def vgg_layer(torch, repeat):
 
 
 def resnet20_step(torch, repeat):
-    from tests.torch_models import TorchResNet20
-
-    rng = np.random.default_rng(0)
-    ours = models.resnet20().train()
-    ref = TorchResNet20().train()
-    ref.load_state_dict({k: torch.from_numpy(np.array(v.numpy())) for k, v in ours.state_dict().items()})
-    x = rng.standard_normal((128, 3, 32, 32)).astype(np.float32)
-    y = rng.integers(0, 10, 128)
-    xc, yc, xt, yt = convgrad.tensor(x), convgrad.tensor(y), torch.from_numpy(x), torch.from_numpy(y)
-    opt_c = convgrad.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    opt_t = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-
-    def step_c():
-        opt_c.zero_grad()
-        F.cross_entropy(ours(xc), yc).backward()
-        opt_c.step()
-
-    def step_t():
-        opt_t.zero_grad()
-        torch.nn.functional.cross_entropy(ref(xt), yt).backward()
-        opt_t.step()
-
+    step_c, step_t = resnet20_steps(torch, np.random.default_rng(0))
     _report("CIFAR ResNet-20 training step, batch 128",
             interleaved_n([_with(a, step_c) for a in ALGORITHMS] + [step_t], repeat))
 
