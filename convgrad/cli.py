@@ -360,28 +360,35 @@ def add_train_cli(subparsers):
 
 
 # -- evaluate --------------------------------------------------------------------------------------------
+def read_weights(path):
+    """``(state_dict, config)`` from a training checkpoint (or its run folder: best.pt, or last.pt when a
+    kill left best.pt behind it), a saved state_dict or a torch.save file (config then empty)."""
+    import convgrad
+    from convgrad import training
+
+    if os.path.isdir(path):
+        path = training.best_checkpoint(path)
+    try:
+        state = training.load_checkpoint(path)
+        return state["model"], state.get("config", {})
+    except training.CheckpointError as e:
+        if not os.path.isfile(path):
+            raise
+        try:
+            weights = convgrad.load(path)
+        except Exception:
+            raise e from None  # neither kind of file: the checkpoint reader's message says what it is
+        if not isinstance(weights, dict):
+            raise CLIError(f"'{path}' holds a {type(weights).__name__}, not a state_dict or a training "
+                           "checkpoint") from None
+        return weights, {}
+
+
 def load_trained(checkpoint, model_name=None, dataset=None, data_root=None):
     """A trained model from a checkpoint written by ``convgrad train`` (or its run folder: best.pt, else
     last.pt; or a bare state_dict given ``model_name`` and ``dataset``), with its test split:
     ``(model, model_name, dataset, test_set, classes)``."""
-    import convgrad
-    from convgrad import training
-
-    path = checkpoint
-    if os.path.isdir(path):
-        path = training.best_checkpoint(path)  # best.pt, or last.pt if a kill left best.pt behind it
-    try:
-        state = training.load_checkpoint(path)
-        config, weights = state.get("config", {}), state["model"]
-    except training.CheckpointError:
-        # a bare state_dict saved with convgrad.save(model.state_dict(), path) also loads, given --model
-        try:
-            weights = convgrad.load(path) if os.path.isfile(path) else None
-        except Exception:
-            weights = None
-        if not isinstance(weights, dict) or model_name is None:
-            raise
-        config = {}
+    weights, config = read_weights(checkpoint)
     model_name = model_name or config.get("model")
     dataset = dataset or config.get("dataset")
     if model_name is None or dataset is None:
@@ -440,35 +447,12 @@ def _onnx_module():
     return connx
 
 
-def _read_weights(path):
-    """(state_dict, config) from a training checkpoint, a saved state_dict or a torch.save file."""
-    import convgrad
-    from convgrad import training
-
-    if os.path.isdir(path):
-        for name in ("best.pt", "last.pt"):
-            if os.path.exists(os.path.join(path, name)):
-                path = os.path.join(path, name)
-                break
-    try:
-        state = training.load_checkpoint(path)
-        return state["model"], state.get("config", {})
-    except training.CheckpointError:
-        if not os.path.isfile(path):
-            raise
-        weights = convgrad.load(path)
-        if not isinstance(weights, dict):
-            raise CLIError(f"'{path}' holds a {type(weights).__name__}, not a state_dict or a training "
-                           "checkpoint") from None
-        return weights, {}
-
-
 def run_export(args, log=print):
     import convgrad
     from convgrad.vision import models
 
     connx = _onnx_module()
-    weights, config = _read_weights(args.checkpoint)
+    weights, config = read_weights(args.checkpoint)
     name = args.model or config.get("model")
     if name is None:
         raise CLIError("the checkpoint does not name its model: pass --model")
