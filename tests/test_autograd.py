@@ -248,3 +248,25 @@ def test_float64_graph_stays_float64_and_float32_stays_float32():
         y = ((x * 2.5).exp() / 3 + 1).log().mean()
         y.backward()
         assert y.dtype == dt and x.grad.dtype == dt
+
+
+@pytest.mark.parametrize("chain", [
+    ("clamp_(min=0)", "relu_()"),
+    ("clamp_(min=0)", "mul_(3)", "relu_()"),
+    ("pow_(2)", "clamp_(max=5)"),
+    ("pow_(3)", "mul_(2)"),
+    ("abs_()", "add_(1)", "sqrt_()"),
+    ("sin_()", "mul_(2)"),
+])
+def test_chains_of_inplace_ops_on_a_graph_tensor_match_torch(chain):
+    """An in-place op whose backward needs its input keeps a copy of it (as PyTorch keeps the original
+    self), so later in-place ops on the same tensor do not invalidate it."""
+    grads = []
+    for lib in (convgrad, torch):
+        leaf = lib.tensor([-1.5, 0.5, 2.0, 3.0], requires_grad=True)
+        x = leaf * 1
+        for call in chain:
+            eval(f"x.{call}")  # a fixed list of method calls
+        (x * lib.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+        grads.append(leaf.grad.detach().numpy().copy() if lib is torch else leaf.grad.numpy().copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)

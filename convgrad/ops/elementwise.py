@@ -145,7 +145,8 @@ class Pow(NumpyFunction):
     @staticmethod
     def forward(ctx, a, b):
         y = np.power(a, b)
-        ctx.save_for_backward(a, b, y)
+        # y only for the exponent's gradient: kept otherwise, it would tie x.pow_(2) to later writes of x
+        ctx.save_for_backward(a, b, y if ctx.needs_input_grad and ctx.needs_input_grad[1] else None)
         return y
 
     @staticmethod

@@ -23,6 +23,8 @@ class InPlaceMethods(TensorBase):
 
     def _rebase(self, result):
         """In-place on a tensor in the graph: take result's values into our buffer and its node as ours."""
+        if result.grad_fn is not None:
+            _keep_saved_input(result.grad_fn, self)
         self._data[...] = result._data
         self._bump_version()
         self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
@@ -132,6 +134,19 @@ class InPlaceMethods(TensorBase):
         self._data[...] = values
         self._bump_version()
         return self
+
+
+def _keep_saved_input(node, t):
+    """The op of an in-place call saved ``t``'s own buffer as its input (``clamp_``, ``pow_``, ...), which
+    the write is about to overwrite: it keeps a private copy instead, as PyTorch keeps the original ``self``
+    for such in-place ops, so a later in-place op on ``t`` does not invalidate its backward."""
+    saved = node._saved
+    if not saved or type(saved) is not tuple or not any(s is t._data for s in saved):
+        return
+    copy = t._data.copy()
+    node._saved = tuple(copy if s is t._data else s for s in saved)
+    if node._saved_versions:
+        node._saved_versions = [(u, v) for u, v in node._saved_versions if u is not t]
 
 
 def _redirect_saved(node, old, new):

@@ -7,7 +7,6 @@ import numbers
 
 import numpy as np
 
-from convgrad.autograd.grad_mode import _state
 from convgrad.ops import cumulative
 from convgrad.ops import math as math_ops
 from convgrad.tensor_methods.base import TensorBase
@@ -292,7 +291,7 @@ class MathMethods(TensorBase):
 
     # ------------------------------------------------------------------ in place
     def _unary_(self, name):
-        return self._inplace(lambda s: getattr(_saved_copy(s), name)())
+        return self._inplace(lambda s: getattr(s, name)())
 
     def log_(self):
         return self._unary_("log")
@@ -340,7 +339,7 @@ class MathMethods(TensorBase):
         return self._unary_("sign")
 
     def clip_(self, min=None, max=None):
-        return self._inplace(lambda s: _saved_copy(s).clamp(min, max))
+        return self._inplace(lambda s: s.clamp(min, max))
 
     def lerp_(self, end, weight):
         return self._inplace(lambda s, e: s.lerp(e, weight), end)
@@ -355,19 +354,13 @@ class MathMethods(TensorBase):
         return self._inplace(lambda s, a, b: s.addmm(a, b, beta=beta, alpha=alpha), mat1, mat2)
 
     def remainder_(self, other):
-        return self._inplace(lambda s, o: _saved_copy(s).remainder(o), other)
+        return self._inplace(lambda s, o: s.remainder(o), other)
 
     def fmod_(self, other):
-        return self._inplace(lambda s, o: _saved_copy(s).fmod(o), other)
+        return self._inplace(lambda s, o: s.fmod(o), other)
 
     def floor_divide_(self, other):
         return self._inplace(lambda s, o: s // o, other)
-
-
-def _saved_copy(t):
-    """``t`` itself, or, when the op will record a graph, a copy in it: an op whose backward needs its
-    input (log, abs, sin, ...) then keeps the value from before the in-place write."""
-    return t.clone() if t.requires_grad and _state.enabled else t
 
 
 def _array(x):
