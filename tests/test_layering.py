@@ -19,7 +19,7 @@ LAYERS = [
     ("optim, utils.data", {"optim", "utils"}),
     ("vision", {"vision"}),
     ("training", {"training"}),
-    ("tools", {"summary", "arithmetic", "viz", "cli", "cli_viz", "env", "onnx", "demo",
+    ("tools", {"summary", "arithmetic", "viz", "cli", "env", "onnx", "demo",
                "__main__", "lab"}),
 ]
 RANK = {part: i for i, (_, parts) in enumerate(LAYERS) for part in parts}

@@ -6,7 +6,8 @@ import os
 
 import numpy as np
 
-from convgrad.cli import CLIError, load_trained
+from convgrad.cli.common import CLIError
+from convgrad.cli.evaluate import load_trained
 
 _NEEDS_CHECKPOINT = ("filters", "features", "saliency", "deconv", "occlusion", "cam", "neighbors", "errors",
                      "confusion")
@@ -144,7 +145,7 @@ def _run_checkpoint_picture(args, out, log):
 
 
 def _train_split(args, dataset):
-    from convgrad.cli import load_dataset
+    from convgrad.cli.common import load_dataset
 
     return load_dataset(dataset, args.data_root or "data", True)
 
