@@ -189,6 +189,50 @@ def sync_batchnorm():
     print(f"syncbn ok rank {r}", flush=True)
 
 
+def fit_trainer(per_rank_batch, out_dir, epochs_per_phase=None):
+    """The run the fit tests share: 24 training samples, a shuffling DistributedSampler, a global batch of
+    ``per_rank_batch`` x ranks, validation on 11 samples (DistributedSampler padding on 2 and 3 ranks),
+    SGD with momentum and a StepLR; without a process group, one process with a one-replica sampler, so
+    ``fit`` reads the same global batches. Returns (trainer, train loader, val loader)."""
+    from convgrad.training import Trainer
+    from convgrad.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    rank, size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    rng = np.random.default_rng(0)
+    train = TensorDataset(convgrad.tensor(rng.standard_normal((24, 1, 8, 8))),
+                          convgrad.tensor(rng.integers(0, 3, 24)))
+    val = TensorDataset(convgrad.tensor(rng.standard_normal((11, 1, 8, 8))),
+                        convgrad.tensor(rng.integers(0, 3, 11)))
+    model = _net(seed=100 + rank)  # DDP starts every rank from rank 0's parameters
+    if size > 1:
+        model = nn.parallel.DistributedDataParallel(model)
+    train_loader = DataLoader(train, batch_size=per_rank_batch,
+                              sampler=DistributedSampler(train, size, rank, seed=3))
+    val_loader = DataLoader(val, batch_size=4, sampler=DistributedSampler(val, size, rank, shuffle=False))
+    opt = convgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sched = convgrad.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    trainer = Trainer(model, opt, scheduler=sched, out_dir=out_dir, seed=0, progress=False)
+    return trainer, train_loader, val_loader
+
+
+def fit(out_dir, per_rank_batch, epochs, resume):
+    """``fit`` under DDP; every rank counts the files it wrote (rank 0 alone may write)."""
+    from convgrad.training import checkpoint
+
+    writes = []
+    write = checkpoint._atomic_write
+
+    def counting(path, *args, **kwargs):
+        writes.append(path)
+        return write(path, *args, **kwargs)
+
+    checkpoint._atomic_write = counting
+    trainer, train_loader, val_loader = fit_trainer(int(per_rank_batch), out_dir)
+    trainer.fit(train_loader, val_loader, epochs=int(epochs), resume=resume == "resume")
+    names = sorted({p.rsplit("/", 1)[-1] for p in writes})
+    print(f"fit rank {dist.get_rank()} wrote {len(writes)} files {names}", flush=True)
+
+
 def rank_raises():
     r = dist.get_rank()
     if r == 1:
@@ -198,5 +242,5 @@ def rank_raises():
 
 if __name__ == "__main__":
     dist.init_process_group("mpi")
-    globals()[sys.argv[1]]()
+    globals()[sys.argv[1]](*sys.argv[2:])
     dist.destroy_process_group()

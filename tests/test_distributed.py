@@ -234,3 +234,71 @@ def test_leaf_gradients_are_final_as_soon_as_their_layer_is_done():
     m[2:](h1).sum().backward()
     assert log.index("4.weight") < log.index("h1") and log.index("2.weight") < log.index("h1")
     assert log.index("h1") < log.index("0.weight")
+
+
+# ---------------------------------------------------------------------- fit / Trainer under DDP
+def _fit_in_process(out_dir, per_rank_batch, epochs, resume=None):
+    from tests.mpi_worker import fit_trainer
+
+    trainer, train_loader, val_loader = fit_trainer(per_rank_batch, out_dir)
+    trainer.fit(train_loader, val_loader, epochs=epochs, resume=resume)
+    return trainer
+
+
+def _same_run(folder, ref_params, ref_history):
+    """The run folder's last.pt holds ``ref_params`` and its metrics.json ``ref_history`` (times apart)."""
+    import json
+
+    state = convgrad.load(folder / "last.pt")["model"]
+    assert list(state) == list(ref_params)  # the plain model's keys, no "module." prefix
+    for name, value in ref_params.items():
+        np.testing.assert_allclose(state[name]._data, value, rtol=1e-9, atol=1e-12, err_msg=name)
+    history = json.loads((folder / "metrics.json").read_text())
+    assert len(history) == len(ref_history)
+    for row, ref in zip(history, ref_history):
+        assert row.keys() == ref.keys()
+        for k in ref:
+            if k != "time":
+                assert row[k] == pytest.approx(ref[k], rel=1e-9, abs=1e-12), (k, row, ref)
+
+
+@needs_mpi
+def test_fit_under_ddp_equals_one_process_and_resumes_in_other_world_sizes(tmp_path):
+    # one process, global batch 6: 2 epochs, then resumed for a 3rd
+    ref = _fit_in_process(tmp_path / "ref", 6, 2)
+    params2 = {k: v._data.copy() for k, v in ref.model.state_dict().items()}
+    history2 = [dict(r) for r in ref.history]
+    assert {r["val_acc"] * 11 for r in history2} <= set(range(12))  # 11 validation samples, none twice
+    ref = _fit_in_process(tmp_path / "ref", 6, 3, resume=True)
+    params3 = {k: v._data.copy() for k, v in ref.model.state_dict().items()}
+
+    run = tmp_path / "two"
+    proc = _run(2, WORKER, "fit", run, 3, 2, "new")
+    out = _ok(proc)
+    assert "fit rank 1 wrote 0 files" in out
+    assert re.search(r"fit rank 0 wrote \d+ files \['best.pt', 'last.pt', 'metrics.csv', 'metrics.json'\]", out)
+    assert proc.stderr.count("epoch 2/2") == 1  # rank 0 alone prints
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.csv", "metrics.json"]
+    _same_run(run, params2, history2)
+
+    for n in (1, 3):  # resumed in one process, and in three (global batch 6 kept: the same run)
+        folder = tmp_path / f"from-two-to-{n}"
+        shutil.copytree(run, folder)
+        if n == 1:
+            _fit_in_process(folder, 6, 3, resume=True)
+        else:
+            _ok(_run(3, WORKER, "fit", folder, 2, 3, "resume"))
+        _same_run(folder, params3, ref.history)
+
+
+def test_a_mid_epoch_checkpoint_resumes_only_in_as_many_processes(tmp_path):
+    from convgrad.training import CheckpointError, load_checkpoint, save_checkpoint
+
+    _fit_in_process(tmp_path, 6, 1)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["trainer"]["world_size"] == 1 and state["trainer"]["sampler_epoch"] == 0
+    state["trainer"].update(batch_in_epoch=2, world_size=2, epoch_rng=state["trainer"]["rng"])
+    save_checkpoint(state, tmp_path / "mid.pt")
+    with pytest.raises(CheckpointError, match=r"written in the middle of epoch 2 by 2 process\(es\), and this "
+                                              r"run has 1; resume with 2"):
+        _fit_in_process(tmp_path, 6, 2, resume=tmp_path / "mid.pt")

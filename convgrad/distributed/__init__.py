@@ -4,20 +4,27 @@ Launch with ``mpiexec -n N python script.py`` (where PyTorch uses ``torchrun``);
 the Tensor in place, as in PyTorch. mpi4py is imported by :func:`init_process_group` only, so this module
 imports without it (``pip install 'convgrad[mpi]'`` installs mpi4py and an MPI library)."""
 
+import datetime
 import enum
+import math
+import os
+import pickle
 import sys
+import time
 import traceback
 
 import numpy as np
 
 from convgrad.tensor import Tensor
 
-__all__ = ["ReduceOp", "Work", "all_gather", "all_reduce", "barrier", "broadcast", "destroy_process_group",
+__all__ = ["ReduceOp", "Work", "all_gather", "all_gather_object", "all_reduce", "barrier", "broadcast", "destroy_process_group",
            "get_backend", "get_rank", "get_world_size", "init_process_group", "is_available",
            "is_initialized", "is_mpi_available", "reduce"]
 
 _INSTALL = "pip install 'convgrad[mpi]' (mpi4py and the MPICH library)"
-_state = {"comm": None, "mpi": None}
+_TIMEOUT_ENV = "CONVGRAD_DIST_TIMEOUT"
+_DEFAULT_TIMEOUT = 1800.0  # seconds, as PyTorch's default for its non-NCCL backends
+_state = {"comm": None, "mpi": None, "timeout": _DEFAULT_TIMEOUT}
 
 
 class ReduceOp(enum.Enum):
@@ -50,8 +57,12 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
     """Join the MPI job this process was started in (``mpiexec -n N``): rank and world size come from MPI.
 
     After it, an exception no code catches in any rank aborts the whole job (``MPI_Abort``) after printing
-    the rank and its traceback, so the other ranks do not wait for it forever."""
+    the rank and its traceback, so the other ranks do not wait for it forever. ``timeout`` (a
+    ``datetime.timedelta``; default the ``CONVGRAD_DIST_TIMEOUT`` environment variable in seconds, else 30
+    minutes) bounds every collective: one that has not completed by then (a rank stuck or gone) aborts the
+    job with a message naming the operation, the rank and the timeout."""
     op = "init_process_group"
+    seconds = _timeout_seconds(op, timeout)
     if backend not in (None, "mpi"):
         raise RuntimeError(f"{op}: expected backend 'mpi', got {backend!r}: convgrad's processes talk over "
                            "MPI (launch with mpiexec -n N)")
@@ -67,8 +78,51 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
     for name, given, actual in (("world_size", world_size, comm.Get_size()), ("rank", rank, comm.Get_rank())):
         if given is not None and given != -1 and given != actual:
             raise RuntimeError(f"{op}: expected {name}={actual} (MPI's), got {name}={given}")
-    _state["comm"], _state["mpi"] = comm, MPI
+    _state["comm"], _state["mpi"], _state["timeout"] = comm, MPI, seconds
     _install_abort_on_error(comm)
+
+
+def _timeout_seconds(op, timeout):
+    if timeout is None:
+        text = os.environ.get(_TIMEOUT_ENV, "").strip()
+        if not text:
+            return _DEFAULT_TIMEOUT
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{op}: expected {_TIMEOUT_ENV} to be a positive number of seconds, got {text!r}")
+        return value
+    if not isinstance(timeout, datetime.timedelta) or not timeout.total_seconds() > 0:
+        raise ValueError(f"{op}: expected timeout to be a positive datetime.timedelta, got {timeout!r}")
+    return timeout.total_seconds()
+
+
+def _wait(request, op):
+    """Wait for a non-blocking MPI request, polling with ``Test`` (which also moves MPI's progress engine)
+    and sleeping a little longer each time, up to 1 ms; past the process group's timeout, abort the job:
+    a collective cannot be cancelled, and a rank left waiting would hang forever."""
+    if request.Test():
+        return
+    deadline = time.monotonic() + _state["timeout"]
+    pause = 1e-5
+    while not request.Test():
+        if time.monotonic() > deadline:
+            _abort_on_timeout(op)
+        time.sleep(pause)
+        pause = min(2 * pause, 1e-3)
+
+
+def _abort_on_timeout(op):
+    comm = _state["comm"]
+    limit = datetime.timedelta(seconds=_state["timeout"])
+    sys.stderr.write(f"convgrad.distributed: rank {comm.Get_rank()} of {comm.Get_size()}: {op}: expected the "
+                     f"collective to complete within the timeout of {limit} (init_process_group(timeout=...) "
+                     f"or {_TIMEOUT_ENV}), got no answer from at least one rank (stuck or gone); aborting "
+                     "the job\n")
+    sys.stderr.flush()
+    comm.Abort(1)
 
 
 def _install_abort_on_error(comm):
@@ -118,12 +172,12 @@ def get_backend(group=None):
 class Work:
     """What ``async_op=True`` returns: ``wait()`` blocks until the collective is done."""
 
-    def __init__(self, request=None, finish=None):
-        self._request, self._finish = request, finish
+    def __init__(self, request=None, finish=None, op="collective"):
+        self._request, self._finish, self._op = request, finish, op
 
     def wait(self, timeout=None):
         if self._request is not None:
-            self._request.Wait()
+            _wait(self._request, self._op)
             self._request = None
             if self._finish is not None:
                 self._finish()
@@ -175,10 +229,10 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     mpi_op = _mpi_op("all_reduce", op)
     buf, back = _buffer("all_reduce", tensor)
     finish = _after(buf, back, op, comm.Get_size())
+    work = Work(comm.Iallreduce(_state["mpi"].IN_PLACE, buf, mpi_op), finish, "all_reduce")
     if async_op:
-        return Work(comm.Iallreduce(_state["mpi"].IN_PLACE, buf, mpi_op), finish)
-    comm.Allreduce(_state["mpi"].IN_PLACE, buf, mpi_op)
-    finish()
+        return work
+    work.wait()
 
 
 def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
@@ -188,7 +242,8 @@ def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
     mpi_op = _mpi_op("reduce", op)
     buf, back = _buffer("reduce", tensor)
     root = comm.Get_rank() == dst
-    comm.Reduce(_state["mpi"].IN_PLACE if root else buf, buf if root else None, mpi_op, root=dst)
+    _wait(comm.Ireduce(_state["mpi"].IN_PLACE if root else buf, buf if root else None, mpi_op, root=dst),
+          "reduce")
     if root:
         _after(buf, back, op, comm.Get_size())()
     return Work() if async_op else None
@@ -199,11 +254,10 @@ def broadcast(tensor, src=0, group=None, async_op=False):
     comm = _comm("broadcast", group)
     _check_rank("broadcast", "src", src, comm)
     buf, back = _buffer("broadcast", tensor)
+    work = Work(comm.Ibcast(buf, root=src), back, "broadcast")
     if async_op:
-        return Work(comm.Ibcast(buf, root=src), back)
-    comm.Bcast(buf, root=src)
-    if back is not None:
-        back()
+        return work
+    work.wait()
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
@@ -223,15 +277,42 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
                              f"{tensor.dtype}, got {got}")
     send = np.ascontiguousarray(tensor._data)
     out = np.empty((n,) + send.shape, send.dtype)
-    comm.Allgather(send, out)
+    _wait(comm.Iallgather(send, out), op)
     for t, part in zip(tensor_list, out):
         t._data[...] = part
     return Work() if async_op else None
 
 
 def barrier(group=None, async_op=False, device_ids=None):
-    _comm("barrier", group).Barrier()
-    return Work() if async_op else None
+    """Return once every rank has called it."""
+    work = Work(_comm("barrier", group).Ibarrier(), None, "barrier")
+    if async_op:
+        return work
+    work.wait()
+
+
+def all_gather_object(object_list, obj, group=None):
+    """``object_list[r]`` becomes rank ``r``'s ``obj`` (any picklable object), on every rank."""
+    op = "all_gather_object"
+    comm = _comm(op, group)
+    n = comm.Get_size()
+    if not isinstance(object_list, list) or len(object_list) != n:
+        got = len(object_list) if isinstance(object_list, list) else type(object_list).__name__
+        raise ValueError(f"{op}: expected object_list to be a list of world_size={n} entries, got {got}")
+    mine = np.frombuffer(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), np.uint8)
+    sizes = np.empty(n, np.int64)
+    _wait(comm.Iallgather(np.array([mine.size], np.int64), sizes), op)
+    every = np.empty(int(sizes.sum()), np.uint8)
+    _wait(comm.Iallgatherv(mine, [every, sizes]), op)
+    ends = np.cumsum(sizes)
+    for r in range(n):
+        object_list[r] = pickle.loads(every[ends[r] - sizes[r]:ends[r]].tobytes())
+
+
+def _allreduce_array(array, comm, op):
+    """Sum a contiguous NumPy array over the ranks of ``comm``, in place (for layers that reduce arrays)."""
+    _wait(comm.Iallreduce(_state["mpi"].IN_PLACE, array, _state["mpi"].SUM), op)
+    return array
 
 
 def _check_rank(op, name, value, comm):

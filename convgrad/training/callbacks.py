@@ -132,7 +132,8 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch + 1
             self.wait = 0
             if self.restore_best_weights:
-                self.best_weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+                model = getattr(trainer, "unwrapped_model", trainer.model)
+                self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -144,7 +145,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, trainer):
         if self.restore_best_weights and self.best_weights is not None and self.best_epoch != trainer.epoch:
-            trainer.model.load_state_dict(self.best_weights)
+            getattr(trainer, "unwrapped_model", trainer.model).load_state_dict(self.best_weights)
             if self.verbose:
                 trainer.print(f"restored the weights of epoch {self.best_epoch} "
                               f"({self.monitor} {self.best:.4f})")
@@ -191,6 +192,8 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, trainer):
         source = getattr(trainer, "last_checkpoint", None)
+        if not getattr(trainer, "is_global_zero", True):
+            return  # rank 0 repairs the file; the other ranks never read best.pt
         if not (self.save_best and self.best_epoch is not None and source and os.path.isfile(source)):
             return
         if (trainer.epoch, trainer.batch_in_epoch) != (self.best_epoch, 0):
@@ -303,7 +306,8 @@ class _HistoryLogger(Callback):
         self.path = os.fspath(path)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        self.write(trainer.history)
+        if getattr(trainer, "is_global_zero", True):  # under DDP, rank 0 alone writes
+            self.write(trainer.history)
 
     def write(self, history):
         raise NotImplementedError

@@ -6,6 +6,12 @@ validation (loss, top-1 and top-5 accuracy) and the callbacks (scheduler, early 
 logs). ``resume=`` a checkpoint continues a run exactly: model, optimiser, scheduler, epoch and step,
 the position inside an interrupted epoch (the batches already done are skipped) and the random number
 generators, so that a resumed run under a seed computes the same numbers as an uninterrupted one.
+
+Under DistributedDataParallel (``convgrad.distributed`` initialised in every rank of an ``mpiexec`` job),
+the same loop runs in every rank: rank 0 alone prints and writes files (checkpoints, metrics), the others
+wait for it at a barrier; the logged metrics are sums over the ranks (see
+:mod:`convgrad.training.distributed`); checkpoints hold the plain model and global counters, so a run
+resumes in any number of processes (at the end of an epoch; mid-epoch only in as many as wrote it).
 """
 
 import os
@@ -25,6 +31,7 @@ from convgrad.training.callbacks import (
     StopOnNaN,
     sort_callbacks,
 )
+from convgrad.training import distributed as ranks
 from convgrad.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from convgrad.training.metrics import RunningMetrics, _array
 
@@ -65,11 +72,12 @@ def _rng_state(loader):
     return state
 
 
-def _set_rng_state(loader, state):
+def _set_rng_state(loader, state, rank=0):
     convgrad.random.set_rng_state(state["global"])
     gen = getattr(loader, "generator", None)
     if "loader" in state and gen is not None:
         gen.set_state(state["loader"])
+    ranks.split_stream(rank)  # the checkpoint holds rank 0's states
 
 
 def _same_kind(ours, theirs):
@@ -154,6 +162,10 @@ class Trainer:
         steps_per_epoch: use at most that many batches of each epoch.
         progress: show a tqdm progress bar and a line per epoch; ``verbose=False`` prints nothing.
         config: a JSON-able dict stored in every checkpoint (the CLI puts the model and data set names there).
+
+    Under DistributedDataParallel, ``seed`` seeds ``seed + rank`` (dropout and augmentation differ between
+    ranks), ``rank``/``world_size``/``is_global_zero`` tell a callback where it runs, and a loader whose
+    sampler has ``set_epoch`` (DistributedSampler) is given the epoch before each epoch.
     """
 
     def __init__(self, model, optimizer=None, loss_fn=None, scheduler=None, callbacks=(), out_dir=None,
@@ -206,10 +218,21 @@ class Trainer:
         self._epoch_rng = None    # RNG states at the start of the current epoch (to replay its data order)
         self._resume_rng = None   # RNG states to install once a resumed run reaches its position
         self._epoch_lr = None     # learning rate at the start of the current epoch (what its log row shows)
+        self.rank, self.world_size = ranks.world()
+
+    @property
+    def is_global_zero(self):
+        """Whether this process is the one that prints and writes files (rank 0, or the only process)."""
+        return self.rank == 0
+
+    @property
+    def unwrapped_model(self):
+        """The model inside a DistributedDataParallel wrapper (what checkpoints hold), else ``model``."""
+        return ranks.unwrap(self.model)
 
     # -- output ---------------------------------------------------------------------------------------
     def print(self, msg):
-        if not self.verbose:
+        if not self.verbose or not self.is_global_zero:
             return
         if self.progress:
             tqdm.write(msg, file=sys.stderr)
@@ -229,7 +252,7 @@ class Trainer:
     def state_dict(self):
         """Everything a checkpoint holds (see :meth:`save_checkpoint`)."""
         return {
-            "model": self.model.state_dict(),
+            "model": self.unwrapped_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "trainer": {
                 "epoch": self.epoch,
@@ -244,6 +267,8 @@ class Trainer:
                 "epoch_lr": self._epoch_lr,
                 "batch_size": getattr(self.train_loader, "batch_size", None),
                 "n_batches": self._n_batches(self.train_loader) if self.train_loader is not None else None,
+                "world_size": self.world_size,
+                "sampler_epoch": getattr(getattr(self.train_loader, "sampler", None), "epoch", None),
             },
             "callbacks": {key: cb.state_dict() for key, cb in self._keyed_callbacks()
                           if hasattr(cb, "state_dict")},
@@ -251,12 +276,21 @@ class Trainer:
         }
 
     def save_checkpoint(self, path):
-        """Write a training checkpoint to ``path`` atomically; ``fit(..., resume=path)`` continues from it."""
-        save_checkpoint(self.state_dict(), path)
+        """Write a training checkpoint to ``path`` atomically; ``fit(..., resume=path)`` continues from it.
+        Under DDP every rank calls it: rank 0 writes (the epoch's metric sums over all ranks), the others
+        wait at a barrier until the file is there."""
+        if self.world_size > 1:
+            state = self.state_dict()
+            state["trainer"]["running"] = ranks.reduced(self.running).state_dict()
+            if self.is_global_zero:
+                save_checkpoint(state, path)
+            convgrad.distributed.barrier()
+        else:
+            save_checkpoint(self.state_dict(), path)
         self.last_checkpoint = os.fspath(path)
 
     def load_state_dict(self, state):
-        self.model.load_state_dict(state["model"])
+        self.unwrapped_model.load_state_dict(state["model"])
         if state.get("optimizer") is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         t = state["trainer"]
@@ -265,6 +299,9 @@ class Trainer:
         self.stop_training = bool(t.get("stop_training", False))
         self.history = [dict(row) for row in t.get("history", [])]
         self.running.load_state_dict(t["running"])
+        if self.rank:  # the checkpoint's sums are all ranks': rank 0 carries them, the others add theirs
+            self.running.loss_sum, self.running.count = 0.0, 0
+            self.running.correct = {k: 0 for k in self.running.correct}
         self._resume_rng = t["rng"]
         self._epoch_rng = t.get("epoch_rng")
         self._epoch_lr = t.get("epoch_lr")
@@ -405,6 +442,11 @@ class Trainer:
         done = t["batch_in_epoch"]
         if not done or self.train_loader is None:
             return
+        if t.get("world_size", 1) != self.world_size:
+            raise CheckpointError(
+                f"cannot resume from '{path}': it was written in the middle of epoch {t['epoch'] + 1} by "
+                f"{t.get('world_size', 1)} process(es), and this run has {self.world_size}; resume with "
+                f"{t.get('world_size', 1)}, or from a checkpoint written at the end of an epoch")
         size, n = getattr(self.train_loader, "batch_size", None), self._n_batches(self.train_loader)
         old_size, old_n = t.get("batch_size"), t.get("n_batches")
         if (old_size is not None and old_size != size) or (old_n is not None and old_n != n) or \
@@ -421,11 +463,12 @@ class Trainer:
         """Train for ``epochs`` epochs in total (a resumed run continues up to the same number).
         Returns :attr:`history`, one dict of metrics per epoch."""
         self.train_loader, self.epochs = train_loader, int(epochs)
+        self.rank, self.world_size = ranks.world()
         resumed = False
         if resume is not None and resume is not False:
             resumed = self.resume(resume)
         if not resumed and self.seed is not None:
-            convgrad.manual_seed(self.seed)
+            convgrad.manual_seed(self.seed + self.rank)
         if self.out_dir is not None:
             os.makedirs(self.out_dir, exist_ok=True)
         self._call("on_train_begin")
@@ -435,6 +478,8 @@ class Trainer:
         finally:
             self._resume_rng = None
         self._call("on_train_end")
+        if self.world_size > 1:  # rank 0's files are complete before any rank goes on
+            convgrad.distributed.barrier()
         return self.history
 
     def _n_batches(self, loader):
@@ -454,14 +499,17 @@ class Trainer:
             # replay the interrupted epoch's data order up to where it stopped
             if self._epoch_rng is None:
                 raise CheckpointError("resume: a mid-epoch checkpoint without the epoch's RNG state")
-            _set_rng_state(loader, self._epoch_rng)
+            _set_rng_state(loader, self._epoch_rng, self.rank)
         else:
             if self._resume_rng is not None:
-                _set_rng_state(loader, self._resume_rng)
+                _set_rng_state(loader, self._resume_rng, self.rank)
                 self._resume_rng = None
             self.running.reset()
             self._epoch_rng = _rng_state(loader)
             self._epoch_lr = self.optimizer.param_groups[0]["lr"]
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new order each epoch, the same on all ranks
+            sampler.set_epoch(epoch)
         self._call("on_epoch_begin", epoch)
         n = self._n_batches(loader)
         t0 = time.perf_counter()
@@ -475,10 +523,10 @@ class Trainer:
                     f"loader has only {done} batches per epoch (a different batch size or data set?)"
                 ) from None
         if self._resume_rng is not None:
-            _set_rng_state(loader, self._resume_rng)
+            _set_rng_state(loader, self._resume_rng, self.rank)
             self._resume_rng = None
         bar = None
-        if self.progress:
+        if self.progress and self.is_global_zero:
             bar = tqdm(total=n, initial=skip, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch",
                        dynamic_ncols=True, leave=False, file=sys.stderr)
         try:
@@ -506,7 +554,8 @@ class Trainer:
                 bar.close()
             del it
 
-        logs = {"epoch": epoch + 1, "step": self.step, **self.running.summary("train_")}
+        running = ranks.reduced(self.running) if self.world_size > 1 else self.running
+        logs = {"epoch": epoch + 1, "step": self.step, **running.summary("train_")}
         if val_loader is not None:
             logs.update(self.evaluate(val_loader, prefix="val_"))
         logs["lr"] = self._epoch_lr
@@ -532,12 +581,17 @@ class Trainer:
 
     def evaluate(self, loader, prefix="", progress=None, return_outputs=False):
         """Mean loss and top-1/top-5 accuracy of the model on ``loader`` (eval mode, no gradients); with
-        ``return_outputs`` also the logits and targets of the whole loader as NumPy arrays."""
+        ``return_outputs`` also the logits and targets of the whole loader as NumPy arrays.
+
+        Under DDP with a DistributedSampler over all ranks, every rank must call it: each evaluates its
+        shard and the results are those of the whole set (the sampler's padding left out)."""
         m = RunningMetrics(self.topk)
         outs, targets = [], []
+        keep, seen = ranks.sharded(loader), 0
         was_training = self.model.training
         self.model.eval()
         show = self.progress if progress is None else (progress and tqdm is not None)
+        show = show and self.is_global_zero
         bar = tqdm(loader, desc="evaluate", unit="batch", leave=False, dynamic_ncols=True,
                    file=sys.stderr) if show else loader
         try:
@@ -545,6 +599,12 @@ class Trainer:
                 for batch in bar:
                     x, y = _split_batch(batch)
                     out = self.model(x)
+                    if keep is not None:  # DistributedSampler's padding: the end of the shard
+                        take, seen = min(len(y), keep - seen), seen + len(y)
+                        if take <= 0:
+                            continue
+                        if take < len(y):
+                            out, y = out[:take], y[:take]
                     m.update(float(self.loss_fn(out, y).item()), out, y)
                     if return_outputs:
                         outs.append(_array(out))
@@ -554,7 +614,14 @@ class Trainer:
             if show:
                 bar.close()
         if return_outputs:
-            return m.summary(prefix), np.concatenate(outs), np.concatenate(targets)
+            outs = np.concatenate(outs) if outs else None
+            targets = np.concatenate(targets) if targets else None
+        if keep is not None:
+            m = ranks.reduced(m)
+            if return_outputs:
+                outs, targets = ranks.gathered(outs, targets, loader)
+        if return_outputs:
+            return m.summary(prefix), outs, targets
         return m.summary(prefix)
 
 

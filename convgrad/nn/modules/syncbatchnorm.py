@@ -12,10 +12,7 @@ from convgrad.nn.modules.normalization import _BatchNorm
 
 
 def _allreduce(comm, array):
-    from mpi4py import MPI  # present: the process group is initialized
-
-    comm.Allreduce(MPI.IN_PLACE, array, MPI.SUM)
-    return array
+    return dist._allreduce_array(array, comm, "SyncBatchNorm all-reduce")
 
 
 class _SyncBatchNormFunction(NumpyFunction):

@@ -77,7 +77,7 @@ class DistributedDataParallel(Module):
         self.dim = dim
         self.broadcast_buffers = broadcast_buffers
         self.require_backward_grad_sync = True
-        self._check_same_model()
+        self._check_same_model(process_group)
         for _, t in self._state_items():
             dist.broadcast(t, 0)
         self._make_buckets(int(cap * 2**20))
@@ -86,9 +86,10 @@ class DistributedDataParallel(Module):
     def _state_items(self):
         return list(self.module.named_parameters()) + list(self.module.named_buffers())
 
-    def _check_same_model(self):
+    def _check_same_model(self, process_group):
         mine = [(name, tuple(t.shape), str(t.dtype)) for name, t in self._state_items()]
-        every = self._comm.allgather(mine)
+        every = [None] * self._comm.Get_size()
+        dist.all_gather_object(every, mine, process_group)
         for rank, theirs in enumerate(every[1:], start=1):
             if theirs == every[0]:
                 continue
@@ -170,7 +171,7 @@ class DistributedDataParallel(Module):
         self._start_ready()
         world = self._comm.Get_size()
         for bucket in self._buckets:
-            bucket.request.Wait()
+            dist._wait(bucket.request, f"{OP} gradient all-reduce")
             np.divide(bucket.buf, world, out=bucket.buf)
             for j, p in enumerate(bucket.params):
                 avg = bucket.buf[bucket.offsets[j]:bucket.offsets[j + 1]].reshape(p._data.shape)
@@ -185,7 +186,7 @@ class DistributedDataParallel(Module):
     def _abandon_backward(self):
         for bucket in self._buckets:
             if bucket.request is not None:
-                bucket.request.Wait()
+                dist._wait(bucket.request, f"{OP} gradient all-reduce")
             bucket.reset()
         self._next = 0
         self._in_backward = False
