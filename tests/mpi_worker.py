@@ -233,6 +233,32 @@ def fit(out_dir, per_rank_batch, epochs, resume):
     print(f"fit rank {dist.get_rank()} wrote {len(writes)} files {names}", flush=True)
 
 
+def rank_stuck():
+    """Rank 1 sleeps before its backward; rank 0 waits in DDP's gradient all-reduce until the timeout."""
+    import datetime
+    import time
+
+    r = dist.get_rank()
+    dist.barrier()  # both started (importing convgrad on a loaded machine may take longer than the timeout)
+    dist.destroy_process_group()
+    dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=3))
+    ddp = nn.parallel.DistributedDataParallel(_net(seed=0))
+    out = ddp(convgrad.tensor(np.ones((2, 1, 8, 8))))
+    if r == 1:
+        time.sleep(600)
+    out.sum().backward()
+    raise AssertionError("the backward returned without rank 1")
+
+
+def rank_killed():
+    import os
+    import signal
+
+    if dist.get_rank() == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    dist.barrier()  # rank 0 waits for a rank that is gone
+
+
 def rank_raises():
     r = dist.get_rank()
     if r == 1:

@@ -39,8 +39,8 @@ needs_mpi = pytest.mark.skipif(not _mpi_ready(),
                                reason="needs mpi4py and mpiexec: pip install 'convgrad[mpi]'")
 
 
-def _run(n, *args, timeout=60):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+def _run(n, *args, timeout=60, **env_vars):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", **env_vars)
     return subprocess.run([_mpiexec(), "-n", str(n), sys.executable, *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env=env, cwd=ROOT)
 
@@ -276,7 +276,8 @@ def test_fit_under_ddp_equals_one_process_and_resumes_in_other_world_sizes(tmp_p
     proc = _run(2, WORKER, "fit", run, 3, 2, "new")
     out = _ok(proc)
     assert "fit rank 1 wrote 0 files" in out
-    assert re.search(r"fit rank 0 wrote \d+ files \['best.pt', 'last.pt', 'metrics.csv', 'metrics.json'\]", out)
+    files = r"\['best.pt', 'last.pt', 'metrics.csv', 'metrics.json'\]"
+    assert re.search(r"fit rank 0 wrote \d+ files " + files, out)
     assert proc.stderr.count("epoch 2/2") == 1  # rank 0 alone prints
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.csv", "metrics.json"]
     _same_run(run, params2, history2)
@@ -299,6 +300,115 @@ def test_a_mid_epoch_checkpoint_resumes_only_in_as_many_processes(tmp_path):
     assert state["trainer"]["world_size"] == 1 and state["trainer"]["sampler_epoch"] == 0
     state["trainer"].update(batch_in_epoch=2, world_size=2, epoch_rng=state["trainer"]["rng"])
     save_checkpoint(state, tmp_path / "mid.pt")
-    with pytest.raises(CheckpointError, match=r"written in the middle of epoch 2 by 2 process\(es\), and this "
-                                              r"run has 1; resume with 2"):
+    with pytest.raises(CheckpointError, match=r"written in the middle of epoch 2 by 2 process\(es\), and "
+                                              r"this run has 1; resume with 2"):
         _fit_in_process(tmp_path, 6, 2, resume=tmp_path / "mid.pt")
+
+
+# ---------------------------------------------------------------------- convgrad train on several processes
+def _train(*args, n=None, timeout=180):
+    """``convgrad train ARGS`` as a user runs it: under ``mpiexec -n n``, or plain (``--nproc`` then starts
+    mpiexec itself); no thread variables, so the command's threads-per-rank default applies."""
+    from convgrad.threads import THREAD_ENV_VARS
+
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV_VARS}
+    env["PYTHONPATH"] = str(ROOT)
+    launcher = [_mpiexec(), "-n", str(n)] if n else []
+    cmd = launcher + [sys.executable, "-m", "convgrad", "train", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+@needs_mpi
+def test_convgrad_train_nproc_then_resumed_under_mpiexec(tmp_path):
+    import json
+
+    from convgrad import cli
+
+    run, data = tmp_path / "run", tmp_path / "data"
+    common = ["--model", "mnist1d_cnn", "--subset", 256, "--steps-per-epoch", 3, "--scheduler", "step",
+              "--seed", 1, "--out", run, "--data-root", data, "--no-progress", "--no-plots"]
+    proc = _train("--nproc", 2, "--epochs", 1, *common)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("batch 64 (2 processes x 32)") == 1  # rank 0 alone prints
+    assert proc.stdout.count("test accuracy") == 1
+    assert sorted(os.listdir(run)) == ["best.pt", "config.json", "last.pt", "metrics.csv", "metrics.json",
+                                       "results.json"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["processes"] == 2 and config["threads"] == 1 and "nproc" not in config
+    # the test metrics, summed over the ranks' shards, are one process's on the whole test split
+    results = json.loads((run / "results.json").read_text())
+    alone = cli.run_evaluate(cli.build_parser().parse_args(
+        ["evaluate", str(run / "last.pt"), "--no-progress", "--data-root", str(data)]), log=lambda *a: None)
+    assert alone["test_acc"] == results["test_acc"] and np.asarray(alone["confusion_matrix"]).sum() == 1000
+    assert alone["test_loss"] == pytest.approx(results["test_loss"], rel=1e-5)
+
+    proc = _train("--epochs", 2, "--resume", *common, n=2)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("resuming with the options recorded in last.pt") == 1
+    history = json.loads((run / "metrics.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2] and history[1]["step"] == 6
+
+
+def test_nproc_errors_and_its_command_line(tmp_path, monkeypatch, capsys):
+    from convgrad import cli
+    from convgrad.cli import mpi
+
+    argv = ["train", "--nproc", "2", "--model", "m", "--np=3", "--npro", "4", "--no-plots"]
+    assert mpi._without_nproc(argv) == ["train", "--model", "m", "--no-plots"]
+    base = ["train", "--model", "lenet5", "--out", str(tmp_path)]
+    monkeypatch.setattr(mpi, "find_mpiexec", lambda: None)
+    assert cli.main(base + ["--nproc", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--nproc 2: expected MPI's mpiexec beside" in err and "pip install 'convgrad[mpi]'" in err
+    assert cli.main(base + ["--nproc", "0"]) == 2
+    assert "--nproc: expected a positive number of processes, got 0" in capsys.readouterr().err
+    monkeypatch.setenv("PMI_SIZE", "2")
+    assert mpi.launched_size() == 2
+    assert cli.main(base + ["--nproc", "2"]) == 2
+    assert "give either mpiexec -n N or --nproc N, not both" in capsys.readouterr().err
+
+
+def test_threads_per_rank_share_the_cores(monkeypatch):
+    from convgrad.cli import mpi
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert mpi.threads_per_rank(2, 0) == 4 and mpi.threads_per_rank(3, 0) == 2
+    assert mpi.threads_per_rank(16, 0) == 1 and mpi.threads_per_rank(2, 1) == 1
+
+
+# ---------------------------------------------------------------------- failures: timeouts, killed ranks
+def test_timeout_settings(monkeypatch):
+    import datetime
+
+    monkeypatch.delenv("CONVGRAD_DIST_TIMEOUT", raising=False)
+    assert dist._timeout_seconds("op", None) == 1800
+    assert dist._timeout_seconds("op", datetime.timedelta(minutes=2)) == 120
+    monkeypatch.setenv("CONVGRAD_DIST_TIMEOUT", "7.5")
+    assert dist._timeout_seconds("op", None) == 7.5
+    monkeypatch.setenv("CONVGRAD_DIST_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="init_process_group: expected CONVGRAD_DIST_TIMEOUT to be a "
+                                         "positive number of seconds, got 'soon'"):
+        dist.init_process_group("mpi")
+    with pytest.raises(ValueError, match="init_process_group: expected timeout to be a positive "
+                                         r"datetime.timedelta, got 30"):
+        dist.init_process_group("mpi", timeout=30)
+    assert not dist.is_initialized()
+
+
+@needs_mpi
+def test_a_stuck_rank_ends_the_job_at_the_timeout():
+    start = time.monotonic()
+    proc = _run(2, WORKER, "rank_stuck", timeout=120)
+    assert proc.returncode != 0
+    assert "convgrad.distributed: rank 0 of 2: DistributedDataParallel gradient all-reduce: expected the " \
+           "collective to complete within the timeout of 0:00:03" in proc.stderr, proc.stderr
+    assert time.monotonic() - start < 60  # 3 s after both ranks started, not rank 1's 600 s sleep
+
+
+@needs_mpi
+def test_a_killed_rank_ends_the_job():
+    start = time.monotonic()
+    proc = _run(2, WORKER, "rank_killed", timeout=120)
+    assert proc.returncode != 0
+    assert "BAD TERMINATION" in proc.stdout + proc.stderr and "signal 9" in proc.stdout + proc.stderr
+    assert time.monotonic() - start < 60

@@ -22,6 +22,7 @@ import sys
 from convgrad.cli.common import DATASETS, CLIError, build_model, known_models, load_dataset
 from convgrad.cli.evaluate import add_evaluate_cli, load_trained, read_weights, run_evaluate
 from convgrad.cli.info import add_arith_cli, add_lab_cli, add_summary_cli, env_main, models_main
+from convgrad.cli.mpi import end_job
 from convgrad.cli.onnx import add_export_cli, add_import_cli, run_export, run_import
 from convgrad.cli.train import MODEL_DEFAULTS, _resolve, add_train_cli, run_train
 
@@ -65,6 +66,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc hands to mpiexec
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
@@ -77,12 +79,14 @@ def main(argv=None):
         return args.func(args) or 0
     except (CLIError, CheckpointError, NonFiniteLossError, VizError) as e:
         print(f"convgrad {args.command}: error: {e}", file=sys.stderr)
+        end_job(2)
         return 2
     except (ValueError, RuntimeError, TypeError, KeyError, OSError) as e:
         # the library's own messages (a layer given an input of the wrong size, a missing file, ...)
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"convgrad {args.command}: error: {type(e).__name__}: {msg}\n"
               "(set CONVGRAD_DEBUG=1 for the traceback)", file=sys.stderr)
+        end_job(1)
         return 1
     except KeyboardInterrupt:
         print(f"convgrad {args.command}: interrupted", file=sys.stderr)

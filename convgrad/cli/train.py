@@ -1,5 +1,9 @@
 """``convgrad train``: fill the options not given from the model's defaults, train with
-:class:`convgrad.training.Trainer`, and leave a run folder (see :mod:`convgrad.cli`)."""
+:class:`convgrad.training.Trainer`, and leave a run folder (see :mod:`convgrad.cli`).
+
+Under ``mpiexec -n N`` (or ``--nproc N``) every rank runs it: the model is wrapped in DistributedDataParallel,
+each rank reads its shard of every split through a DistributedSampler, ``--batch-size`` stays the global
+batch (each rank takes ceil(B / N) samples), and rank 0 alone prints and writes the run folder."""
 
 import argparse
 import json
@@ -8,6 +12,7 @@ import time
 
 import numpy as np
 
+from convgrad.cli import mpi
 from convgrad.cli.common import DATASETS, CLIError, build_model, known_models, load_dataset
 from convgrad.threads import set_blas_threads, threads_set_by_user
 
@@ -26,7 +31,8 @@ FALLBACK_DEFAULTS = dict(dataset="mnist", epochs=5, batch_size=128, optimizer="a
                          weight_decay=0.0, scheduler="none", augment=False, threads=0, seed=0,
                          val_fraction=0.0, patience=0)
 # options that do not change what a run computes: a resumed run may be given other values
-RESUME_FREE = {"out", "resume", "data_root", "num_workers", "threads", "no_progress", "no_plots", "epochs"}
+RESUME_FREE = {"out", "resume", "data_root", "num_workers", "threads", "no_progress", "no_plots", "epochs",
+               "nproc"}
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULERS = ("none", "onecycle", "step", "cosine", "exponential", "plateau")
@@ -142,11 +148,46 @@ def _plots(args, model, history, cm, classes, test_set):
     return plots
 
 
+def _loaders(args, train_set, val_set, test_set, world):
+    """Train, validation and test loaders: under DDP each reads this rank's shard (DistributedSampler)."""
+    import convgrad
+    from convgrad.utils.data import DataLoader, DistributedSampler
+
+    workers = args.num_workers
+    if world == 1:
+        gen = convgrad.Generator().manual_seed(args.seed)
+        return (DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=gen,
+                           num_workers=workers, drop_last=False),
+                DataLoader(val_set, batch_size=512, num_workers=workers),
+                DataLoader(test_set, batch_size=512, num_workers=workers))
+    per_rank = -(-args.batch_size // world)
+    return (DataLoader(train_set, batch_size=per_rank, sampler=DistributedSampler(train_set, seed=args.seed),
+                       num_workers=workers),
+            DataLoader(val_set, batch_size=512, sampler=DistributedSampler(val_set, shuffle=False),
+                       num_workers=workers),
+            DataLoader(test_set, batch_size=512, sampler=DistributedSampler(test_set, shuffle=False),
+                       num_workers=workers))
+
+
+def _load_splits(args, rank, world):
+    """(train set, test set, class names); under DDP rank 0 first (it downloads or generates and caches the
+    files), then the others read what it left."""
+    from convgrad import distributed as dist
+
+    if rank:
+        dist.barrier()
+    train_set, classes = load_dataset(args.dataset, args.data_root, True, args.augment)
+    test_set, _ = load_dataset(args.dataset, args.data_root, False)
+    if world > 1 and not rank:
+        dist.barrier()
+    return train_set, test_set, classes
+
+
 def run_train(args, log=print):
     """Train as ``convgrad train`` does; returns a dict of results (also written to results.json)."""
     import convgrad
     from convgrad import training
-    from convgrad.utils.data import DataLoader, Subset
+    from convgrad.utils.data import Subset
 
     given = {k for k, v in vars(args).items() if v is not None}
     args = _resolve(args)
@@ -155,15 +196,21 @@ def run_train(args, log=print):
         raise CLIError(f"unknown model '{args.model}'; known models: {', '.join(known_models())}")
     if args.dataset not in DATASETS:
         raise CLIError(f"unknown dataset '{args.dataset}'; known datasets: {', '.join(sorted(DATASETS))}")
+    rank, world = mpi.join()
+    if rank:
+        def log(*_, **__):
+            pass
+    if world > 1 and "threads" not in given and not threads_set_by_user():
+        args.threads = mpi.threads_per_rank(world, args.threads)
     os.makedirs(args.out, exist_ok=True)
     if args.threads:
         set_blas_threads(args.threads, op="convgrad train --threads")
-    config = {k: v for k, v in vars(args).items() if k != "func"}
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "nproc") and not k.startswith("_")}
     config["convgrad_version"] = convgrad.__version__
+    config["processes"] = world
 
     convgrad.manual_seed(args.seed)
-    train_set, classes = load_dataset(args.dataset, args.data_root, True, args.augment)
-    test_set, _ = load_dataset(args.dataset, args.data_root, False)
+    train_set, test_set, classes = _load_splits(args, rank, world)
     if args.subset:
         train_set = Subset(train_set, list(range(min(args.subset, len(train_set)))))
     if args.val_fraction:
@@ -172,17 +219,14 @@ def run_train(args, log=print):
     else:
         val_set = test_set
         config["validation"] = "the test split"
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(config, f, indent=1)
-
-    gen = convgrad.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=gen,
-                              num_workers=args.num_workers, drop_last=False)
-    val_loader = DataLoader(val_set, batch_size=512, num_workers=args.num_workers)
-    test_loader = DataLoader(test_set, batch_size=512, num_workers=args.num_workers)
+    if not rank:
+        with open(os.path.join(args.out, "config.json"), "w") as f:
+            json.dump(config, f, indent=1)
+    train_loader, val_loader, test_loader = _loaders(args, train_set, val_set, test_set, world)
 
     model = build_model(args.model, num_classes=len(classes))
-    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
+    net = model if world == 1 else convgrad.nn.parallel.DistributedDataParallel(model)
+    optimizer = make_optimizer(args.optimizer, net.parameters(), args.lr, args.momentum, args.weight_decay)
     steps = len(train_loader) if not args.steps_per_epoch else min(len(train_loader), args.steps_per_epoch)
     scheduler = make_scheduler(args.scheduler, optimizer, args.lr, args.epochs, steps, args.step_size,
                                args.gamma)
@@ -190,14 +234,16 @@ def run_train(args, log=print):
     if args.patience:
         callbacks.append(training.EarlyStopping(monitor="val_loss", patience=args.patience))
     trainer = training.Trainer(
-        model, optimizer, scheduler=scheduler, callbacks=callbacks, out_dir=args.out, seed=args.seed,
+        net, optimizer, scheduler=scheduler, callbacks=callbacks, out_dir=args.out, seed=args.seed,
         checkpoint_every_n_steps=args.checkpoint_every, steps_per_epoch=args.steps_per_epoch,
         progress=not args.no_progress, config=config)
 
+    batch = f"batch {args.batch_size}" if world == 1 else \
+        f"batch {train_loader.batch_size * world} ({world} processes x {train_loader.batch_size})"
     log(f"training {args.model} on {args.dataset} ({len(train_set)} training samples, validation on "
         f"{config['validation']}) for {args.epochs} epoch{'s' if args.epochs != 1 else ''}: "
         f"{args.optimizer} lr {args.lr:g}, "
-        f"batch {args.batch_size}, scheduler {args.scheduler}; run folder {args.out}"
+        f"{batch}, scheduler {args.scheduler}; run folder {args.out}"
         + ("; resuming with the options recorded in last.pt" if resuming else ""))
     t0 = time.perf_counter()
     trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=True if args.resume else None)
@@ -209,6 +255,8 @@ def run_train(args, log=print):
                **test, "train_time_s": train_time,
                "train_time_note": "wall time of this invocation's fit (resumed runs: this part only)"}
     cm = training.confusion_matrix(pred, targets, len(classes))
+    if rank:  # rank 0 writes the plots and results.json
+        return results
     plots = {}
     if not args.no_plots:
         try:
@@ -230,6 +278,13 @@ def run_train(args, log=print):
 
 
 def _train_main(args):
+    argv = getattr(args, "_argv", None)
+    if args.nproc is not None and args.nproc < 1:
+        raise CLIError(f"--nproc: expected a positive number of processes, got {args.nproc}")
+    if args.nproc and args.nproc > 1:
+        if argv is None:
+            raise CLIError("--nproc: expected to be given on the command line (convgrad train --nproc N ...)")
+        return mpi.relaunch(args.nproc, argv)
     run_train(args)
     return 0
 
@@ -268,5 +323,8 @@ def add_train_cli(subparsers):
                         "OPENBLAS_NUM_THREADS is set)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--nproc", type=int,
+                   help="train in N processes (data-parallel, MPI): runs mpiexec -n N convgrad train ... "
+                        "for you; under mpiexec -n N, leave it out")
     p.set_defaults(func=_train_main)
     return p

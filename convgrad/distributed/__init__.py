@@ -17,9 +17,9 @@ import numpy as np
 
 from convgrad.tensor import Tensor
 
-__all__ = ["ReduceOp", "Work", "all_gather", "all_gather_object", "all_reduce", "barrier", "broadcast", "destroy_process_group",
-           "get_backend", "get_rank", "get_world_size", "init_process_group", "is_available",
-           "is_initialized", "is_mpi_available", "reduce"]
+__all__ = ["ReduceOp", "Work", "all_gather", "all_gather_object", "all_reduce", "barrier", "broadcast",
+           "destroy_process_group", "get_backend", "get_rank", "get_world_size", "init_process_group",
+           "is_available", "is_initialized", "is_mpi_available", "reduce"]
 
 _INSTALL = "pip install 'convgrad[mpi]' (mpi4py and the MPICH library)"
 _TIMEOUT_ENV = "CONVGRAD_DIST_TIMEOUT"
@@ -92,7 +92,8 @@ def _timeout_seconds(op, timeout):
         except ValueError:
             value = math.nan
         if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{op}: expected {_TIMEOUT_ENV} to be a positive number of seconds, got {text!r}")
+            raise ValueError(f"{op}: expected {_TIMEOUT_ENV} to be a positive number of seconds, "
+                             f"got {text!r}")
         return value
     if not isinstance(timeout, datetime.timedelta) or not timeout.total_seconds() > 0:
         raise ValueError(f"{op}: expected timeout to be a positive datetime.timedelta, got {timeout!r}")

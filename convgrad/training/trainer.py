@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 import convgrad
+from convgrad.training import distributed as ranks
 from convgrad.training.callbacks import (
     Callback,
     CSVLogger,
@@ -31,7 +32,6 @@ from convgrad.training.callbacks import (
     StopOnNaN,
     sort_callbacks,
 )
-from convgrad.training import distributed as ranks
 from convgrad.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from convgrad.training.metrics import RunningMetrics, _array
 
@@ -588,6 +588,11 @@ class Trainer:
         m = RunningMetrics(self.topk)
         outs, targets = [], []
         keep, seen = ranks.sharded(loader), 0
+        if keep is not None and getattr(self.model, "broadcast_buffers", False):
+            # each rank's last training forward updated its BatchNorm statistics with its own batch: evaluate
+            # rank 0's (the checkpointed model's), which DDP's next training forward would install anyway
+            for buf in self.unwrapped_model.buffers():
+                convgrad.distributed.broadcast(buf, 0)
         was_training = self.model.training
         self.model.eval()
         show = self.progress if progress is None else (progress and tqdm is not None)
