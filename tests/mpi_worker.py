@@ -38,7 +38,46 @@ def collectives():
     dist.reduce(t, dst=1, op=dist.ReduceOp.SUM)
     assert t.tolist() == ([total] if r == 1 else [r + 1.0])
     dist.barrier()
+    subgroup()
     print(f"collectives ok rank {r}", flush=True)
+
+
+def subgroup():
+    """On 3 ranks, a group of global ranks 0 and 2: collectives and DDP among them, rank 1 outside."""
+    r = dist.get_rank()
+    pair = dist.new_group([2, 0])
+    if r == 1:
+        assert pair is dist.GroupMember.NON_GROUP_MEMBER and dist.get_rank(pair) == -1
+        try:
+            dist.all_reduce(convgrad.ones(1), group=pair)
+        except RuntimeError as e:
+            assert "all_reduce: expected a group this rank belongs to" in str(e) and "rank 1 is not" in str(e)
+        else:
+            raise AssertionError("a rank outside the group ran its collective")
+        return
+    assert dist.get_process_group_ranks(pair) == [0, 2] and dist.get_world_size(pair) == 2
+    assert dist.get_rank(pair) == r // 2 and dist.get_global_rank(pair, 1) == 2
+    t = convgrad.tensor([r + 1.0])
+    dist.all_reduce(t, group=pair)
+    assert t.tolist() == [4.0]  # 1 + 3: rank 1's 2 is not in it
+    b = convgrad.tensor([float(r)])
+    dist.broadcast(b, src=2, group=pair)  # src is a global rank, as in PyTorch
+    assert b.tolist() == [2.0]
+    try:
+        dist.broadcast(b, src=1, group=pair)
+    except ValueError as e:
+        assert "broadcast: expected src to be a global rank among the group's ranks [0, 2], got 1" in str(e)
+    else:
+        raise AssertionError("broadcast accepted a source outside the group")
+    ddp = nn.parallel.DistributedDataParallel(_net(seed=r), process_group=pair)
+    ref = _net(seed=0)  # the group's first rank's model
+    xs = np.random.default_rng(4).standard_normal((2, 2, 1, 8, 8))
+    ddp(convgrad.tensor(xs[r // 2])).sum().backward()
+    for x in xs:
+        ref(convgrad.tensor(x)).sum().backward()  # the sum of both members' gradients
+    for p, q in zip(ddp.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad._data, q.grad._data / 2, rtol=1e-9, atol=1e-12)
+    dist.destroy_process_group(pair)
 
 
 def _net(seed, width=6):

@@ -17,9 +17,10 @@ import numpy as np
 
 from convgrad.tensor import Tensor
 
-__all__ = ["ReduceOp", "Work", "all_gather", "all_gather_object", "all_reduce", "barrier", "broadcast",
-           "destroy_process_group", "get_backend", "get_rank", "get_world_size", "init_process_group",
-           "is_available", "is_initialized", "is_mpi_available", "reduce"]
+__all__ = ["GroupMember", "ProcessGroup", "ReduceOp", "Work", "all_gather", "all_gather_object",
+           "all_reduce", "barrier", "broadcast", "destroy_process_group", "get_backend", "get_global_rank",
+           "get_process_group_ranks", "get_rank", "get_world_size", "init_process_group", "is_available",
+           "is_initialized", "is_mpi_available", "new_group", "reduce"]
 
 _INSTALL = "pip install 'convgrad[mpi]' (mpi4py and the MPICH library)"
 _TIMEOUT_ENV = "CONVGRAD_DIST_TIMEOUT"
@@ -141,27 +142,115 @@ def _install_abort_on_error(comm):
     sys.excepthook = abort
 
 
+class ProcessGroup:
+    """A subset of the ranks (:func:`new_group`): an MPI communicator of its own. Collectives given
+    ``group=`` run among its members only; ``src``/``dst`` stay global ranks, as in PyTorch."""
+
+    def __init__(self, comm, ranks):
+        self._comm, self._ranks = comm, list(ranks)
+
+    def rank(self):
+        return self._comm.Get_rank()
+
+    def size(self):
+        return self._comm.Get_size()
+
+    def __repr__(self):
+        return f"ProcessGroup(ranks={self._ranks})"
+
+
+class GroupMember:
+    """``WORLD``: the default group (None); ``NON_GROUP_MEMBER``: what :func:`new_group` returns on a rank
+    that is not in the new group."""
+
+    WORLD = None
+    NON_GROUP_MEMBER = object()
+
+
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
+              group_desc=None, device_id=None):
+    """A process group of the global ranks ``ranks`` (default: all), as ``torch.distributed.new_group``.
+    Every rank calls it, with the same ``ranks``; a rank outside gets ``GroupMember.NON_GROUP_MEMBER``. The
+    members build the communicator with ``MPI_Comm_create_group`` (a collective among them only)."""
+    op = "new_group"
+    world = _comm(op)
+    size = world.Get_size()
+    members = list(range(size)) if ranks is None else list(ranks)
+    valid = all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r < size for r in members)
+    if not members or not valid or len(set(members)) != len(members):
+        raise ValueError(f"{op}: expected ranks to be distinct global ranks in [0, {size}), got {ranks!r}")
+    if backend not in (None, "mpi"):
+        raise RuntimeError(f"{op}: expected backend 'mpi', got {backend!r}")
+    members = sorted(members)
+    if timeout is not None:
+        _timeout_seconds(op, timeout)  # the check only: every group shares init_process_group's timeout
+    if world.Get_rank() not in members:
+        return GroupMember.NON_GROUP_MEMBER
+    _state["groups"] = _state.get("groups", 0) + 1  # the same count on every member: a tag of its own
+    sub = world.Create_group(world.Get_group().Incl(members), tag=_state["groups"])
+    return ProcessGroup(sub, members)
+
+
+def get_process_group_ranks(group):
+    """The global ranks of ``group``'s members, in group-rank order."""
+    if group is None:
+        return list(range(get_world_size()))
+    return list(_group("get_process_group_ranks", group)._ranks)
+
+
+def get_global_rank(group, group_rank):
+    ranks = get_process_group_ranks(group)
+    if not isinstance(group_rank, int) or not 0 <= group_rank < len(ranks):
+        raise ValueError(f"get_global_rank: expected a group rank in [0, {len(ranks)}), got {group_rank!r}")
+    return ranks[group_rank]
+
+
 def destroy_process_group(group=None):
-    _comm("destroy_process_group", group)
+    """``group=None``: leave the default group (every group with it); else free that group's communicator."""
+    if group is not None:
+        g = _group("destroy_process_group", group)
+        if g._comm is not None:
+            g._comm.Free()
+            g._comm = None
+        return
+    _comm("destroy_process_group")
     _state["comm"] = None
 
 
+def _group(op, group):
+    if group is GroupMember.NON_GROUP_MEMBER:
+        raise RuntimeError(f"{op}: expected a group this rank belongs to, got GroupMember.NON_GROUP_MEMBER "
+                           f"(rank {get_rank()} is not among the ranks given to new_group)")
+    if not isinstance(group, ProcessGroup):
+        raise TypeError(f"{op}: expected group to be None or a group from new_group, got "
+                        f"{type(group).__name__}")
+    if group._comm is None:
+        raise RuntimeError(f"{op}: expected a live group, got {group!r} after destroy_process_group(group)")
+    return group
+
+
 def _comm(op, group=None):
-    if group is not None:
-        raise NotImplementedError(f"{op}: expected group=None (the default group of all ranks), got "
-                                  f"{group!r}: new_group is not supported in convgrad")
     comm = _state["comm"]
     if comm is None:
         raise RuntimeError(f"{op}: expected an initialized default process group, got none: call "
                            "convgrad.distributed.init_process_group('mpi') first")
+    if group is not None:
+        return _group(op, group)._comm
     return comm
 
 
 def get_rank(group=None):
+    """This process's rank in ``group`` (the default group: its global rank); -1 outside the group."""
+    if group is GroupMember.NON_GROUP_MEMBER:
+        _comm("get_rank")
+        return -1
     return _comm("get_rank", group).Get_rank()
 
 
 def get_world_size(group=None):
+    if group is GroupMember.NON_GROUP_MEMBER:
+        _comm("get_world_size")
+        return -1
     return _comm("get_world_size", group).Get_size()
 
 
@@ -239,7 +328,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
 def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
     """Rank ``dst``'s ``tensor`` becomes the reduction of all ranks' tensors (the others' are unchanged)."""
     comm = _comm("reduce", group)
-    _check_rank("reduce", "dst", dst, comm)
+    dst = _check_rank("reduce", "dst", dst, group)
     mpi_op = _mpi_op("reduce", op)
     buf, back = _buffer("reduce", tensor)
     root = comm.Get_rank() == dst
@@ -253,7 +342,7 @@ def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
 def broadcast(tensor, src=0, group=None, async_op=False):
     """Every rank's ``tensor`` becomes rank ``src``'s."""
     comm = _comm("broadcast", group)
-    _check_rank("broadcast", "src", src, comm)
+    src = _check_rank("broadcast", "src", src, group)
     buf, back = _buffer("broadcast", tensor)
     work = Work(comm.Ibcast(buf, root=src), back, "broadcast")
     if async_op:
@@ -316,6 +405,10 @@ def _allreduce_array(array, comm, op):
     return array
 
 
-def _check_rank(op, name, value, comm):
-    if not isinstance(value, int) or not 0 <= value < comm.Get_size():
-        raise ValueError(f"{op}: expected {name} to be a rank in [0, {comm.Get_size()}), got {value!r}")
+def _check_rank(op, name, value, group):
+    """The rank in ``group`` of global rank ``value`` (PyTorch's src and dst are global ranks)."""
+    ranks = get_process_group_ranks(group)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in ranks:
+        where = f"in [0, {len(ranks)})" if group is None else f"among the group's ranks {ranks}"
+        raise ValueError(f"{op}: expected {name} to be a global rank {where}, got {value!r}")
+    return ranks.index(value)

@@ -48,7 +48,8 @@ class DistributedDataParallel(Module):
     the same step: grad = (1/W) * sum_r grad_r over the W ranks.
 
     At construction the ranks check they hold the same parameter and buffer shapes, then take rank 0's
-    values. Gradients travel in buckets of about ``bucket_cap_mb`` MB (parameters in reverse order, the
+    values (with ``process_group`` from ``new_group``: the group's ranks only, from its first member).
+    Gradients travel in buckets of about ``bucket_cap_mb`` MB (parameters in reverse order, the
     order backward produces them); a bucket's non-blocking all-reduce starts from a gradient hook as soon
     as its last gradient is accumulated, buckets start in the same order on every rank (as MPI requires),
     and all are waited for when backward ends.
@@ -77,9 +78,11 @@ class DistributedDataParallel(Module):
         self.dim = dim
         self.broadcast_buffers = broadcast_buffers
         self.require_backward_grad_sync = True
+        self.process_group = process_group
+        self._source = dist.get_process_group_ranks(process_group)[0]  # the group's first rank
         self._check_same_model(process_group)
         for _, t in self._state_items():
-            dist.broadcast(t, 0)
+            dist.broadcast(t, self._source, process_group)
         self._make_buckets(int(cap * 2**20))
 
     # ------------------------------------------------------------------ construction
@@ -131,7 +134,7 @@ class DistributedDataParallel(Module):
             self._abandon_backward()
         if self.broadcast_buffers and self.module.training:
             for _, buf in self.module.named_buffers():
-                dist.broadcast(buf, 0)
+                dist.broadcast(buf, self._source, self.process_group)
         return self.module(*inputs, **kwargs)
 
     @contextlib.contextmanager
