@@ -278,11 +278,13 @@ def rank_stuck():
     import time
 
     r = dist.get_rank()
-    dist.barrier()  # both started (importing convgrad on a loaded machine may take longer than the timeout)
-    dist.destroy_process_group()
-    dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=3))
     ddp = nn.parallel.DistributedDataParallel(_net(seed=0))
     out = ddp(convgrad.tensor(np.ones((2, 1, 8, 8))))
+    # both ranks got here (on a loaded machine that may take longer than the short timeout): from now on
+    # the timeout is 3 s
+    dist.barrier()
+    dist.destroy_process_group()
+    dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=3))
     if r == 1:
         time.sleep(600)
     out.sum().backward()

@@ -273,7 +273,7 @@ def test_fit_under_ddp_equals_one_process_and_resumes_in_other_world_sizes(tmp_p
     params3 = {k: v._data.copy() for k, v in ref.model.state_dict().items()}
 
     run = tmp_path / "two"
-    proc = _run(2, WORKER, "fit", run, 3, 2, "new")
+    proc = _run(2, WORKER, "fit", run, 3, 2, "new", timeout=180)
     out = _ok(proc)
     assert "fit rank 1 wrote 0 files" in out
     files = r"\['best.pt', 'last.pt', 'metrics.csv', 'metrics.json'\]"
@@ -288,7 +288,7 @@ def test_fit_under_ddp_equals_one_process_and_resumes_in_other_world_sizes(tmp_p
         if n == 1:
             _fit_in_process(folder, 6, 3, resume=True)
         else:
-            _ok(_run(3, WORKER, "fit", folder, 2, 3, "resume"))
+            _ok(_run(3, WORKER, "fit", folder, 2, 3, "resume", timeout=180))
         _same_run(folder, params3, ref.history)
 
 
