@@ -228,7 +228,7 @@ def sync_batchnorm():
     print(f"syncbn ok rank {r}", flush=True)
 
 
-def fit_trainer(per_rank_batch, out_dir, epochs_per_phase=None):
+def fit_trainer(per_rank_batch, out_dir, checkpoint_every=None, callbacks=()):
     """The run the fit tests share: 24 training samples, a shuffling DistributedSampler, a global batch of
     ``per_rank_batch`` x ranks, validation on 11 samples (DistributedSampler padding on 2 and 3 ranks),
     SGD with momentum and a StepLR; without a process group, one process with a one-replica sampler, so
@@ -250,13 +250,25 @@ def fit_trainer(per_rank_batch, out_dir, epochs_per_phase=None):
     val_loader = DataLoader(val, batch_size=4, sampler=DistributedSampler(val, size, rank, shuffle=False))
     opt = convgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     sched = convgrad.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
-    trainer = Trainer(model, opt, scheduler=sched, out_dir=out_dir, seed=0, progress=False)
+    trainer = Trainer(model, opt, scheduler=sched, out_dir=out_dir, seed=0, progress=False,
+                      checkpoint_every_n_steps=checkpoint_every, callbacks=callbacks)
     return trainer, train_loader, val_loader
 
 
-def fit(out_dir, per_rank_batch, epochs, resume):
-    """``fit`` under DDP; every rank counts the files it wrote (rank 0 alone may write)."""
-    from convgrad.training import checkpoint
+def fit(out_dir, per_rank_batch, epochs, resume, keep_step=None):
+    """``fit`` under DDP; every rank counts the files it wrote (rank 0 alone may write). With ``keep_step``,
+    last.pt is also checkpointed every that many steps, and the first mid-epoch one is kept beside the run
+    folder as ``OUT-mid.pt``."""
+    import shutil
+
+    from convgrad.training import Callback, checkpoint
+
+    class KeepMidEpoch(Callback):
+        order = 200  # after ModelCheckpoint wrote last.pt
+
+        def on_train_batch_end(self, trainer, batch_idx, logs):
+            if trainer.step == int(keep_step) and not trainer.epoch_done and trainer.is_global_zero:
+                shutil.copy(f"{out_dir}/last.pt", f"{out_dir}-mid.pt")
 
     writes = []
     write = checkpoint._atomic_write
@@ -266,7 +278,9 @@ def fit(out_dir, per_rank_batch, epochs, resume):
         return write(path, *args, **kwargs)
 
     checkpoint._atomic_write = counting
-    trainer, train_loader, val_loader = fit_trainer(int(per_rank_batch), out_dir)
+    every = int(keep_step) if keep_step else None
+    trainer, train_loader, val_loader = fit_trainer(int(per_rank_batch), out_dir, every,
+                                                    [KeepMidEpoch()] if keep_step else [])
     trainer.fit(train_loader, val_loader, epochs=int(epochs), resume=resume == "resume")
     names = sorted({p.rsplit("/", 1)[-1] for p in writes})
     print(f"fit rank {dist.get_rank()} wrote {len(writes)} files {names}", flush=True)

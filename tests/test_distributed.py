@@ -273,7 +273,7 @@ def test_fit_under_ddp_equals_one_process_and_resumes_in_other_world_sizes(tmp_p
     params3 = {k: v._data.copy() for k, v in ref.model.state_dict().items()}
 
     run = tmp_path / "two"
-    proc = _run(2, WORKER, "fit", run, 3, 2, "new", timeout=180)
+    proc = _run(2, WORKER, "fit", run, 3, 2, "new", 6, timeout=180)  # keeps the checkpoint of step 6
     out = _ok(proc)
     assert "fit rank 1 wrote 0 files" in out
     files = r"\['best.pt', 'last.pt', 'metrics.csv', 'metrics.json'\]"
@@ -290,6 +290,14 @@ def test_fit_under_ddp_equals_one_process_and_resumes_in_other_world_sizes(tmp_p
         else:
             _ok(_run(3, WORKER, "fit", folder, 2, 3, "resume", timeout=180))
         _same_run(folder, params3, ref.history)
+    # from the middle of epoch 2 (step 6 of 4 per epoch), in 2 processes again: epoch 2's metrics add the
+    # sums the checkpoint holds (all ranks' batches before it) to the batches after it
+    mid = tmp_path / "mid-two"
+    shutil.copytree(run, mid)
+    shutil.copy(tmp_path / "two-mid.pt", mid / "last.pt")
+    assert convgrad.load(mid / "last.pt")["trainer"]["batch_in_epoch"] == 2
+    _ok(_run(2, WORKER, "fit", mid, 3, 3, "resume", timeout=180))
+    _same_run(mid, params3, ref.history)
 
 
 def test_a_mid_epoch_checkpoint_resumes_only_in_as_many_processes(tmp_path):
