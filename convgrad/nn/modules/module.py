@@ -563,9 +563,17 @@ class Module(HookMixin):
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ repr
+    # what the default extra_repr shows: the attributes named in _repr_args as bare values, then those in
+    # _repr_fields as name=value (``inplace`` only when True, as PyTorch prints it)
+    _repr_args = ()
+    _repr_fields = ()
+
     def extra_repr(self):
         """The text inside the parentheses of this layer's repr (its settings)."""
-        return ""
+        parts = [str(getattr(self, name)) for name in self._repr_args]
+        parts += [f"{name}={getattr(self, name)}" for name in self._repr_fields
+                  if name != "inplace" or self.inplace]
+        return ", ".join(parts)
 
     def _get_name(self):
         return type(self).__name__
