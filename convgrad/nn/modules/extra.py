@@ -3,11 +3,10 @@
 
 import math
 
-from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
+from convgrad.nn.modules.linear import add_weight_and_bias
 from convgrad.nn.modules.module import Module
-from convgrad.nn.parameter import Parameter
 
 
 class GLU(Module):
@@ -42,12 +41,8 @@ class Bilinear(Module):
     def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
-        self.weight = Parameter(factories.empty(out_features, in1_features, in2_features, dtype=dtype,
-                                                device=device))
-        if bias:
-            self.bias = Parameter(factories.empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, (out_features, in1_features, in2_features), out_features if bias else None,
+                            device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
