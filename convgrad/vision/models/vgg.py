@@ -12,10 +12,9 @@ The ``_bn`` variants put a BatchNorm2d after every convolution (2 trainable valu
 132,868,840 / 133,053,736 / 138,365,992 / 143,678,248.
 """
 
-import convgrad
 from convgrad import nn
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import FeaturesClassifier, conv_relu, no_weights
 
 __all__ = ["VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
            "make_layers", "cfgs"]
@@ -36,15 +35,12 @@ def make_layers(cfg, batch_norm=False, in_channels=3):
         if v == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
-            layers.append(nn.Conv2d(in_channels, v, kernel_size=3, padding=1))
-            if batch_norm:
-                layers.append(nn.BatchNorm2d(v))
-            layers.append(nn.ReLU(inplace=True))
+            layers += conv_relu(in_channels, v, 3, batch_norm=batch_norm, padding=1)
             in_channels = v
     return nn.Sequential(*layers)
 
 
-class VGG(nn.Module):
+class VGG(FeaturesClassifier):
     """``features`` (convolutions) -> ``avgpool`` (adaptive, to 7x7, so inputs of 32x32 and more work)
     -> ``classifier`` (4096-4096-num_classes with dropout)."""
 
@@ -73,14 +69,6 @@ class VGG(nn.Module):
                 elif isinstance(m, nn.Linear):
                     nn.init.normal_(m.weight, 0, 0.01)
                     nn.init.constant_(m.bias, 0)
-
-    @names_too_small_layer()
-    def forward(self, x):
-        check_input(self, x)
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = convgrad.flatten(x, 1)
-        return self.classifier(x)
 
 
 def _vgg(cfg, batch_norm, name, weights=None, progress=True, **kwargs):
