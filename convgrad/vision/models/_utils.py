@@ -7,7 +7,8 @@ import functools
 import convgrad
 from convgrad import geometry, nn
 
-__all__ = ["check_input", "names_too_small_layer", "no_weights", "conv_relu", "FeaturesClassifier"]
+__all__ = ["check_input", "names_too_small_layer", "zoo_forward", "no_weights", "conv_relu",
+           "FeaturesClassifier"]
 
 
 def no_weights(weights, name):
@@ -49,6 +50,18 @@ def check_input(model, x, spatial_dims=2, fixed_size=None):
         if shape[2:] != fixed:
             raise ValueError(f"its classifier is sized for {'x'.join(map(str, fixed))} inputs, got "
                              f"{'x'.join(map(str, shape[2:]))} (input shape {shape})")
+
+
+def zoo_forward(skip=("downsample",)):
+    """Decorator for a zoo model's ``forward(x)``: ``check_input`` before it, ``names_too_small_layer``
+    around it."""
+    def wrap(forward):
+        @functools.wraps(forward)
+        def checked(self, x, *args, **kwargs):
+            check_input(self, x)
+            return forward(self, x, *args, **kwargs)
+        return names_too_small_layer(skip)(checked)
+    return wrap
 
 
 def names_too_small_layer(skip=("downsample",)):
@@ -129,8 +142,7 @@ class FeaturesClassifier(nn.Module):
     """torchvision's layout of AlexNet and VGG: ``features`` (convolutions) -> ``avgpool`` -> flatten ->
     ``classifier``; the subclass builds the three."""
 
-    @names_too_small_layer()
+    @zoo_forward()
     def forward(self, x):
-        check_input(self, x)
         x = self.avgpool(self.features(x))
         return self.classifier(convgrad.flatten(x, 1))

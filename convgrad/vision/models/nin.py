@@ -17,7 +17,7 @@ Any input size of 3x3 or more works.
 import convgrad
 from convgrad import nn
 
-from ._utils import check_input, conv_relu, names_too_small_layer, no_weights
+from ._utils import conv_relu, no_weights, zoo_forward
 
 __all__ = ["NiN", "nin", "mlpconv"]
 
@@ -50,9 +50,8 @@ class NiN(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.05)
                 nn.init.constant_(m.bias, 0.0)
 
-    @names_too_small_layer()
+    @zoo_forward()
     def forward(self, x):
-        check_input(self, x)
         x = self.avgpool(self.features(x))
         return convgrad.flatten(x, 1)
 

@@ -76,41 +76,22 @@ def _vgg(cfg, batch_norm, name, weights=None, progress=True, **kwargs):
     return VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs)
 
 
-def vgg11(*, weights=None, progress=True, **kwargs):
-    """VGG-11 (configuration A): 132,863,336 parameters."""
-    return _vgg("A", False, "vgg11", weights, progress, **kwargs)
+def _constructor(name, cfg, batch_norm, doc):
+    """torchvision's ``name(*, weights=None, progress=True, **kwargs)`` for one configuration."""
+    def build(*, weights=None, progress=True, **kwargs):
+        return _vgg(cfg, batch_norm, name, weights, progress, **kwargs)
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = doc
+    return build
 
 
-def vgg11_bn(*, weights=None, progress=True, **kwargs):
-    """VGG-11 with batch normalization: 132,868,840 parameters."""
-    return _vgg("A", True, "vgg11_bn", weights, progress, **kwargs)
-
-
-def vgg13(*, weights=None, progress=True, **kwargs):
-    """VGG-13 (configuration B): 133,047,848 parameters."""
-    return _vgg("B", False, "vgg13", weights, progress, **kwargs)
-
-
-def vgg13_bn(*, weights=None, progress=True, **kwargs):
-    """VGG-13 with batch normalization: 133,053,736 parameters."""
-    return _vgg("B", True, "vgg13_bn", weights, progress, **kwargs)
-
-
-def vgg16(*, weights=None, progress=True, **kwargs):
-    """VGG-16 (configuration D): 138,357,544 parameters; about 15.5 GFLOP-mult-adds per 224x224 image."""
-    return _vgg("D", False, "vgg16", weights, progress, **kwargs)
-
-
-def vgg16_bn(*, weights=None, progress=True, **kwargs):
-    """VGG-16 with batch normalization: 138,365,992 parameters."""
-    return _vgg("D", True, "vgg16_bn", weights, progress, **kwargs)
-
-
-def vgg19(*, weights=None, progress=True, **kwargs):
-    """VGG-19 (configuration E): 143,667,240 parameters."""
-    return _vgg("E", False, "vgg19", weights, progress, **kwargs)
-
-
-def vgg19_bn(*, weights=None, progress=True, **kwargs):
-    """VGG-19 with batch normalization: 143,678,248 parameters."""
-    return _vgg("E", True, "vgg19_bn", weights, progress, **kwargs)
+vgg11 = _constructor("vgg11", "A", False, "VGG-11 (configuration A): 132,863,336 parameters.")
+vgg11_bn = _constructor("vgg11_bn", "A", True, "VGG-11 with batch normalization: 132,868,840 parameters.")
+vgg13 = _constructor("vgg13", "B", False, "VGG-13 (configuration B): 133,047,848 parameters.")
+vgg13_bn = _constructor("vgg13_bn", "B", True, "VGG-13 with batch normalization: 133,053,736 parameters.")
+vgg16 = _constructor("vgg16", "D", False, "VGG-16 (configuration D): 138,357,544 parameters; about 15.5 "
+                                          "GFLOP-mult-adds per 224x224 image.")
+vgg16_bn = _constructor("vgg16_bn", "D", True, "VGG-16 with batch normalization: 138,365,992 parameters.")
+vgg19 = _constructor("vgg19", "E", False, "VGG-19 (configuration E): 143,667,240 parameters.")
+vgg19_bn = _constructor("vgg19_bn", "E", True, "VGG-19 with batch normalization: 143,678,248 parameters.")
