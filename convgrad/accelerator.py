@@ -39,60 +39,24 @@ def set_device_index(device):
 set_device_idx = set_device_index
 
 
-def current_stream(device=None):
-    _no_device("current_stream")
+# torch.accelerator's other functions that need a device: each raises, as PyTorch's do on a machine
+# without one
+_NEED_A_DEVICE = (
+    "current_stream", "set_stream", "synchronize", "empty_cache", "empty_host_cache", "get_device_capability",
+    "get_memory_info", "memory_stats", "memory_allocated", "max_memory_allocated", "memory_reserved",
+    "max_memory_reserved", "reset_peak_memory_stats", "reset_accumulated_memory_stats",
+)
 
 
-def set_stream(stream):
-    _no_device("set_stream")
+def _needs_a_device(name):
+    def needs_a_device(*args, **kwargs):
+        _no_device(name)
+
+    needs_a_device.__name__ = needs_a_device.__qualname__ = name
+    return needs_a_device
 
 
-def synchronize(device=None):
-    _no_device("synchronize")
-
-
-def empty_cache():
-    _no_device("empty_cache")
-
-
-def empty_host_cache():
-    _no_device("empty_host_cache")
-
-
-def get_device_capability(device=None):
-    _no_device("get_device_capability")
-
-
-def get_memory_info(device=None):
-    _no_device("get_memory_info")
-
-
-def memory_stats(device=None):
-    _no_device("memory_stats")
-
-
-def memory_allocated(device=None):
-    _no_device("memory_allocated")
-
-
-def max_memory_allocated(device=None):
-    _no_device("max_memory_allocated")
-
-
-def memory_reserved(device=None):
-    _no_device("memory_reserved")
-
-
-def max_memory_reserved(device=None):
-    _no_device("max_memory_reserved")
-
-
-def reset_peak_memory_stats(device=None):
-    _no_device("reset_peak_memory_stats")
-
-
-def reset_accumulated_memory_stats(device=None):
-    _no_device("reset_accumulated_memory_stats")
+globals().update({name: _needs_a_device(name) for name in _NEED_A_DEVICE})
 
 
 class device_index:

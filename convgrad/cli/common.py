@@ -10,6 +10,18 @@ class CLIError(Exception):
     """A mistake in the command line: printed as one line, no traceback."""
 
 
+def add_command(subparsers, name, run, help, description):
+    """A subcommand that calls ``run(args)``, which returns its result (for callers from Python); the
+    command's exit status is 0."""
+    def main(args):
+        run(args)
+        return 0
+
+    p = subparsers.add_parser(name, help=help, description=description)
+    p.set_defaults(func=main)
+    return p
+
+
 # -- data sets -------------------------------------------------------------------------------------------
 def _tensor_dataset(x, y):
     import convgrad

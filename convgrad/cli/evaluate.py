@@ -2,7 +2,7 @@
 
 import os
 
-from convgrad.cli.common import CLIError, build_model, load_dataset
+from convgrad.cli.common import CLIError, add_command, build_model, load_dataset
 
 
 # -- evaluate --------------------------------------------------------------------------------------------
@@ -68,8 +68,8 @@ def run_evaluate(args, log=print):
 
 
 def add_evaluate_cli(subparsers):
-    p = subparsers.add_parser("evaluate", help="test accuracy of a checkpoint",
-                              description="Evaluate a training checkpoint (or a run folder) on a test split.")
+    p = add_command(subparsers, "evaluate", run_evaluate, help="test accuracy of a checkpoint",
+                    description="Evaluate a training checkpoint (or a run folder) on a test split.")
     p.add_argument("checkpoint", help="a .pt checkpoint written by `convgrad train`, or its run folder")
     p.add_argument("--dataset", help="default: the one the checkpoint was trained on")
     p.add_argument("--model", help="default: the checkpoint's (needed for a bare state_dict)")
@@ -77,5 +77,4 @@ def add_evaluate_cli(subparsers):
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--confusion", metavar="PNG", help="also plot the confusion matrix to this file")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=lambda a: (run_evaluate(a), 0)[1])
     return p

@@ -3,7 +3,7 @@ weights to a convgrad state_dict."""
 
 import numpy as np
 
-from convgrad.cli.common import CLIError, build_model
+from convgrad.cli.common import CLIError, add_command, build_model
 from convgrad.cli.evaluate import read_weights
 
 
@@ -47,9 +47,9 @@ def run_export(args, log=print):
 
 
 def add_export_cli(subparsers):
-    p = subparsers.add_parser("export", help="write a checkpoint's model as an ONNX file",
-                              description="Export a trained model (a training checkpoint, a run folder, a "
-                                          "saved state_dict or a torch.save state dict) to ONNX.")
+    p = add_command(subparsers, "export", run_export, help="write a checkpoint's model as an ONNX file",
+                    description="Export a trained model (a training checkpoint, a run folder, a saved "
+                                "state_dict or a torch.save state dict) to ONNX.")
     p.add_argument("checkpoint", help="a .pt checkpoint, its run folder, or a state_dict file")
     p.add_argument("--onnx", required=True, metavar="PATH", help="the ONNX file to write")
     p.add_argument("--model", help="model name (default: the checkpoint's; needed for a bare state_dict)")
@@ -59,7 +59,6 @@ def add_export_cli(subparsers):
     p.add_argument("--batch-size", type=int, default=1, help="batch size of the traced example (default 1)")
     p.add_argument("--dynamic-batch", action="store_true", help="leave the batch axis free in the ONNX graph")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (13-21, default 17)")
-    p.set_defaults(func=lambda a: (run_export(a), 0)[1])
     return p
 
 
@@ -78,10 +77,9 @@ def run_import(args, log=print):
 
 
 def add_import_cli(subparsers):
-    p = subparsers.add_parser("import", help="read an ONNX file's weights into a convgrad checkpoint",
-                              description="Load an ONNX model with convgrad's ONNX backend and save its "
-                                          "initializers (named by the graph) as a convgrad state_dict.")
+    p = add_command(subparsers, "import", run_import, help="read an ONNX file's weights into a convgrad "
+                    "checkpoint", description="Load an ONNX model with convgrad's ONNX backend and save its "
+                    "initializers (named by the graph) as a convgrad state_dict.")
     p.add_argument("model_file", metavar="MODEL.onnx")
     p.add_argument("--out", required=True, help="the .pt (safetensors) file to write")
-    p.set_defaults(func=lambda a: (run_import(a), 0)[1])
     return p

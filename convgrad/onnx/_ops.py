@@ -67,13 +67,20 @@ def _nsp(op, x, allowed=(1, 2)):
 
 
 # --------------------------------------------------------------------------- convolutions
+def _window(op, x, a, default_kernel=None):
+    """A windowed node's spatial dimensions, kernel, strides and dilations, ONNX's defaults filled in (the
+    kernel's: ``default_kernel``, the weight's shape for a convolution; a pooling node must give it)."""
+    nsp = _nsp(op, x)
+    k = list(a["kernel_shape"] if default_kernel is None else a.get("kernel_shape", default_kernel))
+    s = list(a.get("strides", [1] * nsp))
+    d = list(a.get("dilations", [1] * nsp))
+    return nsp, k, s, d
+
+
 def _conv(ins, a, m):
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
-    nsp = _nsp("Conv", x)
-    k = list(a.get("kernel_shape", w.shape[2:]))
-    s = list(a.get("strides", [1] * nsp))
-    d = list(a.get("dilations", [1] * nsp))
+    nsp, k, s, d = _window("Conv", x, a, w.shape[2:])
     begins, ends = _spatial_pads("Conv", x, a, k, s, d, nsp)
     if begins != ends:
         x = F.pad(x, _torch_pads(begins, ends))
@@ -87,10 +94,7 @@ def _conv_transpose(ins, a, m):
     output padding) and the bias added."""
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
-    nsp = _nsp("ConvTranspose", x)
-    k = list(a.get("kernel_shape", w.shape[2:]))
-    s = list(a.get("strides", [1] * nsp))
-    d = list(a.get("dilations", [1] * nsp))
+    nsp, k, s, d = _window("ConvTranspose", x, a, w.shape[2:])
     op = list(a.get("output_padding", [0] * nsp))
     groups = a.get("group", 1)
     fn = F.conv_transpose1d if nsp == 1 else F.conv_transpose2d
@@ -126,10 +130,7 @@ def _lowest(dtype):
 
 def _max_pool(ins, a, m, n_outputs=1):
     x = ins[0]
-    nsp = _nsp("MaxPool", x)
-    k = list(a["kernel_shape"])
-    s = list(a.get("strides", [1] * nsp))
-    d = list(a.get("dilations", [1] * nsp))
+    nsp, k, s, d = _window("MaxPool", x, a)
     begins, ends = _spatial_pads("MaxPool", x, a, k, s, d, nsp)
     fn = F.max_pool1d if nsp == 1 else F.max_pool2d
     ceil = bool(a.get("ceil_mode", 0))
@@ -158,10 +159,7 @@ def _max_pool(ins, a, m, n_outputs=1):
 
 def _avg_pool(ins, a, m):
     x = ins[0]
-    nsp = _nsp("AveragePool", x)
-    k = list(a["kernel_shape"])
-    s = list(a.get("strides", [1] * nsp))
-    d = list(a.get("dilations", [1] * nsp))
+    nsp, k, s, d = _window("AveragePool", x, a)
     begins, ends = _spatial_pads("AveragePool", x, a, k, s, d, nsp)
     ceil = bool(a.get("ceil_mode", 0))
     include = bool(a.get("count_include_pad", 0))

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from convgrad.autograd.grad_mode import no_grad
-from convgrad.optim.optimizer import Optimizer, _params_with_grad, _scalar_state
+from convgrad.optim.optimizer import Optimizer, _ascent_and_decay, _check_nonnegative, _new_state
 from convgrad.tensor import Tensor
 
 
@@ -25,63 +24,46 @@ class Adam(Optimizer):
                  decoupled_weight_decay=False):
         if isinstance(lr, Tensor):
             lr = lr.item()
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative(lr=lr, eps=eps)
+        for i in (0, 1):
+            if not 0.0 <= betas[i] < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+        _check_nonnegative(weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            eps, wd, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
-            decoupled = group.get("decoupled_weight_decay", False)
-            for p, grad in _params_with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = _scalar_state(0.0)
-                    state["exp_avg"] = Tensor._make(np.zeros_like(p._data))
-                    state["exp_avg_sq"] = Tensor._make(np.zeros_like(p._data))
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(p._data))
-                g = -grad if group["maximize"] else grad
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                if wd != 0:
-                    if decoupled:
-                        p._data *= 1 - lr * wd
-                    else:
-                        g = g + p._data * wd
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                _lerp_(m, g, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * g * g
-                bias_correction1 = 1 - beta1**step
-                bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-                step_size = lr / bias_correction1
-                if amsgrad:
-                    vmax = state["max_exp_avg_sq"]._data
-                    np.maximum(vmax, v, out=vmax)
-                    denom = np.sqrt(vmax) / bias_correction2_sqrt
-                else:
-                    denom = np.sqrt(v) / bias_correction2_sqrt
-                denom += eps
-                p._data -= m * step_size / denom
-                p._bump_version()
-        return loss
+    def _update(self, p, grad, group):
+        lr, amsgrad = float(group["lr"]), group["amsgrad"]
+        beta1, beta2 = (float(b) for b in group["betas"])
+        state = self.state[p]
+        if not state:
+            state.update(_new_state(p, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if amsgrad else [])))
+        state["step"]._data += 1
+        step = float(state["step"]._data)
+        if group.get("decoupled_weight_decay", False):
+            g = -grad if group["maximize"] else grad
+            if group["weight_decay"] != 0:
+                p._data *= 1 - lr * group["weight_decay"]
+        else:
+            g = _ascent_and_decay(p, grad, group)
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        _lerp_(m, g, 1 - beta1)
+        v *= beta2
+        v += (1 - beta2) * g * g
+        bias_correction1 = 1 - beta1**step
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+        step_size = lr / bias_correction1
+        if amsgrad:
+            vmax = state["max_exp_avg_sq"]._data
+            np.maximum(vmax, v, out=vmax)
+            denom = np.sqrt(vmax) / bias_correction2_sqrt
+        else:
+            denom = np.sqrt(v) / bias_correction2_sqrt
+        denom += group["eps"]
+        p._data -= m * step_size / denom
 
 
 class AdamW(Adam):

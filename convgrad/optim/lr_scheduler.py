@@ -98,20 +98,32 @@ class LRScheduler:
         self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):
+        if epoch is None:
+            self.last_epoch += 1
+            rule = self.get_lr
+        else:
+            self.last_epoch = epoch
+            rule = getattr(self, "_get_closed_form_lr", self.get_lr)
+        self._set_lrs(rule)
+
+    def _set_lrs(self, rule):
+        """Set every group's lr to ``rule()`` (``get_lr`` or the closed form; no warning from within)."""
         self._get_lr_called_within_step = True
         try:
-            if epoch is None:
-                self.last_epoch += 1
-                values = self.get_lr()
-            else:
-                self.last_epoch = epoch
-                closed = getattr(self, "_get_closed_form_lr", None)
-                values = closed() if closed is not None else self.get_lr()
+            values = rule()
         finally:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = _lrs(self.optimizer)
+
+    def _current_times(self, factor):
+        """Every group's current lr times ``factor``: the recursive (chainable) form of a schedule."""
+        return [g["lr"] * factor for g in self.optimizer.param_groups]
+
+    def _base_times(self, factor):
+        """Every group's base lr times ``factor``: the closed form of a schedule."""
+        return [base_lr * factor for base_lr in self.base_lrs]
 
     def _warn_get_lr(self):
         if not self._get_lr_called_within_step:
@@ -121,6 +133,21 @@ class LRScheduler:
 
 
 _LRScheduler = LRScheduler
+
+
+def _state_with(scheduler, name, saved):
+    """The scheduler's state dict with attribute ``name`` replaced by ``saved`` (its savable form)."""
+    state = {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", name)}
+    state[name] = saved
+    return state
+
+
+def _load_but(scheduler, state_dict, name):
+    """Load every attribute of ``state_dict`` but ``name``; return ``name``'s saved form."""
+    state_dict = dict(state_dict)
+    saved = state_dict.pop(name)
+    scheduler.__dict__.update(state_dict)
+    return saved
 
 
 def _lambdas(optimizer, lr_lambda):
@@ -145,17 +172,12 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
         # plain functions cannot be saved; callable objects keep their attributes
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
-                               for fn in self.lr_lambdas]
-        return state
+        saved = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__) for fn in self.lr_lambdas]
+        return _state_with(self, "lr_lambdas", saved)
 
     def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        lr_lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        for fn, saved in zip(self.lr_lambdas, lr_lambdas):
+        for fn, saved in zip(self.lr_lambdas, _load_but(self, state_dict, "lr_lambdas")):
             if saved is not None:
                 fn.__dict__.update(saved)
 
@@ -186,10 +208,10 @@ class StepLR(LRScheduler):
         self._warn_get_lr()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return _lrs(self.optimizer)
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+        return self._current_times(self.gamma)
 
     def _get_closed_form_lr(self):
-        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+        return self._base_times(self.gamma ** (self.last_epoch // self.step_size))
 
 
 class MultiStepLR(LRScheduler):
@@ -208,12 +230,11 @@ class MultiStepLR(LRScheduler):
         self._warn_get_lr()
         if self.last_epoch not in self.milestones:
             return _lrs(self.optimizer)
-        return [g["lr"] * self.gamma ** self.milestones[self.last_epoch] for g in self.optimizer.param_groups]
+        return self._current_times(self.gamma ** self.milestones[self.last_epoch])
 
     def _get_closed_form_lr(self):
         milestones = sorted(self.milestones.elements())
-        return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch)
-                for base_lr in self.base_lrs]
+        return self._base_times(self.gamma ** bisect_right(milestones, self.last_epoch))
 
 
 class ConstantLR(LRScheduler):
@@ -228,15 +249,13 @@ class ConstantLR(LRScheduler):
 
     def get_lr(self):
         self._warn_get_lr()
-        if self.last_epoch == 0:
-            return [g["lr"] * self.factor for g in self.optimizer.param_groups]
-        if self.last_epoch != self.total_iters:
+        if self.last_epoch not in (0, self.total_iters):
             return _lrs(self.optimizer)
-        return [g["lr"] * (1.0 / self.factor) for g in self.optimizer.param_groups]
+        # on at epoch 0, off at total_iters
+        return self._current_times(self.factor if self.last_epoch == 0 else 1.0 / self.factor)
 
     def _get_closed_form_lr(self):
-        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
-                for base_lr in self.base_lrs]
+        return self._base_times(self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
 
 
 class LinearLR(LRScheduler):
@@ -256,17 +275,16 @@ class LinearLR(LRScheduler):
     def get_lr(self):
         self._warn_get_lr()
         if self.last_epoch == 0:
-            return [g["lr"] * self.start_factor for g in self.optimizer.param_groups]
+            return self._current_times(self.start_factor)
         if self._is_initial or self.last_epoch > self.total_iters:
             return _lrs(self.optimizer)
         diff = self.end_factor - self.start_factor
         ratio = 1.0 + diff / (self.total_iters * self.start_factor + (self.last_epoch - 1) * diff)
-        return [g["lr"] * ratio for g in self.optimizer.param_groups]
+        return self._current_times(ratio)
 
     def _get_closed_form_lr(self):
-        return [base_lr * (self.start_factor + (self.end_factor - self.start_factor)
-                           * min(self.total_iters, self.last_epoch) / self.total_iters)
-                for base_lr in self.base_lrs]
+        return self._base_times(self.start_factor + (self.end_factor - self.start_factor)
+                                * min(self.total_iters, self.last_epoch) / self.total_iters)
 
 
 class ExponentialLR(LRScheduler):
@@ -280,10 +298,10 @@ class ExponentialLR(LRScheduler):
         self._warn_get_lr()
         if self._is_initial:
             return _lrs(self.optimizer)
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+        return self._current_times(self.gamma)
 
     def _get_closed_form_lr(self):
-        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+        return self._base_times(self.gamma**self.last_epoch)
 
 
 class PolynomialLR(LRScheduler):
@@ -300,11 +318,11 @@ class PolynomialLR(LRScheduler):
             return _lrs(self.optimizer)
         factor = ((1.0 - self.last_epoch / self.total_iters)
                   / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
-        return [g["lr"] * factor for g in self.optimizer.param_groups]
+        return self._current_times(factor)
 
     def _get_closed_form_lr(self):
-        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
-                for base_lr in self.base_lrs]
+        remaining = 1.0 - min(self.total_iters, self.last_epoch) / self.total_iters
+        return self._base_times(remaining**self.power)
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -379,29 +397,17 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
         self._step_count = getattr(self, "_step_count", 0) + 1
-        self._get_lr_called_within_step = True
-        try:
-            values = self.get_lr()
-        finally:
-            self._get_lr_called_within_step = False
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = _lrs(self.optimizer)
+        self._set_lrs(self.get_lr)
 
 
 class _SchedulerGroup(LRScheduler):
     """A scheduler made of schedulers: its state holds each member's state."""
 
     def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return _state_with(self, "_schedulers", [s.state_dict() for s in self._schedulers])
 
     def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        schedulers = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, sd in zip(self._schedulers, schedulers):
+        for s, sd in zip(self._schedulers, _load_but(self, state_dict, "_schedulers")):
             s.load_state_dict(sd)
 
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from convgrad import _checks as checks
-from convgrad.autograd.grad_mode import enable_grad
+from convgrad.autograd.grad_mode import enable_grad, no_grad
 from convgrad.nn.parameter import zero_grads
 from convgrad.tensor import Tensor
 
@@ -24,6 +24,33 @@ required = _RequiredParameter()
 def _scalar_state(value, dtype=np.float32):
     """A 0-d tensor (how PyTorch keeps ``step``)."""
     return Tensor._make(np.array(value, dtype))
+
+
+def _new_state(p, *buffers):
+    """A parameter's first state: ``step`` = 0 and a zero tensor shaped like ``p`` per buffer name."""
+    state = {"step": _scalar_state(0.0)}
+    for name in buffers:
+        state[name] = Tensor._make(np.zeros_like(p._data))
+    return state
+
+
+_HYPER_NAMES = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_nonnegative(**hyper):
+    """PyTorch's checks of the hyper-parameters that must be >= 0, in its order and words
+    ("Invalid learning rate: -1", "Invalid momentum value: -0.5")."""
+    for name, value in hyper.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_HYPER_NAMES.get(name, name + ' value')}: {value}")
+
+
+def _ascent_and_decay(p, grad, group):
+    """The gradient the update follows: negated with ``maximize``, plus ``weight_decay * p`` (L2)."""
+    g = -grad if group["maximize"] else grad
+    if group["weight_decay"] != 0:
+        g = g + p._data * group["weight_decay"]
+    return g
 
 
 class Optimizer:
@@ -109,14 +136,24 @@ class Optimizer:
         """Clear every parameter's gradient (to None by default, else to zeros)."""
         zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
+    @no_grad()
     def step(self, closure=None):
-        raise NotImplementedError
+        """One update of every parameter that has a gradient; ``closure`` (optional) re-evaluates the
+        model with gradients enabled and its loss is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad._data, group)
+                    p._bump_version()
+        return loss
 
-    def _closure_loss(self, closure):
-        if closure is None:
-            return None
-        with enable_grad():
-            return closure()
+    def _update(self, p, grad, group):
+        """Update ``p._data`` in place from its gradient array ``grad`` (its state: ``self.state[p]``)."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self):
@@ -203,13 +240,3 @@ def _copy_state(obj):
         return tuple(_copy_state(v) for v in obj)
     return copy.deepcopy(obj)
 
-
-def _params_with_grad(group):
-    """(param, grad array) for the group's parameters that have a gradient."""
-    out = []
-    for p in group["params"]:
-        g = p.grad
-        if g is None:
-            continue
-        out.append((p, g._data))
-    return out

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from convgrad.autograd.grad_mode import no_grad
-from convgrad.optim.optimizer import Optimizer, _params_with_grad
+from convgrad.optim.optimizer import Optimizer, _ascent_and_decay
 from convgrad.tensor import Tensor
 
 
@@ -13,12 +12,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        # PyTorch's SGD tests `< 0`, not `not >= 0` like the others: a NaN passes
+        for name, value in (("learning rate", lr), ("momentum value", momentum),
+                            ("weight_decay value", weight_decay)):
+            if value < 0.0:
+                raise ValueError(f"Invalid {name}: {value}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -26,26 +24,17 @@ class SGD(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr, momentum, dampening = float(group["lr"]), group["momentum"], group["dampening"]
-            wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
-            for p, grad in _params_with_grad(group):
-                g = -grad if maximize else grad
-                if wd != 0:
-                    g = g + p._data * wd
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = Tensor._make(np.array(g, copy=True))
-                    else:
-                        b = buf._data
-                        b *= momentum
-                        b += g * (1 - dampening)
-                    g = g + buf._data * momentum if nesterov else buf._data
-                p._data -= g * lr
-                p._bump_version()
-        return loss
+    def _update(self, p, grad, group):
+        momentum = group["momentum"]
+        g = _ascent_and_decay(p, grad, group)
+        if momentum != 0:
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = Tensor._make(np.array(g, copy=True))
+            else:
+                b = buf._data
+                b *= momentum
+                b += g * (1 - group["dampening"])
+            g = g + buf._data * momentum if group["nesterov"] else buf._data
+        p._data -= g * float(group["lr"])

@@ -33,21 +33,21 @@ class _State:
         return tuple(None if g is None else g._data for g in gi)
 
 
-class _InputIdentity(NumpyFunction):
+class _Identity(NumpyFunction):
+    """Passes its arrays through; the subclasses' backward is where the hook state acts."""
+
     @staticmethod
     def forward(ctx, *arrays):
         return arrays if len(arrays) > 1 else arrays[0]
 
+
+class _InputIdentity(_Identity):
     @staticmethod
     def backward(ctx, *grads):
         return ctx.state.fire(grads)
 
 
-class _OutputIdentity(NumpyFunction):
-    @staticmethod
-    def forward(ctx, *arrays):
-        return arrays if len(arrays) > 1 else arrays[0]
-
+class _OutputIdentity(_Identity):
     @staticmethod
     def backward(ctx, *grads):
         state = ctx.state

@@ -10,26 +10,30 @@ from convgrad.nn.parameter import Parameter
 from convgrad.tensor_functions import where
 
 
-def _inplace_repr(inplace):
-    return "inplace=True" if inplace else ""
+class _InplaceActivation(Module):
+    """An elementwise activation whose one option is ``inplace`` (overwrite the input); ``_function`` is
+    its functional op."""
 
-
-class ReLU(Module):
-    """max(0, x)."""
+    _repr_fields = ("inplace",)
 
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return F.relu(input, inplace=self.inplace)
+        return self._function(input, inplace=self.inplace)
 
-    def extra_repr(self):
-        return _inplace_repr(self.inplace)
+
+class ReLU(_InplaceActivation):
+    """max(0, x)."""
+
+    _function = staticmethod(F.relu)
 
 
 class Hardtanh(Module):
     """clamp(x, min_val, max_val)."""
+
+    _repr_fields = ("min_val", "max_val", "inplace")
 
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
@@ -42,23 +46,20 @@ class Hardtanh(Module):
     def forward(self, input):
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
-    def extra_repr(self):
-        s = f"min_val={self.min_val}, max_val={self.max_val}"
-        return s + (", inplace=True" if self.inplace else "")
-
 
 class ReLU6(Hardtanh):
     """min(max(0, x), 6)."""
 
+    _repr_fields = ("inplace",)
+
     def __init__(self, inplace=False):
         super().__init__(0.0, 6.0, inplace)
-
-    def extra_repr(self):
-        return _inplace_repr(self.inplace)
 
 
 class LeakyReLU(Module):
     """x if x >= 0 else negative_slope * x."""
+
+    _repr_fields = ("negative_slope", "inplace")
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
@@ -68,12 +69,11 @@ class LeakyReLU(Module):
     def forward(self, input):
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
-
 
 class ELU(Module):
     """x if x > 0 else alpha (e^x - 1)."""
+
+    _repr_fields = ("alpha", "inplace")
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
@@ -83,9 +83,6 @@ class ELU(Module):
     def forward(self, input):
         return F.elu(input, self.alpha, self.inplace)
 
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
-
 
 class CELU(ELU):
     """max(0, x) + min(0, alpha (e^(x / alpha) - 1))."""
@@ -94,18 +91,10 @@ class CELU(ELU):
         return F.celu(input, self.alpha, self.inplace)
 
 
-class SELU(Module):
+class SELU(_InplaceActivation):
     """scale * ELU(x, alpha) with the self-normalising constants."""
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.selu(input, self.inplace)
-
-    def extra_repr(self):
-        return _inplace_repr(self.inplace)
+    _function = staticmethod(F.selu)
 
 
 class GELU(Module):
@@ -122,60 +111,28 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """x sigmoid(x) (swish)."""
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.silu(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return _inplace_repr(self.inplace)
+    _function = staticmethod(F.silu)
 
 
-class Mish(Module):
+class Mish(_InplaceActivation):
     """x tanh(softplus(x))."""
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.mish(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return _inplace_repr(self.inplace)
+    _function = staticmethod(F.mish)
 
 
-class Hardswish(Module):
+class Hardswish(_InplaceActivation):
     """x relu6(x + 3) / 6."""
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.hardswish(input, self.inplace)
-
-    def extra_repr(self):
-        return _inplace_repr(self.inplace)
+    _function = staticmethod(F.hardswish)
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(_InplaceActivation):
     """relu6(x + 3) / 6."""
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.hardsigmoid(input, self.inplace)
-
-    def extra_repr(self):
-        return _inplace_repr(self.inplace)
+    _function = staticmethod(F.hardsigmoid)
 
 
 class Tanh(Module):
@@ -216,6 +173,8 @@ class LogSigmoid(Module):
 class Softplus(Module):
     """log(1 + e^(beta x)) / beta (linear above ``threshold``)."""
 
+    _repr_fields = ("beta", "threshold")
+
     def __init__(self, beta=1.0, threshold=20.0):
         super().__init__()
         self.beta = beta
@@ -224,12 +183,11 @@ class Softplus(Module):
     def forward(self, input):
         return F.softplus(input, self.beta, self.threshold)
 
-    def extra_repr(self):
-        return f"beta={self.beta}, threshold={self.threshold}"
-
 
 class Threshold(Module):
     """x if x > threshold else value."""
+
+    _repr_fields = ("threshold", "value", "inplace")
 
     def __init__(self, threshold, value, inplace=False):
         super().__init__()
@@ -241,37 +199,28 @@ class Threshold(Module):
         out = where(input > self.threshold, input, self.value)
         return input.copy_(out) if self.inplace else out
 
-    def extra_repr(self):
-        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
 
-
-class Hardshrink(Module):
-    """x if |x| > lambd else 0."""
+class _Shrink(Module):
+    _repr_args = ("lambd",)
 
     def __init__(self, lambd=0.5):
         super().__init__()
         self.lambd = lambd
+
+
+class Hardshrink(_Shrink):
+    """x if |x| > lambd else 0."""
 
     def forward(self, input):
         return where(input.abs() > self.lambd, input, 0.0)
 
-    def extra_repr(self):
-        return f"{self.lambd}"
 
-
-class Softshrink(Module):
+class Softshrink(_Shrink):
     """x - lambd if x > lambd, x + lambd if x < -lambd, else 0."""
-
-    def __init__(self, lambd=0.5):
-        super().__init__()
-        self.lambd = lambd
 
     def forward(self, input):
         lam = self.lambd
         return where(input > lam, input - lam, where(input < -lam, input + lam, 0.0))
-
-    def extra_repr(self):
-        return f"{self.lambd}"
 
 
 def _softmax_dim(ndim):
@@ -284,32 +233,31 @@ def _softmax_dim(ndim):
 class Softmax(Module):
     """e^x_i / sum_j e^x_j along ``dim``."""
 
+    _repr_fields = ("dim",)
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):
-        dim = self.dim if self.dim is not None else _softmax_dim(input.ndim)
-        return F.softmax(input, dim)
+        return F.softmax(input, self._dim(input))
 
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    def _dim(self, input):
+        return self.dim if self.dim is not None else _softmax_dim(input.ndim)
 
 
 class Softmin(Softmax):
     """softmax(-x) along ``dim``."""
 
     def forward(self, input):
-        dim = self.dim if self.dim is not None else _softmax_dim(input.ndim)
-        return F.softmax(-input, dim)
+        return F.softmax(-input, self._dim(input))
 
 
 class LogSoftmax(Softmax):
     """log(softmax(x)) along ``dim``, computed stably."""
 
     def forward(self, input):
-        dim = self.dim if self.dim is not None else _softmax_dim(input.ndim)
-        return F.log_softmax(input, dim)
+        return F.log_softmax(input, self._dim(input))
 
 
 class Softmax2d(Module):
@@ -323,6 +271,8 @@ class Softmax2d(Module):
 
 class PReLU(Module):
     """x if x >= 0 else a x with a learnt slope ``a`` (one, or one per channel)."""
+
+    _repr_fields = ("num_parameters",)
 
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         self.num_parameters = num_parameters
@@ -343,6 +293,3 @@ class PReLU(Module):
                     f"expected {self.num_parameters} channels (dimension 1), got input of shape {shape}"
                 )
         return F.prelu(input, self.weight)
-
-    def extra_repr(self):
-        return f"num_parameters={self.num_parameters}"

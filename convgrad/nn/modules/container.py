@@ -18,7 +18,42 @@ def _index(idx, n, kind):
     return idx % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: modules kept in order under the keys "0", "1", ..."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def _joined(self, other, ret):
+        """``ret`` (empty) with this sequence's modules, then ``other``'s."""
+        for m in self:
+            ret.append(m)
+        for m in other:
+            ret.append(m)
+        return ret
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     Also ``Sequential(OrderedDict([("conv", ...), ("relu", ...)]))`` to name the steps."""
@@ -55,36 +90,11 @@ class Sequential(Module):
         for i, (k, m) in enumerate(items):
             self._modules[str(i) if k.isdigit() else k] = m
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __add__(self, other):
         if not isinstance(other, Sequential):
             raise ValueError("add operator supports only objects of Sequential class, but "
                              f"{type(other)} is given.")
-        ret = Sequential()
-        for m in self:
-            ret.append(m)
-        for m in other:
-            ret.append(m)
-        return ret
-
-    def __iadd__(self, other):
-        for m in other:
-            self.append(m)
-        return self
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
+        return self._joined(other, Sequential())
 
     def insert(self, index, module):
         if not isinstance(module, Module):
@@ -101,18 +111,13 @@ class Sequential(Module):
             self._modules[str(i)] = m
         return self
 
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
-
     def forward(self, input):
         for module in self._modules.values():
             input = module(input)
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent module sees (a Python list would hide them)."""
 
     def __init__(self, modules=None):
@@ -139,34 +144,14 @@ class ModuleList(Module):
         for i, m in enumerate(items):
             self._modules[str(i)] = m
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __iadd__(self, modules):
-        return self.extend(modules)
-
     def __add__(self, other):
-        ret = ModuleList()
-        for m in self:
-            ret.append(m)
-        for m in other:
-            ret.append(m)
-        return ret
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+        return self._joined(other, ModuleList())
 
     def extend(self, modules):
         if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
             raise TypeError("ModuleList.extend should be called with an iterable, but got "
                             f"{type(modules).__name__}")
-        for m in modules:
-            self.append(m)
-        return self
+        return super().extend(modules)
 
     def insert(self, index, module):
         items = list(self._modules.values())
@@ -174,11 +159,6 @@ class ModuleList(Module):
         self._modules.clear()
         for i, m in enumerate(items):
             self.add_module(str(i), m)
-
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
@@ -203,7 +183,24 @@ class ModuleList(Module):
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class ModuleDict(Module):
+class _KeyedContainer(Module):
+    """What ModuleDict and ParameterDict share: a mapping over the keys ``_ordered_keys()`` (insertion
+    ordered)."""
+
+    def __len__(self):
+        return len(self._ordered_keys())
+
+    def __iter__(self):
+        return iter(self._ordered_keys())
+
+    def __contains__(self, key):
+        return key in self._ordered_keys()
+
+    def keys(self):
+        return self._ordered_keys().keys()
+
+
+class ModuleDict(_KeyedContainer):
     """A dict of modules (insertion ordered) whose parameters the parent module sees."""
 
     def __init__(self, modules=None):
@@ -220,14 +217,8 @@ class ModuleDict(Module):
     def __delitem__(self, key):
         del self._modules[key]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
+    def _ordered_keys(self):
+        return self._modules
 
     def clear(self):
         self._modules.clear()
@@ -236,9 +227,6 @@ class ModuleDict(Module):
         v = self[key]
         del self[key]
         return v
-
-    def keys(self):
-        return self._modules.keys()
 
     def items(self):
         return self._modules.items()
@@ -320,7 +308,7 @@ class ParameterList(Module):
         raise NotImplementedError("ParameterList has no forward()")
 
 
-class ParameterDict(Module):
+class ParameterDict(_KeyedContainer):
     """A dict of parameters whose parent module sees them."""
 
     def __init__(self, parameters=None):
@@ -340,17 +328,8 @@ class ParameterDict(Module):
         del self._keys[key]
         delattr(self, key)
 
-    def __len__(self):
-        return len(self._keys)
-
-    def __iter__(self):
-        return iter(self._keys)
-
-    def __contains__(self, key):
-        return key in self._keys
-
-    def keys(self):
-        return self._keys.keys()
+    def _ordered_keys(self):
+        return self._keys
 
     def items(self):
         return ((k, self[k]) for k in self._keys)

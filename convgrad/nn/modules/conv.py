@@ -8,13 +8,11 @@ ConvTranspose: weight (C_in, C_out / groups, *kernel);
 
 
 from convgrad import _checks as checks
-from convgrad import factories
 from convgrad.geometry import conv_transpose_out_size, same_padding
 from convgrad.nn import functional as F
-from convgrad.nn.modules.linear import reset_weight_and_bias
+from convgrad.nn.modules.linear import add_weight_and_bias, reset_weight_and_bias
 from convgrad.nn.modules.module import Module, _fast
 from convgrad.nn.modules.utils import _pair, _reverse_repeat_tuple, _shape, _single
-from convgrad.nn.parameter import Parameter
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -65,11 +63,7 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups, *kernel_size)
         else:
             shape = (out_channels, in_channels // groups, *kernel_size)
-        self.weight = Parameter(factories.empty(*shape, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(factories.empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, shape, out_channels if bias else None, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -132,27 +126,26 @@ class _ConvNd(Module):
         return self._conv_forward(input, _fast(self, "weight"), _fast(self, "bias"))
 
 
-class Conv1d(_ConvNd):
+class _PlainConvNd(_ConvNd):
+    """Conv1d's and Conv2d's constructor: int arguments become ``_n``-tuples."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        n_tuple = _single if self._n == 1 else _pair
+        super().__init__(in_channels, out_channels, n_tuple(kernel_size), n_tuple(stride),
+                         padding if isinstance(padding, str) else n_tuple(padding), n_tuple(dilation),
+                         False, n_tuple(0), groups, bias, padding_mode, device, dtype)
+
+
+class Conv1d(_PlainConvNd):
     """1-D convolution over (N, C_in, L) -> (N, C_out, L_out)."""
 
     _n = 1
     _layout = "(N, C, L)"
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
-                         padding if isinstance(padding, str) else _single(padding), _single(dilation),
-                         False, _single(0), groups, bias, padding_mode, device, dtype)
 
-
-class Conv2d(_ConvNd):
+class Conv2d(_PlainConvNd):
     """2-D convolution over (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
-                         padding if isinstance(padding, str) else _pair(padding), _pair(dilation),
-                         False, _pair(0), groups, bias, padding_mode, device, dtype)
 
 
 class _ConvTransposeNd(_ConvNd):

@@ -3,15 +3,16 @@
 
 import math
 
-from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
+from convgrad.nn.modules.linear import add_weight_and_bias
 from convgrad.nn.modules.module import Module
-from convgrad.nn.parameter import Parameter
 
 
 class GLU(Module):
     """a * sigmoid(b), a and b the two halves of the input along ``dim`` (that size halves)."""
+
+    _repr_fields = ("dim",)
 
     def __init__(self, dim=-1):
         super().__init__()
@@ -20,12 +21,11 @@ class GLU(Module):
     def forward(self, input):
         return F.glu(input, self.dim)
 
-    def extra_repr(self):
-        return f"dim={self.dim}"
-
 
 class RReLU(Module):
     """x if x >= 0 else a x, a ~ U(lower, upper) per element in training, (lower + upper) / 2 in eval."""
+
+    _repr_fields = ("lower", "upper", "inplace")
 
     def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
         super().__init__()
@@ -34,9 +34,6 @@ class RReLU(Module):
     def forward(self, input):
         return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
-    def extra_repr(self):
-        return f"lower={self.lower}, upper={self.upper}{', inplace=True' if self.inplace else ''}"
-
 
 class Bilinear(Module):
     """y_k = x1^T W_k x2 + b_k; W (out, in1, in2), both initialised U(-1/sqrt(in1), 1/sqrt(in1))."""
@@ -44,12 +41,8 @@ class Bilinear(Module):
     def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
-        self.weight = Parameter(factories.empty(out_features, in1_features, in2_features, dtype=dtype,
-                                                device=device))
-        if bias:
-            self.bias = Parameter(factories.empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, (out_features, in1_features, in2_features), out_features if bias else None,
+                            device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -91,6 +84,8 @@ class PairwiseDistance(Module):
 class Unfold(Module):
     """im2col: (N, C, H, W) -> (N, C kh kw, L), one column per sliding window position."""
 
+    _repr_fields = ("kernel_size", "dilation", "padding", "stride")
+
     def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
         self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
@@ -98,13 +93,11 @@ class Unfold(Module):
     def forward(self, input):
         return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
-                f"stride={self.stride}")
-
 
 class Fold(Module):
     """col2im, the adjoint of Unfold: (N, C kh kw, L) -> (N, C, *output_size), overlaps summed."""
+
+    _repr_fields = ("output_size", "kernel_size", "dilation", "padding", "stride")
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
@@ -114,13 +107,11 @@ class Fold(Module):
     def forward(self, input):
         return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
 
-    def extra_repr(self):
-        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
-                f"padding={self.padding}, stride={self.stride}")
-
 
 class ChannelShuffle(Module):
     """(N, g k, *) -> channels reordered as (k, g): ShuffleNet's mixing of grouped convolutions' groups."""
+
+    _repr_fields = ("groups",)
 
     def __init__(self, groups):
         super().__init__()
@@ -128,6 +119,3 @@ class ChannelShuffle(Module):
 
     def forward(self, input):
         return F.channel_shuffle(input, self.groups)
-
-    def extra_repr(self):
-        return f"groups={self.groups}"

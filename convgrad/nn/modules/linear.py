@@ -31,6 +31,16 @@ def reset_weight_and_bias(weight, bias):
         init.uniform_(bias, -bound, bound)
 
 
+def add_weight_and_bias(module, weight_shape, bias_size, device=None, dtype=None):
+    """Register ``module.weight`` (uninitialised, ``weight_shape``) and ``module.bias`` (``bias_size``
+    values; None when ``bias_size`` is None, i.e. the layer was built with ``bias=False``)."""
+    module.weight = Parameter(factories.empty(*weight_shape, dtype=dtype, device=device))
+    if bias_size is None:
+        module.register_parameter("bias", None)
+    else:
+        module.bias = Parameter(factories.empty(bias_size, dtype=dtype, device=device))
+
+
 class Linear(Module):
     """y = x W^T + b with W of shape (out_features, in_features); input (*, in_features) -> (*, out_features).
 
@@ -43,11 +53,7 @@ class Linear(Module):
         out_features = checks.integer("Linear", "out_features", out_features, low=0)
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(factories.empty(out_features, in_features, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(factories.empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, (out_features, in_features), out_features if bias else None, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):

@@ -65,6 +65,19 @@ def _fast(module, name):
     return getattr(module, name)
 
 
+
+def _initialised(registry, what):
+    if registry is None:
+        raise AttributeError(f"cannot assign {what} before Module.__init__() call")
+
+
+def _entry(value, what, name, expected, tensor_ok=False):
+    """``value`` if it may replace the entry ``name`` of a registry: None (or any Tensor, ``tensor_ok``)."""
+    if value is not None and not (tensor_ok and isinstance(value, Tensor)):
+        raise TypeError(f"cannot assign '{_typename(value)}' as {what} '{name}' ({expected} or None "
+                        "expected)")
+    return value
+
 class Module(HookMixin):
     """Base class of all layers and networks.
 
@@ -126,52 +139,27 @@ class Module(HookMixin):
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
         d = self.__dict__
-        params = d.get("_parameters")
+        params, modules, buffers = d.get("_parameters"), d.get("_modules"), d.get("_buffers")
         if isinstance(value, Parameter):
-            if params is None:
-                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            _initialised(params, "parameters")
             self._forget(name, "_parameters")
             self.register_parameter(name, value)
-            return
-        if params is not None and name in params:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{_typename(value)}' as parameter '{name}' "
-                    "(convgrad.nn.Parameter or None expected)"
-                )
-            params[name] = None
-            return
-        modules = d.get("_modules")
-        if isinstance(value, Module):
-            if modules is None:
-                raise AttributeError("cannot assign module before Module.__init__() call")
+        elif params is not None and name in params:
+            params[name] = _entry(value, "parameter", name, "convgrad.nn.Parameter")
+        elif isinstance(value, Module):
+            _initialised(modules, "module")
             self._forget(name, "_modules")
             modules[name] = value
-            return
-        if modules is not None and name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{_typename(value)}' as child module '{name}' "
-                    "(convgrad.nn.Module or None expected)"
-                )
-            modules[name] = None
-            return
-        buffers = d.get("_buffers")
-        if isinstance(value, Buffer):
-            if buffers is None:
-                raise AttributeError("cannot assign buffer before Module.__init__() call")
+        elif modules is not None and name in modules:
+            modules[name] = _entry(value, "child module", name, "convgrad.nn.Module")
+        elif isinstance(value, Buffer):
+            _initialised(buffers, "buffer")
             self._forget(name, "_buffers")
             self.register_buffer(name, value, persistent=value.persistent)
-            return
-        if buffers is not None and name in buffers:
-            if value is not None and not isinstance(value, Tensor):
-                raise TypeError(
-                    f"cannot assign '{_typename(value)}' as buffer '{name}' (convgrad.Tensor or "
-                    "None expected)"
-                )
-            buffers[name] = value
-            return
-        object.__setattr__(self, name, value)
+        elif buffers is not None and name in buffers:
+            buffers[name] = _entry(value, "buffer", name, "convgrad.Tensor", tensor_ok=True)
+        else:
+            object.__setattr__(self, name, value)
 
     def _forget(self, name, keep):
         """Remove ``name`` from every registry but ``keep`` (so re-assigning keeps its position)."""
@@ -223,15 +211,19 @@ class Module(HookMixin):
                          and name not in d.get("_buffers", ()) and name not in d.get("_modules", ())):
             raise KeyError(f"attribute '{name}' already exists")
 
+    def _check_can_register(self, store, kind, name):
+        """Before ``register_{kind}``: called after ``__init__``, and a new name is valid and free."""
+        d = self.__dict__
+        _initialised(d.get(store), kind)
+        if name not in d[store]:
+            self._check_new_name(kind, name)
+            if any(name in d[other] for other in ("_parameters", "_buffers", "_modules") if other != store):
+                raise KeyError(f"attribute '{name}' already exists")
+
     def register_buffer(self, name, tensor, persistent=True):
         """A tensor that is part of the module's state but not learnt (e.g. BatchNorm's running mean).
         Persistent buffers go into ``state_dict``."""
-        if "_buffers" not in self.__dict__:
-            raise AttributeError("cannot assign buffer before Module.__init__() call")
-        if name not in self._buffers:
-            self._check_new_name("buffer", name)
-            if name in self._parameters or name in self._modules:
-                raise KeyError(f"attribute '{name}' already exists")
+        self._check_can_register("_buffers", "buffer", name)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
                 f"cannot assign '{_typename(tensor)}' object to buffer '{name}' (convgrad Tensor "
@@ -245,12 +237,7 @@ class Module(HookMixin):
 
     def register_parameter(self, name, param):
         """Add ``param`` (a ``Parameter`` or None) under ``name``."""
-        if "_parameters" not in self.__dict__:
-            raise AttributeError("cannot assign parameter before Module.__init__() call")
-        if name not in self._parameters:
-            self._check_new_name("parameter", name)
-            if name in self._buffers or name in self._modules:
-                raise KeyError(f"attribute '{name}' already exists")
+        self._check_can_register("_parameters", "parameter", name)
         if param is None:
             self._parameters[name] = None
             return
@@ -288,18 +275,19 @@ class Module(HookMixin):
         return mod
 
     def get_parameter(self, target):
-        module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if name not in mod._parameters:
-            raise AttributeError(f"{mod._get_name()} has no parameter `{name}`")
-        return mod._parameters[name]
+        return self._get_entry(target, "_parameters", "parameter")
 
     def get_buffer(self, target):
+        return self._get_entry(target, "_buffers", "buffer")
+
+    def _get_entry(self, target, store, kind):
+        """The entry ``a.b.name`` of submodule ``a.b``'s registry ``store``."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
-        if name not in mod._buffers:
-            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
-        return mod._buffers[name]
+        registry = mod.__dict__[store]
+        if name not in registry:
+            raise AttributeError(f"{mod._get_name()} has no {kind} `{name}`")
+        return registry[name]
 
     # ------------------------------------------------------------------ iteration
     def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
@@ -563,9 +551,17 @@ class Module(HookMixin):
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ repr
+    # what the default extra_repr shows: the attributes named in _repr_args as bare values, then those in
+    # _repr_fields as name=value (``inplace`` only when True, as PyTorch prints it)
+    _repr_args = ()
+    _repr_fields = ()
+
     def extra_repr(self):
         """The text inside the parentheses of this layer's repr (its settings)."""
-        return ""
+        parts = [str(getattr(self, name)) for name in self._repr_args]
+        parts += [f"{name}={getattr(self, name)}" for name in self._repr_fields
+                  if name != "inplace" or self.inplace]
+        return ", ".join(parts)
 
     def _get_name(self):
         return type(self).__name__

@@ -270,6 +270,9 @@ class GroupNorm(Module):
 class LocalResponseNorm(Module):
     """b_c = a_c / (k + alpha / size * sum over `size` neighbouring channels of a^2)^beta (AlexNet)."""
 
+    _repr_args = ("size",)
+    _repr_fields = ("alpha", "beta", "k")
+
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
         self.size = size
@@ -279,6 +282,3 @@ class LocalResponseNorm(Module):
 
     def forward(self, input):
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
-
-    def extra_repr(self):
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -12,22 +12,32 @@ class _PoolNd(Module):
     """The functional ops check the input (the module puts the layer's name in front of their errors)."""
 
     _n = 2
+    _repr_fields = ("kernel_size", "stride", "padding")
+
+    def _set_window(self, kernel_size, stride, padding, n_tuple=None):
+        """Store ``kernel_size``, ``stride`` (None: the kernel size, PyTorch's default) and ``padding``, as
+        given or made ``n_tuple``s (the layers whose PyTorch counterparts store tuples)."""
+        as_stored = n_tuple or (lambda v: v)
+        self.kernel_size = as_stored(kernel_size)
+        self.stride = as_stored(stride if stride is not None else kernel_size)
+        self.padding = as_stored(padding)
 
 
 class _MaxPoolNd(_PoolNd):
+    _repr_fields = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        self._set_window(kernel_size, stride, padding)
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+    def forward(self, input):
+        max_pool = F.max_pool1d if self._n == 1 else F.max_pool2d
+        return max_pool(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                        ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -35,17 +45,9 @@ class MaxPool1d(_MaxPoolNd):
 
     _n = 1
 
-    def forward(self, input):
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
-
 
 class MaxPool2d(_MaxPoolNd):
     """Max over sliding windows of (N, C, H, W)."""
-
-    def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
 class AvgPool1d(_PoolNd):
@@ -55,14 +57,9 @@ class AvgPool1d(_PoolNd):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
-        self.kernel_size = _single(kernel_size)
-        self.stride = _single(stride if stride is not None else kernel_size)
-        self.padding = _single(padding)
+        self._set_window(kernel_size, stride, padding, _single)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
@@ -75,15 +72,10 @@ class AvgPool2d(_PoolNd):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        self._set_window(kernel_size, stride, padding)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
@@ -91,51 +83,47 @@ class AvgPool2d(_PoolNd):
 
 
 class _AdaptivePoolNd(_PoolNd):
+    _repr_fields = ("output_size",)
+
     def __init__(self, output_size, return_indices=False):
         super().__init__()
         self.output_size = output_size
         self.return_indices = return_indices
 
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
+
+class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
+    def __init__(self, output_size):
+        super().__init__(output_size)
+
+    def forward(self, input):
+        avg_pool = F.adaptive_avg_pool1d if self._n == 1 else F.adaptive_avg_pool2d
+        return avg_pool(input, self.output_size)
 
 
-class AdaptiveAvgPool1d(_AdaptivePoolNd):
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    def forward(self, input):
+        max_pool = F.adaptive_max_pool1d if self._n == 1 else F.adaptive_max_pool2d
+        return max_pool(input, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """Mean pooling of (N, C, L) to (N, C, output_size)."""
 
     _n = 1
 
-    def __init__(self, output_size):
-        super().__init__(output_size)
 
-    def forward(self, input):
-        return F.adaptive_avg_pool1d(input, self.output_size)
-
-
-class AdaptiveAvgPool2d(_AdaptivePoolNd):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Mean pooling of (N, C, H, W) to (N, C, *output_size); ``AdaptiveAvgPool2d(1)``: global average."""
 
-    def __init__(self, output_size):
-        super().__init__(output_size)
 
-    def forward(self, input):
-        return F.adaptive_avg_pool2d(input, self.output_size)
-
-
-class AdaptiveMaxPool1d(_AdaptivePoolNd):
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Max pooling of (N, C, L) to (N, C, output_size)."""
 
     _n = 1
 
-    def forward(self, input):
-        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
-
-class AdaptiveMaxPool2d(_AdaptivePoolNd):
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """Max pooling of (N, C, H, W) to (N, C, *output_size)."""
-
-    def forward(self, input):
-        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
 class MaxUnpool2d(_PoolNd):
@@ -144,12 +132,7 @@ class MaxUnpool2d(_PoolNd):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride if stride is not None else kernel_size)
-        self.padding = _pair(padding)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        self._set_window(kernel_size, stride, padding, _pair)
 
     def forward(self, input, indices, output_size=None):
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)

@@ -51,6 +51,8 @@ class UpsamplingBilinear2d(Upsample):
 class PixelShuffle(Module):
     """(*, C r^2, H, W) -> (*, C, H r, W r), r = upscale_factor (ESPCN's sub-pixel convolution)."""
 
+    _repr_fields = ("upscale_factor",)
+
     def __init__(self, upscale_factor):
         super().__init__()
         self.upscale_factor = upscale_factor
@@ -58,12 +60,11 @@ class PixelShuffle(Module):
     def forward(self, input):
         return F.pixel_shuffle(input, self.upscale_factor)
 
-    def extra_repr(self):
-        return f"upscale_factor={self.upscale_factor}"
-
 
 class PixelUnshuffle(Module):
     """(*, C, H r, W r) -> (*, C r^2, H, W), r = downscale_factor; undoes ``PixelShuffle``."""
+
+    _repr_fields = ("downscale_factor",)
 
     def __init__(self, downscale_factor):
         super().__init__()
@@ -71,6 +72,3 @@ class PixelUnshuffle(Module):
 
     def forward(self, input):
         return F.pixel_unshuffle(input, self.downscale_factor)
-
-    def extra_repr(self):
-        return f"downscale_factor={self.downscale_factor}"

@@ -4,9 +4,11 @@ network takes, and the ``weights`` argument of torchvision's constructors."""
 
 import functools
 
+import convgrad
 from convgrad import geometry, nn
 
-__all__ = ["check_input", "names_too_small_layer", "no_weights"]
+__all__ = ["check_input", "names_too_small_layer", "zoo_forward", "no_weights", "conv_relu",
+           "FeaturesClassifier"]
 
 
 def no_weights(weights, name):
@@ -14,6 +16,14 @@ def no_weights(weights, name):
     if weights is not None and weights is not False:
         raise ValueError(f"{name}: convgrad ships no pretrained weights (got weights={weights!r}); "
                          "build the model and call load_state_dict() with a state dict of your own")
+
+
+def conv_relu(in_channels, out_channels, kernel_size, batch_norm=False, **conv_kwargs):
+    """The plain CNNs' block (AlexNet, VGG, NiN): [Conv2d, (BatchNorm2d,) ReLU(inplace=True)], to be
+    spliced into a ``Sequential`` (so its indices stay torchvision's)."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, **conv_kwargs)
+    norm = [nn.BatchNorm2d(out_channels)] if batch_norm else []
+    return [conv, *norm, nn.ReLU(inplace=True)]
 
 
 def _tuple(v, n):
@@ -40,6 +50,18 @@ def check_input(model, x, spatial_dims=2, fixed_size=None):
         if shape[2:] != fixed:
             raise ValueError(f"its classifier is sized for {'x'.join(map(str, fixed))} inputs, got "
                              f"{'x'.join(map(str, shape[2:]))} (input shape {shape})")
+
+
+def zoo_forward(skip=("downsample",)):
+    """Decorator for a zoo model's ``forward(x)``: ``check_input`` before it, ``names_too_small_layer``
+    around it."""
+    def wrap(forward):
+        @functools.wraps(forward)
+        def checked(self, x, *args, **kwargs):
+            check_input(self, x)
+            return forward(self, x, *args, **kwargs)
+        return names_too_small_layer(skip)(checked)
+    return wrap
 
 
 def names_too_small_layer(skip=("downsample",)):
@@ -114,3 +136,13 @@ def _too_small_message(model, size, name, layer, err, skip):
             f"'{name}' ({type(layer).__name__}, kernel {layer.kernel_size}, stride {layer.stride}), whose "
             f"{fmt(map(str, err.input_size))} input{pad} is smaller than its {fmt(map(str, err.span))} "
             f"window.{hint}")
+
+
+class FeaturesClassifier(nn.Module):
+    """torchvision's layout of AlexNet and VGG: ``features`` (convolutions) -> ``avgpool`` -> flatten ->
+    ``classifier``; the subclass builds the three."""
+
+    @zoo_forward()
+    def forward(self, x):
+        x = self.avgpool(self.features(x))
+        return self.classifier(convgrad.flatten(x, 1))

@@ -14,51 +14,40 @@ Both end with an adaptive average pooling to 6x6 (the identity at native resolut
 63x63 and more are accepted.
 """
 
-import convgrad
 from convgrad import nn
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import FeaturesClassifier, conv_relu, no_weights
 
 __all__ = ["AlexNet", "alexnet"]
 
 
-class AlexNet(nn.Module):
+def _lrn():
+    return nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)
+
+
+def _pool():
+    return nn.MaxPool2d(kernel_size=3, stride=2)
+
+
+class AlexNet(FeaturesClassifier):
     def __init__(self, num_classes=1000, dropout=0.5, paper=False, in_channels=3):
         super().__init__()
         self.paper = paper
         if paper:
             self.features = nn.Sequential(
-                nn.Conv2d(in_channels, 96, kernel_size=11, stride=4, padding=2),
-                nn.ReLU(inplace=True),
-                nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
-                nn.MaxPool2d(kernel_size=3, stride=2),
-                nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2),
-                nn.ReLU(inplace=True),
-                nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
-                nn.MaxPool2d(kernel_size=3, stride=2),
-                nn.Conv2d(256, 384, kernel_size=3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(kernel_size=3, stride=2),
+                *conv_relu(in_channels, 96, 11, stride=4, padding=2), _lrn(), _pool(),
+                *conv_relu(96, 256, 5, padding=2, groups=2), _lrn(), _pool(),
+                *conv_relu(256, 384, 3, padding=1),
+                *conv_relu(384, 384, 3, padding=1, groups=2),
+                *conv_relu(384, 256, 3, padding=1, groups=2), _pool(),
             )
         else:
             self.features = nn.Sequential(
-                nn.Conv2d(in_channels, 64, kernel_size=11, stride=4, padding=2),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(kernel_size=3, stride=2),
-                nn.Conv2d(64, 192, kernel_size=5, padding=2),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(kernel_size=3, stride=2),
-                nn.Conv2d(192, 384, kernel_size=3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(384, 256, kernel_size=3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(256, 256, kernel_size=3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(kernel_size=3, stride=2),
+                *conv_relu(in_channels, 64, 11, stride=4, padding=2), _pool(),
+                *conv_relu(64, 192, 5, padding=2), _pool(),
+                *conv_relu(192, 384, 3, padding=1),
+                *conv_relu(384, 256, 3, padding=1),
+                *conv_relu(256, 256, 3, padding=1), _pool(),
             )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
@@ -70,14 +59,6 @@ class AlexNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(4096, num_classes),
         )
-
-    @names_too_small_layer()
-    def forward(self, x):
-        check_input(self, x)
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = convgrad.flatten(x, 1)
-        return self.classifier(x)
 
 
 def alexnet(*, weights=None, progress=True, paper=False, **kwargs):

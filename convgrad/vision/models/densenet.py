@@ -20,7 +20,7 @@ import convgrad
 from convgrad import nn
 from convgrad.nn import functional as F
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import no_weights, zoo_forward
 
 __all__ = ["DenseNet", "DenseNetCifar", "densenet121", "densenet161", "densenet169", "densenet201",
            "densenet_bc_cifar"]
@@ -118,9 +118,8 @@ class DenseNet(nn.Module):
         self.classifier = nn.Linear(num_features, num_classes)
         _init(self)
 
-    @names_too_small_layer()
+    @zoo_forward()
     def forward(self, x):
-        check_input(self, x)
         features = self.features(x)
         out = F.relu(features)
         out = F.adaptive_avg_pool2d(out, (1, 1))
@@ -158,9 +157,8 @@ class DenseNetCifar(nn.Module):
         self.fc = nn.Linear(num_features, num_classes)
         _init(self)
 
-    @names_too_small_layer()
+    @zoo_forward()
     def forward(self, x):
-        check_input(self, x)
         x = self.conv1(x)
         x = self.trans1(self.block1(x))
         x = self.trans2(self.block2(x))

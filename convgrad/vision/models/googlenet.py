@@ -23,7 +23,7 @@ import convgrad
 from convgrad import nn
 from convgrad.nn import functional as F
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import no_weights, zoo_forward
 
 __all__ = ["GoogLeNet", "GoogLeNetOutputs", "googlenet", "googlenet_loss", "Inception", "InceptionAux",
            "BasicConv2d"]
@@ -139,9 +139,8 @@ class GoogLeNet(nn.Module):
             x = convgrad.cat((x_ch0, x_ch1, x_ch2), 1)
         return x
 
-    @names_too_small_layer(skip=("aux1", "aux2"))
+    @zoo_forward(skip=("aux1", "aux2"))
     def forward(self, x):
-        check_input(self, x)
         x = self._transform_input(x)
         x = self.maxpool1(self.conv1(x))
         x = self.maxpool2(self.conv3(self.conv2(x)))

@@ -12,7 +12,7 @@ import convgrad
 from convgrad import nn
 from convgrad.nn import functional as F
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import no_weights, zoo_forward
 
 __all__ = ["MobileNetV2", "InvertedResidual", "Conv2dNormActivation", "mobilenet_v2"]
 
@@ -110,9 +110,8 @@ class MobileNetV2(nn.Module):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 
-    @names_too_small_layer()
+    @zoo_forward()
     def forward(self, x):
-        check_input(self, x)
         x = self.features(x)
         x = F.adaptive_avg_pool2d(x, (1, 1))
         x = convgrad.flatten(x, 1)

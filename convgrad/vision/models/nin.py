@@ -17,17 +17,17 @@ Any input size of 3x3 or more works.
 import convgrad
 from convgrad import nn
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import conv_relu, no_weights, zoo_forward
 
 __all__ = ["NiN", "nin", "mlpconv"]
 
 
 def mlpconv(in_channels, out_channels, kernel_size, padding, mlp=(192, 192)):
     """A spatial convolution then 1x1 convolutions, each followed by ReLU."""
-    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding), nn.ReLU(inplace=True)]
+    layers = conv_relu(in_channels, out_channels, kernel_size, padding=padding)
     c = out_channels
     for m in mlp:
-        layers += [nn.Conv2d(c, m, kernel_size=1), nn.ReLU(inplace=True)]
+        layers += conv_relu(c, m, 1)
         c = m
     return nn.Sequential(*layers)
 
@@ -50,9 +50,8 @@ class NiN(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.05)
                 nn.init.constant_(m.bias, 0.0)
 
-    @names_too_small_layer()
+    @zoo_forward()
     def forward(self, x):
-        check_input(self, x)
         x = self.avgpool(self.features(x))
         return convgrad.flatten(x, 1)
 

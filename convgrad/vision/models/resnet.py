@@ -17,7 +17,7 @@ convolution with BatchNorm (``downsample``) where the shape changes. Any input o
 import convgrad
 from convgrad import nn
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import no_weights, zoo_forward
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101",
            "resnet152", "conv3x3", "conv1x1"]
@@ -32,15 +32,29 @@ def conv1x1(in_planes, out_planes, stride=1):
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 convolutions: conv-bn-relu-conv-bn, plus the shortcut, then relu."""
-
-    expansion = 1
+class _ResidualBlock(nn.Module):
+    """What BasicBlock and Bottleneck share: torchvision's constructor (``_layers`` makes the block's own
+    layers) and the end of forward, relu(out + shortcut)."""
 
     def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1,
                  norm_layer=None):
         super().__init__()
-        norm_layer = norm_layer or nn.BatchNorm2d
+        self._layers(inplanes, planes, stride, groups, base_width, dilation, norm_layer or nn.BatchNorm2d)
+        self.downsample = downsample
+        self.stride = stride
+
+    def _add_shortcut(self, out, x):
+        """The shortcut is the identity, or ``downsample`` where the block changes the shape."""
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class BasicBlock(_ResidualBlock):
+    """Two 3x3 convolutions: conv-bn-relu-conv-bn, plus the shortcut, then relu."""
+
+    expansion = 1
+
+    def _layers(self, inplanes, planes, stride, groups, base_width, dilation, norm_layer):
         if groups != 1 or base_width != 64:
             raise ValueError("BasicBlock only supports groups=1 and base_width=64")
         if dilation > 1:
@@ -50,28 +64,18 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(planes, planes)
         self.bn2 = norm_layer(planes)
-        self.downsample = downsample
-        self.stride = stride
 
     def forward(self, x):
-        identity = x
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out = out + identity
-        return self.relu(out)
+        return self._add_shortcut(self.bn2(self.conv2(out)), x)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_ResidualBlock):
     """1x1 (reduce) -> 3x3 (stride) -> 1x1 (expand x4), each with BatchNorm, plus the shortcut."""
 
     expansion = 4
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1,
-                 norm_layer=None):
-        super().__init__()
-        norm_layer = norm_layer or nn.BatchNorm2d
+    def _layers(self, inplanes, planes, stride, groups, base_width, dilation, norm_layer):
         width = int(planes * (base_width / 64.0)) * groups
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = norm_layer(width)
@@ -80,18 +84,11 @@ class Bottleneck(nn.Module):
         self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = norm_layer(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.stride = stride
 
     def forward(self, x):
-        identity = x
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out = out + identity
-        return self.relu(out)
+        return self._add_shortcut(self.bn3(self.conv3(out)), x)
 
 
 class ResNet(nn.Module):
@@ -155,9 +152,8 @@ class ResNet(nn.Module):
                                 dilation=self.dilation, norm_layer=norm_layer))
         return nn.Sequential(*layers)
 
-    @names_too_small_layer()
+    @zoo_forward()
     def forward(self, x):
-        check_input(self, x)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer1(x)
         x = self.layer2(x)

@@ -16,7 +16,7 @@ the same parameter counts. Any input of 8x8 or more works (global average poolin
 import convgrad
 from convgrad import nn
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import no_weights, zoo_forward
 
 __all__ = ["CifarResNet", "CifarBasicBlock", "ZeroPadShortcut", "cifar_resnet",
            "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
@@ -102,9 +102,8 @@ class CifarResNet(nn.Module):
             self.in_planes = planes
         return nn.Sequential(*layers)
 
-    @names_too_small_layer()
+    @zoo_forward()
     def forward(self, x):
-        check_input(self, x)
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         x = convgrad.flatten(self.avgpool(x), 1)

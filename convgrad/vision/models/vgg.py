@@ -12,10 +12,9 @@ The ``_bn`` variants put a BatchNorm2d after every convolution (2 trainable valu
 132,868,840 / 133,053,736 / 138,365,992 / 143,678,248.
 """
 
-import convgrad
 from convgrad import nn
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import FeaturesClassifier, conv_relu, no_weights
 
 __all__ = ["VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
            "make_layers", "cfgs"]
@@ -36,15 +35,12 @@ def make_layers(cfg, batch_norm=False, in_channels=3):
         if v == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
-            layers.append(nn.Conv2d(in_channels, v, kernel_size=3, padding=1))
-            if batch_norm:
-                layers.append(nn.BatchNorm2d(v))
-            layers.append(nn.ReLU(inplace=True))
+            layers += conv_relu(in_channels, v, 3, batch_norm=batch_norm, padding=1)
             in_channels = v
     return nn.Sequential(*layers)
 
 
-class VGG(nn.Module):
+class VGG(FeaturesClassifier):
     """``features`` (convolutions) -> ``avgpool`` (adaptive, to 7x7, so inputs of 32x32 and more work)
     -> ``classifier`` (4096-4096-num_classes with dropout)."""
 
@@ -74,55 +70,28 @@ class VGG(nn.Module):
                     nn.init.normal_(m.weight, 0, 0.01)
                     nn.init.constant_(m.bias, 0)
 
-    @names_too_small_layer()
-    def forward(self, x):
-        check_input(self, x)
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = convgrad.flatten(x, 1)
-        return self.classifier(x)
-
 
 def _vgg(cfg, batch_norm, name, weights=None, progress=True, **kwargs):
     no_weights(weights, name)
     return VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs)
 
 
-def vgg11(*, weights=None, progress=True, **kwargs):
-    """VGG-11 (configuration A): 132,863,336 parameters."""
-    return _vgg("A", False, "vgg11", weights, progress, **kwargs)
+def _constructor(name, cfg, batch_norm, doc):
+    """torchvision's ``name(*, weights=None, progress=True, **kwargs)`` for one configuration."""
+    def build(*, weights=None, progress=True, **kwargs):
+        return _vgg(cfg, batch_norm, name, weights, progress, **kwargs)
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = doc
+    return build
 
 
-def vgg11_bn(*, weights=None, progress=True, **kwargs):
-    """VGG-11 with batch normalization: 132,868,840 parameters."""
-    return _vgg("A", True, "vgg11_bn", weights, progress, **kwargs)
-
-
-def vgg13(*, weights=None, progress=True, **kwargs):
-    """VGG-13 (configuration B): 133,047,848 parameters."""
-    return _vgg("B", False, "vgg13", weights, progress, **kwargs)
-
-
-def vgg13_bn(*, weights=None, progress=True, **kwargs):
-    """VGG-13 with batch normalization: 133,053,736 parameters."""
-    return _vgg("B", True, "vgg13_bn", weights, progress, **kwargs)
-
-
-def vgg16(*, weights=None, progress=True, **kwargs):
-    """VGG-16 (configuration D): 138,357,544 parameters; about 15.5 GFLOP-mult-adds per 224x224 image."""
-    return _vgg("D", False, "vgg16", weights, progress, **kwargs)
-
-
-def vgg16_bn(*, weights=None, progress=True, **kwargs):
-    """VGG-16 with batch normalization: 138,365,992 parameters."""
-    return _vgg("D", True, "vgg16_bn", weights, progress, **kwargs)
-
-
-def vgg19(*, weights=None, progress=True, **kwargs):
-    """VGG-19 (configuration E): 143,667,240 parameters."""
-    return _vgg("E", False, "vgg19", weights, progress, **kwargs)
-
-
-def vgg19_bn(*, weights=None, progress=True, **kwargs):
-    """VGG-19 with batch normalization: 143,678,248 parameters."""
-    return _vgg("E", True, "vgg19_bn", weights, progress, **kwargs)
+vgg11 = _constructor("vgg11", "A", False, "VGG-11 (configuration A): 132,863,336 parameters.")
+vgg11_bn = _constructor("vgg11_bn", "A", True, "VGG-11 with batch normalization: 132,868,840 parameters.")
+vgg13 = _constructor("vgg13", "B", False, "VGG-13 (configuration B): 133,047,848 parameters.")
+vgg13_bn = _constructor("vgg13_bn", "B", True, "VGG-13 with batch normalization: 133,053,736 parameters.")
+vgg16 = _constructor("vgg16", "D", False, "VGG-16 (configuration D): 138,357,544 parameters; about 15.5 "
+                                          "GFLOP-mult-adds per 224x224 image.")
+vgg16_bn = _constructor("vgg16_bn", "D", True, "VGG-16 with batch normalization: 138,365,992 parameters.")
+vgg19 = _constructor("vgg19", "E", False, "VGG-19 (configuration E): 143,667,240 parameters.")
+vgg19_bn = _constructor("vgg19_bn", "E", True, "VGG-19 with batch normalization: 143,678,248 parameters.")

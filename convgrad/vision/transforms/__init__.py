@@ -3,68 +3,12 @@
 
 from convgrad import _unsupported
 
-from . import functional, v2
-from .extra import (
-    ConvertImageDtype,
-    RandomChoice,
-    RandomErasing,
-    RandomGrayscale,
-    RandomOrder,
-    RandomResizedCrop,
-)
+from . import extra, functional, transforms, v2
+from .extra import *
 from .functional import InterpolationMode
-from .transforms import (
-    CenterCrop,
-    ColorJitter,
-    Compose,
-    ElasticTransform,
-    Grayscale,
-    Lambda,
-    Normalize,
-    Pad,
-    PCAColorAugmentation,
-    PILToTensor,
-    RandomAffine,
-    RandomApply,
-    RandomCrop,
-    RandomHorizontalFlip,
-    RandomRotation,
-    RandomVerticalFlip,
-    Resize,
-    ToPILImage,
-    ToTensor,
-)
+from .transforms import *
 
-__all__ = [
-    "ConvertImageDtype",
-    "RandomChoice",
-    "RandomErasing",
-    "RandomGrayscale",
-    "RandomOrder",
-    "RandomResizedCrop",
-    "v2",
-    "CenterCrop",
-    "ColorJitter",
-    "Compose",
-    "ElasticTransform",
-    "Grayscale",
-    "InterpolationMode",
-    "Lambda",
-    "Normalize",
-    "PCAColorAugmentation",
-    "PILToTensor",
-    "Pad",
-    "RandomAffine",
-    "RandomApply",
-    "RandomCrop",
-    "RandomHorizontalFlip",
-    "RandomRotation",
-    "RandomVerticalFlip",
-    "Resize",
-    "ToPILImage",
-    "ToTensor",
-    "functional",
-]
+__all__ = [*extra.__all__, *transforms.__all__, "InterpolationMode", "functional", "v2"]
 
 
 def __getattr__(name):

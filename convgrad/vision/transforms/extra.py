@@ -12,6 +12,7 @@ from convgrad.utils.data.worker import numpy_rng
 
 from . import functional as F
 from .functional import InterpolationMode
+from .transforms import _Transform, _WithProbability
 
 __all__ = ["RandomResizedCrop", "RandomErasing", "RandomGrayscale", "RandomChoice", "RandomOrder",
            "ConvertImageDtype"]
@@ -23,6 +24,16 @@ def _pair_range(value, name):
     if value[0] > value[1]:
         raise ValueError(f"{name}: expected min <= max, got {tuple(value)}")
     return tuple(float(v) for v in value)
+
+
+def _random_rectangles(rng, area, scale, ratio, tries=10):
+    """``tries`` draws of torchvision's random rectangle: an area a uniform in ``scale`` times ``area``, an
+    aspect ratio r log-uniform in ``ratio``; yields the rounded sides (sqrt(a r), sqrt(a / r))."""
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(tries):
+        target_area = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
+        yield int(round(math.sqrt(target_area * aspect))), int(round(math.sqrt(target_area / aspect)))
 
 
 class RandomResizedCrop:
@@ -42,14 +53,8 @@ class RandomResizedCrop:
     def get_params(img, scale, ratio):
         """Random ``(top, left, height, width)`` of the crop."""
         _, height, width = F.get_dimensions(img)
-        area = height * width
         rng = numpy_rng()
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-        for _ in range(10):
-            target_area = area * rng.uniform(scale[0], scale[1])
-            aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
-            w = int(round(math.sqrt(target_area * aspect)))
-            h = int(round(math.sqrt(target_area / aspect)))
+        for w, h in _random_rectangles(rng, height * width, scale, ratio):
             if 0 < w <= width and 0 < h <= height:
                 return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
         in_ratio = width / height
@@ -70,10 +75,12 @@ class RandomResizedCrop:
                 f"interpolation={self.interpolation.value})")
 
 
-class RandomErasing:
+class RandomErasing(_Transform):
     """With probability ``p``, set a random rectangle of a Tensor image (area a ``scale`` fraction,
     aspect ratio in ``ratio``) to ``value``: a number, one per channel, or ``"random"`` (normal noise).
     No rectangle fits in 10 draws: the image is returned unchanged."""
+
+    _repr_fields = ("p", "scale", "ratio", "value")
 
     def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False):
         if not isinstance(value, (numbers.Number, str, tuple, list)):
@@ -93,14 +100,8 @@ class RandomErasing:
     def get_params(img, scale, ratio, value=None):
         """``(i, j, h, w, v)``: the rectangle and what fills it (``value`` None: normal noise)."""
         c, img_h, img_w = img.shape[-3:]
-        area = img_h * img_w
         rng = numpy_rng()
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-        for _ in range(10):
-            erase_area = area * rng.uniform(scale[0], scale[1])
-            aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
-            h = int(round(math.sqrt(erase_area * aspect)))
-            w = int(round(math.sqrt(erase_area / aspect)))
+        for h, w in _random_rectangles(rng, img_h * img_w, scale, ratio):
             if not (h < img_h and w < img_w):
                 continue
             if value is None:
@@ -125,28 +126,25 @@ class RandomErasing:
             return img
         return F.erase(img, i, j, h, w, v, self.inplace)
 
-    def __repr__(self):
-        return f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, value={self.value})"
 
-
-class RandomGrayscale:
+class RandomGrayscale(_WithProbability):
     """With probability ``p``, the image's luma in as many channels as it had."""
 
     def __init__(self, p=0.1):
-        self.p = p
+        super().__init__(p)
 
     def __call__(self, img):
-        c = F.get_dimensions(img)[0]
-        if numpy_rng().random() < self.p:
-            return F.rgb_to_grayscale(img, num_output_channels=c)
-        return img
+        F.get_dimensions(img)  # a non-image is an error whatever the draw
+        return super().__call__(img)
 
-    def __repr__(self):
-        return f"RandomGrayscale(p={self.p})"
+    def _apply(self, img):
+        return F.rgb_to_grayscale(img, num_output_channels=F.get_dimensions(img)[0])
 
 
-class RandomChoice:
+class RandomChoice(_Transform):
     """One transform of the list, drawn with probabilities ``p`` (uniform by default)."""
+
+    _repr_fields = ("transforms", "p")
 
     def __init__(self, transforms, p=None):
         self.transforms = list(transforms)
@@ -159,12 +157,11 @@ class RandomChoice:
         k = int(numpy_rng().choice(len(self.transforms), p=self.p))
         return self.transforms[k](*args)
 
-    def __repr__(self):
-        return f"RandomChoice(transforms={self.transforms}, p={self.p})"
 
-
-class RandomOrder:
+class RandomOrder(_Transform):
     """All the transforms, in a random order."""
+
+    _repr_fields = ("transforms",)
 
     def __init__(self, transforms):
         self.transforms = list(transforms)
@@ -173,9 +170,6 @@ class RandomOrder:
         for k in numpy_rng().permutation(len(self.transforms)):
             img = self.transforms[int(k)](img)
         return img
-
-    def __repr__(self):
-        return f"RandomOrder(transforms={self.transforms})"
 
 
 class ConvertImageDtype:

@@ -40,6 +40,16 @@ __all__ = [
 ]
 
 
+class _Transform:
+    """The transforms' repr: ``Name(field=value, ...)`` over the attributes named in ``_repr_fields``."""
+
+    _repr_fields = ()
+
+    def __repr__(self):
+        fields = ", ".join(f"{name}={getattr(self, name)}" for name in self._repr_fields)
+        return f"{type(self).__name__}({fields})"
+
+
 class Compose:
     """Apply ``transforms`` one after the other."""
 
@@ -56,28 +66,24 @@ class Compose:
         return f"{type(self).__name__}({body}\n)"
 
 
-class ToTensor:
+class ToTensor(_Transform):
     """PIL image or ``HWC`` array to a ``CHW`` Tensor; ``uint8`` becomes ``float32`` in ``[0, 1]``."""
 
     def __call__(self, pic):
         return F.to_tensor(pic)
 
-    def __repr__(self):
-        return "ToTensor()"
 
-
-class PILToTensor:
+class PILToTensor(_Transform):
     """PIL image to a ``CHW`` Tensor of the image's own dtype (no scaling)."""
 
     def __call__(self, pic):
         return F.pil_to_tensor(pic)
 
-    def __repr__(self):
-        return "PILToTensor()"
 
-
-class ToPILImage:
+class ToPILImage(_Transform):
     """``CHW`` Tensor or ``HWC`` array to a PIL image (float data in [0, 1] is scaled by 255)."""
+
+    _repr_fields = ("mode",)
 
     def __init__(self, mode=None):
         self.mode = mode
@@ -85,12 +91,11 @@ class ToPILImage:
     def __call__(self, pic):
         return F.to_pil_image(pic, self.mode)
 
-    def __repr__(self):
-        return f"ToPILImage(mode={self.mode})"
 
-
-class Normalize:
+class Normalize(_Transform):
     """``(x - mean[c]) / std[c]`` for each channel ``c`` of a float ``(..., C, H, W)`` Tensor."""
+
+    _repr_fields = ("mean", "std")
 
     def __init__(self, mean, std, inplace=False):
         self.mean = mean
@@ -99,9 +104,6 @@ class Normalize:
 
     def __call__(self, tensor):
         return F.normalize(tensor, self.mean, self.std, self.inplace)
-
-    def __repr__(self):
-        return f"Normalize(mean={self.mean}, std={self.std})"
 
 
 def _check_size(size, name):
@@ -128,8 +130,10 @@ class Resize:
         return f"Resize(size={self.size}, interpolation={self.interpolation.value}, max_size={self.max_size})"
 
 
-class CenterCrop:
+class CenterCrop(_Transform):
     """The centred ``size`` region (an int for a square), zero-padding images that are smaller."""
+
+    _repr_fields = ("size",)
 
     def __init__(self, size):
         self.size = F._pair(size, "CenterCrop")
@@ -137,17 +141,20 @@ class CenterCrop:
     def __call__(self, img):
         return F.center_crop(img, self.size)
 
-    def __repr__(self):
-        return f"CenterCrop(size={self.size})"
+
+def _check_padding_mode(padding_mode):
+    if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
+        raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
 
 
-class Pad:
+class Pad(_Transform):
     """Pad the borders; see :func:`functional.pad`."""
+
+    _repr_fields = ("padding", "fill", "padding_mode")
 
     def __init__(self, padding, fill=0, padding_mode="constant"):
         F._parse_padding(padding)
-        if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
-            raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+        _check_padding_mode(padding_mode)
         self.padding = padding
         self.fill = fill
         self.padding_mode = padding_mode
@@ -155,11 +162,8 @@ class Pad:
     def __call__(self, img):
         return F.pad(img, self.padding, self.fill, self.padding_mode)
 
-    def __repr__(self):
-        return f"Pad(padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode})"
 
-
-class RandomCrop:
+class RandomCrop(_Transform):
     """A ``size`` region at a uniformly random position.
 
     ``padding`` pads first (as :class:`Pad`); ``pad_if_needed`` pads an image smaller than ``size`` by
@@ -167,12 +171,13 @@ class RandomCrop:
     ``padding_mode`` are those of :func:`functional.pad`.
     """
 
+    _repr_fields = ("size", "padding")
+
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
         self.size = F._pair(size, "RandomCrop")
         if padding is not None:
             F._parse_padding(padding)
-        if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
-            raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+        _check_padding_mode(padding_mode)
         self.padding = padding
         self.pad_if_needed = pad_if_needed
         self.fill = fill
@@ -203,38 +208,32 @@ class RandomCrop:
         i, j, th, tw = self.get_params(img, self.size)
         return F.crop(img, i, j, th, tw)
 
-    def __repr__(self):
-        return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+class _WithProbability(_Transform):
+    """The random transforms that change an image with probability ``p`` (``_apply``) and else return
+    it unchanged."""
+
+    _repr_fields = ("p",)
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        if numpy_rng().random() < self.p:
+            return self._apply(img)
+        return img
 
 
-class RandomHorizontalFlip:
+class RandomHorizontalFlip(_WithProbability):
     """Mirror left-right with probability ``p``."""
 
-    def __init__(self, p=0.5):
-        self.p = p
-
-    def __call__(self, img):
-        if numpy_rng().random() < self.p:
-            return F.hflip(img)
-        return img
-
-    def __repr__(self):
-        return f"RandomHorizontalFlip(p={self.p})"
+    _apply = staticmethod(F.hflip)
 
 
-class RandomVerticalFlip:
+class RandomVerticalFlip(_WithProbability):
     """Mirror top-bottom with probability ``p``."""
 
-    def __init__(self, p=0.5):
-        self.p = p
-
-    def __call__(self, img):
-        if numpy_rng().random() < self.p:
-            return F.vflip(img)
-        return img
-
-    def __repr__(self):
-        return f"RandomVerticalFlip(p={self.p})"
+    _apply = staticmethod(F.vflip)
 
 
 def _range(value, name, center=0.0, bound=None, single="must be positive"):
@@ -283,11 +282,13 @@ class RandomRotation:
         return f"RandomRotation(degrees={self.degrees}, interpolation={self.interpolation.value})"
 
 
-class RandomAffine:
+class RandomAffine(_Transform):
     """Random affine map keeping the centre: rotation drawn from ``degrees``; shift up to
     ``translate = (a, b)`` times the width / height; scale drawn from ``scale = (lo, hi)``; shear (in
     degrees) drawn from ``shear`` (a number ``s`` means x-shear in ``(-s, s)``, 2 values an x range,
     4 values x and y ranges). Points from outside the image take ``fill``."""
+
+    _repr_fields = ("degrees", "translate", "scale", "shear")
 
     def __init__(
         self,
@@ -356,17 +357,13 @@ class RandomAffine:
             img, angle, list(translations), scale, list(shear), self.interpolation, self.fill, self.center
         )
 
-    def __repr__(self):
-        return (
-            f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale}, "
-            f"shear={self.shear})"
-        )
 
-
-class ElasticTransform:
+class ElasticTransform(_Transform):
     """Elastic distortion (Simard et al. 2003): every pixel is moved by a smooth random field, uniform
     noise blurred by a Gaussian of std ``sigma`` and scaled by ``alpha`` (torchvision's parameters and
     scaling: ``alpha`` is relative to the image size in normalised coordinates)."""
+
+    _repr_fields = ("alpha", "sigma")
 
     def __init__(self, alpha=50.0, sigma=5.0, interpolation=InterpolationMode.BILINEAR, fill=0):
         self.alpha = self._pair(alpha, "alpha")
@@ -396,17 +393,16 @@ class ElasticTransform:
         disp = self.get_params(self.alpha, self.sigma, (h, w))
         return F.elastic_transform(img, disp, self.interpolation, self.fill)
 
-    def __repr__(self):
-        return f"ElasticTransform(alpha={self.alpha}, sigma={self.sigma})"
 
-
-class ColorJitter:
+class ColorJitter(_Transform):
     """Random brightness, contrast, saturation and hue changes, applied in a random order.
 
     Each of ``brightness``, ``contrast``, ``saturation`` is a number ``v`` (factor drawn from
     ``[max(0, 1 - v), 1 + v]``) or a ``(min, max)`` range; ``hue`` is ``h`` in ``[0, 0.5]`` (shift drawn
     from ``[-h, h]``) or a range inside ``[-0.5, 0.5]``.
     """
+
+    _repr_fields = ("brightness", "contrast", "saturation", "hue")
 
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
         self.brightness = self._check(brightness, "brightness")
@@ -456,15 +452,11 @@ class ColorJitter:
                 img = F.adjust_hue(img, h)
         return img
 
-    def __repr__(self):
-        return (
-            f"ColorJitter(brightness={self.brightness}, contrast={self.contrast}, "
-            f"saturation={self.saturation}, hue={self.hue})"
-        )
 
-
-class Grayscale:
+class Grayscale(_Transform):
     """Luma of the image with ``num_output_channels`` (1 or 3) channels."""
+
+    _repr_fields = ("num_output_channels",)
 
     def __init__(self, num_output_channels=1):
         self.num_output_channels = num_output_channels
@@ -472,11 +464,8 @@ class Grayscale:
     def __call__(self, img):
         return F.rgb_to_grayscale(img, self.num_output_channels)
 
-    def __repr__(self):
-        return f"Grayscale(num_output_channels={self.num_output_channels})"
 
-
-class Lambda:
+class Lambda(_Transform):
     """Apply a user function as a transform."""
 
     def __init__(self, lambd):
@@ -487,12 +476,11 @@ class Lambda:
     def __call__(self, img):
         return self.lambd(img)
 
-    def __repr__(self):
-        return "Lambda()"
 
-
-class RandomApply:
+class RandomApply(_Transform):
     """Apply the list of ``transforms`` (in order) with probability ``p``, else none of them."""
+
+    _repr_fields = ("p", "transforms")
 
     def __init__(self, transforms, p=0.5):
         self.transforms = list(transforms)
@@ -504,10 +492,6 @@ class RandomApply:
         for t in self.transforms:
             img = t(img)
         return img
-
-    def __repr__(self):
-        return f"RandomApply(p={self.p}, transforms={self.transforms})"
-
 
 # RGB covariance eigen-decomposition of ImageNet pixels scaled to [0, 1], the values widely used for
 # AlexNet-style lighting noise (eigenvalues descending; eigenvectors are the columns).
@@ -521,7 +505,7 @@ _IMAGENET_EIGVEC = np.array(
 )
 
 
-class PCAColorAugmentation:
+class PCAColorAugmentation(_Transform):
     """AlexNet's "lighting" noise (Krizhevsky et al. 2012, section 4.1): add to every pixel the RGB
     offset ``eigvec @ (alpha * eigval)`` with ``alpha ~ N(0, alphastd)`` drawn once per image, where
     ``eigval``/``eigvec`` are the eigenvalues/eigenvectors (columns) of the covariance of the RGB pixel
@@ -531,6 +515,8 @@ class PCAColorAugmentation:
     Float arrays and tensors (``CHW``, values in [0, 1]) get the offset as it is; ``uint8`` images
     (PIL or arrays) get it scaled by 255, rounded and clipped to [0, 255].
     """
+
+    _repr_fields = ("alphastd",)
 
     def __init__(self, alphastd=0.1, eigval=None, eigvec=None):
         if alphastd < 0:
@@ -583,5 +569,3 @@ class PCAColorAugmentation:
         out = arr.astype(np.float64) + 255.0 * rgb.reshape(3, 1, 1)
         return back(np.clip(np.round(out), 0, 255).astype(arr.dtype))
 
-    def __repr__(self):
-        return f"PCAColorAugmentation(alphastd={self.alphastd})"
