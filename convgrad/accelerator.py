@@ -39,16 +39,9 @@ def set_device_index(device):
 set_device_idx = set_device_index
 
 
-# torch.accelerator's other functions that need a device: each raises, as PyTorch's do on a machine
-# without one
-_NEED_A_DEVICE = (
-    "current_stream", "set_stream", "synchronize", "empty_cache", "empty_host_cache", "get_device_capability",
-    "get_memory_info", "memory_stats", "memory_allocated", "max_memory_allocated", "memory_reserved",
-    "max_memory_reserved", "reset_peak_memory_stats", "reset_accumulated_memory_stats",
-)
-
-
 def _needs_a_device(name):
+    """torch.accelerator's function ``name``, which needs a device: it raises, as PyTorch's does on a
+    machine without one, whatever it is given."""
     def needs_a_device(*args, **kwargs):
         _no_device(name)
 
@@ -56,7 +49,20 @@ def _needs_a_device(name):
     return needs_a_device
 
 
-globals().update({name: _needs_a_device(name) for name in _NEED_A_DEVICE})
+current_stream = _needs_a_device("current_stream")
+set_stream = _needs_a_device("set_stream")
+synchronize = _needs_a_device("synchronize")
+empty_cache = _needs_a_device("empty_cache")
+empty_host_cache = _needs_a_device("empty_host_cache")
+get_device_capability = _needs_a_device("get_device_capability")
+get_memory_info = _needs_a_device("get_memory_info")
+memory_stats = _needs_a_device("memory_stats")
+memory_allocated = _needs_a_device("memory_allocated")
+max_memory_allocated = _needs_a_device("max_memory_allocated")
+memory_reserved = _needs_a_device("memory_reserved")
+max_memory_reserved = _needs_a_device("max_memory_reserved")
+reset_peak_memory_stats = _needs_a_device("reset_peak_memory_stats")
+reset_accumulated_memory_stats = _needs_a_device("reset_accumulated_memory_stats")
 
 
 class device_index:
