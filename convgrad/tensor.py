@@ -473,7 +473,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     def _binary(self, other, op, reverse=False):
         if not reverse and type(other) is Tensor and other._data.dtype == self._data.dtype:
             if other._data.shape != self._data.shape:
-                tensor_functions._broadcast_check(op.__name__.lower(), self, other)
+                checks.broadcast(op.__name__.lower(), self, other)
             return op.apply(self, other)
         if not isinstance(other, Tensor):
             if isinstance(other, np.ndarray):
@@ -481,7 +481,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
             elif not isinstance(other, numbers.Number):
                 return NotImplemented
         if isinstance(other, Tensor) and other._data.shape != self._data.shape:
-            tensor_functions._broadcast_check(op.__name__.lower(), self, other)
+            checks.broadcast(op.__name__.lower(), self, other)
         dt = _promote(self, other)
         a = self if self._data.dtype == dt else self.to(dt)
         if isinstance(other, Tensor):

@@ -176,159 +176,90 @@ class Pow(NumpyFunction):
         return ga, gb
 
 
-class Exp(NumpyFunction):
+class UnaryOp(NumpyFunction):
+    """y = f(x) elementwise. An op gives ``f`` (NumPy's function), ``grad(g, s) = g dy/dx`` with ``s`` the
+    saved x, or y when ``of_output`` (the derivative is cheaper in y), and, only where ``grad`` calls a NumPy
+    function, ``tensor_grad``: the same formula with Tensor methods (create_graph); written with
+    operators alone, ``grad`` serves Tensors as it is."""
+
+    f = None
+    of_output = False
+    grad = tensor_grad = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        y = cls.f(x)
+        ctx.save_for_backward(y if cls.of_output else x)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (s,) = ctx.saved_tensors
+        return cls.grad(g, s)
+
+    @classmethod
+    def tensor_backward(cls, ctx, g):
+        (s,) = saved_as_tensors(ctx)
+        return (cls.tensor_grad or cls.grad)(g, s)
+
+
+def logistic(x):
+    """1 / (1 + e^-x) as 0.5 (1 + tanh(x/2)): the same function, and it never overflows."""
+    y = np.tanh(x * 0.5)
+    y += 1
+    y *= 0.5
+    return y
+
+
+class Exp(UnaryOp):
     """y = e^x;  dy/dx = y"""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.exp(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (y,) = saved_as_tensors(ctx)
-        return g * y
+    f, of_output = np.exp, True
+    grad = lambda g, y: g * y
 
 
-class Log(NumpyFunction):
+class Log(UnaryOp):
     """y = ln x;  dy/dx = 1/x"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.log(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g / x
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (x,) = saved_as_tensors(ctx)
-        return g / x
+    f = np.log
+    grad = lambda g, x: g / x
 
 
-class Sqrt(NumpyFunction):
+class Sqrt(UnaryOp):
     """y = sqrt(x);  dy/dx = 1 / (2 y)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.sqrt(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g / (2 * y)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (y,) = saved_as_tensors(ctx)
-        return g / (2 * y)
+    f, of_output = np.sqrt, True
+    grad = lambda g, y: g / (2 * y)
 
 
-class Abs(NumpyFunction):
+class Abs(UnaryOp):
     """y = |x|;  dy/dx = sign(x) (0 at 0, as PyTorch)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.abs(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.sign(x)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.sign(x)
+    f = np.abs
+    grad = lambda g, x: g * np.sign(x)
+    tensor_grad = lambda g, x: g * x.sign()  # sign is piecewise constant: no second derivative
 
 
-class Sin(NumpyFunction):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.sin(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.cos(x)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (x,) = saved_as_tensors(ctx)
-        return g * x.cos()
+class Sin(UnaryOp):
+    """y = sin x;  dy/dx = cos x"""
+    f = np.sin
+    grad = lambda g, x: g * np.cos(x)
+    tensor_grad = lambda g, x: g * x.cos()
 
 
-class Cos(NumpyFunction):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.cos(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return -g * np.sin(x)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (x,) = saved_as_tensors(ctx)
-        return -g * x.sin()
+class Cos(UnaryOp):
+    """y = cos x;  dy/dx = -sin x"""
+    f = np.cos
+    grad = lambda g, x: -g * np.sin(x)
+    tensor_grad = lambda g, x: -g * x.sin()
 
 
-class Tanh(NumpyFunction):
+class Tanh(UnaryOp):
     """y = tanh x;  dy/dx = 1 - y^2"""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * (1 - y * y)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (y,) = saved_as_tensors(ctx)
-        return g * (1 - y * y)
+    f, of_output = np.tanh, True
+    grad = lambda g, y: g * (1 - y * y)
 
 
-class Sigmoid(NumpyFunction):
+class Sigmoid(UnaryOp):
     """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        # 0.5 (1 + tanh(x/2)) equals the logistic function and never overflows
-        y = np.tanh(x * 0.5)
-        y += 1
-        y *= 0.5
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y * (1 - y)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (y,) = saved_as_tensors(ctx)
-        return g * y * (1 - y)
+    f, of_output = logistic, True
+    grad = lambda g, y: g * y * (1 - y)
 
 
 class ReLU(NumpyFunction):
@@ -381,46 +312,34 @@ class Clamp(NumpyFunction):
         return g * mask, None, None
 
 
-class Maximum(NumpyFunction):
-    """y = max(a, b); ties share the gradient equally, as PyTorch."""
+class _Extremum(NumpyFunction):
+    """y = f(a, b) = the one of a, b that ``wins``;  dy/da = w = [a wins] + [a = b] / 2 (ties share the
+    gradient equally, as PyTorch), dy/db = 1 - w."""
 
-    @staticmethod
-    def forward(ctx, a, b):
+    f = wins = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        return cls.f(a, b)
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         a, b = ctx.saved_tensors
-        wa = (a > b) + 0.5 * (a == b)
-        return (g * wa).astype(g.dtype, copy=False), (g * (1 - wa)).astype(g.dtype, copy=False)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wa = ((a > b) + 0.5 * (a == b)).astype(g.dtype)
+        wa = (cls.wins(a, b) + 0.5 * (a == b)).astype(g.dtype)  # 0, 1/2 or 1: exact in any float dtype
         return g * wa, g * (1 - wa)
 
+    tensor_backward = backward  # w is piecewise constant: the same formula, with g a Tensor
 
-class Minimum(NumpyFunction):
-    """y = min(a, b); ties share the gradient equally, as PyTorch."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
+class Maximum(_Extremum):
+    """y = max(a, b)"""
+    f, wins = np.maximum, np.greater
 
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wa = (a < b) + 0.5 * (a == b)
-        return (g * wa).astype(g.dtype, copy=False), (g * (1 - wa)).astype(g.dtype, copy=False)
 
-    @staticmethod
-    def tensor_backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wa = ((a < b) + 0.5 * (a == b)).astype(g.dtype)
-        return g * wa, g * (1 - wa)
+class Minimum(_Extremum):
+    """y = min(a, b)"""
+    f, wins = np.minimum, np.less
 
 
 class Where(NumpyFunction):

@@ -70,15 +70,11 @@ class MaxAll(NumpyFunction):
     reduce = staticmethod(np.max)
 
     @classmethod
-    def _forward(cls, ctx, x, axis, keepdim):
+    def forward(cls, ctx, x, axis, keepdim):
         y = cls.reduce(x, axis=axis, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.axis, ctx.keepdim = axis, keepdim
         return y if keepdim else (y.reshape(()) if axis is None else np.squeeze(y, axis))
-
-    @staticmethod
-    def forward(ctx, x, axis, keepdim):
-        return MaxAll._forward(ctx, x, axis, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -99,10 +95,6 @@ class MaxAll(NumpyFunction):
 class MinAll(MaxAll):
     reduce = staticmethod(np.min)
 
-    @staticmethod
-    def forward(ctx, x, axis, keepdim):
-        return MinAll._forward(ctx, x, axis, keepdim)
-
 
 class MaxDim(NumpyFunction):
     """(values, indices) = max(x, dim): the gradient goes to the arg-max only."""
@@ -110,7 +102,7 @@ class MaxDim(NumpyFunction):
     arg = staticmethod(np.argmax)
 
     @classmethod
-    def _forward(cls, ctx, x, dim, keepdim):
+    def forward(cls, ctx, x, dim, keepdim):
         idx = np.expand_dims(cls.arg(x, axis=dim), dim)
         vals = np.take_along_axis(x, idx, dim)
         ctx.shape, ctx.dim, ctx.idx = x.shape, dim, idx
@@ -119,10 +111,6 @@ class MaxDim(NumpyFunction):
         idx = idx.astype(np.int64, copy=False)
         ctx.mark_non_differentiable(idx)
         return vals, idx
-
-    @staticmethod
-    def forward(ctx, x, dim, keepdim):
-        return MaxDim._forward(ctx, x, dim, keepdim)
 
     @staticmethod
     def backward(ctx, g, _gidx):
@@ -143,10 +131,6 @@ class MaxDim(NumpyFunction):
 
 class MinDim(MaxDim):
     arg = staticmethod(np.argmin)
-
-    @staticmethod
-    def forward(ctx, x, dim, keepdim):
-        return MinDim._forward(ctx, x, dim, keepdim)
 
 
 class Var(NumpyFunction):

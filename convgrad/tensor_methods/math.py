@@ -4,6 +4,7 @@ running products, NaN-ignoring sums, medians and comparisons with tolerance."""
 
 import math
 import numbers
+from collections import namedtuple
 
 import numpy as np
 
@@ -14,19 +15,8 @@ from convgrad.tensor_methods.base import TensorBase
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
-class _MinMax(tuple):
-    """(min, max), also readable as ``.min`` and ``.max`` (``aminmax``'s result)."""
-
-    def __new__(cls, lo, hi):
-        return super().__new__(cls, (lo, hi))
-
-    @property
-    def min(self):
-        return self[0]
-
-    @property
-    def max(self):
-        return self[1]
+# (min, max), also readable by name (``aminmax``'s result)
+_MinMax = namedtuple("_MinMax", ["min", "max"])
 
 
 def _values_indices(values, indices):
