@@ -137,13 +137,33 @@ def _as_size(shape):
     return size
 
 
+def _named(method, name, doc=None):
+    method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", doc
+    return method
+
+
+def _arithmetic(op, reverse=False):
+    """The operator method running the binary op on (x, other), or on (other, x) when ``reverse``."""
+    def method(self, other):
+        return self._binary(other, op, reverse)
+
+    return _named(method, f"__{'r' if reverse else ''}{op.__name__.lower()}__")
+
+
+def _to(dtype):
+    """The method ``x.float()`` (and kin): ``x.to(dtype)``."""
+    def method(self):
+        return self.to(dtype)
+
+    return method
+
+
 def _float_unary(op):
     """The method ``x.f()`` running the elementwise op (a ``UnaryOp``) on x, integers promoted to floats."""
     def method(self):
         return op.apply(self if self._data.dtype.kind == "f" else self.float())
 
-    method.__name__, method.__doc__ = op.__name__.lower(), op.__doc__
-    return method
+    return _named(method, op.__name__.lower(), op.__doc__)
 
 
 def _no_grad(fn):
@@ -151,8 +171,7 @@ def _no_grad(fn):
     def method(self):
         return Tensor._make(fn(self._data))
 
-    method.__name__ = fn.__name__
-    return method
+    return _named(method, fn.__name__)
 
 
 def _no_grad_binary(fn, on_bool=None):
@@ -162,7 +181,6 @@ def _no_grad_binary(fn, on_bool=None):
         o = other._data if isinstance(other, Tensor) else other
         return Tensor._make((on_bool if on_bool is not None and self.dtype == bool_ else fn)(self._data, o))
 
-    method.__name__ = fn.__name__
     return method
 
 
@@ -477,23 +495,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     def cuda(self, device=None, non_blocking=False):
         check_device(f"cuda:{device}" if isinstance(device, int) else device or "cuda", "cuda")
 
-    def float(self):
-        return self.to(float32)
-
-    def double(self):
-        return self.to(float64)
-
-    def half(self):
-        return self.to(float16)
-
-    def long(self):
-        return self.to(int64)
-
-    def int(self):
-        return self.to(int32)
-
-    def bool(self):
-        return self.to(bool_)
+    # x.float() and kin: x.to(dtype) (these names shadow the builtins in the rest of the class body)
+    float, double, half = _to(float32), _to(float64), _to(float16)
+    long, int, short, char, byte = _to(int64), _to(int32), _to(np.int16), _to(np.int8), _to(np.uint8)
+    bool = _to(bool_)
 
     def type_as(self, other):
         return self.to(other.dtype)
@@ -521,23 +526,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
             return op.apply(b, a) if isinstance(b, Tensor) else op.apply(Tensor._make(np.asarray(b, dt)), a)
         return op.apply(a, b)
 
-    def __add__(self, other):
-        return self._binary(other, elementwise.Add)
-
-    def __radd__(self, other):
-        return self._binary(other, elementwise.Add)
-
-    def __sub__(self, other):
-        return self._binary(other, elementwise.Sub)
-
-    def __rsub__(self, other):
-        return self._binary(other, elementwise.Sub, reverse=True)
-
-    def __mul__(self, other):
-        return self._binary(other, elementwise.Mul)
-
-    def __rmul__(self, other):
-        return self._binary(other, elementwise.Mul)
+    # a + b, a - b, a * b (b a Tensor or a number) and the reflected forms: elementwise ops with broadcasting
+    __add__ = __radd__ = _arithmetic(elementwise.Add)
+    __sub__, __rsub__ = _arithmetic(elementwise.Sub), _arithmetic(elementwise.Sub, reverse=True)
+    __mul__ = __rmul__ = _arithmetic(elementwise.Mul)
 
     def __truediv__(self, other):
         if self._data.dtype.kind != "f" and not (isinstance(other, Tensor) and other._data.dtype.kind == "f"):
@@ -556,11 +548,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         _int_divisor("remainder", self, other)
         return self._binary(other, math_ops.Remainder)
 
-    def __pow__(self, exponent):
-        return self._binary(exponent, elementwise.Pow)
-
-    def __rpow__(self, base):
-        return self._binary(base, elementwise.Pow, reverse=True)
+    __pow__, __rpow__ = _arithmetic(elementwise.Pow), _arithmetic(elementwise.Pow, reverse=True)
 
     def __matmul__(self, other):
         return tensor_functions.matmul(self, other)
