@@ -1,6 +1,9 @@
 """Elementwise operations. Broadcasting is left to NumPy; the engine sums each gradient back to its
 input's shape, so no op here reduces over broadcast axes itself."""
 
+from operator import methodcaller
+from types import SimpleNamespace
+
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
@@ -176,15 +179,18 @@ class Pow(NumpyFunction):
         return ga, gb
 
 
-class UnaryOp(NumpyFunction):
-    """y = f(x) elementwise. An op gives ``f`` (NumPy's function), ``grad(g, s) = g dy/dx`` with ``s`` the
-    saved x, or y when ``of_output`` (the derivative is cheaper in y), and, only where ``grad`` calls a NumPy
-    function, ``tensor_grad``: the same formula with Tensor methods (create_graph); written with
-    operators alone, ``grad`` serves Tensors as it is."""
+# the NumPy functions that derivatives call, as Tensor methods: a gradient computed with them is recorded
+_TENSOR_MATH = SimpleNamespace(**{f: methodcaller(f) for f in ("sin", "cos", "sinh", "cosh", "sqrt", "sign")})
 
-    f = None
+
+class UnaryOp(NumpyFunction):
+    """y = f(x) elementwise. An op gives ``f`` (NumPy's function) and ``grad(g, s, m) = g dy/dx``, with ``s``
+    the saved x, or y when ``of_output`` (the derivative is cheaper in y), and ``m`` the module of the
+    functions it calls: NumPy in the NumPy backward, Tensor methods for create_graph, so that one formula
+    gives both."""
+
+    f = grad = None
     of_output = False
-    grad = tensor_grad = None
 
     @classmethod
     def forward(cls, ctx, x):
@@ -195,12 +201,12 @@ class UnaryOp(NumpyFunction):
     @classmethod
     def backward(cls, ctx, g):
         (s,) = ctx.saved_tensors
-        return cls.grad(g, s)
+        return cls.grad(g, s, np)
 
     @classmethod
     def tensor_backward(cls, ctx, g):
         (s,) = saved_as_tensors(ctx)
-        return (cls.tensor_grad or cls.grad)(g, s)
+        return cls.grad(g, s, _TENSOR_MATH)
 
 
 def logistic(x):
@@ -214,52 +220,49 @@ def logistic(x):
 class Exp(UnaryOp):
     """y = e^x;  dy/dx = y"""
     f, of_output = np.exp, True
-    grad = lambda g, y: g * y
+    grad = lambda g, y, m: g * y
 
 
 class Log(UnaryOp):
     """y = ln x;  dy/dx = 1/x"""
     f = np.log
-    grad = lambda g, x: g / x
+    grad = lambda g, x, m: g / x
 
 
 class Sqrt(UnaryOp):
     """y = sqrt(x);  dy/dx = 1 / (2 y)"""
     f, of_output = np.sqrt, True
-    grad = lambda g, y: g / (2 * y)
+    grad = lambda g, y, m: g / (2 * y)
 
 
 class Abs(UnaryOp):
     """y = |x|;  dy/dx = sign(x) (0 at 0, as PyTorch)"""
     f = np.abs
-    grad = lambda g, x: g * np.sign(x)
-    tensor_grad = lambda g, x: g * x.sign()  # sign is piecewise constant: no second derivative
+    grad = lambda g, x, m: g * m.sign(x)  # sign is piecewise constant: no second derivative
 
 
 class Sin(UnaryOp):
     """y = sin x;  dy/dx = cos x"""
     f = np.sin
-    grad = lambda g, x: g * np.cos(x)
-    tensor_grad = lambda g, x: g * x.cos()
+    grad = lambda g, x, m: g * m.cos(x)
 
 
 class Cos(UnaryOp):
     """y = cos x;  dy/dx = -sin x"""
     f = np.cos
-    grad = lambda g, x: -g * np.sin(x)
-    tensor_grad = lambda g, x: -g * x.sin()
+    grad = lambda g, x, m: -g * m.sin(x)
 
 
 class Tanh(UnaryOp):
     """y = tanh x;  dy/dx = 1 - y^2"""
     f, of_output = np.tanh, True
-    grad = lambda g, y: g * (1 - y * y)
+    grad = lambda g, y, m: g * (1 - y * y)
 
 
 class Sigmoid(UnaryOp):
     """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)"""
     f, of_output = logistic, True
-    grad = lambda g, y: g * y * (1 - y)
+    grad = lambda g, y, m: g * y * (1 - y)
 
 
 class ReLU(NumpyFunction):

@@ -10,53 +10,49 @@ from convgrad.ops.elementwise import UnaryOp
 class Log1p(UnaryOp):
     """y = ln(1 + x), exact for tiny x;  dy/dx = 1 / (1 + x)"""
     f = np.log1p
-    grad = lambda g, x: g / (1 + x)
+    grad = lambda g, x, m: g / (1 + x)
 
 
 class Expm1(UnaryOp):
     """y = e^x - 1, exact for tiny x;  dy/dx = y + 1"""
     f, of_output = np.expm1, True
-    grad = lambda g, y: g * (y + 1)
+    grad = lambda g, y, m: g * (y + 1)
 
 
 class Tan(UnaryOp):
     """y = tan x;  dy/dx = 1 + y^2"""
     f, of_output = np.tan, True
-    grad = lambda g, y: g * (1 + y * y)
+    grad = lambda g, y, m: g * (1 + y * y)
 
 
 class Asin(UnaryOp):
     """y = arcsin x;  dy/dx = 1 / sqrt(1 - x^2)"""
     f = np.arcsin
-    grad = lambda g, x: g / np.sqrt(1 - x * x)
-    tensor_grad = lambda g, x: g / (1 - x * x).sqrt()
+    grad = lambda g, x, m: g / m.sqrt(1 - x * x)
 
 
 class Acos(UnaryOp):
     """y = arccos x;  dy/dx = -1 / sqrt(1 - x^2)"""
     f = np.arccos
-    grad = lambda g, x: -g / np.sqrt(1 - x * x)
-    tensor_grad = lambda g, x: -g / (1 - x * x).sqrt()
+    grad = lambda g, x, m: -g / m.sqrt(1 - x * x)
 
 
 class Atan(UnaryOp):
     """y = arctan x;  dy/dx = 1 / (1 + x^2)"""
     f = np.arctan
-    grad = lambda g, x: g / (1 + x * x)
+    grad = lambda g, x, m: g / (1 + x * x)
 
 
 class Sinh(UnaryOp):
     """y = sinh x;  dy/dx = cosh x"""
     f = np.sinh
-    grad = lambda g, x: g * np.cosh(x)
-    tensor_grad = lambda g, x: g * x.cosh()
+    grad = lambda g, x, m: g * m.cosh(x)
 
 
 class Cosh(UnaryOp):
     """y = cosh x;  dy/dx = sinh x"""
     f = np.cosh
-    grad = lambda g, x: g * np.sinh(x)
-    tensor_grad = lambda g, x: g * x.sinh()
+    grad = lambda g, x, m: g * m.sinh(x)
 
 
 class _Modulo(NumpyFunction):
