@@ -2,7 +2,6 @@
 input's shape, so no op here reduces over broadcast axes itself."""
 
 from operator import methodcaller
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -179,8 +178,15 @@ class Pow(NumpyFunction):
         return ga, gb
 
 
-# the NumPy functions that derivatives call, as Tensor methods: a gradient computed with them is recorded
-_TENSOR_MATH = SimpleNamespace(**{f: methodcaller(f) for f in ("sin", "cos", "sinh", "cosh", "sqrt", "sign")})
+class _TensorMath:
+    """NumPy's functions as Tensor methods (``m.cos(x)`` is ``x.cos()``): a derivative computed with them
+    is recorded (create_graph)."""
+
+    def __getattr__(self, name):
+        return methodcaller(name)
+
+
+_TENSOR_MATH = _TensorMath()
 
 
 class UnaryOp(NumpyFunction):
