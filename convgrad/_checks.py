@@ -108,6 +108,14 @@ def dims(op, name, t, layouts):
         raise error(op, f"{want} {name}", f"{name} of shape {shape(t)}")
 
 
+def broadcast(op, *ts):
+    """The tensors' shapes must broadcast together; returns the broadcast shape."""
+    try:
+        return np.broadcast_shapes(*(t.shape for t in ts))
+    except ValueError:
+        raise error(op, "shapes that broadcast", " and ".join(str(shape(t)) for t in ts)) from None
+
+
 def integer(op, name, v, low=None, exc=ValueError):
     """An int (not a bool), at least ``low`` when given; returned as a Python int."""
     if isinstance(v, numbers.Integral) and not isinstance(v, bool) or is_int(v):

@@ -137,6 +137,53 @@ def _as_size(shape):
     return size
 
 
+def _named(method, name, doc=None):
+    method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", doc
+    return method
+
+
+def _arithmetic(op, reverse=False):
+    """The operator method running the binary op on (x, other), or on (other, x) when ``reverse``."""
+    def method(self, other):
+        return self._binary(other, op, reverse)
+
+    return _named(method, f"__{'r' if reverse else ''}{op.__name__.lower()}__")
+
+
+def _to(dtype):
+    """The method ``x.float()`` (and kin): ``x.to(dtype)``."""
+    def method(self):
+        return self.to(dtype)
+
+    return method
+
+
+def _float_unary(op):
+    """The method ``x.f()`` running the elementwise op (a ``UnaryOp``) on x, integers promoted to floats."""
+    def method(self):
+        return op.apply(self if self._data.dtype.kind == "f" else self.float())
+
+    return _named(method, op.__name__.lower(), op.__doc__)
+
+
+def _no_grad(fn):
+    """The method ``x.f()`` for a NumPy function with no gradient (piecewise constant, or bool results)."""
+    def method(self):
+        return Tensor._make(fn(self._data))
+
+    return _named(method, fn.__name__)
+
+
+def _no_grad_binary(fn, on_bool=None):
+    """The method ``x.f(other)`` for a NumPy function of two arrays with no gradient (comparisons, logic);
+    ``on_bool`` replaces ``fn`` when x is bool."""
+    def method(self, other):
+        o = other._data if isinstance(other, Tensor) else other
+        return Tensor._make((on_bool if on_bool is not None and self.dtype == bool_ else fn)(self._data, o))
+
+    return method
+
+
 class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, IndexingMethods, CreationMethods,
              NotProvidedMethods):
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
@@ -448,23 +495,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     def cuda(self, device=None, non_blocking=False):
         check_device(f"cuda:{device}" if isinstance(device, int) else device or "cuda", "cuda")
 
-    def float(self):
-        return self.to(float32)
-
-    def double(self):
-        return self.to(float64)
-
-    def half(self):
-        return self.to(float16)
-
-    def long(self):
-        return self.to(int64)
-
-    def int(self):
-        return self.to(int32)
-
-    def bool(self):
-        return self.to(bool_)
+    # x.float() and kin: x.to(dtype) (these names shadow the builtins in the rest of the class body)
+    float, double, half = _to(float32), _to(float64), _to(float16)
+    long, int, short, char, byte = _to(int64), _to(int32), _to(np.int16), _to(np.int8), _to(np.uint8)
+    bool = _to(bool_)
 
     def type_as(self, other):
         return self.to(other.dtype)
@@ -473,7 +507,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     def _binary(self, other, op, reverse=False):
         if not reverse and type(other) is Tensor and other._data.dtype == self._data.dtype:
             if other._data.shape != self._data.shape:
-                tensor_functions._broadcast_check(op.__name__.lower(), self, other)
+                checks.broadcast(op.__name__.lower(), self, other)
             return op.apply(self, other)
         if not isinstance(other, Tensor):
             if isinstance(other, np.ndarray):
@@ -481,7 +515,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
             elif not isinstance(other, numbers.Number):
                 return NotImplemented
         if isinstance(other, Tensor) and other._data.shape != self._data.shape:
-            tensor_functions._broadcast_check(op.__name__.lower(), self, other)
+            checks.broadcast(op.__name__.lower(), self, other)
         dt = _promote(self, other)
         a = self if self._data.dtype == dt else self.to(dt)
         if isinstance(other, Tensor):
@@ -492,23 +526,10 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
             return op.apply(b, a) if isinstance(b, Tensor) else op.apply(Tensor._make(np.asarray(b, dt)), a)
         return op.apply(a, b)
 
-    def __add__(self, other):
-        return self._binary(other, elementwise.Add)
-
-    def __radd__(self, other):
-        return self._binary(other, elementwise.Add)
-
-    def __sub__(self, other):
-        return self._binary(other, elementwise.Sub)
-
-    def __rsub__(self, other):
-        return self._binary(other, elementwise.Sub, reverse=True)
-
-    def __mul__(self, other):
-        return self._binary(other, elementwise.Mul)
-
-    def __rmul__(self, other):
-        return self._binary(other, elementwise.Mul)
+    # a + b, a - b, a * b (b a Tensor or a number) and the reflected forms: elementwise ops with broadcasting
+    __add__ = __radd__ = _arithmetic(elementwise.Add)
+    __sub__, __rsub__ = _arithmetic(elementwise.Sub), _arithmetic(elementwise.Sub, reverse=True)
+    __mul__ = __rmul__ = _arithmetic(elementwise.Mul)
 
     def __truediv__(self, other):
         if self._data.dtype.kind != "f" and not (isinstance(other, Tensor) and other._data.dtype.kind == "f"):
@@ -527,11 +548,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         _int_divisor("remainder", self, other)
         return self._binary(other, math_ops.Remainder)
 
-    def __pow__(self, exponent):
-        return self._binary(exponent, elementwise.Pow)
-
-    def __rpow__(self, base):
-        return self._binary(base, elementwise.Pow, reverse=True)
+    __pow__, __rpow__ = _arithmetic(elementwise.Pow), _arithmetic(elementwise.Pow, reverse=True)
 
     def __matmul__(self, other):
         return tensor_functions.matmul(self, other)
@@ -584,76 +601,26 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     subtract, multiply, divide, true_divide = sub, mul, div, div
 
-    # comparisons: results are bool tensors with no gradient
-    def _compare(self, other, fn):
-        o = other._data if isinstance(other, Tensor) else other
-        return Tensor._make(fn(self._data, o))
-
-    def __eq__(self, other):
-        return self._compare(other, np.equal)
-
-    def __ne__(self, other):
-        return self._compare(other, np.not_equal)
-
-    def __lt__(self, other):
-        return self._compare(other, np.less)
-
-    def __le__(self, other):
-        return self._compare(other, np.less_equal)
-
-    def __gt__(self, other):
-        return self._compare(other, np.greater)
-
-    def __ge__(self, other):
-        return self._compare(other, np.greater_equal)
-
-    def __and__(self, other):
-        return self._compare(other, np.logical_and if self.dtype == bool_ else np.bitwise_and)
-
-    def __or__(self, other):
-        return self._compare(other, np.logical_or if self.dtype == bool_ else np.bitwise_or)
-
-    def __xor__(self, other):
-        return self._compare(other, np.logical_xor if self.dtype == bool_ else np.bitwise_xor)
+    # comparisons and logic: bool tensors, no gradient (on bools the bitwise operators are the logical ones)
+    __eq__, __ne__ = _no_grad_binary(np.equal), _no_grad_binary(np.not_equal)
+    __lt__, __le__ = _no_grad_binary(np.less), _no_grad_binary(np.less_equal)
+    __gt__, __ge__ = _no_grad_binary(np.greater), _no_grad_binary(np.greater_equal)
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+    greater, less, greater_equal, less_equal, not_equal = __gt__, __lt__, __ge__, __le__, __ne__
+    __and__ = _no_grad_binary(np.bitwise_and, on_bool=np.logical_and)
+    __or__ = _no_grad_binary(np.bitwise_or, on_bool=np.logical_or)
+    __xor__ = _no_grad_binary(np.bitwise_xor, on_bool=np.logical_xor)
+    logical_and, logical_or, logical_xor = (_no_grad_binary(f) for f in (np.logical_and, np.logical_or,
+                                                                          np.logical_xor))
 
     def __invert__(self):
         return Tensor._make(np.logical_not(self._data) if self.dtype == bool_ else np.invert(self._data))
-
-    def eq(self, other):
-        return self == other
-
-    def ne(self, other):
-        return self != other
-
-    def lt(self, other):
-        return self < other
-
-    def le(self, other):
-        return self <= other
-
-    def gt(self, other):
-        return self > other
-
-    def ge(self, other):
-        return self >= other
 
     def equal(self, other):
         return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
 
     def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
         return bool(np.allclose(self._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-    def isnan(self):
-        return Tensor._make(np.isnan(self._data))
-
-    def isinf(self):
-        return Tensor._make(np.isinf(self._data))
-
-    def isfinite(self):
-        return Tensor._make(np.isfinite(self._data))
-
-    def logical_not(self):
-        return Tensor._make(np.logical_not(self._data))
 
     def all(self, dim=None, keepdim=False):
         return Tensor._make(np.all(self._data, axis=self._dims(dim, op="all"), keepdims=keepdim))
@@ -662,34 +629,26 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return Tensor._make(np.any(self._data, axis=self._dims(dim, op="any"), keepdims=keepdim))
 
     # ------------------------------------------------------------------ elementwise functions
-    def _float_op(self, op):
-        if self._data.dtype.kind != "f":
-            return op.apply(self.float())
-        return op.apply(self)
-
-    def exp(self):
-        return self._float_op(elementwise.Exp)
-
-    def log(self):
-        return self._float_op(elementwise.Log)
-
-    def sqrt(self):
-        return self._float_op(elementwise.Sqrt)
+    # y = f(x), an op of ops/elementwise.py or ops/math.py (its docstring has dy/dx); integers become floats
+    exp = _float_unary(elementwise.Exp)
+    log = _float_unary(elementwise.Log)
+    sqrt = _float_unary(elementwise.Sqrt)
+    sin = _float_unary(elementwise.Sin)
+    cos = _float_unary(elementwise.Cos)
+    tanh = _float_unary(elementwise.Tanh)
+    sigmoid = _float_unary(elementwise.Sigmoid)
+    log1p = _float_unary(math_ops.Log1p)
+    expm1 = _float_unary(math_ops.Expm1)
+    tan = _float_unary(math_ops.Tan)
+    asin = _float_unary(math_ops.Asin)
+    acos = _float_unary(math_ops.Acos)
+    atan = _float_unary(math_ops.Atan)
+    sinh = _float_unary(math_ops.Sinh)
+    cosh = _float_unary(math_ops.Cosh)
+    arcsin, arccos, arctan = asin, acos, atan
 
     def rsqrt(self):
         return 1 / self.sqrt()
-
-    def sin(self):
-        return self._float_op(elementwise.Sin)
-
-    def cos(self):
-        return self._float_op(elementwise.Cos)
-
-    def tanh(self):
-        return self._float_op(elementwise.Tanh)
-
-    def sigmoid(self):
-        return self._float_op(elementwise.Sigmoid)
 
     def relu(self):
         return elementwise.ReLU.apply(self)
@@ -706,17 +665,11 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     def reciprocal(self):
         return 1 / self
 
-    def sign(self):
-        return Tensor._make(np.sign(self._data))
-
-    def floor(self):
-        return Tensor._make(np.floor(self._data))
-
-    def ceil(self):
-        return Tensor._make(np.ceil(self._data))
-
-    def round(self):
-        return Tensor._make(np.round(self._data))
+    # piecewise constant (no gradient) or bool results
+    sign, floor, ceil, round = _no_grad(np.sign), _no_grad(np.floor), _no_grad(np.ceil), _no_grad(np.round)
+    trunc = fix = _no_grad(np.trunc)
+    isnan, isinf, isfinite = _no_grad(np.isnan), _no_grad(np.isinf), _no_grad(np.isfinite)
+    logical_not = _no_grad(np.logical_not)
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:

@@ -82,28 +82,20 @@ def matmul(a, b):
 mm = bmm = matmul
 
 
-def _broadcast_check(name, *ts):
-    try:
-        return np.broadcast_shapes(*(t.shape for t in ts))
-    except ValueError:
-        shapes = " and ".join(str(tuple(t.shape)) for t in ts)
-        raise checks.error(name, "shapes that broadcast", shapes) from None
+def _extremum(op, fn, a, b):
+    checks.tensor(op, "input", a)
+    checks.tensor(op, "other", b)
+    checks.broadcast(op, a, b)
+    dt = _promote(a, b)  # PyTorch's rule (NumPy's would make int64 with float32 float64)
+    return fn.apply(a if a.dtype == dt else a.to(dt), b if b.dtype == dt else b.to(dt))
 
 
 def maximum(a, b):
-    checks.tensor("maximum", "input", a)
-    checks.tensor("maximum", "other", b)
-    _broadcast_check("maximum", a, b)
-    dt = _promote(a, b)  # PyTorch's rule (NumPy's would make int64 with float32 float64)
-    return elementwise.Maximum.apply(a if a.dtype == dt else a.to(dt), b if b.dtype == dt else b.to(dt))
+    return _extremum("maximum", elementwise.Maximum, a, b)
 
 
 def minimum(a, b):
-    checks.tensor("minimum", "input", a)
-    checks.tensor("minimum", "other", b)
-    _broadcast_check("minimum", a, b)
-    dt = _promote(a, b)  # PyTorch's rule (NumPy's would make int64 with float32 float64)
-    return elementwise.Minimum.apply(a if a.dtype == dt else a.to(dt), b if b.dtype == dt else b.to(dt))
+    return _extremum("minimum", elementwise.Minimum, a, b)
 
 
 def where(condition, input=None, other=None):
@@ -119,7 +111,7 @@ def where(condition, input=None, other=None):
     if a.dtype != b.dtype:
         dt = _promote(a, b)
         a, b = a.to(dt), b.to(dt)
-    _broadcast_check("where", Tensor._make(cond), a, b)
+    checks.broadcast("where", Tensor._make(cond), a, b)
     return elementwise.Where.apply(cond, a, b)
 
 

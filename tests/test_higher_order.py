@@ -46,6 +46,9 @@ CASES = {
     "arithmetic": (lambda lib, F, a, b: (a * b * a - a / b + (-a) ** 2 - b.pow(a * 0.1)).sum(), _A, _B),
     "unary": (lambda lib, F, a, b: (a.exp() * b.log() + b.sqrt() * a.sin() + a.cos() * a.abs()).sum(),
               _A, _B),
+    "unary_more": (lambda lib, F, a, b: (a.expm1() * b.log1p() + (a * 0.3).tan() * (a * 0.2).asin()
+                                         + (a * 0.2).acos() * a.atan() + a.sinh() * b.cosh() * 0.1
+                                         + lib.maximum(a, b - 3) * lib.minimum(a, b - 3)).sum(), _A, _B),
     "tanh_sigmoid_relu": (lambda lib, F, a, b: (a.tanh() * b.sigmoid() + (a * b).relu() ** 3).sum(), _A, _B),
     "matmul": (lambda lib, F, a, w: ((a @ w).tanh() @ w.t()).pow(2).sum() + (a[0] @ w).pow(3).sum(), _A, _W),
     "reductions": (lambda lib, F, a, b: (a.sum(1) * b.mean(0)[:3]).pow(2).sum() + a.logsumexp(1).pow(2).sum()

@@ -171,37 +171,49 @@ def _captured(node, node_grads, capture, run, results, inputs, accumulate, as_te
             results[i] = g if as_tensor else Tensor._make(np.array(g, dtype=t._data.dtype, copy=True))
 
 
-def _walk_arrays(order, grads, capture, run, results, inputs, retain_graph, accumulate, root_grads):
-    owned = set()  # ids of sums this pass made: safe to add into in place
-    routed = dict.fromkeys(map(id, root_grads), 2)  # slots each array was routed to (roots: the caller's)
+def _steps(order, grads, capture, run, results, inputs, retain_graph, accumulate, as_tensor, leaf,
+           owned=None):
+    """The walk both modes share: for each node of ``order`` that gradients reached, deliver those asked for
+    (``capture``), hand a leaf's to ``leaf(tensor, g)`` (a full backward), or run the node's backward and
+    yield (node, gradients w.r.t. its inputs, one per edge) for the caller to route; the node's saved
+    arrays are freed once they are routed. ``owned``: the array walk's ids of sums it may add into."""
     for node in order:
         node_grads = grads.pop(node, None)
         if node_grads is None:
             continue
-        for g in node_grads:  # ids stay meaningful only while the arrays live in `grads`
-            owned.discard(id(g))
+        if owned is not None:
+            for g in node_grads:  # ids stay meaningful only while the arrays live in `grads`
+                owned.discard(id(g))
         if capture is not None:
             if node in capture:
-                _captured(node, node_grads, capture, run, results, inputs, accumulate, False)
+                _captured(node, node_grads, capture, run, results, inputs, accumulate, as_tensor)
             if node not in run:
                 continue
         elif type(node) is AccumulateGrad:
             g = node_grads[0]
             if g is not None:
-                _accumulate_leaf(node.variable, g, routed)
+                leaf(node.variable, g)
                 if node.variable._post_accumulate_hooks:
                     _run_post_accumulate_hooks(node.variable)
             continue
         if node._saved_versions:
             node._check_versions()
-        if node.materialize_grads and node._n_outputs > 1:
-            node_grads = [
-                g if g is not None else np.zeros(shape, dtype)
-                for g, (shape, dtype) in zip(node_grads, node._output_meta)
-            ]
-        input_grads = node._call_backward(node_grads)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
+        if node._n_outputs > 1 and node.materialize_grads:
+            zeros = (lambda s, d: Tensor._make(np.zeros(s, d))) if as_tensor else np.zeros
+            node_grads = [g if g is not None else zeros(shape, dtype)
+                          for g, (shape, dtype) in zip(node_grads, node._output_meta)]
+        input_grads = call_tensor_backward(node, node_grads) if as_tensor else node._call_backward(node_grads)
+        yield node, input_grads if isinstance(input_grads, tuple) else (input_grads,)
+        if not retain_graph:
+            node._release()
+
+
+def _walk_arrays(order, grads, capture, run, results, inputs, retain_graph, accumulate, root_grads):
+    owned = set()  # ids of sums this pass made: safe to add into in place
+    routed = dict.fromkeys(map(id, root_grads), 2)  # slots each array was routed to (roots: the caller's)
+    steps = _steps(order, grads, capture, run, results, inputs, retain_graph, accumulate, False,
+                   lambda t, g: _accumulate_leaf(t, g, routed), owned)
+    for node, input_grads in steps:
         for edge, g in zip(node._edges, input_grads):
             if not edge or g is None:
                 continue
@@ -225,55 +237,28 @@ def _walk_arrays(order, grads, capture, run, results, inputs, retain_graph, accu
                 total = prev + g
                 owned.add(id(total))
                 slots[output_nr] = total
-        if not retain_graph:
-            node._release()
 
 
 def _walk_graph(order, grads, capture, run, results, inputs, retain_graph, accumulate, root_grads):
-    for node in order:
-        node_grads = grads.pop(node, None)
-        if node_grads is None:
-            continue
-        if capture is not None:
-            if node in capture:
-                _captured(node, node_grads, capture, run, results, inputs, accumulate, True)
-            if node not in run:
-                continue
-        elif type(node) is AccumulateGrad:
-            g = node_grads[0]
-            if g is not None:
-                t = node.variable
-                _store_grad(t, _run_leaf_hooks(t, g, True), True)
-                if t._post_accumulate_hooks:
-                    _run_post_accumulate_hooks(t)
-            continue
-        if node._saved_versions:
-            node._check_versions()
-        if node._n_outputs > 1 and node.materialize_grads:
-            node_grads = [
-                g if g is not None else Tensor._make(np.zeros(shape, dtype))
-                for g, (shape, dtype) in zip(node_grads, node._output_meta)
-            ]
-        input_grads = call_tensor_backward(node, node_grads)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
+    steps = _steps(order, grads, capture, run, results, inputs, retain_graph, accumulate, True,
+                   lambda t, g: _store_grad(t, _run_leaf_hooks(t, g, True), True))
+    for node, input_grads in steps:
         for edge, g in zip(node._edges, input_grads):
-            if not edge or g is None:
-                continue
-            nxt, output_nr, shape, dtype = edge
-            if not isinstance(g, Tensor):
-                g = Tensor._make(np.asarray(g, dtype=dtype))
-            if g.shape != shape:
-                g = _unbroadcast_tensor(g, shape)
-            if g.dtype != dtype:
-                g = g.to(dtype)
-            slots = grads.get(nxt)
-            if slots is None:
-                slots = grads[nxt] = [None] * nxt._n_outputs
-            prev = slots[output_nr]
-            slots[output_nr] = g if prev is None else prev + g
-        if not retain_graph:
-            node._release()
+            if edge and g is not None:
+                nxt, output_nr, shape, dtype = edge
+                g = _as_input_grad(g, shape, dtype)
+                slots = grads.setdefault(nxt, [None] * nxt._n_outputs)
+                prev = slots[output_nr]
+                slots[output_nr] = g if prev is None else prev + g
+
+
+def _as_input_grad(g, shape, dtype):
+    """A gradient Tensor (recorded) in the shape and dtype of the input it is for."""
+    if not isinstance(g, Tensor):
+        g = Tensor._make(np.asarray(g, dtype=dtype))
+    if g.shape != shape:
+        g = _unbroadcast_tensor(g, shape)
+    return g if g.dtype == dtype else g.to(dtype)
 
 
 def _run_leaf_hooks(t, g, as_tensor):

@@ -13,7 +13,7 @@ from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.grad_mode import is_grad_enabled
 from convgrad.autograd.graph import pointwise_tensor_backward
-from convgrad.ops.elementwise import ReLU, keep_where, select
+from convgrad.ops.elementwise import ReLU, keep_where, logistic, select
 from convgrad.random import rng
 
 __all__ = [
@@ -52,14 +52,6 @@ def _run(input, inplace, fn, numpy_inplace=None):
         input._bump_version()
         return input
     return _inplace(input, fn)
-
-
-def _sigmoid(x):
-    """1 / (1 + e^-x) as (1 + tanh(x/2)) / 2: never overflows."""
-    s = np.tanh(x * 0.5)
-    s += 1
-    s *= 0.5
-    return s
 
 
 # ---------------------------------------------------------------------- ReLU family
@@ -398,7 +390,7 @@ class GLU(NumpyFunction):
     @staticmethod
     def forward(ctx, x, dim):
         a, b = np.split(x, 2, axis=dim)
-        s = _sigmoid(b)
+        s = logistic(b)
         ctx.a, ctx.s, ctx.dim = a, s, dim
         return a * s
 

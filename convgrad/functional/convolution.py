@@ -182,30 +182,29 @@ def _four_d(geo):
                         geo.y4)
 
 
-class _Unfold(NumpyFunction):
+class _Im2col(NumpyFunction):
+    """y = f(x) for f im2col's unfold or its adjoint, fold; dL/dx = f^T(g), the other one."""
+
+    f = adjoint = None
+
+    @classmethod
+    def forward(cls, ctx, x, geo):
+        ctx.geo = geo
+        return cls.f(x, geo)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        return cls.adjoint(g, ctx.geo), None
+
+
+class _Unfold(_Im2col):
     """y[n, (c, i, j), (y, x)] = x_pad[n, c, y*sh + i*dh, x*sw + j*dw]; dL/dx = fold(g)."""
-
-    @staticmethod
-    def forward(ctx, x, geo):
-        ctx.geo = geo
-        return im2col.unfold(x, geo)
-
-    @staticmethod
-    def backward(ctx, g):
-        return im2col.fold(g, ctx.geo), None
+    f, adjoint = im2col.unfold, im2col.fold
 
 
-class _Fold(NumpyFunction):
+class _Fold(_Im2col):
     """y = sum of the blocks of x placed at their windows (adjoint of unfold); dL/dx = unfold(g)."""
-
-    @staticmethod
-    def forward(ctx, x, geo):
-        ctx.geo = geo
-        return im2col.fold(x, geo)
-
-    @staticmethod
-    def backward(ctx, g):
-        return im2col.unfold(g, ctx.geo), None
+    f, adjoint = im2col.fold, im2col.unfold
 
 
 # unfold/fold are im2col/col2im of the image seen as one sample of N*C channels, channels-first: then

@@ -73,14 +73,6 @@ def _floating(name, arg, x):
     checks.tensor(name, arg, x, floating=True)
 
 
-def _broadcast(name, *ts):
-    try:
-        return np.broadcast_shapes(*(t.shape for t in ts))
-    except ValueError:
-        shapes = " and ".join(str(tuple(t.shape)) for t in ts)
-        raise checks.error(name, "shapes that broadcast", shapes) from None
-
-
 def _same_dtype(name, a, b):
     """Both in their common (PyTorch-promoted) floating point dtype."""
     dt = _promote(a, b)
@@ -159,7 +151,7 @@ def _pointwise(name, kind, param, input, target, reduction, weight=None, weighte
     _tensor(name, "input", input, numeric=True)
     _tensor(name, "target", target, numeric=True)
     _warn_size(name, input, target)
-    _broadcast(name, input, target)
+    checks.broadcast(name, input, target)
     input, target = _same_dtype(name, input, target)
     if weight is None:
         return PointwiseLoss.apply(input, target, kind, param, reduction)
@@ -618,7 +610,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                           "div math definition.", stacklevel=2)
     _floating(name, "input", input)
     _floating(name, "target", target)
-    _broadcast(name, input, target)
+    checks.broadcast(name, input, target)
     input, target = _same_dtype(name, input, target)
     denominator = None
     if reduction == "batchmean":
@@ -637,6 +629,6 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     if not input1.ndim == input2.ndim == target.ndim:
         raise checks.error(name, "input1, input2 and target with the same number of dims",
                            f"shapes {tuple(input1.shape)}, {tuple(input2.shape)} and {tuple(target.shape)}")
-    _broadcast(name, input1, input2, target)
+    checks.broadcast(name, input1, input2, target)
     loss = (-target * (input1 - input2) + margin).clamp(min=0)
     return _reduce_tensor(loss, reduction)

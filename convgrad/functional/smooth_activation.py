@@ -11,7 +11,8 @@ import numpy as np
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.graph import pointwise_tensor_backward
-from convgrad.functional.activation import _check, _number, _run, _sigmoid
+from convgrad.functional.activation import _check, _number, _run
+from convgrad.ops.elementwise import logistic
 from convgrad.ops.reduction import LogSoftmax, Softmax
 
 __all__ = [
@@ -134,7 +135,7 @@ class SiLU(NumpyFunction):
 
     @staticmethod
     def forward(ctx, x):
-        s = _sigmoid(x)
+        s = logistic(x)
         ctx.save_for_backward(x)
         ctx.s = s
         return x * s
@@ -147,12 +148,12 @@ class SiLU(NumpyFunction):
 
     @staticmethod
     def derivative(ctx, x):
-        s = _sigmoid(x)
+        s = logistic(x)
         return s * (1 + x * (1 - s))
 
     @staticmethod
     def second_derivative(ctx, x):
-        s = _sigmoid(x)
+        s = logistic(x)
         return s * (1 - s) * (2 + x * (1 - 2 * s))
 
     tensor_backward = staticmethod(pointwise_tensor_backward)
@@ -179,7 +180,7 @@ class Mish(NumpyFunction):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         t = ctx.t
-        return g * (t + x * _sigmoid(x) * (1 - t * t))
+        return g * (t + x * logistic(x) * (1 - t * t))
 
 
 @checks.typed
@@ -247,17 +248,17 @@ class Softplus(NumpyFunction):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         z = x * ctx.beta
-        return np.where(z > ctx.threshold, g, g * _sigmoid(z)), None, None
+        return np.where(z > ctx.threshold, g, g * logistic(z)), None, None
 
     @staticmethod
     def derivative(ctx, x):
         z = x * ctx.beta
-        return np.where(z > ctx.threshold, 1, _sigmoid(z))
+        return np.where(z > ctx.threshold, 1, logistic(z))
 
     @staticmethod
     def second_derivative(ctx, x):
         z = x * ctx.beta
-        s = _sigmoid(z)
+        s = logistic(z)
         return np.where(z > ctx.threshold, 0, ctx.beta * s * (1 - s))
 
     tensor_backward = staticmethod(pointwise_tensor_backward)
@@ -282,7 +283,7 @@ class LogSigmoid(NumpyFunction):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * _sigmoid(-x)
+        return g * logistic(-x)
 
 
 @checks.typed

@@ -1,6 +1,8 @@
 """Elementwise operations. Broadcasting is left to NumPy; the engine sums each gradient back to its
 input's shape, so no op here reduces over broadcast axes itself."""
 
+from operator import methodcaller
+
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
@@ -176,159 +178,97 @@ class Pow(NumpyFunction):
         return ga, gb
 
 
-class Exp(NumpyFunction):
+class _TensorMath:
+    """NumPy's functions as Tensor methods (``m.cos(x)`` is ``x.cos()``): a derivative computed with them
+    is recorded (create_graph)."""
+
+    def __getattr__(self, name):
+        return methodcaller(name)
+
+
+_TENSOR_MATH = _TensorMath()
+
+
+class UnaryOp(NumpyFunction):
+    """y = f(x) elementwise. An op gives ``f`` (NumPy's function) and ``grad(g, s, m) = g dy/dx``, with ``s``
+    the saved x, or y when ``of_output`` (the derivative is cheaper in y), and ``m`` the module of the
+    functions it calls: NumPy in the NumPy backward, Tensor methods for create_graph, so that one formula
+    gives both."""
+
+    f = grad = None
+    of_output = False
+
+    @classmethod
+    def forward(cls, ctx, x):
+        y = cls.f(x)
+        ctx.save_for_backward(y if cls.of_output else x)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (s,) = ctx.saved_tensors
+        return cls.grad(g, s, np)
+
+    @classmethod
+    def tensor_backward(cls, ctx, g):
+        (s,) = saved_as_tensors(ctx)
+        return cls.grad(g, s, _TENSOR_MATH)
+
+
+def logistic(x):
+    """1 / (1 + e^-x) as 0.5 (1 + tanh(x/2)): the same function, and it never overflows."""
+    y = np.tanh(x * 0.5)
+    y += 1
+    y *= 0.5
+    return y
+
+
+class Exp(UnaryOp):
     """y = e^x;  dy/dx = y"""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.exp(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (y,) = saved_as_tensors(ctx)
-        return g * y
+    f, of_output = np.exp, True
+    grad = lambda g, y, m: g * y
 
 
-class Log(NumpyFunction):
+class Log(UnaryOp):
     """y = ln x;  dy/dx = 1/x"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.log(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g / x
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (x,) = saved_as_tensors(ctx)
-        return g / x
+    f = np.log
+    grad = lambda g, x, m: g / x
 
 
-class Sqrt(NumpyFunction):
+class Sqrt(UnaryOp):
     """y = sqrt(x);  dy/dx = 1 / (2 y)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.sqrt(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g / (2 * y)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (y,) = saved_as_tensors(ctx)
-        return g / (2 * y)
+    f, of_output = np.sqrt, True
+    grad = lambda g, y, m: g / (2 * y)
 
 
-class Abs(NumpyFunction):
+class Abs(UnaryOp):
     """y = |x|;  dy/dx = sign(x) (0 at 0, as PyTorch)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.abs(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.sign(x)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.sign(x)
+    f = np.abs
+    grad = lambda g, x, m: g * m.sign(x)  # sign is piecewise constant: no second derivative
 
 
-class Sin(NumpyFunction):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.sin(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.cos(x)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (x,) = saved_as_tensors(ctx)
-        return g * x.cos()
+class Sin(UnaryOp):
+    """y = sin x;  dy/dx = cos x"""
+    f = np.sin
+    grad = lambda g, x, m: g * m.cos(x)
 
 
-class Cos(NumpyFunction):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.cos(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return -g * np.sin(x)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (x,) = saved_as_tensors(ctx)
-        return -g * x.sin()
+class Cos(UnaryOp):
+    """y = cos x;  dy/dx = -sin x"""
+    f = np.cos
+    grad = lambda g, x, m: -g * m.sin(x)
 
 
-class Tanh(NumpyFunction):
+class Tanh(UnaryOp):
     """y = tanh x;  dy/dx = 1 - y^2"""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * (1 - y * y)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (y,) = saved_as_tensors(ctx)
-        return g * (1 - y * y)
+    f, of_output = np.tanh, True
+    grad = lambda g, y, m: g * (1 - y * y)
 
 
-class Sigmoid(NumpyFunction):
+class Sigmoid(UnaryOp):
     """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        # 0.5 (1 + tanh(x/2)) equals the logistic function and never overflows
-        y = np.tanh(x * 0.5)
-        y += 1
-        y *= 0.5
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y * (1 - y)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        (y,) = saved_as_tensors(ctx)
-        return g * y * (1 - y)
+    f, of_output = logistic, True
+    grad = lambda g, y, m: g * y * (1 - y)
 
 
 class ReLU(NumpyFunction):
@@ -381,46 +321,34 @@ class Clamp(NumpyFunction):
         return g * mask, None, None
 
 
-class Maximum(NumpyFunction):
-    """y = max(a, b); ties share the gradient equally, as PyTorch."""
+class _Extremum(NumpyFunction):
+    """y = f(a, b) = the one of a, b that ``wins``;  dy/da = w = [a wins] + [a = b] / 2 (ties share the
+    gradient equally, as PyTorch), dy/db = 1 - w."""
 
-    @staticmethod
-    def forward(ctx, a, b):
+    f = wins = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        return cls.f(a, b)
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         a, b = ctx.saved_tensors
-        wa = (a > b) + 0.5 * (a == b)
-        return (g * wa).astype(g.dtype, copy=False), (g * (1 - wa)).astype(g.dtype, copy=False)
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wa = ((a > b) + 0.5 * (a == b)).astype(g.dtype)
+        wa = (cls.wins(a, b) + 0.5 * (a == b)).astype(g.dtype)  # 0, 1/2 or 1: exact in any float dtype
         return g * wa, g * (1 - wa)
 
+    tensor_backward = backward  # w is piecewise constant: the same formula, with g a Tensor
 
-class Minimum(NumpyFunction):
-    """y = min(a, b); ties share the gradient equally, as PyTorch."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
+class Maximum(_Extremum):
+    """y = max(a, b)"""
+    f, wins = np.maximum, np.greater
 
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wa = (a < b) + 0.5 * (a == b)
-        return (g * wa).astype(g.dtype, copy=False), (g * (1 - wa)).astype(g.dtype, copy=False)
 
-    @staticmethod
-    def tensor_backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wa = ((a < b) + 0.5 * (a == b)).astype(g.dtype)
-        return g * wa, g * (1 - wa)
+class Minimum(_Extremum):
+    """y = min(a, b)"""
+    f, wins = np.minimum, np.less
 
 
 class Where(NumpyFunction):

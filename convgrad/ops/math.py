@@ -4,155 +4,85 @@ functions, and the two remainders. Each is y = f(x) with dy/dx written beside it
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
+from convgrad.ops.elementwise import UnaryOp
 
 
-class Log1p(NumpyFunction):
+class Log1p(UnaryOp):
     """y = ln(1 + x), exact for tiny x;  dy/dx = 1 / (1 + x)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.log1p(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g / (1 + x)
+    f = np.log1p
+    grad = lambda g, x, m: g / (1 + x)
 
 
-class Expm1(NumpyFunction):
+class Expm1(UnaryOp):
     """y = e^x - 1, exact for tiny x;  dy/dx = y + 1"""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.expm1(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * (y + 1)
+    f, of_output = np.expm1, True
+    grad = lambda g, y, m: g * (y + 1)
 
 
-class Tan(NumpyFunction):
+class Tan(UnaryOp):
     """y = tan x;  dy/dx = 1 + y^2"""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.tan(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * (1 + y * y)
+    f, of_output = np.tan, True
+    grad = lambda g, y, m: g * (1 + y * y)
 
 
-class Asin(NumpyFunction):
+class Asin(UnaryOp):
     """y = arcsin x;  dy/dx = 1 / sqrt(1 - x^2)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.arcsin(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g / np.sqrt(1 - x * x)
+    f = np.arcsin
+    grad = lambda g, x, m: g / m.sqrt(1 - x * x)
 
 
-class Acos(NumpyFunction):
+class Acos(UnaryOp):
     """y = arccos x;  dy/dx = -1 / sqrt(1 - x^2)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.arccos(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return -g / np.sqrt(1 - x * x)
+    f = np.arccos
+    grad = lambda g, x, m: -g / m.sqrt(1 - x * x)
 
 
-class Atan(NumpyFunction):
+class Atan(UnaryOp):
     """y = arctan x;  dy/dx = 1 / (1 + x^2)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.arctan(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g / (1 + x * x)
+    f = np.arctan
+    grad = lambda g, x, m: g / (1 + x * x)
 
 
-class Sinh(NumpyFunction):
+class Sinh(UnaryOp):
     """y = sinh x;  dy/dx = cosh x"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.sinh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.cosh(x)
+    f = np.sinh
+    grad = lambda g, x, m: g * m.cosh(x)
 
 
-class Cosh(NumpyFunction):
+class Cosh(UnaryOp):
     """y = cosh x;  dy/dx = sinh x"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.cosh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.sinh(x)
+    f = np.cosh
+    grad = lambda g, x, m: g * m.sinh(x)
 
 
-class Remainder(NumpyFunction):
-    """y = a - floor(a / b) b (the sign of b, Python's %);  dy/da = 1, dy/db = -floor(a / b)"""
+class _Modulo(NumpyFunction):
+    """y = a - q(a / b) b for a rounding q;  dy/da = 1, dy/db = -q(a / b). An op gives ``f`` (NumPy's
+    remainder) and ``quotient(a, b) = q(a / b)``."""
 
-    @staticmethod
-    def forward(ctx, a, b):
+    f = quotient = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         if ctx.needs_input_grad and ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
-        return np.mod(a, b)
+        return cls.f(a, b)
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         need_a, need_b = ctx.needs_input_grad
         gb = None
         if need_b:
             a, b = ctx.saved_tensors
-            gb = -g * np.floor_divide(a, b)
+            gb = -g * cls.quotient(a, b)
         return (g if need_a else None), gb
 
 
-class Fmod(NumpyFunction):
-    """y = a - trunc(a / b) b (the sign of a, C's fmod);  dy/da = 1, dy/db = -trunc(a / b)"""
+class Remainder(_Modulo):
+    """y = a - floor(a / b) b (the sign of b, Python's %)"""
+    f, quotient = np.mod, np.floor_divide
 
-    @staticmethod
-    def forward(ctx, a, b):
-        if ctx.needs_input_grad and ctx.needs_input_grad[1]:
-            ctx.save_for_backward(a, b)
-        return np.fmod(a, b)
 
-    @staticmethod
-    def backward(ctx, g):
-        need_a, need_b = ctx.needs_input_grad
-        gb = None
-        if need_b:
-            a, b = ctx.saved_tensors
-            gb = -g * np.trunc(a / b)
-        return (g if need_a else None), gb
+class Fmod(_Modulo):
+    """y = a - trunc(a / b) b (the sign of a, C's fmod)"""
+    f = np.fmod
+    quotient = lambda a, b: np.trunc(a / b)

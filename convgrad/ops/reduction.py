@@ -64,21 +64,24 @@ class Mean(NumpyFunction):
         return g.expand(ctx.shape), None, None
 
 
-class MaxAll(NumpyFunction):
-    """y = max(x) over the given axes; ties share the gradient equally (PyTorch's amax rule)."""
+class _ComparedWithInput(NumpyFunction):
+    """A reduction whose gradient reads x beside y: ``reduce(x, axis=, keepdims=True)`` keeps the reduced
+    axes (length 1) so y broadcasts against x; ``keepdim=False`` drops them from the output only."""
 
-    reduce = staticmethod(np.max)
+    reduce = None
 
     @classmethod
-    def _forward(cls, ctx, x, axis, keepdim):
+    def forward(cls, ctx, x, axis, keepdim):
         y = cls.reduce(x, axis=axis, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.axis, ctx.keepdim = axis, keepdim
         return y if keepdim else (y.reshape(()) if axis is None else np.squeeze(y, axis))
 
-    @staticmethod
-    def forward(ctx, x, axis, keepdim):
-        return MaxAll._forward(ctx, x, axis, keepdim)
+
+class MaxAll(_ComparedWithInput):
+    """y = max(x) over the given axes; ties share the gradient equally (PyTorch's amax rule)."""
+
+    reduce = staticmethod(np.max)
 
     @staticmethod
     def backward(ctx, g):
@@ -99,10 +102,6 @@ class MaxAll(NumpyFunction):
 class MinAll(MaxAll):
     reduce = staticmethod(np.min)
 
-    @staticmethod
-    def forward(ctx, x, axis, keepdim):
-        return MinAll._forward(ctx, x, axis, keepdim)
-
 
 class MaxDim(NumpyFunction):
     """(values, indices) = max(x, dim): the gradient goes to the arg-max only."""
@@ -110,7 +109,7 @@ class MaxDim(NumpyFunction):
     arg = staticmethod(np.argmax)
 
     @classmethod
-    def _forward(cls, ctx, x, dim, keepdim):
+    def forward(cls, ctx, x, dim, keepdim):
         idx = np.expand_dims(cls.arg(x, axis=dim), dim)
         vals = np.take_along_axis(x, idx, dim)
         ctx.shape, ctx.dim, ctx.idx = x.shape, dim, idx
@@ -119,10 +118,6 @@ class MaxDim(NumpyFunction):
         idx = idx.astype(np.int64, copy=False)
         ctx.mark_non_differentiable(idx)
         return vals, idx
-
-    @staticmethod
-    def forward(ctx, x, dim, keepdim):
-        return MaxDim._forward(ctx, x, dim, keepdim)
 
     @staticmethod
     def backward(ctx, g, _gidx):
@@ -143,10 +138,6 @@ class MaxDim(NumpyFunction):
 
 class MinDim(MaxDim):
     arg = staticmethod(np.argmin)
-
-    @staticmethod
-    def forward(ctx, x, dim, keepdim):
-        return MinDim._forward(ctx, x, dim, keepdim)
 
 
 class Var(NumpyFunction):
@@ -173,19 +164,18 @@ class Var(NumpyFunction):
         return g * d * scale, None, None, None
 
 
-class LogSumExp(NumpyFunction):
-    """y = m + ln sum_i e^(x_i - m) with m = max x (stable);  dy/dx_i = softmax(x)_i"""
+def _logsumexp(x, axis, keepdims):
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # all -inf (or an inf) along the axis: no shift
+    s = np.sum(np.exp(x - m), axis=axis, keepdims=True)
+    y = np.log(s) + m
+    return y if keepdims else np.squeeze(y, axis)
 
-    @staticmethod
-    def forward(ctx, x, axis, keepdim):
-        m = np.max(x, axis=axis, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        e = np.exp(x - m)
-        s = np.sum(e, axis=axis, keepdims=True)
-        y = np.log(s) + m
-        ctx.save_for_backward(x, y)
-        ctx.axis, ctx.keepdim = axis, keepdim
-        return y if keepdim else (y.reshape(()) if axis is None else np.squeeze(y, axis))
+
+class LogSumExp(_ComparedWithInput):
+    """y = m + ln sum_i e^(x_i - m) with m = max x (stable);  dy/dx_i = softmax(x)_i = e^(x_i - y)"""
+
+    reduce = staticmethod(_logsumexp)
 
     @staticmethod
     def backward(ctx, g):
@@ -225,6 +215,14 @@ class Prod(NumpyFunction):
         return g * others, None, None
 
 
+def _minus_max(x, dim):
+    """x - max_j x_j along ``dim``, so that exp of it stays finite (a new array; an empty x gives one)."""
+    if x.size == 0:
+        return np.empty_like(x)
+    with np.errstate(invalid="ignore"):  # a slice of only +inf gives nan, silently as in PyTorch
+        return x - np.max(x, axis=dim, keepdims=True)
+
+
 class Softmax(NumpyFunction):
     """y_i = e^(x_i - m) / sum_j e^(x_j - m), m = max_j x_j (the shift keeps exp finite);
     dL/dx = y (g - sum_j g_j y_j)"""
@@ -232,13 +230,9 @@ class Softmax(NumpyFunction):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        if x.size == 0:
-            y = np.empty_like(x)
-        else:
-            with np.errstate(invalid="ignore"):  # a slice of only +inf gives nan, silently as in PyTorch
-                y = x - np.max(x, axis=dim, keepdims=True)
-            np.exp(y, out=y)
-            y /= np.sum(y, axis=dim, keepdims=True)
+        y = _minus_max(x, dim)
+        np.exp(y, out=y)
+        y /= np.sum(y, axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         return y
 
@@ -262,12 +256,9 @@ class LogSoftmax(NumpyFunction):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        if x.size == 0:
-            y = np.empty_like(x)
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                y = x - np.max(x, axis=dim, keepdims=True)
-                y -= np.log(np.sum(np.exp(y), axis=dim, keepdims=True))
+        y = _minus_max(x, dim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y -= np.log(np.sum(np.exp(y), axis=dim, keepdims=True))
         ctx.save_for_backward(y)
         return y
 

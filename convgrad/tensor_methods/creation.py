@@ -55,15 +55,6 @@ class CreationMethods(TensorBase):
         arr = np.full(_sizes("new_full", (size,)), fill_value, self._dtype_or_own(dtype))
         return self._like("new_full", arr, dtype, device, requires_grad)
 
-    def byte(self):
-        return self.to(np.uint8)
-
-    def char(self):
-        return self.to(np.int8)
-
-    def short(self):
-        return self.to(np.int16)
-
     # ------------------------------------------------------------------ random fills
     def random_(self, *args, generator=None):
         """``random_(to)``: integers uniform on [0, to); ``random_(from, to)`` on [from, to);

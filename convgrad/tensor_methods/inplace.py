@@ -11,6 +11,15 @@ from convgrad.ops import elementwise
 from convgrad.tensor_methods.base import TensorBase
 
 
+def _in_place(name):
+    """The method ``x.name_()``: ``x.name()`` written into x."""
+    def method(self):
+        return self._inplace(operator.methodcaller(name))
+
+    method.__name__ = name + "_"
+    return method
+
+
 class InPlaceMethods(TensorBase):
     __slots__ = ()
 
@@ -66,14 +75,11 @@ class InPlaceMethods(TensorBase):
     def neg_(self):
         return self._inplace(operator.neg)
 
-    def exp_(self):
-        return self._inplace(lambda s: s.exp())
-
-    def sqrt_(self):
-        return self._inplace(lambda s: s.sqrt())
-
-    def relu_(self):
-        return self._inplace(lambda s: s.relu())
+    # x.f_(): x.f() written into x
+    exp_, log_, log1p_, expm1_, sqrt_ = map(_in_place, ("exp", "log", "log1p", "expm1", "sqrt"))
+    sin_, cos_, tanh_, sigmoid_, relu_ = map(_in_place, ("sin", "cos", "tanh", "sigmoid", "relu"))
+    abs_, sign_, reciprocal_, square_ = map(_in_place, ("abs", "sign", "reciprocal", "square"))
+    floor_, ceil_, round_, trunc_ = map(_in_place, ("floor", "ceil", "round", "trunc"))
 
     def __iadd__(self, other):
         return self.add_(other)

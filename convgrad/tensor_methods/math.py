@@ -4,6 +4,7 @@ running products, NaN-ignoring sums, medians and comparisons with tolerance."""
 
 import math
 import numbers
+from collections import namedtuple
 
 import numpy as np
 
@@ -14,19 +15,8 @@ from convgrad.tensor_methods.base import TensorBase
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
-class _MinMax(tuple):
-    """(min, max), also readable as ``.min`` and ``.max`` (``aminmax``'s result)."""
-
-    def __new__(cls, lo, hi):
-        return super().__new__(cls, (lo, hi))
-
-    @property
-    def min(self):
-        return self[0]
-
-    @property
-    def max(self):
-        return self[1]
+# (min, max), also readable by name (``aminmax``'s result)
+_MinMax = namedtuple("_MinMax", ["min", "max"])
 
 
 def _values_indices(values, indices):
@@ -67,39 +57,8 @@ class MathMethods(TensorBase):
     def log10(self):
         return self.log() * (1 / _LN10)
 
-    def log1p(self):
-        return self._float_op(math_ops.Log1p)
-
-    def expm1(self):
-        return self._float_op(math_ops.Expm1)
-
     def exp2(self):
         return (self.float() if self._data.dtype.kind != "f" else self).mul(_LN2).exp()
-
-    def tan(self):
-        return self._float_op(math_ops.Tan)
-
-    def asin(self):
-        return self._float_op(math_ops.Asin)
-
-    def acos(self):
-        return self._float_op(math_ops.Acos)
-
-    def atan(self):
-        return self._float_op(math_ops.Atan)
-
-    def sinh(self):
-        return self._float_op(math_ops.Sinh)
-
-    def cosh(self):
-        return self._float_op(math_ops.Cosh)
-
-    arcsin, arccos, arctan = asin, acos, atan
-
-    def trunc(self):
-        return self._new(np.trunc(self._data))
-
-    fix = trunc
 
     def frac(self):
         return self - self.trunc()
@@ -265,79 +224,7 @@ class MathMethods(TensorBase):
         o = other._data if isinstance(other, TensorBase) else other
         return self._new(np.isclose(self._data, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
-    def logical_and(self, other):
-        return self._new(np.logical_and(self._data, _array(other)))
-
-    def logical_or(self, other):
-        return self._new(np.logical_or(self._data, _array(other)))
-
-    def logical_xor(self, other):
-        return self._new(np.logical_xor(self._data, _array(other)))
-
-    def greater(self, other):
-        return self > other
-
-    def less(self, other):
-        return self < other
-
-    def greater_equal(self, other):
-        return self >= other
-
-    def less_equal(self, other):
-        return self <= other
-
-    def not_equal(self, other):
-        return self != other
-
     # ------------------------------------------------------------------ in place
-    def _unary_(self, name):
-        return self._inplace(lambda s: getattr(s, name)())
-
-    def log_(self):
-        return self._unary_("log")
-
-    def log1p_(self):
-        return self._unary_("log1p")
-
-    def expm1_(self):
-        return self._unary_("expm1")
-
-    def abs_(self):
-        return self._unary_("abs")
-
-    def sigmoid_(self):
-        return self._unary_("sigmoid")
-
-    def tanh_(self):
-        return self._unary_("tanh")
-
-    def sin_(self):
-        return self._unary_("sin")
-
-    def cos_(self):
-        return self._unary_("cos")
-
-    def reciprocal_(self):
-        return self._unary_("reciprocal")
-
-    def square_(self):
-        return self._unary_("square")
-
-    def floor_(self):
-        return self._unary_("floor")
-
-    def ceil_(self):
-        return self._unary_("ceil")
-
-    def round_(self):
-        return self._unary_("round")
-
-    def trunc_(self):
-        return self._unary_("trunc")
-
-    def sign_(self):
-        return self._unary_("sign")
-
     def clip_(self, min=None, max=None):
         return self._inplace(lambda s: s.clamp(min, max))
 
@@ -361,7 +248,3 @@ class MathMethods(TensorBase):
 
     def floor_divide_(self, other):
         return self._inplace(lambda s, o: s // o, other)
-
-
-def _array(x):
-    return x._data if isinstance(x, TensorBase) else np.asarray(x)

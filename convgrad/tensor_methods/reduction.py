@@ -2,6 +2,7 @@
 
 
 import warnings
+from collections import namedtuple
 
 import numpy as np
 
@@ -138,19 +139,6 @@ class ReductionMethods(TensorBase):
         return cumulative.CumSum.apply(x, d, None)
 
 
-class _MaxResult(tuple):
-    """(values, indices), also readable as ``.values`` and ``.indices``."""
-
-    def __new__(cls, values, indices):
-        return super().__new__(cls, (values, indices))
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
-
-
+# (values, indices), also readable by name, as PyTorch's torch.return_types
+_MaxResult = namedtuple("_MaxResult", ["values", "indices"])
 _TopkResult = _MaxResult
