@@ -1,12 +1,15 @@
 """The page of ``convgrad serve`` in a real headless Chromium (Debian's ``chromium``, driven by Playwright's
 Python API through ``executable_path``): drawing, predictions, feature maps, kernels, the convolution
 explanation, test digits, saliency and occlusion, against the real server on a free port of 127.0.0.1 and a
-LeNet-5 trained in seconds. Every number the page shows is checked against convgrad called directly.
+LeNet-5 trained in seconds (or the checkpoint ``CONVGRAD_SERVE_CHECKPOINT`` names). Every number the page
+shows is checked against convgrad called directly.
 
 Without Chromium or Playwright the tests skip, saying which is missing (``make test`` installs Chromium
 with apt when run as root). A screenshot of every step goes to a temporary folder, or to
 ``CONVGRAD_SERVE_SHOTS`` when set (``CONVGRAD_SERVE_SHOTS=docs/serve`` regenerates the README's gallery);
-the page load and prediction round-trip times are printed and written beside them (timings.txt)."""
+the page load and prediction round-trip times are printed (``-s`` shows them). The README's
+gallery: ``CONVGRAD_SERVE_SHOTS=docs/serve CONVGRAD_SERVE_CHECKPOINT=runs/demo-lenet5-mnist`` after
+``make demo``."""
 
 import base64
 import json
@@ -46,18 +49,23 @@ pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
 
 # -- fixtures ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def server(tiny_lenet):  # noqa: F811
-    proc, url = start_server(tiny_lenet)
+def checkpoint(request):
+    return os.environ.get("CONVGRAD_SERVE_CHECKPOINT") or request.getfixturevalue("tiny_lenet")
+
+
+@pytest.fixture(scope="module")
+def server(checkpoint):
+    proc, url = start_server(checkpoint)
     yield url
     stop_server(proc)
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_lenet):  # noqa: F811
+def trained(checkpoint):
     """The model and test split as ``convgrad evaluate`` loads them (``load_trained``)."""
     from convgrad.cli import load_trained
 
-    model, _, _, test_set, classes = load_trained(tiny_lenet)
+    model, _, _, test_set, classes = load_trained(checkpoint)
     return model, test_set, classes
 
 
@@ -97,20 +105,23 @@ def page(chromium, server):
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
-def report(shots, text):
+def report(text):
     print(text)
-    with open(shots / "timings.txt", "a") as f:
-        f.write(text + "\n")
 
 
 def shown(page):
     return int(page.evaluate("document.body.dataset.shown || 0"))
 
 
+def settle(page):
+    """Wait until no request of the page is on the way and no prediction is scheduled."""
+    page.wait_for_function("document.body.dataset.busy === '0'", timeout=30_000)
+
+
 def wait_for_prediction(page, before):
     """Wait until the page shows a prediction newer than number ``before`` and nothing is pending."""
     page.wait_for_function(f"Number(document.body.dataset.shown || 0) > {before}", timeout=30_000)
-    page.wait_for_load_state("networkidle")
+    settle(page)
 
 
 def draw_one(page):
@@ -140,11 +151,19 @@ def get_json(url):
         return json.loads(r.read())
 
 
+def normalise(image):
+    """A [0, 1] image as the MNIST-trained model takes it (and as the server feeds it)."""
+    from convgrad.cli.common import NORMALIZATION
+
+    mean, std = NORMALIZATION["mnist"]
+    return ((image - np.float32(mean)) / np.float32(std)).astype(np.float32)
+
+
 def model_outputs(model, image):
     """Probabilities and every feature map of ``model`` for a [0, 1] image, normalised as the server does."""
     import convgrad
 
-    x = convgrad.from_numpy(((image - np.float32(0.1307)) / np.float32(0.3081))[None, None].astype(np.float32))
+    x = convgrad.from_numpy(normalise(image)[None, None])
     maps = {}
     hooks = [m.register_forward_hook(lambda mod, i, o, name=name: maps.__setitem__(name, o.numpy()[0]))
              for name, m in model.named_modules() if name.startswith("features.")]
@@ -157,7 +176,7 @@ def model_outputs(model, image):
 
 
 # -- the steps -----------------------------------------------------------------------------------------------
-def test_page_loads_fast(chromium, server, shots):
+def test_page_loads_fast(chromium, server):
     page = chromium.new_page()
     times = []
     for _ in range(3):  # the first load also warms up the browser's and the server's caches
@@ -167,7 +186,7 @@ def test_page_loads_fast(chromium, server, shots):
         ready = float(page.evaluate("document.body.dataset.ready"))
         times.append((nav["loadEventEnd"] - nav["startTime"], ready))
     page.close()
-    report(shots, "page load (load event, ready with model and test digits), ms: " +
+    report("page load (load event, ready with model and test digits), ms: " +
            ", ".join(f"({load:.0f}, {ready:.0f})" for load, ready in times))
     assert min(ready for _, ready in times) < LOAD_LIMIT_MS, times
 
@@ -194,14 +213,14 @@ def test_draw_a_one(page, server, trained, shots):
         const times = [];
         for (let i = 0; i < 23; i++) {
             const t0 = performance.now();
-            const r = await fetch('/api/predict', {method: 'POST', headers: {'Content-Type': 'application/json'},
-                                                    body});
+            const headers = {'Content-Type': 'application/json'};
+            const r = await fetch('/api/predict', {method: 'POST', headers, body});
             await r.json();
             times.push(performance.now() - t0);
         }
         return times.slice(3);  // the first ones warm up
     }""", img.tolist())
-    report(shots, f"prediction round trip in the browser over 20 requests, ms: median "
+    report(f"prediction round trip in the browser over 20 requests, ms: median "
                   f"{statistics.median(ms):.1f}, min {min(ms):.1f}, max {max(ms):.1f}")
     assert statistics.median(ms) < ROUND_TRIP_LIMIT_MS
 
@@ -211,7 +230,7 @@ def test_feature_map_kernel_and_receptive_field(page, server, shots):
     assert page.get_by_test_id("detail").is_hidden()
     page.get_by_test_id("map-features.0-2").click()
     page.get_by_test_id("kernel-0").wait_for()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.get_by_test_id("detail-map").is_visible()
     assert page.get_by_test_id("detail").get_attribute("data-layer") == "features.0"
     # the kernel shown is the layer's weight, 5x5 numbers
@@ -230,8 +249,7 @@ def test_feature_map_kernel_and_receptive_field(page, server, shots):
         return n;
     }""")
     assert pink > 50
-    page.get_by_test_id("detail").scroll_into_view_if_needed()
-    page.screenshot(path=str(shots / "2-feature-map.png"))
+    page.get_by_test_id("detail").screenshot(path=str(shots / "2-feature-map.png"))
 
     # a deeper layer's map: ReLU after the second convolution, made by features.3's kernel
     page.get_by_test_id("map-features.4-5").click()
@@ -246,15 +264,15 @@ def test_conv_explanation(page, server, trained, shots, layer, channel, at):
     draw_one(page)
     page.get_by_test_id(f"map-{layer}-{channel}").click()
     page.get_by_test_id("kernel-0").wait_for()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     # click the pixel `at` of the enlarged map
     size = page.evaluate("document.getElementById('detail-map').width")
     box = page.get_by_test_id("detail-map").bounding_box()
     y, x = at
     page.mouse.click(box["x"] + (x + 0.5) * box["width"] / size, box["y"] + (y + 0.5) * box["height"] / size)
-    page.wait_for_function(f"document.querySelector('[data-testid=conv-explain]').dataset.sum !== undefined "
-                           f"&& document.querySelector('[data-testid=conv-channel-0]') !== null")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function(f"document.querySelector('[data-testid=conv-explain]').dataset.y === '{y}' "
+                           f"&& document.querySelector('[data-testid=conv-explain]').dataset.x === '{x}'")
+    settle(page)
     conv = page.get_by_test_id("conv-explain")
     assert page.evaluate("[window.convgradPage.selected.y, window.convgradPage.selected.x]") == list(at)
     shown_sum = float(page.get_by_test_id("conv-sum").inner_text())
@@ -273,8 +291,7 @@ def test_conv_explanation(page, server, trained, shots, layer, channel, at):
     prod = [float(v) for v in page.get_by_test_id("conv-products-0").locator("td").all_inner_texts()]
     assert len(win) == len(ker) == len(prod) == 25
     assert np.allclose(np.multiply(win, ker), prod, atol=0.03)
-    conv.scroll_into_view_if_needed()
-    page.screenshot(path=str(shots / f"3-conv-{layer}.png"), full_page=False)
+    conv.screenshot(path=str(shots / f"3-conv-{layer}.png"))
 
 
 def test_test_digits_match_evaluate(page, server, trained, shots):
@@ -291,7 +308,7 @@ def test_test_digits_match_evaluate(page, server, trained, shots):
         assert int(button.get_attribute("data-label")) == int(label)
         # the page sends the test digit itself, and predicts what convgrad evaluate's model predicts
         image = page_image(page)
-        np.testing.assert_allclose((image - 0.1307) / 0.3081, x.numpy()[0], atol=1e-5)
+        np.testing.assert_allclose(normalise(image), x.numpy()[0], atol=1e-5)
         import convgrad
 
         with convgrad.no_grad():
@@ -313,7 +330,7 @@ def test_saliency_and_occlusion(page, server, trained, shots):
     wait_for_prediction(page, before)
     page.get_by_test_id("occlusion-toggle").check()
     page.get_by_test_id("occlusion-map").wait_for()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.locator("#occlusion-figure").get_attribute("data-target") == predicted
     # the saliency overlay is painted over the digit (and gone when switched off); the occlusion map has the
     # API's shape
@@ -350,8 +367,8 @@ def test_narrow_screen_touch(chromium, server, shots):
     before = shown(page)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": top}]})
     for i in range(1, 21):
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
-                                              "touchPoints": [{"x": x - 6 * i / 20, "y": top + height * i / 20}]})
+        point = {"x": x - 6 * i / 20, "y": top + height * i / 20}
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     wait_for_prediction(page, before)
     assert page.evaluate("window.convgradPage.strokes.length") == 1

@@ -78,19 +78,35 @@ const rows2d = (values) => Array.from({length: SIZE}, (_, i) => Array.from(value
 const fmt = (v, digits = 2) => (Math.abs(v) < 0.5 * 10 ** -digits ? 0 : v).toFixed(digits);
 
 // -- the API -----------------------------------------------------------------------------------------------
+let requests = 0;  // API calls on the way
+let timer = null, inFlight = false, dirty = false;  // the prediction schedule (below)
+
+// body[data-busy] is "1" while a request is on the way or a prediction is scheduled: tests (and anyone
+// scripting the page) wait for "0" to know that what is shown is final.
+function updateBusy() {
+  document.body.dataset.busy = requests > 0 || timer !== null ? "1" : "0";
+}
+
 async function api(path, body) {
   const init = body === undefined ? {} : {
     method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
   };
-  const res = await fetch(path, init);
-  let data;
+  requests++;
+  updateBusy();
   try {
-    data = await res.json();
-  } catch (e) {
-    throw new Error(`${path}: expected a JSON answer, got HTTP ${res.status}`);
+    const res = await fetch(path, init);
+    let data;
+    try {
+      data = await res.json();
+    } catch (e) {
+      throw new Error(`${path}: expected a JSON answer, got HTTP ${res.status}`);
+    }
+    if (!res.ok) throw new Error(data.error || `${path}: HTTP ${res.status}`);
+    return data;
+  } finally {
+    requests--;
+    updateBusy();
   }
-  if (!res.ok) throw new Error(data.error || `${path}: HTTP ${res.status}`);
-  return data;
 }
 
 function showError(err) {
@@ -249,11 +265,10 @@ $("clear").addEventListener("click", () => {
 });
 
 // -- predictions: coalesced, one request in flight ---------------------------------------------------------
-let timer = null, inFlight = false, dirty = false;
-
 function inputChanged() {
   dirty = true;
-  if (timer === null) timer = setTimeout(() => { timer = null; predictNow(); }, DEBOUNCE_MS);
+  if (timer === null) timer = setTimeout(() => { timer = null; predictNow(); updateBusy(); }, DEBOUNCE_MS);
+  updateBusy();
 }
 
 async function predictNow() {
@@ -349,7 +364,7 @@ function drawOverlay(canvas) {
     const values = flat(sal);
     for (let i = 0; i < values.length; i++) {
       const t = Math.min(1, Math.max(0, values[i]));  // orange where weak, red where strong
-      ctx.fillStyle = `rgba(255, ${Math.round(170 * (1 - t))}, ${Math.round(40 * t)}, ${0.9 * Math.sqrt(t)})`;
+      ctx.fillStyle = `rgba(255, ${Math.round(170 * (1 - t))}, ${Math.round(40 * t)}, ${0.9 * t})`;
       ctx.fillRect((i % SIZE) * k, Math.floor(i / SIZE) * k, k, k);
     }
   }
@@ -629,7 +644,8 @@ function showExplanation(ex) {
     `times the input values under it, plus the bias (cross-correlation: the kernel is not flipped). The ` +
     `window covers rows ${ex.input_region.top}..${ex.input_region.top + ex.input_region.height - 1}, ` +
     `columns ${ex.input_region.left}..${ex.input_region.left + ex.input_region.width - 1} of the layer's ` +
-    "input (zeros where it hangs over the padding).";
+    "input (zeros where it hangs over the padding)" + (state.model.layers[0].name === ex.layer ?
+      ": the digit normalised as in training (minus the data set's mean, over its std)." : ".");
   const subtotals = ex.products.map((g) => g.flat().reduce((a, b) => a + b, 0));
   const sumLine = document.createElement("p");
   sumLine.className = "sum-line";
@@ -642,6 +658,8 @@ function showExplanation(ex) {
   sumLine.querySelector('[data-testid="conv-sum"]').textContent = fmt(ex.sum, 4);
   sumLine.querySelector('[data-testid="conv-output"]').textContent = fmt(ex.output, 4);
   $("conv").dataset.sum = String(ex.sum);
+  $("conv").dataset.y = String(ex.y);
+  $("conv").dataset.x = String(ex.x);
   $("conv").dataset.output = String(ex.output);
   body.appendChild(sumLine);
   // one row per input channel: window ⊙ kernel = products, as in the lecture's 2x2 example
