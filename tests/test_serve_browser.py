@@ -292,6 +292,13 @@ def test_conv_explanation(page, server, trained, shots, layer, channel, at):
     assert len(win) == len(ker) == len(prod) == 25
     assert np.allclose(np.multiply(win, ker), prod, atol=0.03)
     conv.screenshot(path=str(shots / f"3-conv-{layer}.png"))
+    # the arrow keys move the position (the panel works from the keyboard)
+    page.get_by_test_id("detail-map").press("ArrowDown")
+    page.wait_for_function(f"document.querySelector('[data-testid=conv-explain]').dataset.y === '{y + 1}'")
+    settle(page)
+    _, maps = model_outputs(model, page_image(page))
+    assert float(conv.get_attribute("data-output")) == pytest.approx(float(maps[layer][channel, y + 1, x]),
+                                                                     rel=1e-5, abs=1e-5)
 
 
 def test_test_digits_match_evaluate(page, server, trained, shots):

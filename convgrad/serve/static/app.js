@@ -559,6 +559,18 @@ $("detail-map").addEventListener("click", (ev) => {
   showDetail(false);
 });
 
+// The arrow keys move the picked position too, so the panel works without a mouse.
+const ARROWS = {ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1]};
+$("detail-map").addEventListener("keydown", (ev) => {
+  const s = state.selected, step = ARROWS[ev.key];
+  if (!s || !step || s.y === null) return;
+  ev.preventDefault();
+  const [, h, w] = state.model.layers[s.layer].output_shape;
+  s.y = Math.min(h - 1, Math.max(0, s.y + step[0]));
+  s.x = Math.min(w - 1, Math.max(0, s.x + step[1]));
+  showDetail(false);
+});
+
 // A table of numbers with each cell coloured by its value (blue negative, red positive, symmetric scale).
 function numberGrid(grid, testid, digits = 2) {
   const values = grid.flat();
