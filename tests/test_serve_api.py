@@ -393,3 +393,45 @@ def test_the_command_names_the_extra_when_starlette_is_missing(monkeypatch, caps
     monkeypatch.setattr(builtins, "__import__", no_starlette)
     assert cli.main(["serve", tiny_lenet, "--port", "0"]) == 2
     assert "pip install convgrad[serve]" in capsys.readouterr().err
+
+
+def test_an_internal_error_is_still_answered_in_json(served, monkeypatch):  # noqa: F811
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(inspect, "kernel", broken)
+    with TestClient(serve.create_app(served), raise_server_exceptions=False) as c:
+        r = c.get("/api/kernel?layer=features.0&channel=0")
+    assert r.status_code == 500 and r.json() == {
+        "error": "GET /api/kernel: internal error RuntimeError: boom"}
+
+
+def test_without_a_checkpoint_the_demo_run_is_reused_or_trained(tiny_lenet, tmp_path, monkeypatch,  # noqa: F811
+                                                                 capsys):
+    import shutil
+
+    from convgrad import cli, demo
+    from convgrad.cli import serve as serve_cli
+
+    apps = []
+    monkeypatch.setattr(serve, "run", lambda app, host, port, log: apps.append((app, host, port)))
+    run = tmp_path / "runs" / "demo-lenet5-mnist"
+    monkeypatch.setattr(serve_cli, "DEMO_RUN", str(run))
+    trained = []
+
+    def fake_demo(argv):  # what `make demo` leaves, without its minutes of training
+        trained.append(argv)
+        shutil.copytree(tiny_lenet, run)
+        return 0
+
+    monkeypatch.setattr(demo, "main", fake_demo)
+    assert cli.main(["serve"]) == 0
+    out = capsys.readouterr().out
+    assert trained == [["--resume", "--no-progress"]] and "training the demo's LeNet-5" in out
+    assert apps[-1][1:] == ("127.0.0.1", 8000) and f"serving lenet5 (6 feature-map layers) from {run}" in out
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 0
+    out = capsys.readouterr().out
+    assert len(trained) == 1 and f"serving the demo's LeNet-5 from {run}" in out
+    assert apps[-1][1:] == ("0.0.0.0", 0)
+    with TestClient(apps[-1][0]) as c:
+        assert c.get("/api/model").json()["checkpoint"] == str(run)

@@ -218,6 +218,9 @@ def build_app(served):
     async def api_error(request, e):
         return _error(e.status, e.message)
 
+    async def internal_error(request, e):  # a bug, not a bad request: still JSON, so the page can show it
+        return _error(500, f"{request.method} {request.url.path}: internal error {type(e).__name__}: {e}")
+
     async def http_error(request, e):
         what = {404: "an existing route", 405: "a method this route allows"}.get(e.status_code, "a request")
         return _error(e.status_code, f"{request.method} {request.url.path}: expected {what}, got "
@@ -234,6 +237,7 @@ def build_app(served):
     ]
     if os.path.isdir(STATIC):
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
-    app = Starlette(routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error})
+    app = Starlette(routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error,
+                                                          Exception: internal_error})
     app.state.served = served
     return app
