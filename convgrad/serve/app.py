@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from convgrad.serve import inspect
-from convgrad.serve.inspect import IMAGE_SIZE, InspectError
+from convgrad.serve.inspect import IMAGE_SIZE, InspectError, short
 
 MAX_BODY = 1 << 20
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -46,11 +46,11 @@ async def _body(request, op, types):
     """The request body (at most MAX_BODY bytes) and its content type, one of ``types``."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in types:
-        raise ApiError(415, f"{op}: expected Content-Type {' or '.join(types)}, got {ctype or 'none'!r}")
+        raise ApiError(415, f"{op}: expected Content-Type {' or '.join(types)}, got {short(ctype or 'none')}")
     length = request.headers.get("content-length")
     if length is not None:
         if not length.strip().isdigit():
-            raise ApiError(400, f"{op}: expected a Content-Length of digits, got {length!r}")
+            raise ApiError(400, f"{op}: expected a Content-Length of digits, got {short(length)}")
         if int(length) > MAX_BODY:
             raise ApiError(413, f"{op}: expected a body of at most {MAX_BODY} bytes, got {int(length)}")
     chunks, size = [], 0
@@ -79,7 +79,7 @@ async def _json(request, op, types=("application/json",)):
 def _field(doc, name, op):
     if name not in doc:
         raise ApiError(400, f"{op}: expected a field {name!r} in the JSON object, got the fields "
-                            f"{sorted(doc)}")
+                            f"{short(sorted(doc))}")
     return doc[name]
 
 
@@ -100,7 +100,7 @@ def image_from_json(value, op):
             raise ApiError(422, f"{op}: expected {what}, got {got} in row {i}")
         for j, v in enumerate(row):
             if not _is_number(v) or not (0.0 <= v <= 1.0):  # NaN fails both comparisons
-                raise ApiError(422, f"{op}: expected {what}, got {v!r} at row {i}, column {j}")
+                raise ApiError(422, f"{op}: expected {what}, got {short(v)} at row {i}, column {j}")
     return np.array(value, dtype=np.float32)
 
 
@@ -137,7 +137,7 @@ def _int(value, name, op, optional=False, query=False):
         if query and isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value)
         raise ApiError(422, f"{op}: expected {name!r} as an integer{' or null' if optional else ''}, "
-                            f"got {value!r}")
+                            f"got {short(value)}")
     return value
 
 
@@ -146,7 +146,7 @@ def _flag(value, name, op, query=False):
         return value
     if query and isinstance(value, str) and value.lower() in ("1", "0", "true", "false"):
         return value.lower() in ("1", "true")
-    raise ApiError(422, f"{op}: expected {name!r} as true or false, got {value!r}")
+    raise ApiError(422, f"{op}: expected {name!r} as true or false, got {short(value)}")
 
 
 # -- endpoints -----------------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def build_app(served):
         image = image_from_json(_field(doc, "image", op), op)
         layer = _field(doc, "layer", op)
         if not isinstance(layer, str):
-            raise ApiError(422, f"{op}: expected 'layer' as a layer name (a string), got {layer!r}")
+            raise ApiError(422, f"{op}: expected 'layer' as a layer name (a string), got {short(layer)}")
         channel, y, x = (_int(_field(doc, k, op), k, op) for k in ("channel", "y", "x"))
         return await call(inspect.conv_explain, image, layer, channel, y, x)
 

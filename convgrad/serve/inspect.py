@@ -23,6 +23,13 @@ IMAGE_SIZE = 28
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
+def short(value, limit=60):
+    """``repr(value)``, cut to ``limit`` characters: error messages quote what a client sent, which may be
+    anything up to a megabyte."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class InspectError(ValueError):
     """A request the model cannot answer; ``status`` is the HTTP status the server answers it with (404: no
     such layer / channel / position; 422: a value out of range)."""
@@ -239,7 +246,7 @@ def _layer(served, name, op, convs_only=True):
     layers = {layer["name"]: layer for layer in served.layers}
     convs = [n for n, layer in layers.items() if layer["type"] == "Conv2d"]
     if name not in layers or (convs_only and layers[name]["type"] != "Conv2d"):
-        raise InspectError(f"{op}: expected a Conv2d layer ({', '.join(convs)}), got {name!r}", 404)
+        raise InspectError(f"{op}: expected a Conv2d layer ({', '.join(convs)}), got {short(name)}", 404)
     return layers[name], dict(served.model.named_modules())[name]
 
 
