@@ -258,20 +258,22 @@ BAD_OTHER = [
     ("post", CE, _ce(x=None), 400, "expected a field 'x'"),
     ("post", CE, _ce(layer=3), 422, "'layer' as a layer name"),
     ("post", CE, _ce(channel="a"), 422, "'channel' as an integer"),
-    ("get", "/api/kernel?layer=features.0&channel=6", {}, 404, "'channel' in [0, 6), got 6"),
-    ("get", "/api/kernel?layer=classifier.0&channel=0", {}, 404, "got 'classifier.0'"),
-    ("get", "/api/kernel?layer=features.0&channel=x", {}, 422, "'channel' as an integer, got 'x'"),
-    ("get", "/api/kernel?channel=0", {}, 400, "expected a field 'layer'"),
-    ("get", "/api/kernel?layer=features.0", {}, 400, "expected a field 'channel'"),
-    ("get", "/api/samples?count=0", {}, 422, "'count' in [1, 100], got 0"),
-    ("get", "/api/samples?count=101", {}, 422, "got 101"),
-    ("get", "/api/samples?count=two", {}, 422, "'count' as an integer"),
-    ("get", "/api/samples?offset=10000", {}, 422, "'offset' in [0, 10000), got 10000"),
-    ("get", "/api/samples?offset=-1", {}, 422, "got -1"),
-    ("get", "/api/nothing", {}, 404, "expected an existing route"),
-    ("get", "/api/predict", {}, 405, "expected a method this route allows"),
-    ("post", "/api/model", {}, 405, "expected a method this route allows"),
 ]
+BAD_GETS = {  # route: (query, status, message) ...
+    "/api/kernel": [("layer=features.0&channel=6", 404, "'channel' in [0, 6), got 6"),
+                    ("layer=classifier.0&channel=0", 404, "got 'classifier.0'"),
+                    ("layer=features.0&channel=x", 422, "'channel' as an integer, got 'x'"),
+                    ("channel=0", 400, "expected a field 'layer'"),
+                    ("layer=features.0", 400, "expected a field 'channel'")],
+    "/api/samples": [("count=0", 422, "'count' in [1, 100], got 0"), ("count=101", 422, "got 101"),
+                     ("count=two", 422, "'count' as an integer"), ("offset=-1", 422, "got -1"),
+                     ("offset=10000", 422, "'offset' in [0, 10000), got 10000")],
+    "/api/nothing": [("", 404, "expected an existing route")],
+    "/api/predict": [("", 405, "expected a method this route allows")],
+}
+BAD_OTHER += [("get", f"{route}?{query}", {}, status, message)
+              for route, cases in BAD_GETS.items() for query, status, message in cases]
+BAD_OTHER.append(("post", "/api/model", {}, 405, "expected a method this route allows"))
 
 
 @pytest.mark.parametrize("method, path, request_, status, message", BAD_OTHER)

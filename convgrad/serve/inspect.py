@@ -118,30 +118,13 @@ def layer_table(model, size=IMAGE_SIZE):
     import convgrad
 
     leaves = {name: m for name, m in model.named_modules() if name and not list(m.children())}
-    order = []
-    shapes = {}
-
-    def note(name):
-        def hook(mod, inp, out):
-            if name not in shapes:
-                order.append(name)
-                shapes[name] = (tuple(inp[0].shape), tuple(out.shape))
-        return hook
-
-    handles = [m.register_forward_hook(note(name)) for name, m in leaves.items()]
-    was_training = model.training
-    model.eval()
-    try:
-        with convgrad.no_grad():
-            model(convgrad.zeros(1, 1, size, size))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+    # shapes only: train or eval mode gives the same; the captured dict is in the order the layers ran
+    _, captured = _run(model, convgrad.zeros(1, 1, size, size), leaves, keep_input=True)
+    shapes = {name: (inp.shape, out.shape) for name, (inp, out) in captured.items()}
     rf = [LayerRF(1, 1, 0.0), LayerRF(1, 1, 0.0)]  # per spatial dim; pixel i's centre is at i
     table = []
-    for name in order:
-        (in_shape, out_shape), m = shapes[name], leaves[name]
+    for name, (in_shape, out_shape) in shapes.items():
+        m = leaves[name]
         if len(out_shape) != 4:
             continue
         params = _window_params(m)
