@@ -439,3 +439,15 @@ def test_without_a_checkpoint_the_demo_run_is_reused_or_trained(tiny_lenet, tmp_
     assert apps[-1][1:] == ("0.0.0.0", 0)
     with TestClient(apps[-1][0]) as c:
         assert c.get("/api/model").json()["checkpoint"] == str(run)
+
+
+def test_a_model_of_another_data_set_is_refused_with_a_message(monkeypatch, capsys):
+    from convgrad import cli
+    from convgrad.cli import evaluate
+    from convgrad.vision import models
+
+    monkeypatch.setattr(evaluate, "load_trained",
+                        lambda *a: (models.get_model("mnist1d_cnn"), "mnist1d_cnn", "mnist1d", None, ["0"]))
+    assert cli.main(["serve", "some.pt"]) == 2
+    assert "serve: expected a model trained on 28x28 grayscale images (fashion_mnist, mnist), got one " \
+           "trained on mnist1d" in capsys.readouterr().err
