@@ -9,36 +9,10 @@ Without a checkpoint a LeNet-5 is trained for a few seconds into a temporary fol
 depend on how well the weights are trained)."""
 
 import argparse
-import http.client
-import json
-import socket
 import sys
 import tempfile
-import time
-import urllib.parse
 
 import numpy as np
-
-
-def _connect(host):
-    """A kept-alive connection with Nagle's algorithm off, as browsers open them (with it on, a request
-    body sent after its headers can wait for a delayed ACK: tens of ms that are not the server's)."""
-    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
-    conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return conn
-
-
-def _call(conn, method, path, doc=None):
-    body = None if doc is None else json.dumps(doc)
-    t0 = time.perf_counter()
-    conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
-    r = conn.getresponse()
-    data = r.read()
-    answer = json.loads(data)
-    ms = (time.perf_counter() - t0) * 1e3
-    assert r.status == 200, answer
-    return ms, answer, len(data)
 
 
 def _row(name, times, server=None, size=None):
@@ -52,7 +26,7 @@ def _row(name, times, server=None, size=None):
 
 
 def main(argv=None):
-    from tests.serve_helpers import start_server, stop_server
+    from tests.serve_helpers import call, connect, start_server, stop_server
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", nargs="?")
@@ -67,9 +41,8 @@ def main(argv=None):
                   "--no-plots", "--no-progress"])
     proc, url = start_server(checkpoint)
     try:
-        host = urllib.parse.urlparse(url)
-        conn = _connect(host)
-        samples = _call(conn, "GET", "/api/samples?count=16")[1]["samples"]
+        conn = connect(url)
+        samples = call(conn, "GET", "/api/samples?count=16")[1]["samples"]
         images = [s["image"] for s in samples]
         for name, method, path, make in [
             ("GET /api/model", "GET", "/api/model", None),
@@ -82,7 +55,7 @@ def main(argv=None):
         ]:
             times, server, size = [], [], 0
             for i in range(args.repeat + 3):
-                ms, answer, size = _call(conn, method, path, make(images[i % len(images)]) if make else None)
+                ms, answer, size = call(conn, method, path, make(images[i % len(images)]) if make else None)
                 if i >= 3:  # the first calls warm up caches and the thread pool
                     times.append(ms)
                     if "elapsed_ms" in answer:
@@ -90,8 +63,8 @@ def main(argv=None):
             _row(name, times, server, size)
         fresh = []
         for i in range(args.repeat):
-            c = _connect(host)
-            fresh.append(_call(c, "POST", "/api/predict", {"image": images[i % len(images)]})[0])
+            c = connect(url)
+            fresh.append(call(c, "POST", "/api/predict", {"image": images[i % len(images)]})[0])
             c.close()
         _row("POST /api/predict (new connection)", fresh)
     finally:

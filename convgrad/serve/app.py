@@ -72,7 +72,7 @@ async def _json(request, op, types=("application/json",)):
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise ApiError(400, f"{op}: expected a JSON body, got one that does not parse ({e})") from None
     if not isinstance(doc, dict):
-        raise ApiError(400, f"{op}: expected a JSON object, got {type(doc).__name__}")
+        raise ApiError(400, f"{op}: expected a JSON object, got {_kind(doc)}")
     return doc, None
 
 
@@ -83,6 +83,11 @@ def _field(doc, name, op):
     return doc[name]
 
 
+def _kind(v):
+    name = type(v).__name__
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
 def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -91,12 +96,12 @@ def image_from_json(value, op):
     """A 28x28 float32 array from nested lists of numbers in [0, 1], checked before NumPy sees them."""
     what = f"'image' as {IMAGE_SIZE} rows of {IMAGE_SIZE} numbers in [0, 1]"
     if not isinstance(value, list):
-        raise ApiError(422, f"{op}: expected {what}, got a {type(value).__name__}")
+        raise ApiError(422, f"{op}: expected {what}, got {_kind(value)}")
     if len(value) != IMAGE_SIZE:
         raise ApiError(422, f"{op}: expected {what}, got {len(value)} rows")
     for i, row in enumerate(value):
         if not isinstance(row, list) or len(row) != IMAGE_SIZE:
-            got = f"{len(row)} values" if isinstance(row, list) else f"a {type(row).__name__}"
+            got = f"{len(row)} values" if isinstance(row, list) else _kind(row)
             raise ApiError(422, f"{op}: expected {what}, got {got} in row {i}")
         for j, v in enumerate(row):
             if not _is_number(v) or not (0.0 <= v <= 1.0):  # NaN fails both comparisons
