@@ -7,6 +7,7 @@ import base64
 import gc
 import io
 import json
+import socket
 import threading
 import time
 import tracemalloc
@@ -379,6 +380,17 @@ def test_the_command_serves_on_a_free_port_and_times_predictions(tiny_lenet, ser
         with pytest.raises(urllib.error.HTTPError) as e:
             _post(url + "api/predict", {"image": [[2.0]]})
         assert e.value.code == 422 and "predict: expected" in json.loads(e.value.read())["error"]
+        big = urllib.request.Request(url + "api/predict", data=b" " * (2 << 20), headers=JSON, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(big, timeout=30)
+        assert e.value.code == 413
+        # a client that stops half-way through its body holds no worker: the others are still answered
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            stalled.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: 1000\r\n\r\n{\"image\": [")
+            for _ in range(3):
+                assert _post(url + "api/predict", {"image": image})["predicted"] == doc["predicted"]
     finally:
         stop_server(proc)
 
