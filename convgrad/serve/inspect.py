@@ -74,9 +74,15 @@ def _conv_padding(m):
     return tuple((p, p) for p in _pair(m.padding))
 
 
+def _is_conv(m):
+    from convgrad import nn
+
+    return isinstance(m, nn.Conv2d)
+
+
 def _window_params(m):
     """(kernel, stride, padding before, dilation) per spatial dim of a sliding-window layer, else None."""
-    if type(m).__name__ == "Conv2d":
+    if _is_conv(m):
         pads = _conv_padding(m)
         return [(k, s, p[0], d) for k, s, p, d in zip(m.kernel_size, m.stride, pads, m.dilation)]
     if hasattr(m, "kernel_size") and hasattr(m, "stride") and not isinstance(m.kernel_size, str):
@@ -140,7 +146,7 @@ def layer_table(model, size=IMAGE_SIZE):
             "padding": [p[2] for p in params] if conv_like else None,
             "receptive_field": rf[0].size if rf else None, "jump": rf[0].jump if rf else None,
             "start": float(rf[0].start) if rf else None,
-            "_rf": rf,  # both dims, for conv_explain; the server drops keys starting with "_"
+            "_rf": rf, "_conv": _is_conv(m),  # for conv_explain; the server drops keys starting with "_"
         })
     return table
 
@@ -225,10 +231,11 @@ def occlusion(served, image, target=None, window=4, stride=2):
             "window": window, "stride": stride}
 
 
-def _layer(served, name, op, convs_only=True):
+def _conv_layer(served, name, op):
+    """(table row, module) of the Conv2d layer ``name``; else 404 naming the conv layers there are."""
     layers = {layer["name"]: layer for layer in served.layers}
-    convs = [n for n, layer in layers.items() if layer["type"] == "Conv2d"]
-    if name not in layers or (convs_only and layers[name]["type"] != "Conv2d"):
+    convs = [n for n, layer in layers.items() if layer["_conv"]]
+    if name not in layers or not layers[name]["_conv"]:
         raise InspectError(f"{op}: expected a Conv2d layer ({', '.join(convs)}), got {short(name)}", 404)
     return layers[name], dict(served.model.named_modules())[name]
 
@@ -240,7 +247,7 @@ def _in_range(op, what, value, n):
 
 def kernel(served, layer, channel):
     """The weights (C_in / groups, kh, kw) and bias of output channel ``channel`` of a Conv2d layer."""
-    _, m = _layer(served, layer, "kernel")
+    _, m = _conv_layer(served, layer, "kernel")
     _in_range("kernel", "channel", channel, m.out_channels)
     w = m.weight.detach().numpy()[channel]
     bias = None if m.bias is None else float(m.bias.detach().numpy()[channel])
@@ -254,7 +261,7 @@ def conv_explain(served, image, layer, channel, y, x):
     rounding). ``input_region`` is the window in the layer's input map (it reaches past the edges where
     it covers padding); ``receptive_field`` the image pixels the output depends on (inclusive bounds,
     clipped to the image)."""
-    info, m = _layer(served, layer, "conv_explain")
+    info, m = _conv_layer(served, layer, "conv_explain")
     c_out, h_out, w_out = info["output_shape"]
     _in_range("conv_explain", "channel", channel, c_out)
     _in_range("conv_explain", "y", y, h_out)
