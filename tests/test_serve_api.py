@@ -464,3 +464,14 @@ def test_a_model_of_another_data_set_is_refused_with_a_message(monkeypatch, caps
     assert cli.main(["serve", "some.pt"]) == 2
     assert "serve: expected a model trained on 28x28 grayscale images (fashion_mnist, mnist), got one " \
            "trained on mnist1d" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line_naming_it(tiny_lenet, capsys):  # noqa: F811
+    from convgrad import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve", tiny_lenet, "--port", str(port)]) == 2
+    assert f"convgrad serve: error: cannot listen on 127.0.0.1:{port}: " in capsys.readouterr().err
