@@ -357,7 +357,7 @@ def test_concurrent_requests_to_the_real_server_are_each_answered_right(served):
     assert sorted(answered) == list(range(n_requests))
     growth = memory["after last 100"] - memory["after first 100"]
     print(f"traced memory: {memory}; growth over the last 100 requests {growth / 1e6:.2f} MB")
-    assert growth < 2e6, memory
+    assert growth < 1e6, memory  # a leak of 10 KB a request (less than one answer) would fail it
     assert not any(p.requires_grad is False for p in served.model.parameters())  # saliency restored them
 
 
