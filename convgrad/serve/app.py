@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from convgrad.serve import inspect
-from convgrad.serve.inspect import IMAGE_SIZE, InspectError
+from convgrad.serve.inspect import IMAGE_SIZE, InspectError, short
 
 MAX_BODY = 1 << 20
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -46,11 +46,11 @@ async def _body(request, op, types):
     """The request body (at most MAX_BODY bytes) and its content type, one of ``types``."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in types:
-        raise ApiError(415, f"{op}: expected Content-Type {' or '.join(types)}, got {ctype or 'none'!r}")
+        raise ApiError(415, f"{op}: expected Content-Type {' or '.join(types)}, got {short(ctype or 'none')}")
     length = request.headers.get("content-length")
     if length is not None:
         if not length.strip().isdigit():
-            raise ApiError(400, f"{op}: expected a Content-Length of digits, got {length!r}")
+            raise ApiError(400, f"{op}: expected a Content-Length of digits, got {short(length)}")
         if int(length) > MAX_BODY:
             raise ApiError(413, f"{op}: expected a body of at most {MAX_BODY} bytes, got {int(length)}")
     chunks, size = [], 0
@@ -72,15 +72,20 @@ async def _json(request, op, types=("application/json",)):
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise ApiError(400, f"{op}: expected a JSON body, got one that does not parse ({e})") from None
     if not isinstance(doc, dict):
-        raise ApiError(400, f"{op}: expected a JSON object, got {type(doc).__name__}")
+        raise ApiError(400, f"{op}: expected a JSON object, got {_kind(doc)}")
     return doc, None
 
 
 def _field(doc, name, op):
     if name not in doc:
         raise ApiError(400, f"{op}: expected a field {name!r} in the JSON object, got the fields "
-                            f"{sorted(doc)}")
+                            f"{short(sorted(doc))}")
     return doc[name]
+
+
+def _kind(v):
+    name = type(v).__name__
+    return ("an " if name[0] in "aeiou" else "a ") + name
 
 
 def _is_number(v):
@@ -91,16 +96,16 @@ def image_from_json(value, op):
     """A 28x28 float32 array from nested lists of numbers in [0, 1], checked before NumPy sees them."""
     what = f"'image' as {IMAGE_SIZE} rows of {IMAGE_SIZE} numbers in [0, 1]"
     if not isinstance(value, list):
-        raise ApiError(422, f"{op}: expected {what}, got a {type(value).__name__}")
+        raise ApiError(422, f"{op}: expected {what}, got {_kind(value)}")
     if len(value) != IMAGE_SIZE:
         raise ApiError(422, f"{op}: expected {what}, got {len(value)} rows")
     for i, row in enumerate(value):
         if not isinstance(row, list) or len(row) != IMAGE_SIZE:
-            got = f"{len(row)} values" if isinstance(row, list) else f"a {type(row).__name__}"
+            got = f"{len(row)} values" if isinstance(row, list) else _kind(row)
             raise ApiError(422, f"{op}: expected {what}, got {got} in row {i}")
         for j, v in enumerate(row):
             if not _is_number(v) or not (0.0 <= v <= 1.0):  # NaN fails both comparisons
-                raise ApiError(422, f"{op}: expected {what}, got {v!r} at row {i}, column {j}")
+                raise ApiError(422, f"{op}: expected {what}, got {short(v)} at row {i}, column {j}")
     return np.array(value, dtype=np.float32)
 
 
@@ -137,7 +142,7 @@ def _int(value, name, op, optional=False, query=False):
         if query and isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value)
         raise ApiError(422, f"{op}: expected {name!r} as an integer{' or null' if optional else ''}, "
-                            f"got {value!r}")
+                            f"got {short(value)}")
     return value
 
 
@@ -146,7 +151,7 @@ def _flag(value, name, op, query=False):
         return value
     if query and isinstance(value, str) and value.lower() in ("1", "0", "true", "false"):
         return value.lower() in ("1", "true")
-    raise ApiError(422, f"{op}: expected {name!r} as true or false, got {value!r}")
+    raise ApiError(422, f"{op}: expected {name!r} as true or false, got {short(value)}")
 
 
 # -- endpoints -----------------------------------------------------------------------------------------
@@ -199,7 +204,7 @@ def build_app(served):
         image = image_from_json(_field(doc, "image", op), op)
         layer = _field(doc, "layer", op)
         if not isinstance(layer, str):
-            raise ApiError(422, f"{op}: expected 'layer' as a layer name (a string), got {layer!r}")
+            raise ApiError(422, f"{op}: expected 'layer' as a layer name (a string), got {short(layer)}")
         channel, y, x = (_int(_field(doc, k, op), k, op) for k in ("channel", "y", "x"))
         return await call(inspect.conv_explain, image, layer, channel, y, x)
 
@@ -218,6 +223,9 @@ def build_app(served):
     async def api_error(request, e):
         return _error(e.status, e.message)
 
+    async def internal_error(request, e):  # a bug, not a bad request: still JSON, so the page can show it
+        return _error(500, f"{request.method} {request.url.path}: internal error {type(e).__name__}: {e}")
+
     async def http_error(request, e):
         what = {404: "an existing route", 405: "a method this route allows"}.get(e.status_code, "a request")
         return _error(e.status_code, f"{request.method} {request.url.path}: expected {what}, got "
@@ -234,6 +242,7 @@ def build_app(served):
     ]
     if os.path.isdir(STATIC):
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
-    app = Starlette(routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error})
+    app = Starlette(routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error,
+                                                          Exception: internal_error})
     app.state.served = served
     return app

@@ -23,6 +23,13 @@ IMAGE_SIZE = 28
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
+def short(value, limit=60):
+    """``repr(value)``, cut to ``limit`` characters: error messages quote what a client sent, which may be
+    anything up to a megabyte."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class InspectError(ValueError):
     """A request the model cannot answer; ``status`` is the HTTP status the server answers it with (404: no
     such layer / channel / position; 422: a value out of range)."""
@@ -67,9 +74,15 @@ def _conv_padding(m):
     return tuple((p, p) for p in _pair(m.padding))
 
 
+def _is_conv(m):
+    from convgrad import nn
+
+    return isinstance(m, nn.Conv2d)
+
+
 def _window_params(m):
     """(kernel, stride, padding before, dilation) per spatial dim of a sliding-window layer, else None."""
-    if type(m).__name__ == "Conv2d":
+    if _is_conv(m):
         pads = _conv_padding(m)
         return [(k, s, p[0], d) for k, s, p, d in zip(m.kernel_size, m.stride, pads, m.dilation)]
     if hasattr(m, "kernel_size") and hasattr(m, "stride") and not isinstance(m.kernel_size, str):
@@ -111,30 +124,13 @@ def layer_table(model, size=IMAGE_SIZE):
     import convgrad
 
     leaves = {name: m for name, m in model.named_modules() if name and not list(m.children())}
-    order = []
-    shapes = {}
-
-    def note(name):
-        def hook(mod, inp, out):
-            if name not in shapes:
-                order.append(name)
-                shapes[name] = (tuple(inp[0].shape), tuple(out.shape))
-        return hook
-
-    handles = [m.register_forward_hook(note(name)) for name, m in leaves.items()]
-    was_training = model.training
-    model.eval()
-    try:
-        with convgrad.no_grad():
-            model(convgrad.zeros(1, 1, size, size))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+    # shapes only: train or eval mode gives the same; the captured dict is in the order the layers ran
+    _, captured = _run(model, convgrad.zeros(1, 1, size, size), leaves, keep_input=True)
+    shapes = {name: (inp.shape, out.shape) for name, (inp, out) in captured.items()}
     rf = [LayerRF(1, 1, 0.0), LayerRF(1, 1, 0.0)]  # per spatial dim; pixel i's centre is at i
     table = []
-    for name in order:
-        (in_shape, out_shape), m = shapes[name], leaves[name]
+    for name, (in_shape, out_shape) in shapes.items():
+        m = leaves[name]
         if len(out_shape) != 4:
             continue
         params = _window_params(m)
@@ -150,7 +146,7 @@ def layer_table(model, size=IMAGE_SIZE):
             "padding": [p[2] for p in params] if conv_like else None,
             "receptive_field": rf[0].size if rf else None, "jump": rf[0].jump if rf else None,
             "start": float(rf[0].start) if rf else None,
-            "_rf": rf,  # both dims, for conv_explain; the server drops keys starting with "_"
+            "_rf": rf, "_conv": _is_conv(m),  # for conv_explain; the server drops keys starting with "_"
         })
     return table
 
@@ -235,11 +231,12 @@ def occlusion(served, image, target=None, window=4, stride=2):
             "window": window, "stride": stride}
 
 
-def _layer(served, name, op, convs_only=True):
+def _conv_layer(served, name, op):
+    """(table row, module) of the Conv2d layer ``name``; else 404 naming the conv layers there are."""
     layers = {layer["name"]: layer for layer in served.layers}
-    convs = [n for n, layer in layers.items() if layer["type"] == "Conv2d"]
-    if name not in layers or (convs_only and layers[name]["type"] != "Conv2d"):
-        raise InspectError(f"{op}: expected a Conv2d layer ({', '.join(convs)}), got {name!r}", 404)
+    convs = [n for n, layer in layers.items() if layer["_conv"]]
+    if name not in layers or not layers[name]["_conv"]:
+        raise InspectError(f"{op}: expected a Conv2d layer ({', '.join(convs)}), got {short(name)}", 404)
     return layers[name], dict(served.model.named_modules())[name]
 
 
@@ -250,7 +247,7 @@ def _in_range(op, what, value, n):
 
 def kernel(served, layer, channel):
     """The weights (C_in / groups, kh, kw) and bias of output channel ``channel`` of a Conv2d layer."""
-    _, m = _layer(served, layer, "kernel")
+    _, m = _conv_layer(served, layer, "kernel")
     _in_range("kernel", "channel", channel, m.out_channels)
     w = m.weight.detach().numpy()[channel]
     bias = None if m.bias is None else float(m.bias.detach().numpy()[channel])
@@ -264,7 +261,7 @@ def conv_explain(served, image, layer, channel, y, x):
     rounding). ``input_region`` is the window in the layer's input map (it reaches past the edges where
     it covers padding); ``receptive_field`` the image pixels the output depends on (inclusive bounds,
     clipped to the image)."""
-    info, m = _layer(served, layer, "conv_explain")
+    info, m = _conv_layer(served, layer, "conv_explain")
     c_out, h_out, w_out = info["output_shape"]
     _in_range("conv_explain", "channel", channel, c_out)
     _in_range("conv_explain", "y", y, h_out)
