@@ -325,6 +325,11 @@ def test_test_digits_match_evaluate(page, server, trained, shots):
         np.testing.assert_allclose(bars(page), expected, atol=1e-5)
         if i == 0:
             page.screenshot(path=str(shots / "4-test-digit.png"))
+    # a stroke drawn over a test digit adds ink to it, in place (no re-centring of the digit)
+    sample = page_image(page)
+    draw_one(page)
+    edited = page_image(page)
+    assert (edited >= sample).all() and (edited - sample).sum() > 5
 
 
 def test_saliency_and_occlusion(page, server, trained, shots):

@@ -34,7 +34,7 @@ function lut(stops) {
   }
   return table;
 }
-// viridis (perceptually uniform, readable in grey): activations, saliency
+// viridis (perceptually uniform, readable in grey): feature maps
 const VIRIDIS = lut([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]]);
 // blue - white - red around zero: signed numbers (kernel weights, occlusion score drops)
 const DIVERGING = lut([[49, 54, 149], [116, 173, 209], [245, 245, 245], [244, 109, 67], [165, 0, 38]]);
@@ -62,7 +62,9 @@ const GREY = lut([[0, 0, 0], [255, 255, 255]]);
 function toBytes(values, lo, hi) {
   const out = new Uint8Array(values.length);
   const span = hi - lo || 1;
-  for (let i = 0; i < values.length; i++) out[i] = Math.round(255 * Math.min(1, Math.max(0, (values[i] - lo) / span)));
+  for (let i = 0; i < values.length; i++) {
+    out[i] = Math.round(255 * Math.min(1, Math.max(0, (values[i] - lo) / span)));
+  }
   return out;
 }
 
@@ -432,7 +434,6 @@ function buildLayers(model) {
     const [c, h, w] = layer.output_shape;
     const row = document.createElement("div");
     row.className = "layer";
-    row.dataset.testid = "layer-" + layer.name;
     row.setAttribute("data-testid", "layer-" + layer.name);
     const title = document.createElement("div");
     title.className = "layer-title";
@@ -457,7 +458,8 @@ function buildLayers(model) {
       canvas.className = "fmap px";
       canvas.width = w;
       canvas.height = h;
-      canvas.style.width = canvas.style.height = px + "px";
+      canvas.style.width = px + "px";
+      canvas.style.height = Math.round(px * h / w) + "px";
       btn.appendChild(canvas);
       btn.addEventListener("click", () => selectMap(li, k));
       maps.appendChild(btn);
