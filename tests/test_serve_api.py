@@ -181,7 +181,8 @@ BAD_PREDICT = [
     (400, dict(content=b"[" * 50000, headers=JSON), "does not parse"),
     (400, dict(content=b"[1, 2]", headers=JSON), "expected a JSON object, got a list"),
     (400, dict(json={"img": GOOD}), "expected a field 'image'"),
-    (413, dict(content=b" " * (1 << 20) + b"{}", headers=JSON), "at most 1048576 bytes"),
+    (413, dict(content=b" " * (1 << 20) + b"{}", headers=JSON), "at most 1048576 bytes, got 1048578"),
+    (413, dict(content=b" " * (17 << 20), headers=JSON), "at most 1048576 bytes, got 17825792"),
     (415, dict(content=b"image=1", headers={"content-type": "application/x-www-form-urlencoded"}),
      "expected Content-Type application/json or image/png"),
     (415, dict(content=b"{}"), "got 'none'"),
@@ -227,11 +228,13 @@ def test_bad_pngs(client):
 
 
 def test_a_body_over_the_cap_without_content_length_is_refused_while_streaming(client):
-    def chunks():
-        for _ in range(40):
+    def chunks(n):
+        for _ in range(n):
             yield b" " * 65536
 
-    r = client.post("/api/predict", content=chunks(), headers=JSON)
+    r = client.post("/api/predict", content=chunks(40), headers=JSON)
+    assert r.status_code == 413 and "at most 1048576 bytes, got 2621440" in r.json()["error"]
+    r = client.post("/api/predict", content=chunks(300), headers=JSON)  # past the drain limit: not read on
     assert r.status_code == 413 and "got more" in r.json()["error"]
 
 
@@ -395,7 +398,8 @@ def test_the_command_serves_on_a_free_port_and_times_predictions(tiny_lenet, ser
         stop_server(proc)
 
 
-def test_the_command_names_the_extra_when_starlette_is_missing(monkeypatch, capsys, tiny_lenet):  # noqa: F811
+def test_the_command_names_the_extra_when_starlette_is_missing(monkeypatch, capsys, tiny_lenet,  # noqa: F811
+                                                               served):  # noqa: F811
     import builtins
 
     from convgrad import cli
@@ -410,6 +414,13 @@ def test_the_command_names_the_extra_when_starlette_is_missing(monkeypatch, caps
     monkeypatch.setattr(builtins, "__import__", no_starlette)
     assert cli.main(["serve", tiny_lenet, "--port", "0"]) == 2
     assert "pip install convgrad[serve]" in capsys.readouterr().err
+    import importlib
+
+    from convgrad.serve import app
+
+    importlib.reload(app)  # the module imports without starlette (pkgutil.walk_packages imports it)
+    with pytest.raises(ImportError, match=r"pip install convgrad\[serve\]"):
+        serve.create_app(served)
 
 
 def test_an_internal_error_is_still_answered_in_json(served, monkeypatch):  # noqa: F811

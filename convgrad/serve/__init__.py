@@ -41,21 +41,26 @@ def load(checkpoint, model_name=None, dataset=None, data_root=None):
 
 def create_app(served):
     """The Starlette app serving ``served`` (a :class:`Served`); ImportError naming the extra without it."""
+    from convgrad.serve.app import build_app
+
     try:
-        from convgrad.serve.app import build_app
+        return build_app(served)
     except ImportError as e:
-        if getattr(e, "name", None) in ("starlette", "uvicorn"):
+        if (getattr(e, "name", None) or "").split(".")[0] in ("starlette", "uvicorn"):
             raise ImportError(MISSING) from None
         raise
-    return build_app(served)
 
 
 def bind(host="127.0.0.1", port=0):
     """A listening socket on ``host``:``port`` (0: a free port the system picks)."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 

@@ -2,9 +2,9 @@
 validation in front of it.
 
 Every bad request is answered with a 4xx and ``{"error": "<op>: expected ..., got ..."}``: 400 malformed
-JSON or a missing field, 413 a body over 1 MB (refused from Content-Length before reading, and counted
-while streaming when there is none), 415 another content type, 422 a value of the wrong shape, type or
-range or a bad PNG, 404 an unknown route, layer, or a channel/position outside the layer.
+JSON or a missing field, 413 a body over 1 MB (counted while it streams), 415 another content type, 422 a
+value of the wrong shape, type or range or a bad PNG, 404 an unknown route, layer, or a channel/position
+outside the layer.
 
 Concurrency: the endpoints are async so that bodies are read on the event loop with a size cap; the model
 work runs in Starlette's thread pool, one request at a time under ``Served.lock``. The lock keeps requests
@@ -17,17 +17,12 @@ import json
 import os
 
 import numpy as np
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from convgrad.serve import inspect
 from convgrad.serve.inspect import IMAGE_SIZE, InspectError, short
 
 MAX_BODY = 1 << 20
+DRAIN_LIMIT = 16 << 20  # an over-size body up to this is read and dropped before the 413 (see _body)
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
 
@@ -38,27 +33,35 @@ class ApiError(Exception):
 
 
 def _error(status, message):
+    from starlette.responses import JSONResponse
+
     return JSONResponse({"error": message}, status_code=status)
 
 
 # -- reading and checking requests ---------------------------------------------------------------------
 async def _body(request, op, types):
-    """The request body (at most MAX_BODY bytes) and its content type, one of ``types``."""
+    """The request body (at most MAX_BODY bytes) and its content type, one of ``types``. A body over the
+    cap is read to its end and dropped when it is at most DRAIN_LIMIT bytes, so that the client, still
+    sending, gets to read the 413 (closing on unread data would reset the connection under it); a larger
+    one is refused at once and the connection closed."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in types:
         raise ApiError(415, f"{op}: expected Content-Type {' or '.join(types)}, got {short(ctype or 'none')}")
     length = request.headers.get("content-length")
-    if length is not None:
-        if not length.strip().isdigit():
-            raise ApiError(400, f"{op}: expected a Content-Length of digits, got {short(length)}")
-        if int(length) > MAX_BODY:
-            raise ApiError(413, f"{op}: expected a body of at most {MAX_BODY} bytes, got {int(length)}")
+    if length is not None and not length.strip().isdigit():
+        raise ApiError(400, f"{op}: expected a Content-Length of digits, got {short(length)}")
+    too_big = f"{op}: expected a body of at most {MAX_BODY} bytes, got "
+    if length is not None and int(length) > DRAIN_LIMIT:
+        raise ApiError(413, too_big + length.strip())
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError(413, f"{op}: expected a body of at most {MAX_BODY} bytes, got more")
-        chunks.append(chunk)
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+        elif size > DRAIN_LIMIT:
+            raise ApiError(413, too_big + "more")
+    if size > MAX_BODY:
+        raise ApiError(413, too_big + str(size))
     return b"".join(chunks), ctype
 
 
@@ -161,6 +164,15 @@ def _locked(served, fn, *args, **kwargs):
 
 
 def build_app(served):
+    """The Starlette app serving ``served``. Starlette is imported here, not with the module: it is the
+    ``serve`` extra, and the rest of convgrad imports without it."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+    from starlette.responses import FileResponse, HTMLResponse, JSONResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
     async def call(fn, *args, **kwargs):
         try:
             result = await run_in_threadpool(_locked, served, fn, *args, **kwargs)
