@@ -3,6 +3,7 @@
     convgrad train --model lenet5 --dataset mnist --epochs 4 --out runs/lenet5
     convgrad train --model mnist1d_cnn --dataset mnist1d
     convgrad evaluate runs/lenet5/best.pt
+    convgrad serve runs/lenet5          (a page: draw a digit, see every layer)
     convgrad summary lenet5
     convgrad arith --input 28 --kernel 5 --padding 2
     convgrad models
@@ -24,6 +25,7 @@ from convgrad.cli.evaluate import add_evaluate_cli, load_trained, read_weights, 
 from convgrad.cli.info import add_arith_cli, add_lab_cli, add_summary_cli, env_main, models_main
 from convgrad.cli.mpi import end_job
 from convgrad.cli.onnx import add_export_cli, add_import_cli, run_export, run_import
+from convgrad.cli.serve import add_serve_cli
 from convgrad.cli.train import MODEL_DEFAULTS, _resolve, add_train_cli, run_train
 
 __all__ = ["CLIError", "DATASETS", "MODEL_DEFAULTS", "build_model", "build_parser", "known_models",
@@ -53,6 +55,7 @@ def build_parser():
     from convgrad.cli.viz import add_viz_cli
 
     add_viz_cli(sub)
+    add_serve_cli(sub)
     p = sub.add_parser("models", help="list the models and data sets `train` knows")
     p.set_defaults(func=models_main)
     p = sub.add_parser("env", help="what convgrad runs on (versions, BLAS, CPU, env vars): for bug reports")

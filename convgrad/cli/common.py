@@ -59,9 +59,11 @@ def _cifar10(root, train, augment):
     return ds, list(ds.classes)
 
 
+# (mean, std) each 28x28 grayscale data set is normalised with, also by `convgrad serve` for drawn digits
+NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}
 DATASETS = {
-    "mnist": _mnist_like("MNIST", 0.1307, 0.3081),
-    "fashion_mnist": _mnist_like("FashionMNIST", 0.2860, 0.3530),
+    "mnist": _mnist_like("MNIST", *NORMALIZATION["mnist"]),
+    "fashion_mnist": _mnist_like("FashionMNIST", *NORMALIZATION["fashion_mnist"]),
     "mnist1d": _mnist1d,
     "cifar10": _cifar10,
 }
