@@ -137,6 +137,22 @@ def _as_size(shape):
     return size
 
 
+def _arithmetic(op, name):
+    """``Tensor.__add__`` and the like: two tensors of one dtype and shape (most calls) go straight to
+    the op; the rest through ``Tensor._binary`` (type promotion, numbers, the broadcast check)."""
+    apply = op.apply
+
+    def method(self, other):
+        if isinstance(other, Tensor):
+            a, b = self._data, other._data
+            if a.dtype is b.dtype and a.shape == b.shape:
+                return apply(self, other)
+        return self._binary(other, op)
+
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    return method
+
+
 class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, IndexingMethods, CreationMethods,
              NotProvidedMethods):
     """A multi-dimensional array that records, when asked, how it was computed, so ``backward()`` can
@@ -471,10 +487,12 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     # ------------------------------------------------------------------ arithmetic
     def _binary(self, other, op, reverse=False):
-        if not reverse and type(other) is Tensor and other._data.dtype == self._data.dtype:
-            if other._data.shape != self._data.shape:
-                tensor_functions._broadcast_check(op.__name__.lower(), self, other)
-            return op.apply(self, other)
+        if type(other) is Tensor and not reverse:
+            a, b = self._data, other._data
+            if a.dtype is b.dtype or a.dtype == b.dtype:  # built-in dtypes are singletons: `is` is quick
+                if a.shape != b.shape:
+                    tensor_functions._broadcast_check(op.__name__.lower(), self, other)
+                return op.apply(self, other)
         if not isinstance(other, Tensor):
             if isinstance(other, np.ndarray):
                 other = Tensor._make(other)
@@ -492,23 +510,13 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
             return op.apply(b, a) if isinstance(b, Tensor) else op.apply(Tensor._make(np.asarray(b, dt)), a)
         return op.apply(a, b)
 
-    def __add__(self, other):
-        return self._binary(other, elementwise.Add)
-
-    def __radd__(self, other):
-        return self._binary(other, elementwise.Add)
-
-    def __sub__(self, other):
-        return self._binary(other, elementwise.Sub)
+    __add__ = __radd__ = _arithmetic(elementwise.Add, "__add__")
+    __sub__ = _arithmetic(elementwise.Sub, "__sub__")
 
     def __rsub__(self, other):
         return self._binary(other, elementwise.Sub, reverse=True)
 
-    def __mul__(self, other):
-        return self._binary(other, elementwise.Mul)
-
-    def __rmul__(self, other):
-        return self._binary(other, elementwise.Mul)
+    __mul__ = __rmul__ = _arithmetic(elementwise.Mul, "__mul__")
 
     def __truediv__(self, other):
         if self._data.dtype.kind != "f" and not (isinstance(other, Tensor) and other._data.dtype.kind == "f"):

@@ -82,12 +82,23 @@ def matmul(a, b):
 mm = bmm = matmul
 
 
+_BROADCASTS = {}  # shapes -> their broadcast shape: np.broadcast_shapes costs more than a small op
+
+
 def _broadcast_check(name, *ts):
+    shapes = tuple([t._data.shape for t in ts])
+    out = _BROADCASTS.get(shapes)
+    if out is not None:
+        return out
     try:
-        return np.broadcast_shapes(*(t.shape for t in ts))
+        out = np.broadcast_shapes(*shapes)
     except ValueError:
         shapes = " and ".join(str(tuple(t.shape)) for t in ts)
         raise checks.error(name, "shapes that broadcast", shapes) from None
+    if len(_BROADCASTS) > 4096:
+        _BROADCASTS.clear()
+    _BROADCASTS[shapes] = out
+    return out
 
 
 def maximum(a, b):
