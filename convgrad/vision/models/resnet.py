@@ -17,7 +17,7 @@ convolution with BatchNorm (``downsample``) where the shape changes. Any input o
 import convgrad
 from convgrad import nn
 
-from ._utils import check_input, names_too_small_layer, no_weights
+from ._utils import bn_relu, check_input, names_too_small_layer, no_weights
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101",
            "resnet152", "conv3x3", "conv1x1"]
@@ -55,7 +55,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         identity = x
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = bn_relu(self.bn1, self.relu, self.conv1(x))
         out = self.bn2(self.conv2(out))
         if self.downsample is not None:
             identity = self.downsample(x)
@@ -85,8 +85,8 @@ class Bottleneck(nn.Module):
 
     def forward(self, x):
         identity = x
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = bn_relu(self.bn1, self.relu, self.conv1(x))
+        out = bn_relu(self.bn2, self.relu, self.conv2(out))
         out = self.bn3(self.conv3(out))
         if self.downsample is not None:
             identity = self.downsample(x)
@@ -158,7 +158,7 @@ class ResNet(nn.Module):
     @names_too_small_layer()
     def forward(self, x):
         check_input(self, x)
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(bn_relu(self.bn1, self.relu, self.conv1(x)))
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)
