@@ -28,21 +28,18 @@ def _bn_relu(lib, x, m, v, w, b, **kw):
 @settings(max_examples=examples(40))
 @given(bn_cases())
 def test_batch_norm_relu_matches_torch(case):
+    # the cases of test_normalization's batch_norm test, on the fused op (evaluation: the unfused path)
     shape, training, affine, has_running, momentum, eps, noncontiguous, seed = case
-    c = shape[1]
-    run = _Running(c, seed, present=has_running or not training)
-    x = arrays(shape, seed=seed)
-    w, b = arrays((c,), seed=seed + 3), arrays((c,), seed=seed + 4)
+    running = _Running(shape[1], seed, present=has_running or not training)
+    params = [arrays((shape[1],), seed=seed + k) for k in (3, 4)]
+    kw = dict(training=training, momentum=momentum, eps=eps)
 
-    def fn(lib, x, w, b):
-        m, v = run.make(lib)
-        if lib is torch:
-            w = w.contiguous()  # torch 2.13's eval-mode backward ignores a strided weight's stride
-        return _bn_relu(lib, x, m, v, w if affine else None, b if affine else None, training=training,
-                        momentum=momentum, eps=eps)
+    def fn(lib, x, *wb):
+        wb = [(p.contiguous() if lib is torch else p) if affine else None for p in wb]  # see there
+        return _bn_relu(lib, x, *running.make(lib), *wb, **kw)
 
-    compare(fn, x, w, b, noncontiguous=noncontiguous, atol=1e-4)
-    run.check()
+    compare(fn, arrays(shape, seed=seed), *params, noncontiguous=noncontiguous, atol=1e-4)
+    running.check()
 
 
 def _pair(fused, x, w, b, g, noncontiguous=False):
