@@ -1,5 +1,5 @@
-"""The engine's costs: per-op overhead on a 1-element tensor (forward, and forward+backward), and a
-784-256-10 MLP training step on batch 128."""
+"""The engine's costs: per-op overhead on a 1-element tensor (forward, and forward+backward: the
+graph-node cost), and a 784-256-10 MLP training step on batch 128."""
 
 import numpy as np
 
@@ -35,6 +35,28 @@ def main():
 
     tc, tt = interleaved(fwd_bwd(a_c, b_c), fwd_bwd(a_t, b_t), repeat=20)
     print(row("mul+sum+backward, 1 element (per step)", tc / 100, tt / 100))
+
+    # the graph-node cost of issue 12: a two-node expression, and an op that saves its output
+    c_c, c_t = convgrad.tensor([0.5], requires_grad=True), torch.tensor([0.5], requires_grad=True)
+
+    def mul_add(a, b, c, backward):
+        def run():
+            for _ in range(100):
+                y = a * b + c
+                if backward:
+                    y.backward()
+        return run
+
+    tc, tt = interleaved(mul_add(a_c, b_c, c_c, False), mul_add(a_t, b_t, c_t, False), repeat=30)
+    print(row("a * b + c, 1 element, forward (per expression)", tc / 100, tt / 100))
+    tc, tt = interleaved(mul_add(a_c, b_c, c_c, True), mul_add(a_t, b_t, c_t, True), repeat=20)
+    print(row("a * b + c, 1 element, forward+backward", tc / 100, tt / 100))
+
+    def relu_small(x):
+        return lambda: [x.relu() for _ in range(100)]
+
+    tc, tt = interleaved(relu_small(a_c), relu_small(a_t), repeat=30)
+    print(row("relu, 1 element, forward (per op)", tc / 100, tt / 100))
 
     # ReLU forward+backward on a conv-sized activation (its backward selects by an unpredictable mask)
     xr = np.random.default_rng(1).standard_normal((128, 16, 32, 32)).astype(np.float32)

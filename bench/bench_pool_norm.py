@@ -1,6 +1,7 @@
 """Pooling and batch normalisation, forward + backward, against PyTorch: max pooling 2x2/2 (LeNet, VGG)
 and 3x3/2 (AlexNet, overlapping windows; the ResNet stem's padded form), average pooling, global average
-pooling, and training-mode batch_norm on (N, C, H, W)."""
+pooling, and training-mode batch_norm on (N, C, H, W), alone and with its ReLU (convgrad's fused
+batch_norm_relu against PyTorch's batch_norm then relu_, as a ResNet block runs them)."""
 
 import numpy as np
 
@@ -66,6 +67,13 @@ def main():
         rm, rv = lib.zeros(c), lib.ones(c)
         return fn_of(lib, "batch_norm", x, rm, rv, w, b, training=True)
 
+    def bn_relu(lib, x, w, b):  # convgrad's fused op; PyTorch's pair as a ResNet block runs it
+        c = x.shape[1]
+        rm, rv = lib.zeros(c), lib.ones(c)
+        if lib is convgrad:
+            return F.batch_norm_relu(x, rm, rv, w, b, training=True)
+        return torch.relu_(torch.nn.functional.batch_norm(x, rm, rv, w, b, training=True))
+
     ratios = {}
     for shape in [(128, 16, 28, 28), (16, 64, 56, 56)]:
         s = "x".join(map(str, shape))
@@ -85,6 +93,7 @@ def main():
         s = "x".join(map(str, shape))
         c = shape[1]
         ratios[f"bn {s}"] = _case(torch, f"batch_norm2d train fwd+bwd {s}", bn, shape, [(c,), (c,)])
+        _case(torch, f"batch_norm2d+relu train fwd+bwd {s}", bn_relu, shape, [(c,), (c,)])
     worst = max(ratios, key=ratios.get)
     print(f"worst ratio of the target cases: {ratios[worst]:.2f}x ({worst})")
 

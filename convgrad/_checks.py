@@ -108,12 +108,22 @@ def dims(op, name, t, layouts):
         raise error(op, f"{want} {name}", f"{name} of shape {shape(t)}")
 
 
+_BROADCASTS = {}  # shapes -> their broadcast shape: np.broadcast_shapes costs more than a small op
+
+
 def broadcast(op, *ts):
     """The tensors' shapes must broadcast together; returns the broadcast shape."""
-    try:
-        return np.broadcast_shapes(*(t.shape for t in ts))
-    except ValueError:
-        raise error(op, "shapes that broadcast", " and ".join(str(shape(t)) for t in ts)) from None
+    shapes = tuple(tuple(t.shape) for t in ts)
+    out = _BROADCASTS.get(shapes)
+    if out is None:
+        try:
+            out = np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise error(op, "shapes that broadcast", " and ".join(str(shape(t)) for t in ts)) from None
+        if len(_BROADCASTS) > 4096:
+            _BROADCASTS.clear()
+        _BROADCASTS[shapes] = out
+    return out
 
 
 def integer(op, name, v, low=None, exc=ValueError):

@@ -143,8 +143,16 @@ def _named(method, name, doc=None):
 
 
 def _arithmetic(op, reverse=False):
-    """The operator method running the binary op on (x, other), or on (other, x) when ``reverse``."""
+    """The operator method running the binary op on (x, other), or on (other, x) when ``reverse``. Two
+    tensors of one dtype and shape (most calls) go straight to the op; the rest through ``Tensor._binary``
+    (type promotion, numbers, the broadcast check)."""
+    apply = op.apply
+
     def method(self, other):
+        if not reverse and isinstance(other, Tensor):
+            a, b = self._data, other._data
+            if a.dtype is b.dtype and a.shape == b.shape:
+                return apply(self, other)
         return self._binary(other, op, reverse)
 
     return _named(method, f"__{'r' if reverse else ''}{op.__name__.lower()}__")
@@ -505,10 +513,12 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     # ------------------------------------------------------------------ arithmetic
     def _binary(self, other, op, reverse=False):
-        if not reverse and type(other) is Tensor and other._data.dtype == self._data.dtype:
-            if other._data.shape != self._data.shape:
-                checks.broadcast(op.__name__.lower(), self, other)
-            return op.apply(self, other)
+        if not reverse and type(other) is Tensor:
+            a, b = self._data, other._data
+            if a.dtype is b.dtype or a.dtype == b.dtype:  # built-in dtypes are singletons: `is` is quick
+                if a.shape != b.shape:
+                    checks.broadcast(op.__name__.lower(), self, other)
+                return op.apply(self, other)
         if not isinstance(other, Tensor):
             if isinstance(other, np.ndarray):
                 other = Tensor._make(other)

@@ -103,67 +103,103 @@ class NumpyFunction(Node):
         """Run forward on the arrays inside ``args``; record this node when a gradient is needed."""
         if _recorder is not None:
             return _recorder(cls, args, kwargs)
-        # the common case (no gradient needed) walks the arguments once; edges are made only when needed
+        # One walk over the arguments (this runs once per op: every lookup here is paid per op). With
+        # grad mode on, the edges are made as the arrays are taken; ``edges`` stays None when no input
+        # requires grad, so such a node is never recorded.
+        tensor = Tensor
         arrays = []
-        need = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                if a.requires_grad:
-                    need = True
-            else:
-                arrays.append(a)
-        ctx = cls.__new__(cls)
-        if need and _state.enabled:
-            edges, flags = [], []
+        edges = None
+        if _state.enabled:
+            flags = []
             for a in args:
-                if isinstance(a, Tensor):
+                if isinstance(a, tensor):
+                    data = a._data
+                    arrays.append(data)
                     if a.requires_grad:
+                        if edges is None:  # the arguments before this one (none, usually) get their entries
+                            edges = [None if isinstance(b, tensor) else False for b in args[:len(flags)]] \
+                                if flags else []
                         node = a.grad_fn
                         if node is None:
                             node = a._accumulator
                             if node is None:
                                 node = a._accumulator = AccumulateGrad(a)
-                        edges.append((node, a._output_nr, a._data.shape, a._data.dtype))
+                        edges.append((node, a._output_nr, data.shape, data.dtype))
                         flags.append(True)
                         continue
-                    edges.append(None)
+                    if edges is not None:
+                        edges.append(None)
                 else:
-                    edges.append(False)
+                    arrays.append(a)
+                    if edges is not None:
+                        edges.append(False)
                 flags.append(False)
+        else:
+            for a in args:
+                arrays.append(a._data if isinstance(a, tensor) else a)
+        tensor_level = cls._tensor_level
+        # calling the class is faster than cls.__new__(cls); a user's Function may define __init__
+        ctx = _new_object(cls) if tensor_level else cls()
+        if edges is not None:
             ctx.needs_input_grad = tuple(flags)
-        else:
-            need = False
-        if cls._tensor_level:
+        if tensor_level:
             out = cls._run_forward(ctx, arrays, args, kwargs)
-        else:
+        elif kwargs:
             out = cls.forward(ctx, *arrays, **kwargs)
+        else:
+            out = cls.forward(ctx, *arrays)
+        if type(out) is not np.ndarray or tensor_level:
+            return ctx._finish(out, args, edges)
+        # the common case: one array out, nothing marked dirty (only a Function can mark_dirty)
+        result = _new_object(tensor)
+        result._data = out
+        if edges is None:
+            return result
+        ctx._edges = tuple(edges)
+        saved = ctx._saved
+        if saved:  # _record_versions, inlined: the version of each tensor whose array forward saved
+            versions = []
+            for s in saved:
+                if s is out:
+                    versions.append((result, 0))  # a new tensor, at version 0
+                elif s is not None:
+                    for t in args:
+                        if isinstance(t, tensor) and t._data is s:
+                            versions.append((t, t._vc[0]))
+                            break
+            ctx._saved_versions = versions
+        if out.dtype.kind in "fc":
+            result.requires_grad = True
+            result.grad_fn = ctx
+        return result
+
+    def _finish(self, out, args, edges):
+        """``apply``'s end for several outputs, a 0-d result or a Function's output (maybe dirty)."""
+        ctx = self
         if type(out) is tuple:
             outs = tuple(_wrap(o) for o in out)
         else:
             outs = None
-            if type(out) is not np.ndarray:  # a NumPy scalar (0-d result): keep what forward saved linked
-                result = _wrap(out)
-                if ctx._saved:
-                    ctx._saved = tuple(result._data if s is out else s for s in ctx._saved)
-            else:
-                result = _new_tensor(Tensor)
-                result._data = out
+            result = _wrap(out)
+            if type(out) is not np.ndarray and ctx._saved:  # a NumPy scalar: keep what forward saved linked
+                ctx._saved = tuple(result._data if s is out else s for s in ctx._saved)
         if ctx._dirty is not None:  # after the edges: they point to the inputs' producers, not to ctx
             if outs is None:
-                (result,) = ctx._take_dirty(args, (result,), need)
+                (result,) = ctx._take_dirty(args, (result,), edges is not None)
             else:
-                outs = ctx._take_dirty(args, outs, need)
-        if not need:
+                outs = ctx._take_dirty(args, outs, edges is not None)
+        if edges is None:
             return outs if outs is not None else result
         ctx._edges = tuple(edges)
-        if ctx._saved:
-            ctx._record_versions(args, outs if outs is not None else (result,))
         if outs is None:
+            if ctx._saved:
+                ctx._record_versions(args, (result,))
             if result._data.dtype.kind in "fc":
                 result.requires_grad = True
                 result.grad_fn = ctx
             return result
+        if ctx._saved:
+            ctx._record_versions(args, outs)
         nondiff = ctx._non_differentiable
         ctx._n_outputs = len(outs)
         ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in outs)
@@ -297,7 +333,7 @@ class Function(NumpyFunction):
         return tuple(r._data if isinstance(r, Tensor) else r for r in res)
 
 
-_new_tensor = object.__new__
+_new_object = object.__new__
 _KEPT = ("_edges", "_n_outputs", "_output_meta", "needs_input_grad")
 
 

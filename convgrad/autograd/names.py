@@ -76,6 +76,7 @@ NAMES = {
     "CrossEntropy": "NllLossBackward0", "BinaryCrossEntropy": "BinaryCrossEntropyBackward0",
     "BinaryCrossEntropyWithLogits": "BinaryCrossEntropyWithLogitsBackward0", "Linear": _linear,
     "_BatchNormTrain": "NativeBatchNormBackward0", "_BatchNormEval": "NativeBatchNormBackward0",
+    "_BatchNormReLUTrain": "ReluBackward0",
     "_RowNorm": "NativeLayerNormBackward0", "_MaxPool": _pool("MaxPool"), "_AvgPool": _pool("AvgPool"),
     "_GlobalAvgPool": "MeanBackward1", "_AdaptiveAvgPool": "AdaptiveAvgPool2DBackward0",
     "_AdaptiveMaxPool": "AdaptiveMaxPool2DBackward0", "Embedding": "EmbeddingBackward0",

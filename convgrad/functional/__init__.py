@@ -5,6 +5,7 @@ from convgrad.functional.activation import *  # noqa: F401,F403
 from convgrad.functional.adaptive_pooling import *  # noqa: F401,F403
 from convgrad.functional.convolution import *  # noqa: F401,F403
 from convgrad.functional.dropout import *  # noqa: F401,F403
+from convgrad.functional.fused import *  # noqa: F401,F403
 from convgrad.functional.loss import *  # noqa: F401,F403
 from convgrad.functional.misc import *  # noqa: F401,F403
 from convgrad.functional.normalization import *  # noqa: F401,F403

@@ -148,7 +148,7 @@ class _BatchNormTrain(NumpyFunction):
     def tensor_backward(ctx, g):
         """The same gradients from x with Tensor ops: x_hat = (x - mean) invstd per channel,
         dx = w invstd (g - mean(g) - x_hat mean(g x_hat)), dw = sum(g x_hat), db = sum(g)."""
-        x, w = saved_as_tensors(ctx)
+        x, w = saved_as_tensors(ctx)[:2]  # a fused node saves its output after them
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         n, c = ctx.shape[:2]
         x3, g3 = x.reshape(n, c, -1), g.reshape(n, c, -1)
@@ -212,12 +212,13 @@ class _BatchNormEval(NumpyFunction):
 
 @checks.typed
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
-               eps=1e-5):
+               eps=1e-5, *, _train_node=None):
     """y = weight * (x - mean_c) / sqrt(var_c + eps) + bias, per channel c = dim 1; output shape = input's.
 
     training: mean_c, var_c (biased) over N and the spatial dims, and the running statistics (if given)
     are updated in place: r = (1 - momentum) r + momentum * stat, with the unbiased variance for
-    running_var. Otherwise running_mean and running_var are used."""
+    running_var. Otherwise running_mean and running_var are used. (``_train_node``: the node of a fused
+    variant, see ``convgrad.functional.fused``.)"""
     op = "batch_norm"
     _check_tensor(op, "input", input)
     _check_batched(op, input)
@@ -241,7 +242,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise checks.error(op, "more than 1 value per channel when training",
                            f"input of shape {tuple(input.shape)}", ValueError)
     stats = []
-    out = _BatchNormTrain.apply(input, weight, bias, eps, stats)
+    out = (_train_node or _BatchNormTrain).apply(input, weight, bias, eps, stats)
     mean, var = stats
     _update_running(running_mean, running_var, mean, var * (per_channel / (per_channel - 1)), momentum)
     return out

@@ -93,6 +93,15 @@ class _BatchNorm(_NormBase):
         """Training: normalise with the batch's statistics and update the running ones
         (running = (1 - momentum) running + momentum batch; momentum=None: cumulative average).
         Evaluation: normalise with the running statistics."""
+        return F.batch_norm(input, *self._batch_norm_args(input))
+
+    def _forward_relu(self, input):
+        """relu(self(input)) as one fused node (``F.batch_norm_relu``), for a block whose ReLU follows
+        this layer directly; the caller checks that no hook needs to see the output in between."""
+        return F.batch_norm_relu(input, *self._batch_norm_args(input))
+
+    def _batch_norm_args(self, input):
+        """The arguments of ``F.batch_norm`` after the input (counting the batch in training)."""
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         running_mean, running_var = _fast(self, "running_mean"), _fast(self, "running_var")
@@ -103,12 +112,8 @@ class _BatchNorm(_NormBase):
             factor = 1.0 / float(tracked._data) if self.momentum is None else self.momentum
         bn_training = self.training or (running_mean is None and running_var is None)
         use_running = not self.training or self.track_running_stats
-        return F.batch_norm(
-            input,
-            running_mean if use_running else None,
-            running_var if use_running else None,
-            _fast(self, "weight"), _fast(self, "bias"), bn_training, factor, self.eps,
-        )
+        return (running_mean if use_running else None, running_var if use_running else None,
+                _fast(self, "weight"), _fast(self, "bias"), bn_training, factor, self.eps)
 
 
 class BatchNorm1d(_BatchNorm):

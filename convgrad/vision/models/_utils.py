@@ -6,9 +6,29 @@ import functools
 
 import convgrad
 from convgrad import geometry, nn
+from convgrad.nn.modules.module import _annotate
+from convgrad.nn.modules.normalization import _BatchNorm
 
-__all__ = ["check_input", "names_too_small_layer", "zoo_forward", "no_weights", "conv_relu",
+__all__ = ["bn_relu", "check_input", "names_too_small_layer", "zoo_forward", "no_weights", "conv_relu",
            "FeaturesClassifier"]
+
+
+def _hooked(m):
+    return m._forward_pre_hooks or m._forward_hooks or m._backward_hooks
+
+
+def bn_relu(bn, relu, x):
+    """``relu(bn(x))`` for a conv-BN-ReLU block: in training one fused node (``F.batch_norm_relu``, the
+    same values and gradients) when nothing can see the batch norm's output in between: ``bn`` a plain
+    batch norm layer, ``relu`` an ``nn.ReLU``, neither with hooks. Otherwise the two layers as called."""
+    if (bn.training and type(relu) is nn.ReLU and type(bn).forward is _BatchNorm.forward
+            and not _hooked(bn) and not _hooked(relu)):
+        try:
+            return bn._forward_relu(x)
+        except Exception as e:
+            _annotate(bn, e)  # as Module.__call__ names the layer that failed
+            raise
+    return relu(bn(x))
 
 
 def no_weights(weights, name):

@@ -17,7 +17,7 @@ convolution with BatchNorm (``downsample``) where the shape changes. Any input o
 import convgrad
 from convgrad import nn
 
-from ._utils import no_weights, zoo_forward
+from ._utils import bn_relu, no_weights, zoo_forward
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101",
            "resnet152", "conv3x3", "conv1x1"]
@@ -66,7 +66,7 @@ class BasicBlock(_ResidualBlock):
         self.bn2 = norm_layer(planes)
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = bn_relu(self.bn1, self.relu, self.conv1(x))
         return self._add_shortcut(self.bn2(self.conv2(out)), x)
 
 
@@ -86,8 +86,8 @@ class Bottleneck(_ResidualBlock):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = bn_relu(self.bn1, self.relu, self.conv1(x))
+        out = bn_relu(self.bn2, self.relu, self.conv2(out))
         return self._add_shortcut(self.bn3(self.conv3(out)), x)
 
 
@@ -154,7 +154,7 @@ class ResNet(nn.Module):
 
     @zoo_forward()
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(bn_relu(self.bn1, self.relu, self.conv1(x)))
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)

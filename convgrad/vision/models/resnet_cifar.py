@@ -16,7 +16,7 @@ the same parameter counts. Any input of 8x8 or more works (global average poolin
 import convgrad
 from convgrad import nn
 
-from ._utils import no_weights, zoo_forward
+from ._utils import bn_relu, no_weights, zoo_forward
 
 __all__ = ["CifarResNet", "CifarBasicBlock", "ZeroPadShortcut", "cifar_resnet",
            "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
@@ -68,7 +68,7 @@ class CifarBasicBlock(nn.Module):
             self.shortcut = None
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = bn_relu(self.bn1, self.relu, self.conv1(x))
         out = self.bn2(self.conv2(out))
         if self.residual:
             out = out + (x if self.shortcut is None else self.shortcut(x))
@@ -104,7 +104,7 @@ class CifarResNet(nn.Module):
 
     @zoo_forward()
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = bn_relu(self.bn1, self.relu, self.conv1(x))
         x = self.layer3(self.layer2(self.layer1(x)))
         x = convgrad.flatten(self.avgpool(x), 1)
         return self.fc(x)
