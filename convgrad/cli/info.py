@@ -88,10 +88,12 @@ def _arith_main(args):
 
 def add_lab_cli(subparsers):
     p = subparsers.add_parser("lab", help="the lectures' claims as experiments, with reports")
-    p.add_argument("name", help="mnist1d, invariance, activations, init, or all")
+    # the runner imports nothing heavy until a run starts
+    from convgrad.lab import EXPERIMENTS
+    from convgrad.lab import main as lab_main
+
+    p.add_argument("name", help=", ".join(EXPERIMENTS) + ", or all")
     p.add_argument("--quick", action="store_true", help="seconds on small data (direction only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="lab", help="reports go to OUT/NAME/report.md (default: lab)")
-    from convgrad.lab import main as lab_main  # the runner imports nothing heavy until a run starts
-
     p.set_defaults(func=lab_main)
