@@ -8,8 +8,8 @@ import sys
 import time
 
 # in the order they are run by ``convgrad lab all``
-EXPERIMENTS = ["mnist1d", "invariance", "activations", "init"]
-NOT_YET = ["regularization", "transfer", "lenet5", "degradation"]
+EXPERIMENTS = ["mnist1d", "invariance", "activations", "init", "lenet5", "regularization"]
+NOT_YET = ["transfer", "degradation"]
 
 
 def _module(name):
