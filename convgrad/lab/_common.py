@@ -90,19 +90,21 @@ def loss_and_accuracy(model, x, y, batch_size=500):
 
 
 def train_epochs(model, optimizer, x, y, epochs, batch_size, rng, augment=None, scheduler=None,
-                 after_epoch=None):
+                 after_epoch=None, evals_per_epoch=1):
     """``epochs`` passes over ``x``, ``y`` in fresh random batches; ``augment(batch, rng)`` transforms each
-    batch of inputs, ``scheduler`` is stepped after every batch, and ``after_epoch(epoch)`` (from 1) is
-    called after every pass. Returns the list of what ``after_epoch`` returned."""
+    batch of inputs, ``scheduler`` is stepped after every batch, and ``after_epoch(epoch)`` is called
+    ``evals_per_epoch`` times a pass, with the epochs done so far (1.0 at the end of the first pass; 0.25
+    a quarter into it). Returns the list of what ``after_epoch`` returned."""
     steps, it, log = len(y) // batch_size, batches(rng, len(y), batch_size), []
-    for epoch in range(1, epochs + 1):
-        for _, idx in zip(range(steps), it):
+    marks = {round(steps * k / evals_per_epoch) for k in range(1, evals_per_epoch + 1)}
+    for epoch in range(epochs):
+        for step, idx in zip(range(1, steps + 1), it):
             xb = x[idx] if augment is None else augment(x[idx], rng)
             train_step(model, optimizer, xb, y[idx])
             if scheduler is not None:
                 scheduler.step()
-        if after_epoch is not None:
-            log.append(after_epoch(epoch))
+            if after_epoch is not None and step in marks:
+                log.append(after_epoch(epoch + step / steps))
     return log
 
 
