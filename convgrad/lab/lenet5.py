@@ -13,7 +13,7 @@ from convgrad.vision.models import lenet5
 from . import _common as common
 
 TITLE = "LeNet-5 on MNIST: 0.95% test error (LeCun et al. 1998), 0.8% with distortions"
-ESTIMATE = 30  # seconds, full form, on this machine alone
+ESTIMATE = 120  # seconds, full form, on this machine alone (a guess from its CPU time under load)
 # test error in the paper (section III.C and figure 7 of LeCun et al. 1998; lecture notes on LeNet-5)
 PUBLISHED = {("classic", False): 0.0095, ("classic", True): 0.008}
 VARIANTS = [("classic", False), ("classic", True), ("modern", False), ("modern", True)]
