@@ -52,7 +52,8 @@ def _label(kind, distorted):
 
 def run(out, seed=0, quick=False):
     report = common.Report("lenet5", TITLE, out, seed, quick)
-    # full: a quarter of the training set, once (all of it, even once, took hours on the shared machine)
+    # full: a quarter of the training set, once (a pass over all of it had not finished after half an
+    # hour on the shared machine)
     n_train, n_test, epochs, batch, evals = (2000, 1000, 2, 32, 1) if quick else (15000, 10000, 1, 64, 2)
     data = common.load_mnist(n_train, n_test, common.seed_all(seed))
     res = {v: _train(*v, data, epochs, batch, evals, seed) for v in VARIANTS}
