@@ -53,7 +53,7 @@ def _train(dropout, augmented, data, epochs, every, seed, batch_size=50):
 
 def run(out, seed=0, quick=False):
     report = common.Report("regularization", TITLE, out, seed, quick)
-    n_train, n_test, epochs, every = (400, 400, 12, 3) if quick else (1000, 2000, 30, 2)
+    n_train, n_test, epochs, every = (500, 500, 15, 3) if quick else (1000, 2000, 30, 2)
     data = common.load_mnist(n_train, n_test, common.seed_all(seed))
     res = {c: _train(*c, data, epochs, every, seed) for c in CONFIGS}
 
