@@ -8,15 +8,14 @@ import sys
 import time
 
 # in the order they are run by ``convgrad lab all``
-EXPERIMENTS = ["mnist1d", "invariance", "activations", "init", "transfer", "degradation"]
-NOT_YET = ["regularization", "lenet5"]
+EXPERIMENTS = ["mnist1d", "invariance", "activations", "init", "lenet5", "regularization", "transfer",
+               "degradation"]
 
 
 def _module(name):
     if name not in EXPERIMENTS:
-        later = " (planned, not written yet)" if name in NOT_YET else ""
         known = ", ".join(EXPERIMENTS + ["all"])
-        raise ValueError(f"convgrad lab: expected one of {known}, got {name!r}{later}")
+        raise ValueError(f"convgrad lab: expected one of {known}, got {name!r}")
     return importlib.import_module(f"convgrad.lab.{name}")
 
 

@@ -81,6 +81,33 @@ def accuracy(model, x, y, batch_size=500):
     return float((predict(model, x, batch_size).argmax(1) == y).mean())
 
 
+def loss_and_accuracy(model, x, y, batch_size=500):
+    """Mean cross-entropy and accuracy of ``model`` in eval mode on the arrays ``x``, ``y``."""
+    logits = predict(model, x, batch_size).astype(np.float64)
+    shifted = logits - logits.max(1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean()), float((logits.argmax(1) == y).mean())
+
+
+def train_epochs(model, optimizer, x, y, epochs, batch_size, rng, augment=None, scheduler=None,
+                 after_epoch=None, evals_per_epoch=1):
+    """``epochs`` passes over ``x``, ``y`` in fresh random batches; ``augment(batch, rng)`` transforms each
+    batch of inputs, ``scheduler`` is stepped after every batch, and ``after_epoch(epoch)`` is called
+    ``evals_per_epoch`` times a pass, with the epochs done so far (1.0 at the end of the first pass; 0.25
+    a quarter into it). Returns the list of what ``after_epoch`` returned."""
+    steps, it, log = len(y) // batch_size, batches(rng, len(y), batch_size), []
+    marks = {round(steps * k / evals_per_epoch) for k in range(1, evals_per_epoch + 1)}
+    for epoch in range(epochs):
+        for step, idx in zip(range(1, steps + 1), it):
+            xb = x[idx] if augment is None else augment(x[idx], rng)
+            train_step(model, optimizer, xb, y[idx])
+            if scheduler is not None:
+                scheduler.step()
+            if after_epoch is not None and step in marks:
+                log.append(after_epoch(epoch + step / steps))
+    return log
+
+
 def count_params(model):
     return sum(p.numel() for p in model.parameters())
 
@@ -107,6 +134,46 @@ def save_fig(fig, path):
 
     _save(fig, path)
     return os.path.basename(path)
+
+
+def finish_plot(report, fig, ax, filename, xlabel, ylabel, caption):
+    """Label, grid and legend for ``ax``; save ``fig`` as ``filename`` beside the report and show it there."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    report.add(f"![{caption}]({save_fig(fig, report.path(filename))})")
+
+
+def random_affine(x, rng, degrees=10.0, translate=2.0, scale=(0.9, 1.1), fill=None):
+    """Each image of the batch ``x`` (N, C, H, W) moved by its own random affine map about its centre,
+    ``p -> c + t + R(angle) diag(sx, sy) (p - c)``: angle uniform in +-``degrees``, shift ``t`` uniform in
+    +-``translate`` pixels per axis, ``sx``, ``sy`` uniform in ``scale`` (a different scale per axis is the
+    "squeezing" of LeCun et al. 1998). Bilinear; points from outside the image take ``fill`` (default: the
+    batch's minimum, the background). Vectorised over the batch: one gather for all images, same dtype."""
+    n, c, h, w = x.shape
+    f32 = x.dtype
+    fill = x.min() if fill is None else fill
+    ang = np.radians(rng.uniform(-degrees, degrees, n)).astype(f32)
+    sx, sy = rng.uniform(scale[0], scale[1], (2, n)).astype(f32)
+    tx, ty = rng.uniform(-translate, translate, (2, n)).astype(f32)
+    cos, sin = np.cos(ang)[:, None, None], np.sin(ang)[:, None, None]
+    # where each output pixel reads: the inverse map p_in = c + diag(1/sx, 1/sy) R(-angle) (p_out - c - t)
+    u = (np.arange(w, dtype=f32) - (w - 1) / 2)[None, None, :] - tx[:, None, None]
+    v = (np.arange(h, dtype=f32) - (h - 1) / 2)[None, :, None] - ty[:, None, None]
+    xs = (cos * u + sin * v) / sx[:, None, None] + (w - 1) / 2
+    ys = (cos * v - sin * u) / sy[:, None, None] + (h - 1) / 2
+    # a one-pixel border of ``fill`` and clipped indices: every point outside reads the fill
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=fill)
+    x0, y0 = np.floor(xs), np.floor(ys)
+    fx, fy = (xs - x0)[:, None], (ys - y0)[:, None]
+    x0, y0 = x0.astype(np.intp)[:, None] + 1, y0.astype(np.intp)[:, None] + 1
+    x0, x1 = np.clip(x0, 0, w + 1), np.clip(x0 + 1, 0, w + 1)  # x1 from the unclipped x0
+    y0, y1 = np.clip(y0, 0, h + 1), np.clip(y0 + 1, 0, h + 1)
+    ni, ci = np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None]
+    top = padded[ni, ci, y0, x0] * (1 - fx) + padded[ni, ci, y0, x1] * fx
+    bottom = padded[ni, ci, y1, x0] * (1 - fx) + padded[ni, ci, y1, x1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(f32, copy=False)
 
 
 class Report:
@@ -148,5 +215,6 @@ class Report:
         return path, wall
 
 
-__all__ = ["Report", "accuracy", "batches", "count_params", "load_mnist", "load_mnist1d", "pct",
-           "plt", "predict", "save_fig", "seed_all", "table", "train_step"]
+__all__ = ["Report", "accuracy", "batches", "count_params", "finish_plot", "load_mnist", "load_mnist1d",
+           "loss_and_accuracy", "pct", "plt", "predict", "random_affine", "save_fig", "seed_all", "table",
+           "train_epochs", "train_step"]

@@ -7,7 +7,7 @@ import numpy as np
 
 from convgrad import nn, optim
 
-from ._common import Report, accuracy, batches, load_mnist, plt, save_fig, seed_all, table, train_step
+from ._common import Report, accuracy, batches, finish_plot, load_mnist, plt, seed_all, table, train_step
 
 TITLE = "Activations: ReLU networks train faster than tanh (AlexNet's 6x) and sigmoid ones"
 ESTIMATE = 360
@@ -82,12 +82,8 @@ def run(out, seed=0, quick=False):
         run_err = np.convolve(errs, np.ones(WINDOW) / WINDOW, mode="valid")
         ax.plot(np.arange(WINDOW, len(errs) + 1), 100 * run_err, label=act)
     ax.axhline(100 * threshold, color="gray", ls=":", label="threshold")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("training error (%), running mean")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    png = save_fig(fig, report.path("training_error.png"))
-    report.add(f"![training error]({png})")
+    finish_plot(report, fig, ax, "training_error.png", "training step", "training error (%), running mean",
+                "training error")
     report.add("## How it compares\nThe direction is the published one when ReLU reaches the threshold "
                "first; "
                "the size of the ratio depends on the threshold, the learning rate (one shared rate "

@@ -13,10 +13,10 @@ from ._common import (
     accuracy,
     batches,
     count_params,
+    finish_plot,
     load_mnist1d,
     pct,
     plt,
-    save_fig,
     seed_all,
     table,
     train_step,
@@ -88,12 +88,8 @@ def run(out, seed=0, quick=False):
         s, acc = zip(*curve)
         ax.plot(s, [100 * v for v in acc], ls="--" if shuffled else "-",
                 label=f"{kind}{' shuffled' if shuffled else ''}")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    png = save_fig(fig, report.path("curves.png"))
-    report.add(f"![test accuracy during training]({png})")
+    finish_plot(report, fig, ax, "curves.png", "training step", "test accuracy (%)",
+                "test accuracy during training")
     diffs = [f"{k} {'shuffled' if s else 'plain'}: {100 * (results[k, s] - p):+.1f} points"
              for (k, s), p in PUBLISHED.items()]
     report.add("## How it compares\nMeasured minus published: " + "; ".join(diffs) + ". "
