@@ -14,7 +14,8 @@ class Rearrangement(NumpyFunction):
 
     @classmethod
     def forward(cls, ctx, x, arg):
-        ctx.inverse_arg = cls.inverse(x, arg)
+        if ctx.needs_input_grad:  # inference skips it (Permute's argsort)
+            ctx.inverse_arg = cls.inverse(x, arg)
         return cls.f(x, arg)
 
     @classmethod
@@ -28,7 +29,7 @@ class Rearrangement(NumpyFunction):
 
 class Reshape(Rearrangement):
     """A view with a new shape (a copy when the memory layout does not allow a view)."""
-    f = np.reshape
+    f = lambda x, shape: x.reshape(shape)
     inverse = lambda x, shape: x.shape
 
 
