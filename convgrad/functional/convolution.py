@@ -19,7 +19,6 @@ import numpy as np
 
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
-from convgrad.autograd.graph import saved_as_tensors
 from convgrad.functional import depthwise, im2col, winograd
 from convgrad.functional.im2col import ConvGeometry, scratch
 from convgrad.geometry import OutputSizeError, conv_out_size, conv_transpose_out_size, same_padding
@@ -37,22 +36,19 @@ class _Conv(NumpyFunction):
         xw = im2col.working(x4, geo)
         y = im2col.forward(x4, w.reshape(geo.w4), geo, b, xw)
         need = ctx.needs_input_grad
-        ctx.geo, ctx.xw = geo, None
+        ctx.xw = None
         if need and need[1] and scratch.owns(xw):
             ctx.xw = xw  # the padded copy, for the weight gradient
         else:
             scratch.give(xw)
-        if need:
-            ctx.save_for_backward(x if need[1] else None, w)
+        im2col.save(ctx, x, w, geo)
         return y.reshape(geo.out_shape)
 
     @staticmethod
     def backward(ctx, gy):
-        x, w = ctx.saved_tensors
-        geo = ctx.geo
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = np.ascontiguousarray(gy).reshape(geo.y4)
+        x, w, geo, (need_x, need_w, need_b, _) = im2col.saved(ctx)
         gx = gw = gb = None
+        g = np.ascontiguousarray(gy).reshape(geo.y4)
         col2im = need_x and not geo.full_conv_cheaper() and geo.col2im_layout() != "bl"
         g_cn = im2col.to_cn(g) if col2im or (need_w and not geo.weight_grad_per_sample()) else None
         if need_w:
@@ -76,13 +72,7 @@ class _Conv(NumpyFunction):
     def tensor_backward(ctx, g):
         """dL/dx is the transposed convolution of g, dL/dw a convolution of x with g over the batch
         (``_ConvWeightGrad``), dL/db the sum of g: all recorded ops, for create_graph."""
-        x, w = saved_as_tensors(ctx)
-        geo = ctx.geo
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        gx = _ConvTranspose.apply(g, w, None, _swapped(geo)) if need_x else None
-        gw = _ConvWeightGrad.apply(x, g, geo, w.shape) if need_w else None
-        gb = g.reshape(geo.y4).sum(dim=(0, 2, 3)) if need_b else None
-        return gx, gw, gb, None
+        return _recorded_grads(ctx, g, transposed=False)
 
 
 class _ConvTranspose(NumpyFunction):
@@ -91,19 +81,15 @@ class _ConvTranspose(NumpyFunction):
     @staticmethod
     def forward(ctx, x, w, b, geo):
         y = im2col.grad_input(x.reshape(geo.y4), w.reshape(geo.w4), geo, bias=b)
-        need = ctx.needs_input_grad
-        if need:
-            ctx.geo = geo
-            ctx.save_for_backward(x if need[1] else None, w)
+        im2col.save(ctx, x, w, geo)
         return y.reshape(geo.out_shape)
 
     @staticmethod
     def backward(ctx, gy):
-        x, w = ctx.saved_tensors
-        geo = ctx.geo
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x, w, geo, (need_x, need_w, need_b, _) = im2col.saved(ctx)
         g = np.ascontiguousarray(gy).reshape(geo.x4)
-        gx = gw = gb = None
+        gb = g.sum(axis=(0, 2, 3)) if need_b else None
+        gx = gw = None
         if need_x or need_w:
             gwork = im2col.working(g, geo)
             if need_x:
@@ -114,19 +100,22 @@ class _ConvTranspose(NumpyFunction):
                 gw = im2col.grad_weight(gwork, x4, geo, x_cn).reshape(w.shape)
                 scratch.give(x_cn)
             scratch.give(gwork)
-        if need_b:
-            gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None
 
     @staticmethod
     def tensor_backward(ctx, g):
-        x, w = saved_as_tensors(ctx)
-        geo = ctx.geo
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        gx = _Conv.apply(g, w, None, _swapped(geo)) if need_x else None
-        gw = _ConvWeightGrad.apply(g, x, geo, w.shape) if need_w else None
-        gb = g.reshape(geo.x4).sum(dim=(0, 2, 3)) if need_b else None
-        return gx, gw, gb, None
+        return _recorded_grads(ctx, g, transposed=True)
+
+
+def _recorded_grads(ctx, g, transposed):
+    """dL/dx, dL/dw, dL/db of a convolution, or of its transpose, as recorded ops: dL/dx is the other op of
+    the pair applied to g, dL/dw the weight gradient of the convolution's (input, output gradient)."""
+    x, w, geo, (need_x, need_w, need_b, _) = im2col.saved(ctx, tensors=True)
+    op, conv_in, conv_out, out4 = (_Conv, g, x, geo.x4) if transposed else (_ConvTranspose, x, g, geo.y4)
+    gx = op.apply(g, w, None, _swapped(geo)) if need_x else None
+    gw = _ConvWeightGrad.apply(conv_in, conv_out, geo, w.shape) if need_w else None
+    gb = g.reshape(out4).sum(dim=(0, 2, 3)) if need_b else None
+    return gx, gw, gb, None
 
 
 def _swapped(geo):
@@ -155,9 +144,7 @@ class _ConvWeightGrad(NumpyFunction):
 
     @staticmethod
     def backward(ctx, v):
-        x, g = ctx.saved_tensors
-        geo = ctx.geo
-        need_x, need_g = ctx.needs_input_grad[:2]
+        x, g, geo, (need_x, need_g, _, _) = im2col.saved(ctx)
         v4 = v.reshape(geo.w4)
         gx = None
         if need_x:
@@ -167,9 +154,7 @@ class _ConvWeightGrad(NumpyFunction):
 
     @staticmethod
     def tensor_backward(ctx, v):
-        x, g = saved_as_tensors(ctx)
-        geo = ctx.geo
-        need_x, need_g = ctx.needs_input_grad[:2]
+        x, g, geo, (need_x, need_g, _, _) = im2col.saved(ctx, tensors=True)
         gx = _ConvTranspose.apply(g.reshape(geo.y4), v, None, _swapped(_four_d(geo))) if need_x else None
         gg = _Conv.apply(x.reshape(geo.x4), v, None, _four_d(geo)) if need_g else None
         return (None if gx is None else gx.reshape(x.shape)), (None if gg is None else gg.reshape(g.shape)), \

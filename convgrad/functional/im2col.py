@@ -1,7 +1,8 @@
 """The im2col engine behind every convolution: a scratch pool for large temporaries, the plan of one
 convolution (``ConvGeometry``: sizes, the columns' ``Layout``, blocks of output rows), the im2col/col2im
 kernels and the three products built on them (forward, weight gradient, input gradient). Arrays in,
-arrays out; ``convolution.py`` holds the autograd nodes and the API.
+arrays out; ``convolution.py`` holds the autograd nodes and the API (``save``/``saved`` at the end are what
+every convolution node, here and in ``winograd.py``, keeps for its backward).
 
 How, for speed (each choice measured on the bench shapes, see bench/bench_conv.py):
 
@@ -29,6 +30,8 @@ import weakref
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from convgrad.autograd.graph import saved_as_tensors
 
 # Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
 # 1 MiB of L2 per core and 32 MiB of L3) agree on each, and having the same caches they cannot tell a
@@ -537,3 +540,18 @@ def _one_sample(geo):
     N, C, H, W = geo.x4
     return ConvGeometry((1, N * C, H, W), (1, 1) + geo.w4[2:], (1, 1) + geo.y4[2:], geo.stride, geo.pads,
                         geo.dilation, 1).with_layout(CF)
+
+
+# --------------------------------------------------------------------------- what a node keeps
+def save(ctx, x, w, geo):
+    """Keeps what a convolution node's backward reads: x only when the weight gradient is wanted."""
+    if ctx.needs_input_grad:
+        ctx.geo = geo
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w)
+
+
+def saved(ctx, tensors=False):
+    """(a, b, geo, needs_input_grad) of a convolution node with saved inputs a, b; the saved inputs as
+    Tensors when ``tensors`` (a create_graph backward records ops on them)."""
+    a, b = saved_as_tensors(ctx) if tensors else ctx.saved_tensors
+    return a, b, ctx.geo, ctx.needs_input_grad

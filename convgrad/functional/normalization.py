@@ -488,14 +488,13 @@ class _Normalize(NumpyFunction):
         d = np.maximum(n, np.asarray(eps, x.dtype))
         y = x / d
         if ctx.needs_input_grad:
-            ctx.save_for_backward(x)
-            ctx.n, ctx.d, ctx.params = n, d, (p, dim, eps)
+            ctx.save_for_backward(x, n, d)
+            ctx.params = p, dim, eps
         return y
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        n, d = ctx.n, ctx.d
+        x, n, d = ctx.saved_tensors
         p, dim, eps = ctx.params
         dx = g / d
         s = np.sum(g * x, axis=dim, keepdims=True)

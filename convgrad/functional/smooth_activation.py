@@ -12,7 +12,7 @@ from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.graph import pointwise_tensor_backward
 from convgrad.functional.activation import _check, _number, _run
-from convgrad.ops.elementwise import logistic
+from convgrad.ops.elementwise import UnaryOp, logistic
 from convgrad.ops.reduction import LogSoftmax, Softmax
 
 __all__ = [
@@ -190,19 +190,12 @@ def mish(input, inplace=False):
     return _run(input, inplace, Mish.apply)
 
 
-class Hardswish(NumpyFunction):
+class Hardswish(UnaryOp):
     """y = x relu6(x + 3) / 6;  dy/dx = 0 for x <= -3, x/3 + 1/2 inside, 1 for x >= 3"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * np.clip(x + 3, 0, 6) * (1 / 6)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        d = np.where(x <= -3, 0, np.where(x >= 3, 1, x * (1 / 3) + 0.5)).astype(g.dtype, copy=False)
-        return g * d
+    f = lambda x: x * np.clip(x + 3, 0, 6) * (1 / 6)
+    grad = lambda g, x, m: g * np.where(x <= -3, 0, np.where(x >= 3, 1, x * (1 / 3) + 0.5)).astype(
+        g.dtype, copy=False)
+    tensor_backward = None  # piecewise, in NumPy only: not differentiable twice
 
 
 @checks.typed
@@ -212,18 +205,11 @@ def hardswish(input, inplace=False):
     return _run(input, inplace, Hardswish.apply)
 
 
-class Hardsigmoid(NumpyFunction):
+class Hardsigmoid(UnaryOp):
     """y = relu6(x + 3) / 6;  dy/dx = 1/6 for -3 < x < 3, else 0"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.clip(x + 3, 0, 6) * (1 / 6)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return np.where((x > -3) & (x < 3), g * (1 / 6), 0).astype(g.dtype, copy=False)
+    f = lambda x: np.clip(x + 3, 0, 6) * (1 / 6)
+    grad = lambda g, x, m: np.where((x > -3) & (x < 3), g * (1 / 6), 0).astype(g.dtype, copy=False)
+    tensor_backward = None  # piecewise, in NumPy only: not differentiable twice
 
 
 @checks.typed
@@ -272,18 +258,11 @@ def softplus(input, beta=1.0, threshold=20.0):
     return Softplus.apply(input, beta, threshold)
 
 
-class LogSigmoid(NumpyFunction):
+class LogSigmoid(UnaryOp):
     """y = ln sigmoid(x) = -softplus(-x);  dy/dx = sigmoid(-x)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return -np.logaddexp(0, -x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * logistic(-x)
+    f = lambda x: -np.logaddexp(0, -x)
+    grad = lambda g, x, m: g * logistic(-x)
+    tensor_backward = None  # in NumPy only: not differentiable twice
 
 
 @checks.typed

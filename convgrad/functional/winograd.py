@@ -334,16 +334,13 @@ class WinogradConv(NumpyFunction):
     def forward(ctx, x, w, b, geo):
         u = weight_transform(w.reshape(geo.w4))
         y = forward(x.reshape(geo.x4), u, b, geo)
-        if ctx.needs_input_grad:
-            ctx.geo, ctx.u = geo, u
-            ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w)
+        im2col.save(ctx, x, w, geo)
+        ctx.u = u
         return y.reshape(geo.out_shape)
 
     @staticmethod
     def backward(ctx, gy):
-        x, _ = ctx.saved_tensors
-        geo = ctx.geo
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x, _, geo, (need_x, need_w, need_b, _) = im2col.saved(ctx)
         g = gy.reshape(geo.y4)
         gx, gw = backward(None if x is None else x.reshape(geo.x4), ctx.u, g, geo, need_x, need_w)
         gb = g.sum(axis=(0, 2, 3)) if need_b else None

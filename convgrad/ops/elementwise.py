@@ -7,6 +7,7 @@ import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.graph import constant, saved_as_tensors
+from convgrad.ops.shape import Rearrangement
 
 # Selecting by a mask through the values' bits: np.where branches per element and, on the unpredictable
 # masks of activations (ReLU of a conv output), runs ~10x slower than these three vectorised passes.
@@ -53,9 +54,7 @@ class Add(NumpyFunction):
     def backward(ctx, g):
         return g, g
 
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return g, g
+    tensor_backward = backward  # the same expression records Tensor ops (create_graph)
 
 
 class Sub(NumpyFunction):
@@ -71,9 +70,7 @@ class Sub(NumpyFunction):
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return g, (-g if ctx.needs_input_grad[1] else None)
+    tensor_backward = backward  # the same expression records Tensor ops (create_graph)
 
 
 class Mul(NumpyFunction):
@@ -136,9 +133,7 @@ class Neg(NumpyFunction):
     def backward(ctx, g):
         return -g
 
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return -g
+    tensor_backward = backward  # the same expression records Tensor ops (create_graph)
 
 
 class Pow(NumpyFunction):
@@ -376,21 +371,10 @@ class Where(NumpyFunction):
         return None, Where.apply(ctx.cond, g, 0), Where.apply(ctx.cond, 0, g)
 
 
-class Cast(NumpyFunction):
+class Cast(Rearrangement):
     """A copy in another dtype; the gradient is cast back."""
-
-    @staticmethod
-    def forward(ctx, x, dtype):
-        ctx.dtype = x.dtype
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.astype(ctx.dtype), None
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return Cast.apply(g, ctx.dtype), None
+    f = lambda x, dtype: x.astype(dtype)
+    inverse = lambda x, dtype: x.dtype
 
 
 class Clone(NumpyFunction):
@@ -404,6 +388,4 @@ class Clone(NumpyFunction):
     def backward(ctx, g):
         return g
 
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return g
+    tensor_backward = backward  # the same expression records Tensor ops (create_graph)

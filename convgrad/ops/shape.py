@@ -6,38 +6,37 @@ import numpy as np
 from convgrad.autograd.function import NumpyFunction
 
 
-class Reshape(NumpyFunction):
+class Rearrangement(NumpyFunction):
+    """y = f(x, arg) for an invertible rearrangement f; dL/dx = f(g, inverse(x, arg)), the same op again
+    (recorded, for create_graph). An op gives ``f`` and ``inverse``."""
+
+    f = inverse = None
+
+    @classmethod
+    def forward(cls, ctx, x, arg):
+        if ctx.needs_input_grad:  # inference skips it (Permute's argsort)
+            ctx.inverse_arg = cls.inverse(x, arg)
+        return cls.f(x, arg)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        return cls.f(g, ctx.inverse_arg), None
+
+    @classmethod
+    def tensor_backward(cls, ctx, g):
+        return cls.apply(g, ctx.inverse_arg), None
+
+
+class Reshape(Rearrangement):
     """A view with a new shape (a copy when the memory layout does not allow a view)."""
-
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.shape = x.shape
-        return x.reshape(shape)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(ctx.shape), None
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return Reshape.apply(g, ctx.shape), None
+    f = lambda x, shape: x.reshape(shape)
+    inverse = lambda x, shape: x.shape
 
 
-class Permute(NumpyFunction):
+class Permute(Rearrangement):
     """y = x with axes reordered by ``dims``; the gradient is permuted back by the inverse order."""
-
-    @staticmethod
-    def forward(ctx, x, dims):
-        ctx.dims = dims
-        return np.transpose(x, dims)
-
-    @staticmethod
-    def backward(ctx, g):
-        return np.transpose(g, np.argsort(ctx.dims)), None
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return Permute.apply(g, tuple(int(d) for d in np.argsort(ctx.dims))), None
+    f = np.transpose
+    inverse = lambda x, dims: tuple(int(d) for d in np.argsort(dims))
 
 
 class Expand(NumpyFunction):
@@ -51,9 +50,7 @@ class Expand(NumpyFunction):
     def backward(ctx, g):
         return g, None
 
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return g, None
+    tensor_backward = backward  # the same expression records Tensor ops (create_graph)
 
 
 class Repeat(NumpyFunction):
@@ -229,19 +226,10 @@ class Gather(NumpyFunction):
         return GatherBackward.apply(g, ctx.shape, ctx.dim, ctx.index), None, None
 
 
-class Flip(NumpyFunction):
-    @staticmethod
-    def forward(ctx, x, dims):
-        ctx.dims = dims
-        return np.flip(x, dims)
-
-    @staticmethod
-    def backward(ctx, g):
-        return np.flip(g, ctx.dims), None
-
-    @staticmethod
-    def tensor_backward(ctx, g):
-        return Flip.apply(g, ctx.dims), None
+class Flip(Rearrangement):
+    """y = x reversed along ``dims``; so is the gradient."""
+    f = np.flip
+    inverse = lambda x, dims: dims
 
 
 class IndexBackward(NumpyFunction):

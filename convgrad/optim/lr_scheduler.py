@@ -45,8 +45,9 @@ def _format_param(name, optimizer, param):
 class LRScheduler:
     """Base class: ``step()``, ``get_last_lr()``, ``state_dict()``/``load_state_dict()``, ``last_epoch``.
 
-    Subclasses define ``get_lr()`` (the next lrs, usually from the current ``group["lr"]``) and may define
-    ``_get_closed_form_lr()`` (the lrs at ``last_epoch`` from ``base_lrs``)."""
+    Subclasses define ``get_lr()`` (the next lrs, usually from the current ``group["lr"]``; the built-in
+    ones define ``_next_lr()``, which ``get_lr()`` calls) and may define ``_get_closed_form_lr()`` (the lrs at
+    ``last_epoch`` from ``base_lrs``)."""
 
     _get_lr_called_within_step = False
     _is_initial = False
@@ -89,6 +90,11 @@ class LRScheduler:
         return self._last_lr
 
     def get_lr(self):
+        """The next lrs, as ``step()`` sets them; outside ``step()`` it warns (use ``get_last_lr()``)."""
+        self._warn_get_lr()
+        return self._next_lr()
+
+    def _next_lr(self):
         raise NotImplementedError
 
     def step(self, epoch=None):
@@ -181,16 +187,14 @@ class LambdaLR(LRScheduler):
             if saved is not None:
                 fn.__dict__.update(saved)
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
 class MultiplicativeLR(LambdaLR):
     """lr = lr * lr_lambda(epoch) at every step after the first."""
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         if self._is_initial:
             return _lrs(self.optimizer)
         return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
@@ -204,8 +208,7 @@ class StepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return _lrs(self.optimizer)
         return self._current_times(self.gamma)
@@ -226,8 +229,7 @@ class MultiStepLR(LRScheduler):
         super().load_state_dict(state_dict)
         self.milestones = Counter({int(k): v for k, v in dict(self.milestones).items()})
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         if self.last_epoch not in self.milestones:
             return _lrs(self.optimizer)
         return self._current_times(self.gamma ** self.milestones[self.last_epoch])
@@ -247,8 +249,7 @@ class ConstantLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         if self.last_epoch not in (0, self.total_iters):
             return _lrs(self.optimizer)
         # on at epoch 0, off at total_iters
@@ -272,8 +273,7 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         if self.last_epoch == 0:
             return self._current_times(self.start_factor)
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -294,8 +294,7 @@ class ExponentialLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         if self._is_initial:
             return _lrs(self.optimizer)
         return self._current_times(self.gamma)
@@ -312,8 +311,7 @@ class PolynomialLR(LRScheduler):
         self.power = power
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         if self._is_initial or self.last_epoch > self.total_iters:
             return _lrs(self.optimizer)
         factor = ((1.0 - self.last_epoch / self.total_iters)
@@ -334,8 +332,7 @@ class CosineAnnealingLR(LRScheduler):
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         t, T = self.last_epoch, self.T_max
         if self._is_initial:
             return _lrs(self.optimizer)
@@ -368,8 +365,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
                 for base_lr in self.base_lrs]
 
@@ -410,6 +406,17 @@ class _SchedulerGroup(LRScheduler):
         for s, sd in zip(self._schedulers, _load_but(self, state_dict, "_schedulers")):
             s.load_state_dict(sd)
 
+    def _check_members(self, schedulers, optimizer, name_the_odd_one):
+        """PyTorch's checks and messages: no ReduceLROnPlateau among ``schedulers``, all on ``optimizer``."""
+        for i, s in enumerate(schedulers):
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(f"{type(self).__name__} does not support `ReduceLROnPlateau` "
+                                 f"scheduler (index {i})")
+            if s.optimizer is not optimizer:
+                odd = f", but scheduler {type(s).__name__} at index {i} has a different one"
+                raise ValueError(f"{type(self).__name__} expects all schedulers to belong to the same "
+                                 f"optimizer{odd if name_the_odd_one else ''}")
+
 
 class SequentialLR(_SchedulerGroup):
     """Runs ``schedulers[i]`` from epoch ``milestones[i-1]`` on (each restarted at its own epoch 0)."""
@@ -417,14 +424,7 @@ class SequentialLR(_SchedulerGroup):
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         if len(schedulers) < 1:
             raise ValueError(f"{type(self).__name__} expects at least one scheduler, but got no scheduler.")
-        for i, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"{type(self).__name__} does not support `ReduceLROnPlateau` "
-                                 f"scheduler (index {i})")
-            if s.optimizer is not optimizer:
-                raise ValueError(f"{type(self).__name__} expects all schedulers to belong to the "
-                                 "same optimizer, "
-                                 f"but scheduler {type(s).__name__} at index {i} has a different one")
+        self._check_members(schedulers, optimizer, name_the_odd_one=True)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 "Sequential Schedulers expects number of schedulers provided to be one more than "
@@ -464,13 +464,7 @@ class ChainedScheduler(_SchedulerGroup):
             raise ValueError(f"{type(self).__name__} expects at least one scheduler to be chained, "
                              "but got no scheduler.")
         optimizer = optimizer or schedulers[0].optimizer
-        for i, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"{type(self).__name__} does not support `ReduceLROnPlateau` "
-                                 f"scheduler (index {i})")
-            if s.optimizer is not optimizer:
-                raise ValueError(f"{type(self).__name__} expects all schedulers to belong to the "
-                                 "same optimizer")
+        self._check_members(schedulers, optimizer, name_the_odd_one=False)
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
         self._last_lr = _lrs(optimizer)
@@ -662,8 +656,7 @@ class OneCycleLR(LRScheduler):
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
-    def get_lr(self):
-        self._warn_get_lr()
+    def _next_lr(self):
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"Tried to step {step} times. The specified number of total steps is "

