@@ -113,12 +113,16 @@ class Module(HookMixin):
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
         try:
-            if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            if self._has_hooks():
                 return self._call_with_hooks(args, kwargs)
             return self.forward(*args, **kwargs)
         except Exception as e:
             _annotate(self, e)
             raise
+
+    def _has_hooks(self):
+        """Whether a hook must see this layer's call (then its output cannot be fused into the next op's)."""
+        return bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks)
 
     def _error_name(self):
         """How error messages name this layer: its one-line repr, or its class for a network."""

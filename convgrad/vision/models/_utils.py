@@ -13,16 +13,12 @@ __all__ = ["bn_relu", "check_input", "names_too_small_layer", "zoo_forward", "no
            "FeaturesClassifier"]
 
 
-def _hooked(m):
-    return m._forward_pre_hooks or m._forward_hooks or m._backward_hooks
-
-
 def bn_relu(bn, relu, x):
     """``relu(bn(x))`` for a conv-BN-ReLU block: in training one fused node (``F.batch_norm_relu``, the
     same values and gradients) when nothing can see the batch norm's output in between: ``bn`` a plain
     batch norm layer, ``relu`` an ``nn.ReLU``, neither with hooks. Otherwise the two layers as called."""
     if (bn.training and type(relu) is nn.ReLU and type(bn).forward is _BatchNorm.forward
-            and not _hooked(bn) and not _hooked(relu)):
+            and not bn._has_hooks() and not relu._has_hooks()):
         try:
             return bn._forward_relu(x)
         except Exception as e:
