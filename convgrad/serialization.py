@@ -226,8 +226,10 @@ def _pause_for(base, spec):
 
 def _pause_here(stage, pause, tmp):
     if pause and pause[0] == stage:
-        with open(pause[1], "w") as f:
+        # the flag appears with its content (a test waiting for the file reads the path at once)
+        with open(pause[1] + ".part", "w") as f:
             f.write(tmp)
+        os.replace(pause[1] + ".part", pause[1])
         import time
 
         time.sleep(3600)

@@ -43,8 +43,7 @@ def end_job(code):
     from convgrad import distributed as dist
 
     if dist.is_initialized() and dist.get_world_size() > 1:
-        sys.stderr.flush()
-        dist._state["comm"].Abort(code)
+        dist._abort(dist._state["comm"], code)
 
 
 def threads_per_rank(world, model_default):

@@ -123,8 +123,15 @@ def _abort_on_timeout(op):
                      f"collective to complete within the timeout of {limit} (init_process_group(timeout=...) "
                      f"or {_TIMEOUT_ENV}), got no answer from at least one rank (stuck or gone); aborting "
                      "the job\n")
+    _abort(comm)
+
+
+def _abort(comm, code=1):
+    """End every rank. The launcher forwards a rank's stderr through a pipe that MPI_Abort may close first:
+    a moment's wait lets the message just written reach the user."""
     sys.stderr.flush()
-    comm.Abort(1)
+    time.sleep(0.5)
+    comm.Abort(code)
 
 
 def _install_abort_on_error(comm):
@@ -136,8 +143,7 @@ def _install_abort_on_error(comm):
         sys.stderr.write(f"convgrad.distributed: rank {comm.Get_rank()} of {comm.Get_size()} raised "
                          f"{kind.__name__}: {value}; aborting the job\n")
         traceback.print_exception(kind, value, tb)
-        sys.stderr.flush()
-        comm.Abort(1)
+        _abort(comm)
 
     sys.excepthook = abort
 
