@@ -4,6 +4,7 @@ Read and set through threadpoolctl, which finds the BLAS library NumPy loaded (O
 Accelerate) whatever its build calls its setter."""
 
 import os
+import threading
 
 # Variables by which a user sets BLAS/OpenMP threads before Python starts; convgrad's own defaults
 # (``convgrad train``'s one thread for small models) give way to them.
@@ -38,3 +39,91 @@ def blas_threads():
 def threads_set_by_user():
     """The thread-count environment variables the user set, as ``NAME=value`` strings."""
     return [f"{k}={os.environ[k]}" for k in THREAD_ENV_VARS if os.environ.get(k)]
+
+
+# --------------------------------------------------------------------------- convgrad's own workers
+# The convolution engine splits its block loops (im2col, GEMM, col2im) over as many Python threads as BLAS
+# may use, each calling BLAS single-threaded on its own buffers. Why: with BLAS threading each GEMM, the
+# columns one core has just written are read by the other core's BLAS thread and rewritten by the first
+# core for the next block, and that cache-line ping-pong costs 4x on im2col (and 1.5x on the GEMMs) in the
+# phases when the two cores of this VM sit far apart (bench/bench_threads.py measures it). Parallel over
+# blocks, each core touches only its own columns; NumPy releases the GIL in its copies and in BLAS.
+_lock = threading.Lock()
+_blas = None  # threadpoolctl controllers of the loaded BLAS libraries, found once
+_pool = None
+_pool_size = 0
+_inside = 0  # parallel regions running (BLAS is single-threaded while any runs)
+_user_threads = 1
+_local = threading.local()
+
+
+def _controllers():
+    global _blas
+    if _blas is None:
+        try:
+            import numpy  # noqa: F401  (threadpoolctl finds libraries already loaded)
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas = []
+        else:
+            _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _blas
+
+
+def worker_count():
+    """Threads a parallel region uses: the BLAS thread count the user (or BLAS's default) set; 1 when no
+    BLAS library reports one."""
+    if _inside:
+        return _user_threads
+    counts = [c.get_num_threads() for c in _controllers()]
+    return max([n for n in counts if n] or [1])
+
+
+def _reset_after_fork():
+    global _pool, _pool_size, _inside, _lock
+    _pool, _pool_size, _inside, _lock = None, 0, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def parallel(fn, parts):
+    """``[fn(p) for p in parts]``, the parts run at once on ``len(parts)`` threads (the caller's among
+    them) with BLAS single-threaded meanwhile. Called from inside a part, or with one part: runs in
+    order on the calling thread. The first exception raised by a part is raised here."""
+    global _pool, _pool_size, _inside, _user_threads
+    if len(parts) <= 1 or getattr(_local, "busy", False):
+        return [fn(p) for p in parts]
+    with _lock:
+        if not _inside:
+            _user_threads = worker_count()
+            for c in _controllers():
+                c.set_num_threads(1)
+        _inside += 1
+        if _pool_size < len(parts) - 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool_size = len(parts) - 1
+            _pool = ThreadPoolExecutor(_pool_size, thread_name_prefix="convgrad")
+        pool = _pool
+    try:
+        futures = [pool.submit(_run_part, fn, p) for p in parts[1:]]
+        first = _run_part(fn, parts[0])
+        return [first] + [f.result() for f in futures]
+    finally:
+        with _lock:
+            _inside -= 1
+            if not _inside:
+                for c in _controllers():
+                    c.set_num_threads(_user_threads)
+
+
+def _run_part(fn, part):
+    _local.busy = True
+    try:
+        return fn(part)
+    finally:
+        _local.busy = False

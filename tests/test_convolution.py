@@ -100,17 +100,18 @@ def _call(name, kwargs):
     return fn
 
 
-def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto"):
+def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto", workers="auto"):
     """Force one of the internal paths: channels-first/last columns (col2im: and batch-last), per-sample
     or one-GEMM products, col2im or full-convolution input gradient, blocks of one output row or a few
-    samples."""
+    samples, the samples on one thread or split over 2-3 worker threads."""
     auto = lambda v, choices: None if v == "auto" else choices[v]  # noqa: E731
     return im2col.forced_paths(
         layout=auto(layout, {"first": im2col.Layout.CHANNELS_FIRST, "last": im2col.Layout.CHANNELS_LAST,
                              "batch": im2col.Layout.BATCH_LAST}),
         per_sample=auto(per_sample, {"always": True, "never": False}),
         full_conv=auto(input_grad, {"col2im": False, "full": True}),
-        block_bytes=auto(blocks, {"rows": 1, "samples": 2000}))
+        block_bytes=auto(blocks, {"rows": 1, "samples": 2000}),
+        workers=None if workers == "auto" else workers)
 
 
 PATHS = st.fixed_dictionaries({
@@ -118,6 +119,7 @@ PATHS = st.fixed_dictionaries({
     "per_sample": st.sampled_from(["auto", "always", "never"]),
     "input_grad": st.sampled_from(["auto", "col2im", "full"]),
     "blocks": st.sampled_from(["auto", "rows", "samples"]),
+    "workers": st.sampled_from(["auto", 1, 2, 3]),
 })
 
 

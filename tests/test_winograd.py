@@ -172,7 +172,9 @@ def test_resnet20_loss_curve_is_the_same_with_winograd_on_and_off():
     steps = 50 if SLOW else 8
     on, off = _resnet20_losses("winograd", steps), _resnet20_losses("im2col", steps)
     assert off[-1] < off[0]  # it trains: the comparison is between two curves that move
-    np.testing.assert_allclose(on, off, rtol=2e-3, atol=1e-4)
+    # Training amplifies summation-order noise (measured: at step 6 Winograd and im2col differ by 0.5 % with
+    # the engine on two worker threads, 0.1 % on one); a wrong gradient moves the curve by tens of percent.
+    np.testing.assert_allclose(on, off, rtol=1e-2, atol=1e-4)
 
 
 def test_winograd_in_many_chunks_matches_torch():

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convgrad.autograd.graph import saved_as_tensors
+from convgrad.threads import parallel, worker_count
 
 # Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
 # 1 MiB of L2 per core and 32 MiB of L3) agree on each, and having the same caches they cannot tell a
@@ -53,6 +54,9 @@ _COL2IM_CHANNELS_LAST_RUNS = 1
 # Otherwise col2im goes batch-last when output rows are shorter than this (measured: LeNet conv2 2.1x;
 # Zen 4: 16-64 equal, 8 makes LeNet-5's conv2 8 % slower).
 _BATCH_LAST_MAX_WO = 32
+# Convolutions with fewer multiply-adds than this run on one thread: below it, handing work to a thread costs
+# more than it saves.
+_PARALLEL_MIN_FLOP = 10_000_000
 
 
 class Layout(enum.Enum):
@@ -67,17 +71,20 @@ class Layout(enum.Enum):
 CF, CL, BL = Layout.CHANNELS_FIRST, Layout.CHANNELS_LAST, Layout.BATCH_LAST
 
 # What ``forced_paths`` pins; None: chosen by the thresholds above.
-_forced = {"layout": None, "per_sample": None, "full_conv": None, "block_bytes": None}
+_forced = {"layout": None, "per_sample": None, "full_conv": None, "block_bytes": None, "workers": None}
 
 
 @contextlib.contextmanager
-def forced_paths(layout=None, per_sample=None, full_conv=None, block_bytes=None):
+def forced_paths(layout=None, per_sample=None, full_conv=None, block_bytes=None, workers=None):
     """Pin the engine's choices inside the block: ``layout`` (a ``Layout``; channels-last falls back to
     channels-first with groups, batch-last applies to col2im only), ``per_sample`` GEMMs (bool),
-    ``full_conv`` for the stride-1 input gradient (bool; strided ones always use col2im) and
-    ``block_bytes`` of columns per block. Not thread-safe: for tests."""
+    ``full_conv`` for the stride-1 input gradient (bool; strided ones always use col2im),
+    ``block_bytes`` of columns per block and ``workers``, the threads the samples are split over (at most
+    one per sample; 1: the blocks in turn on the calling thread, BLAS threading each GEMM). Not
+    thread-safe: for tests and benchmarks."""
     saved = dict(_forced)
-    _forced.update(layout=layout, per_sample=per_sample, full_conv=full_conv, block_bytes=block_bytes)
+    _forced.update(layout=layout, per_sample=per_sample, full_conv=full_conv, block_bytes=block_bytes,
+                   workers=workers)
     try:
         yield
     finally:
@@ -186,20 +193,36 @@ class ConvGeometry:
         """Rows of the column matrix, all groups: C*kh*kw."""
         return self.x4[1] * self.w4[2] * self.w4[3]
 
-    def blocks(self, itemsize):
+    def blocks(self, itemsize, samples=None):
         """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns: several whole
-        samples, or some rows of one sample (batch-last: some rows of all samples)."""
+        samples, or some rows of one sample (batch-last: some rows of all samples). ``samples``: only
+        those of this range (a slice)."""
         N, _, Ho, Wo = self.y4
+        n0, n1 = (0, N) if samples is None else (samples.start, samples.stop)
         row = max(1, Wo * self.k * itemsize)
         block_bytes = _block_bytes()
         if self.layout is BL:
-            rb = max(1, block_bytes // (row * max(N, 1)))
-            return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
+            rb = max(1, block_bytes // (row * max(n1 - n0, 1)))
+            return [(slice(n0, n1), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if n1 > n0 else []
         if Ho * row <= block_bytes:
             nb = block_bytes // (Ho * row)
-            return [(slice(s, min(N, s + nb)), slice(0, Ho)) for s in range(0, N, nb)]
+            return [(slice(s, min(n1, s + nb)), slice(0, Ho)) for s in range(n0, n1, nb)]
         rb = max(1, block_bytes // row)
-        return [(slice(s, s + 1), slice(r, min(Ho, r + rb))) for s in range(N) for r in range(0, Ho, rb)]
+        return [(slice(s, s + 1), slice(r, min(Ho, r + rb))) for s in range(n0, n1) for r in range(0, Ho, rb)]
+
+    def sample_parts(self):
+        """The samples split into one contiguous range per worker thread (``convgrad.threads``): one range
+        when the convolution is too small to gain from threads, or for batch-last col2im (its blocks
+        span every sample)."""
+        N, O, Ho, Wo = self.y4
+        flop = 2 * N * Ho * Wo * self.k * O // self.groups
+        if self.layout is BL or N <= 1:
+            T = 1
+        elif _forced["workers"] is not None:
+            T = min(_forced["workers"], N)
+        else:
+            T = min(worker_count(), N) if flop >= _PARALLEL_MIN_FLOP else 1
+        return [slice(N * t // T, N * (t + 1) // T) for t in range(T)]
 
     def block_shape(self, block):
         """Shape of the columns of a block: (C, kh, kw, m, r, Wo), (m, r, Wo, kh, kw, C) or
@@ -380,38 +403,42 @@ def forward(x, w, geo, bias=None, xw=None):
     wm = geo.weight_matrix(w)
     M, K = wm.shape[1:]
     y = np.empty(geo.y4, x.dtype)
-    blocks = geo.blocks(x.dtype.itemsize)
     per_sample = _per_sample(M * K)
-    if blocks:
+
+    def run(samples):  # one worker's samples, with columns of its own
+        blocks = geo.blocks(x.dtype.itemsize, samples)
+        if not blocks:
+            return
         size = math.prod(geo.block_shape(blocks[0])) // geo.k
         buf = scratch.take((size * geo.k,), x.dtype)
         tmp = scratch.take((size * O,), x.dtype)
-    for block in blocks:
-        cols = _im2col(xw, geo, block, buf)
-        out = y[block[0], :, block[1]]  # (m, O, r, Wo)
-        m, r = out.shape[0], out.shape[2]
-        ml = m * r * Wo
-        if per_sample:  # per sample (M, K) @ (K, r*Wo), straight into y
-            kml = cols.reshape(ml, G * K).T if cl else cols.reshape(G * K, ml)
-            np.matmul(wm[None], kml.reshape(G, K, m, r * Wo).transpose(2, 0, 1, 3),
-                      out=out.reshape(m, G, M, r * Wo))
+        for block in blocks:
+            cols = _im2col(xw, geo, block, buf)
+            out = y[block[0], :, block[1]]  # (m, O, r, Wo)
+            m, r = out.shape[0], out.shape[2]
+            ml = m * r * Wo
+            if per_sample:  # per sample (M, K) @ (K, r*Wo), straight into y
+                kml = cols.reshape(ml, G * K).T if cl else cols.reshape(G * K, ml)
+                np.matmul(wm[None], kml.reshape(G, K, m, r * Wo).transpose(2, 0, 1, 3),
+                          out=out.reshape(m, G, M, r * Wo))
+                if bias is not None:
+                    out += bias[:, None, None]
+                continue
+            if cl:  # (m*r*Wo, K) @ (K, O)
+                t = tmp[:ml * O].reshape(ml, O)
+                np.matmul(cols.reshape(ml, K), wm[0].T, out=t)
+                res = t.reshape(m, r, Wo, O).transpose(0, 3, 1, 2)
+            else:  # per group (M, K) @ (K, m*r*Wo)
+                t = tmp[:ml * O].reshape(G, M, ml)
+                np.matmul(wm, cols.reshape(G, K, ml), out=t)
+                res = t.reshape(O, m, r, Wo).transpose(1, 0, 2, 3)
             if bias is not None:
-                out += bias[:, None, None]
-            continue
-        if cl:  # (m*r*Wo, K) @ (K, O)
-            t = tmp[:ml * O].reshape(ml, O)
-            np.matmul(cols.reshape(ml, K), wm[0].T, out=t)
-            res = t.reshape(m, r, Wo, O).transpose(0, 3, 1, 2)
-        else:  # per group (M, K) @ (K, m*r*Wo)
-            t = tmp[:ml * O].reshape(G, M, ml)
-            np.matmul(wm, cols.reshape(G, K, ml), out=t)
-            res = t.reshape(O, m, r, Wo).transpose(1, 0, 2, 3)
-        if bias is not None:
-            np.add(res, bias[:, None, None], out=out)
-        else:
-            np.copyto(out, res)
-    if blocks:
+                np.add(res, bias[:, None, None], out=out)
+            else:
+                np.copyto(out, res)
         scratch.give(buf, tmp)
+
+    parallel(run, geo.sample_parts())
     if own:
         scratch.give(xw)
     return y
@@ -425,30 +452,38 @@ def grad_weight(xw, g, geo, g_cn=None):
     G, cl = geo.groups, geo.channels_last
     M, K = O // G, geo.k // G
     per_sample = geo.weight_grad_per_sample()
-    blocks = geo.blocks(g.dtype.itemsize)
-    acc = np.zeros((G, K, M) if not (per_sample or cl) else (G, M, K), g.dtype)
-    if blocks:
+    shape = (G, K, M) if not (per_sample or cl) else (G, M, K)
+
+    def run(samples):  # one worker's sum over its samples
+        acc = np.zeros(shape, g.dtype)
+        blocks = geo.blocks(g.dtype.itemsize, samples)
+        if not blocks:
+            return acc
         buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
-        part = np.empty((blocks[0][0].stop - blocks[0][0].start if per_sample else 1,) + acc.shape, g.dtype)
-    for block in blocks:
-        cols = _im2col(xw, geo, block, buf)
-        m = block[0].stop - block[0].start
-        ml = cols.size // geo.k
-        if per_sample:  # per sample (M, r*Wo) @ (r*Wo, K), summed
-            kml = cols.reshape(ml, G * K).T if cl else cols.reshape(G * K, ml)
-            p = part[:m]
-            np.matmul(_rows(g, block).reshape(m, G, M, -1),
-                      kml.reshape(G, K, m, ml // m).transpose(2, 0, 3, 1), out=p)
-            acc += p.sum(axis=0)
-        elif cl:  # (M, rows) @ (rows, K)
-            np.matmul(_rows(g_cn, block, 1)[None], cols.reshape(1, ml, K), out=part[0])
-            acc += part[0]
-        else:  # per group (K, rows) @ (rows, M): faster than (M, rows) @ (rows, K)
-            np.matmul(cols.reshape(G, K, ml), _rows(g_cn, block, 1).reshape(G, M, ml).transpose(0, 2, 1),
-                      out=part[0])
-            acc += part[0]
-    if blocks:
+        part = np.empty((blocks[0][0].stop - blocks[0][0].start if per_sample else 1,) + shape, g.dtype)
+        for block in blocks:
+            cols = _im2col(xw, geo, block, buf)
+            m = block[0].stop - block[0].start
+            ml = cols.size // geo.k
+            if per_sample:  # per sample (M, r*Wo) @ (r*Wo, K), summed
+                kml = cols.reshape(ml, G * K).T if cl else cols.reshape(G * K, ml)
+                p = part[:m]
+                np.matmul(_rows(g, block).reshape(m, G, M, -1),
+                          kml.reshape(G, K, m, ml // m).transpose(2, 0, 3, 1), out=p)
+                acc += p.sum(axis=0)
+            elif cl:  # (M, rows) @ (rows, K)
+                np.matmul(_rows(g_cn, block, 1)[None], cols.reshape(1, ml, K), out=part[0])
+                acc += part[0]
+            else:  # per group (K, rows) @ (rows, M): faster than (M, rows) @ (rows, K)
+                np.matmul(cols.reshape(G, K, ml),
+                          _rows(g_cn, block, 1).reshape(G, M, ml).transpose(0, 2, 1), out=part[0])
+                acc += part[0]
         scratch.give(buf)
+        return acc
+
+    acc, *others = parallel(run, geo.sample_parts())
+    for a in others:  # in sample order: the same sum for the same thread count
+        acc += a
     return geo.weight_from_matrix(acc if per_sample or cl else acc.transpose(0, 2, 1))
 
 
@@ -476,21 +511,25 @@ def grad_input(g, w, geo, bias=None, g_cn=None):
     shape = (N, C) + geo.padded_hw
     xw = scratch.take(tuple(shape[a] for a in _TO_WORK[layout]), g.dtype)
     xw.fill(0)
-    blocks = geo.blocks(g.dtype.itemsize)
-    if blocks:
+
+    def run(samples):  # one worker's samples: its blocks add into rows no other worker's do
+        blocks = geo.blocks(g.dtype.itemsize, samples)
+        if not blocks:
+            return
         buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
-    for block in blocks:
-        gb = gt[:, block[1]].reshape(O, -1) if layout is BL else _rows(gt, block, 1)  # (O, rows)
-        ml = gb.shape[1]
-        if layout is CL:  # (rows, O) @ (O, K): the columns' storage order
-            d = buf[:ml * K].reshape(ml, K)
-            np.matmul(gb.T, wm[0], out=d)
-        else:
-            d = buf[:ml * G * K].reshape(G, K, ml)
-            np.matmul(wm.transpose(0, 2, 1), gb.reshape(G, M, ml), out=d)
-        _col2im(xw, d.reshape(geo.block_shape(block)), geo, block)
-    if blocks:
+        for block in blocks:
+            gb = gt[:, block[1]].reshape(O, -1) if layout is BL else _rows(gt, block, 1)  # (O, rows)
+            ml = gb.shape[1]
+            if layout is CL:  # (rows, O) @ (O, K): the columns' storage order
+                d = buf[:ml * K].reshape(ml, K)
+                np.matmul(gb.T, wm[0], out=d)
+            else:
+                d = buf[:ml * G * K].reshape(G, K, ml)
+                np.matmul(wm.transpose(0, 2, 1), gb.reshape(G, M, ml), out=d)
+            _col2im(xw, d.reshape(geo.block_shape(block)), geo, block)
         scratch.give(buf)
+
+    parallel(run, geo.sample_parts())
     if own:
         scratch.give(gt)
     inner = xw.transpose(_FROM_WORK[layout])[:, :, pt:pt + H, pl:pl + W]

@@ -1,0 +1,119 @@
+"""convgrad.threads.parallel, which the convolution engine splits its samples with: results in order, errors
+raised to the caller, BLAS single-threaded inside and given back its count after, nested calls run in turn;
+and the engine's threaded path against its one-thread path and PyTorch on ResNet-sized layers."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import convgrad
+from convgrad import threads
+from convgrad.functional import im2col
+
+torch.set_num_threads(1)
+
+
+def _blas_now():
+    return [c.get_num_threads() for c in threads._controllers()]
+
+
+@pytest.fixture
+def two_threads():
+    before = convgrad.get_num_threads()
+    convgrad.set_num_threads(2)
+    yield
+    convgrad.set_num_threads(before)
+
+
+def test_parallel_returns_results_in_order_from_several_threads(two_threads):
+    seen = []
+    barrier = threading.Barrier(3, timeout=10)
+
+    def part(i):
+        barrier.wait()  # passes only if all three parts run at once
+        seen.append(threading.get_ident())
+        return i * i
+
+    assert threads.parallel(part, [1, 2, 3]) == [1, 4, 9]
+    assert len(set(seen)) == 3 and threading.get_ident() in seen
+
+
+def test_blas_is_single_threaded_inside_and_restored_after(two_threads):
+    if not _blas_now():
+        pytest.skip("no BLAS library reports its threads")
+    inside = threads.parallel(lambda _: _blas_now(), [0, 1])
+    assert inside == [[1] * len(_blas_now())] * 2
+    assert max(_blas_now()) == 2
+    assert threads.worker_count() == 2
+
+
+def test_an_error_in_a_part_reaches_the_caller_and_restores_blas(two_threads):
+    def part(i):
+        if i == 1:
+            raise KeyError("part 1")
+        return i
+
+    with pytest.raises(KeyError, match="part 1"):
+        threads.parallel(part, [0, 1])
+    assert threads.worker_count() == 2 and threads._inside == 0
+
+
+def test_nested_calls_run_in_turn_on_the_part_thread(two_threads):
+    def inner(_):
+        return threading.get_ident()
+
+    def outer(_):
+        return set(threads.parallel(inner, [0, 1, 2])) == {threading.get_ident()}
+
+    assert threads.parallel(outer, [0, 1]) == [True, True]
+
+
+def test_one_part_runs_on_the_caller():
+    assert threads.parallel(lambda _: threading.get_ident(), [0]) == [threading.get_ident()]
+
+
+def test_the_user_thread_count_sets_the_workers():
+    before = convgrad.get_num_threads()
+    try:
+        convgrad.set_num_threads(1)
+        geo = _geometry(128, 16, 32)
+        assert geo.sample_parts() == [slice(0, 128)]
+        convgrad.set_num_threads(2)
+        assert geo.sample_parts() == [slice(0, 64), slice(64, 128)]
+    finally:
+        convgrad.set_num_threads(before)
+
+
+def test_small_convolutions_stay_on_one_thread(two_threads):
+    assert _geometry(2, 3, 5).sample_parts() == [slice(0, 2)]
+
+
+def _geometry(n, c, size):
+    return im2col.ConvGeometry((n, c, size, size), (c, c, 3, 3), (n, c, size, size), (1, 1),
+                               ((1, 1), (1, 1)), (1, 1), 1)
+
+
+@pytest.mark.parametrize("n, c, size, stride", [(16, 16, 32, 1), (9, 32, 16, 2), (5, 64, 8, 1)])
+def test_resnet_layers_split_over_workers_match_one_thread_and_torch(two_threads, n, c, size, stride):
+    """Output and both gradients of (y * y).sum(), on one thread and split over two, against PyTorch in
+    float64; the tolerance is float32's over sums of c*9 products, relative to each array's scale."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, size, size)).astype(np.float32)
+    w = (rng.standard_normal((c, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    xt, wt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w))
+    yt = torch.nn.functional.conv2d(xt, wt, stride=stride, padding=1)
+    (yt * yt).sum().backward()
+    want = [t.detach().numpy() for t in (yt, xt.grad, wt.grad)]
+    results = {}
+    for workers in (1, 2):
+        with im2col.forced_paths(workers=workers):
+            xc, wc = convgrad.tensor(x, requires_grad=True), convgrad.tensor(w, requires_grad=True)
+            y = convgrad.nn.functional.conv2d(xc, wc, stride=stride, padding=1)
+            (y * y).sum().backward()
+        results[workers] = (y.detach().numpy(), xc.grad.numpy(), wc.grad.numpy())
+        for got, ref in zip(results[workers], want):
+            np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    for one, two in zip(results[1], results[2]):
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5 * np.abs(one).max())
