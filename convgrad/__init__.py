@@ -85,7 +85,8 @@ def is_floating_point(input):
 
 
 def set_num_threads(n):
-    """Limit the threads BLAS uses for convolutions and matrix products (as ``torch.set_num_threads``)."""
+    """Use ``n`` threads for matrix products (BLAS's) and convolutions (convgrad's workers, each calling BLAS
+    on one thread), as ``torch.set_num_threads``."""
     from convgrad.threads import set_blas_threads
 
     set_blas_threads(n, op="set_num_threads")

@@ -1,7 +1,9 @@
-"""How many threads the BLAS library under NumPy may use (the only threaded part of convgrad's maths).
+"""Threads: how many the BLAS library under NumPy may use, and convgrad's own workers, as many again, which
+the convolution engine splits its samples over (``parallel``).
 
-Read and set through threadpoolctl, which finds the BLAS library NumPy loaded (OpenBLAS, MKL, BLIS,
-Accelerate) whatever its build calls its setter."""
+BLAS threads are read and set through threadpoolctl, which finds the BLAS library NumPy loaded (OpenBLAS,
+MKL, BLIS, Accelerate) whatever its build calls its setter. The user's count (``convgrad.set_num_threads``,
+``OMP_NUM_THREADS`` and kin, or BLAS's own default) sets both."""
 
 import os
 import threading
@@ -46,8 +48,8 @@ def threads_set_by_user():
 # may use, each calling BLAS single-threaded on its own buffers. Why: with BLAS threading each GEMM, the
 # columns one core has just written are read by the other core's BLAS thread and rewritten by the first
 # core for the next block, and that cache-line ping-pong costs 4x on im2col (and 1.5x on the GEMMs) in the
-# phases when the two cores of this VM sit far apart (bench/bench_threads.py measures it). Parallel over
-# blocks, each core touches only its own columns; NumPy releases the GIL in its copies and in BLAS.
+# phases when the two cores of a VM sit far apart (bench/bench_threads.py measures it). Split by samples,
+# each core touches only its own columns; NumPy releases the GIL in its copies and in BLAS.
 _lock = threading.Lock()
 _blas = None  # threadpoolctl controllers of the loaded BLAS libraries, found once
 _pool = None
@@ -80,7 +82,12 @@ def worker_count():
 
 
 def _reset_after_fork():
+    """A forked child has none of the pool's threads; if it was forked during a parallel region, its BLAS
+    also gets its thread count back."""
     global _pool, _pool_size, _inside, _lock
+    if _inside:
+        for c in _controllers():
+            c.set_num_threads(_user_threads)
     _pool, _pool_size, _inside, _lock = None, 0, 0, threading.Lock()
 
 
