@@ -134,3 +134,37 @@ def _run_part(fn, part):
         return fn(part)
     finally:
         _local.busy = False
+
+
+class Claims:
+    """Items handed out one at a time to whichever thread asks next: a thread that falls behind (another
+    process took its core) takes fewer, instead of holding up the rest as a fixed split would."""
+
+    def __init__(self, items):
+        self._items = iter(items)
+        self._lock = threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            return next(self._items)
+
+
+class OrderedSum:
+    """``total + parts[0] + parts[1] + ...`` in index order, whichever thread hands a part in first, so the
+    float sum is the same on any number of threads. Parts wait only until the earlier ones arrive."""
+
+    def __init__(self, total):
+        self.total = total
+        self._next = 0
+        self._waiting = {}
+        self._lock = threading.Lock()
+
+    def add(self, index, part):
+        with self._lock:
+            self._waiting[index] = part
+            while self._next in self._waiting:
+                self.total += self._waiting.pop(self._next)
+                self._next += 1

@@ -1,6 +1,7 @@
-"""convgrad.threads.parallel, which the convolution engine splits its samples with: results in order, errors
-raised to the caller, BLAS single-threaded inside and given back its count after, nested calls run in turn;
-and the engine's threaded path against its one-thread path and PyTorch on ResNet-sized layers."""
+"""convgrad.threads, with which the convolution engine spreads its blocks over worker threads: parallel's
+results in order, errors raised to the caller, BLAS single-threaded inside and given back its count after,
+nested calls in turn; Claims and OrderedSum; and the engine on several threads against one thread and
+PyTorch on ResNet-sized layers."""
 
 import threading
 
@@ -70,6 +71,24 @@ def test_nested_calls_run_in_turn_on_the_part_thread(two_threads):
     assert threads.parallel(outer, [0, 1]) == [True, True]
 
 
+def test_claims_hand_each_item_to_exactly_one_thread(two_threads):
+    claims = threads.Claims(range(2000))
+    got = threads.parallel(lambda _: list(claims), [0, 1, 2])
+    assert sorted(sum(got, [])) == list(range(2000))
+
+
+def test_ordered_sum_adds_in_index_order_whatever_order_parts_arrive():
+    rng = np.random.default_rng(0)
+    parts = [rng.standard_normal(5).astype(np.float32) * 10.0 ** rng.integers(-4, 4) for _ in range(30)]
+    want = np.zeros(5, np.float32)
+    for p in parts:
+        want += p
+    total = threads.OrderedSum(np.zeros(5, np.float32))
+    for i in rng.permutation(30):
+        total.add(int(i), parts[i])
+    assert np.array_equal(total.total, want)  # bit for bit: float addition is not associative
+
+
 def test_one_part_runs_on_the_caller():
     assert threads.parallel(lambda _: threading.get_ident(), [0]) == [threading.get_ident()]
 
@@ -79,15 +98,15 @@ def test_the_user_thread_count_sets_the_workers():
     try:
         convgrad.set_num_threads(1)
         geo = _geometry(128, 16, 32)
-        assert geo.sample_parts() == [slice(0, 128)]
+        assert geo.workers() == 1
         convgrad.set_num_threads(2)
-        assert geo.sample_parts() == [slice(0, 64), slice(64, 128)]
+        assert geo.workers() == 2
     finally:
         convgrad.set_num_threads(before)
 
 
 def test_small_convolutions_stay_on_one_thread(two_threads):
-    assert _geometry(2, 3, 5).sample_parts() == [slice(0, 2)]
+    assert _geometry(2, 3, 5).workers() == 1
 
 
 def _geometry(n, c, size):
@@ -107,8 +126,8 @@ def test_resnet_layers_split_over_workers_match_one_thread_and_torch(two_threads
     (yt * yt).sum().backward()
     want = [t.detach().numpy() for t in (yt, xt.grad, wt.grad)]
     results = {}
-    for workers in (1, 2):
-        with im2col.forced_paths(workers=workers):
+    for workers in (1, 2, 3):
+        with im2col.forced_paths(workers=workers, block_bytes=200_000):  # several blocks, some of rows
             xc, wc = convgrad.tensor(x, requires_grad=True), convgrad.tensor(w, requires_grad=True)
             y = convgrad.nn.functional.conv2d(xc, wc, stride=stride, padding=1)
             (y * y).sum().backward()
@@ -117,3 +136,5 @@ def test_resnet_layers_split_over_workers_match_one_thread_and_torch(two_threads
             np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
     for one, two in zip(results[1], results[2]):
         np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5 * np.abs(one).max())
+    for two, three in zip(results[2], results[3]):
+        assert np.array_equal(two, three)  # blocks are summed in order: the same on any number of workers

@@ -24,6 +24,7 @@ How, for speed (each choice measured on the bench shapes, see bench/bench_conv.p
 
 import contextlib
 import enum
+import itertools
 import math
 import threading
 import weakref
@@ -32,7 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convgrad.autograd.graph import saved_as_tensors
-from convgrad.threads import parallel, worker_count
+from convgrad.threads import Claims, OrderedSum, parallel, worker_count
 
 # Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
 # 1 MiB of L2 per core and 32 MiB of L3) agree on each, and having the same caches they cannot tell a
@@ -79,9 +80,8 @@ def forced_paths(layout=None, per_sample=None, full_conv=None, block_bytes=None,
     """Pin the engine's choices inside the block: ``layout`` (a ``Layout``; channels-last falls back to
     channels-first with groups, batch-last applies to col2im only), ``per_sample`` GEMMs (bool),
     ``full_conv`` for the stride-1 input gradient (bool; strided ones always use col2im),
-    ``block_bytes`` of columns per block and ``workers``, the threads the samples are split over (at most
-    one per sample; 1: the blocks in turn on the calling thread, BLAS threading each GEMM). Not
-    thread-safe: for tests and benchmarks."""
+    ``block_bytes`` of columns per block and ``workers``, the threads that claim blocks in turn (1: all
+    on the calling thread, BLAS threading each GEMM). Not thread-safe: for tests and benchmarks."""
     saved = dict(_forced)
     _forced.update(layout=layout, per_sample=per_sample, full_conv=full_conv, block_bytes=block_bytes,
                    workers=workers)
@@ -193,36 +193,32 @@ class ConvGeometry:
         """Rows of the column matrix, all groups: C*kh*kw."""
         return self.x4[1] * self.w4[2] * self.w4[3]
 
-    def blocks(self, itemsize, samples=None):
+    def blocks(self, itemsize):
         """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns: several whole
-        samples, or some rows of one sample (batch-last: some rows of all samples). ``samples``: only
-        those of this range (a slice)."""
+        samples, or some rows of one sample (batch-last: some rows of all samples)."""
         N, _, Ho, Wo = self.y4
-        n0, n1 = (0, N) if samples is None else (samples.start, samples.stop)
         row = max(1, Wo * self.k * itemsize)
         block_bytes = _block_bytes()
         if self.layout is BL:
-            rb = max(1, block_bytes // (row * max(n1 - n0, 1)))
-            return [(slice(n0, n1), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if n1 > n0 else []
+            rb = max(1, block_bytes // (row * max(N, 1)))
+            return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
         if Ho * row <= block_bytes:
             nb = block_bytes // (Ho * row)
-            return [(slice(s, min(n1, s + nb)), slice(0, Ho)) for s in range(n0, n1, nb)]
+            return [(slice(s, min(N, s + nb)), slice(0, Ho)) for s in range(0, N, nb)]
         rb = max(1, block_bytes // row)
-        return [(slice(s, s + 1), slice(r, min(Ho, r + rb))) for s in range(n0, n1) for r in range(0, Ho, rb)]
+        return [(slice(s, s + 1), slice(r, min(Ho, r + rb))) for s in range(N) for r in range(0, Ho, rb)]
 
-    def sample_parts(self):
-        """The samples split into one contiguous range per worker thread (``convgrad.threads``): one range
-        when the convolution is too small to gain from threads, or for batch-last col2im (its blocks
-        span every sample)."""
+    def workers(self):
+        """Threads to run this convolution's blocks on (``convgrad.threads``): the user's thread count, or
+        one when the convolution is too small to gain from threads; one for batch-last col2im, whose
+        blocks each span every sample and so add into each other's rows."""
         N, O, Ho, Wo = self.y4
+        if self.layout is BL:
+            return 1
+        if _forced["workers"] is not None:
+            return _forced["workers"]
         flop = 2 * N * Ho * Wo * self.k * O // self.groups
-        if self.layout is BL or N <= 1:
-            T = 1
-        elif _forced["workers"] is not None:
-            T = min(_forced["workers"], N)
-        else:
-            T = min(worker_count(), N) if flop >= _PARALLEL_MIN_FLOP else 1
-        return [slice(N * t // T, N * (t + 1) // T) for t in range(T)]
+        return worker_count() if flop >= _PARALLEL_MIN_FLOP else 1
 
     def block_shape(self, block):
         """Shape of the columns of a block: (C, kh, kw, m, r, Wo), (m, r, Wo, kh, kw, C) or
@@ -405,14 +401,14 @@ def forward(x, w, geo, bias=None, xw=None):
     y = np.empty(geo.y4, x.dtype)
     per_sample = _per_sample(M * K)
 
-    def run(samples):  # one worker's samples, with columns of its own
-        blocks = geo.blocks(x.dtype.itemsize, samples)
-        if not blocks:
-            return
+    blocks = geo.blocks(x.dtype.itemsize)
+    claims = Claims(blocks)
+
+    def run(_):  # one worker: blocks as it claims them, into columns of its own
         size = math.prod(geo.block_shape(blocks[0])) // geo.k
         buf = scratch.take((size * geo.k,), x.dtype)
         tmp = scratch.take((size * O,), x.dtype)
-        for block in blocks:
+        for block in claims:
             cols = _im2col(xw, geo, block, buf)
             out = y[block[0], :, block[1]]  # (m, O, r, Wo)
             m, r = out.shape[0], out.shape[2]
@@ -438,7 +434,8 @@ def forward(x, w, geo, bias=None, xw=None):
                 np.copyto(out, res)
         scratch.give(buf, tmp)
 
-    parallel(run, geo.sample_parts())
+    if blocks:
+        parallel(run, range(min(geo.workers(), len(blocks))))
     if own:
         scratch.give(xw)
     return y
@@ -454,14 +451,14 @@ def grad_weight(xw, g, geo, g_cn=None):
     per_sample = geo.weight_grad_per_sample()
     shape = (G, K, M) if not (per_sample or cl) else (G, M, K)
 
-    def run(samples):  # one worker's sum over its samples
-        acc = np.zeros(shape, g.dtype)
-        blocks = geo.blocks(g.dtype.itemsize, samples)
-        if not blocks:
-            return acc
+    blocks = geo.blocks(g.dtype.itemsize)
+    acc = OrderedSum(np.zeros(shape, g.dtype))  # the blocks' products in block order, on any threads
+    claims = Claims(enumerate(blocks))
+
+    def run(_):  # one worker: blocks as it claims them, into columns of its own
         buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
-        part = np.empty((blocks[0][0].stop - blocks[0][0].start if per_sample else 1,) + shape, g.dtype)
-        for block in blocks:
+        part = np.empty((blocks[0][0].stop - blocks[0][0].start,) + shape, g.dtype) if per_sample else None
+        for i, block in claims:
             cols = _im2col(xw, geo, block, buf)
             m = block[0].stop - block[0].start
             ml = cols.size // geo.k
@@ -470,20 +467,17 @@ def grad_weight(xw, g, geo, g_cn=None):
                 p = part[:m]
                 np.matmul(_rows(g, block).reshape(m, G, M, -1),
                           kml.reshape(G, K, m, ml // m).transpose(2, 0, 3, 1), out=p)
-                acc += p.sum(axis=0)
+                acc.add(i, p.sum(axis=0))
             elif cl:  # (M, rows) @ (rows, K)
-                np.matmul(_rows(g_cn, block, 1)[None], cols.reshape(1, ml, K), out=part[0])
-                acc += part[0]
+                acc.add(i, np.matmul(_rows(g_cn, block, 1)[None], cols.reshape(1, ml, K)))
             else:  # per group (K, rows) @ (rows, M): faster than (M, rows) @ (rows, K)
-                np.matmul(cols.reshape(G, K, ml),
-                          _rows(g_cn, block, 1).reshape(G, M, ml).transpose(0, 2, 1), out=part[0])
-                acc += part[0]
+                acc.add(i, np.matmul(cols.reshape(G, K, ml),
+                                     _rows(g_cn, block, 1).reshape(G, M, ml).transpose(0, 2, 1)))
         scratch.give(buf)
-        return acc
 
-    acc, *others = parallel(run, geo.sample_parts())
-    for a in others:  # in sample order: the same sum for the same thread count
-        acc += a
+    if blocks:
+        parallel(run, range(min(geo.workers(), len(blocks))))
+    acc = acc.total
     return geo.weight_from_matrix(acc if per_sample or cl else acc.transpose(0, 2, 1))
 
 
@@ -512,12 +506,13 @@ def grad_input(g, w, geo, bias=None, g_cn=None):
     xw = scratch.take(tuple(shape[a] for a in _TO_WORK[layout]), g.dtype)
     xw.fill(0)
 
-    def run(samples):  # one worker's samples: its blocks add into rows no other worker's do
-        blocks = geo.blocks(g.dtype.itemsize, samples)
-        if not blocks:
-            return
+    blocks = geo.blocks(g.dtype.itemsize)
+    # blocks of rows of one sample add into each other's edge rows: a worker claims all of a sample's
+    claims = Claims([list(same) for _, same in itertools.groupby(blocks, lambda b: (b[0].start, b[0].stop))])
+
+    def run(_):  # one worker: samples as it claims them, with columns of its own
         buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
-        for block in blocks:
+        for block in itertools.chain.from_iterable(claims):
             gb = gt[:, block[1]].reshape(O, -1) if layout is BL else _rows(gt, block, 1)  # (O, rows)
             ml = gb.shape[1]
             if layout is CL:  # (rows, O) @ (O, K): the columns' storage order
@@ -529,7 +524,8 @@ def grad_input(g, w, geo, bias=None, g_cn=None):
             _col2im(xw, d.reshape(geo.block_shape(block)), geo, block)
         scratch.give(buf)
 
-    parallel(run, geo.sample_parts())
+    if blocks:
+        parallel(run, range(min(geo.workers(), len(blocks))))
     if own:
         scratch.give(gt)
     inner = xw.transpose(_FROM_WORK[layout])[:, :, pt:pt + H, pl:pl + W]
