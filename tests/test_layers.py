@@ -397,13 +397,35 @@ REPRS = [
     "nn.Flatten()", "nn.Unflatten(1, (2, 5))", "nn.Identity(3, k=4)",
     "nn.Sequential(nn.Linear(1, 2), nn.Sequential(nn.ReLU(), nn.Conv2d(1, 2, 3)))",
     "nn.ModuleList([nn.ReLU(), nn.ReLU(), nn.Linear(2, 2), nn.ReLU()])", "nn.ModuleDict({'a': nn.ReLU()})",
-    "nn.Sequential()", "nn.ModuleList()",
+    "nn.Sequential()", "nn.ModuleList()", "nn.PixelShuffle(2)", "nn.PixelUnshuffle(3)",
+    "nn.Unfold(3, padding=1)", "nn.Fold((4, 5), 2, stride=2)", "nn.ChannelShuffle(2)",
+    "nn.Softplus(2.0, 10.0)", "nn.CELU(2.0, True)", "nn.SiLU(True)", "nn.Mish(True)", "nn.SELU(True)",
+    "nn.MaxPool1d(3, 2, 1, 2, True, True)", "nn.AvgPool1d(3, 2, 1, True, False)",
+    "nn.AvgPool2d(2, divisor_override=3)",
 ]
 
 
 @pytest.mark.parametrize("expr", REPRS)
 def test_repr_matches_torch(expr):
     assert repr(eval(expr, {"nn": nn})) == repr(eval(expr, {"nn": torch.nn}))
+
+
+# the settings a layer keeps: PyTorch's attribute names and values (code reads them, e.g. layer.stride)
+SETTINGS = [
+    "nn.Hardtanh(-2.0, 2.0, True)", "nn.ReLU6(True)", "nn.LeakyReLU(0.2, True)", "nn.CELU(2.0)",
+    "nn.SiLU(True)", "nn.Softplus(2.0, 10.0)", "nn.PixelShuffle(2)", "nn.Unfold(3, 2, 1, 4)",
+    "nn.Fold((9, 9), 2, 1, 0, 3)", "nn.ChannelShuffle(2)", "nn.MaxPool2d(5, 2, 1, 3, True, False)",
+    "nn.AvgPool1d(3, 2, 1, True, False)", "nn.AvgPool2d(2, None, 1, True, False, 3)", "nn.MaxUnpool2d(2)",
+    "nn.AdaptiveMaxPool2d(2, True)",
+]
+
+
+@pytest.mark.parametrize("expr", SETTINGS)
+def test_settings_match_torch(expr):
+    ours, theirs = eval(expr, {"nn": nn}), eval(expr, {"nn": torch.nn})
+    settings = {k: v for k, v in vars(theirs).items() if not k.startswith("_") and k != "training"}
+    assert settings
+    assert {k: getattr(ours, k) for k in settings} == settings
 
 
 # ---------------------------------------------------------------------------------------------- errors

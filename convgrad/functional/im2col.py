@@ -180,13 +180,13 @@ class ConvGeometry:
         return geo
 
     @property
-    def channels_last(self):
-        return self.layout is CL
-
-    @property
     def padded_hw(self):
         (t, b), (l, r) = self.pads
         return self.x4[2] + t + b, self.x4[3] + l + r
+
+    @property
+    def channels_last(self):
+        return self.layout is CL
 
     @property
     def k(self):

@@ -72,6 +72,19 @@ def _normal_cdf(x):
     return phi.reshape(shape)
 
 
+def _inplace_activation(name, op, equation):
+    """The public function ``name(input, inplace=False)`` of an elementwise op whose only option is
+    ``inplace``; ``equation`` is its docstring."""
+
+    def activation(input, inplace=False):
+        _check(name, input)
+        return _run(input, inplace, op.apply)
+
+    activation.__name__ = activation.__qualname__ = name
+    activation.__doc__ = equation
+    return checks.typed(activation)
+
+
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _GELU_CUBIC = 0.044715
 
@@ -130,26 +143,33 @@ def gelu(input, approximate="none"):
     return GELU.apply(input, approximate)
 
 
-class SiLU(NumpyFunction):
-    """y = x sigmoid(x);  dy/dx = s (1 + x (1 - s))"""
+class _SelfGated(NumpyFunction):
+    """y = x h(x), x times a gate h of itself: an op gives ``gate(x)`` = h(x) and ``slope(x, h)`` = dy/dx,
+    which backward evaluates with the h that forward kept."""
 
-    @staticmethod
-    def forward(ctx, x):
-        s = logistic(x)
+    gate = slope = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        h = cls.gate(x)
         ctx.save_for_backward(x)
-        ctx.s = s
-        return x * s
+        ctx.h = h
+        return x * h
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         (x,) = ctx.saved_tensors
-        s = ctx.s
-        return g * (s * (1 + x * (1 - s)))
+        return g * cls.slope(x, ctx.h)
+
+
+class SiLU(_SelfGated):
+    """y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)), s = sigmoid(x)"""
+    gate = logistic
+    slope = lambda x, s: s * (1 + x * (1 - s))
 
     @staticmethod
     def derivative(ctx, x):
-        s = logistic(x)
-        return s * (1 + x * (1 - s))
+        return SiLU.slope(x, logistic(x))
 
     @staticmethod
     def second_derivative(ctx, x):
@@ -159,35 +179,16 @@ class SiLU(NumpyFunction):
     tensor_backward = staticmethod(pointwise_tensor_backward)
 
 
-@checks.typed
-def silu(input, inplace=False):
-    """y = x sigmoid(x)"""
-    _check("silu", input)
-    return _run(input, inplace, SiLU.apply)
+silu = _inplace_activation("silu", SiLU, "y = x sigmoid(x)")
 
 
-class Mish(NumpyFunction):
+class Mish(_SelfGated):
     """y = x tanh(softplus(x));  dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))"""
-
-    @staticmethod
-    def forward(ctx, x):
-        t = np.tanh(np.logaddexp(0, x))
-        ctx.save_for_backward(x)
-        ctx.t = t
-        return x * t
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        t = ctx.t
-        return g * (t + x * logistic(x) * (1 - t * t))
+    gate = lambda x: np.tanh(np.logaddexp(0, x))
+    slope = lambda x, t: t + x * logistic(x) * (1 - t * t)
 
 
-@checks.typed
-def mish(input, inplace=False):
-    """y = x tanh(ln(1 + e^x))"""
-    _check("mish", input)
-    return _run(input, inplace, Mish.apply)
+mish = _inplace_activation("mish", Mish, "y = x tanh(ln(1 + e^x))")
 
 
 class Hardswish(UnaryOp):
@@ -198,11 +199,7 @@ class Hardswish(UnaryOp):
     tensor_backward = None  # piecewise, in NumPy only: not differentiable twice
 
 
-@checks.typed
-def hardswish(input, inplace=False):
-    """y = x relu6(x + 3) / 6"""
-    _check("hardswish", input)
-    return _run(input, inplace, Hardswish.apply)
+hardswish = _inplace_activation("hardswish", Hardswish, "y = x relu6(x + 3) / 6")
 
 
 class Hardsigmoid(UnaryOp):
@@ -212,11 +209,7 @@ class Hardsigmoid(UnaryOp):
     tensor_backward = None  # piecewise, in NumPy only: not differentiable twice
 
 
-@checks.typed
-def hardsigmoid(input, inplace=False):
-    """y = relu6(x + 3) / 6"""
-    _check("hardsigmoid", input)
-    return _run(input, inplace, Hardsigmoid.apply)
+hardsigmoid = _inplace_activation("hardsigmoid", Hardsigmoid, "y = relu6(x + 3) / 6")
 
 
 class Softplus(NumpyFunction):

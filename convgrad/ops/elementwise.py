@@ -7,7 +7,7 @@ import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.graph import constant, saved_as_tensors
-from convgrad.ops.shape import Rearrangement
+from convgrad.ops.shape import PassThrough, Rearrangement
 
 # Selecting by a mask through the values' bits: np.where branches per element and, on the unpredictable
 # masks of activations (ReLU of a conv output), runs ~10x slower than these three vectorised passes.
@@ -41,20 +41,14 @@ def select(mask, a, b, dtype):
     return out.view(dtype)
 
 
-class Add(NumpyFunction):
-    """y = a + b"""
+class Add(PassThrough):
+    """y = a + b;  dy/da = dy/db = 1"""
 
     _scalar_operands = True  # x * 2: the 2 is an input, as in PyTorch's next_functions
 
     @staticmethod
     def forward(ctx, a, b):
         return np.add(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, g
-
-    tensor_backward = backward  # the same expression records Tensor ops (create_graph)
 
 
 class Sub(NumpyFunction):
@@ -377,15 +371,9 @@ class Cast(Rearrangement):
     inverse = lambda x, dtype: x.dtype
 
 
-class Clone(NumpyFunction):
+class Clone(PassThrough):
     """A copy in C order (``clone`` and ``contiguous``)."""
 
     @staticmethod
     def forward(ctx, x):
         return np.array(x, copy=True, order="C")
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-    tensor_backward = backward  # the same expression records Tensor ops (create_graph)

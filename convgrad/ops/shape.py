@@ -39,18 +39,23 @@ class Permute(Rearrangement):
     inverse = lambda x, dims: tuple(int(d) for d in np.argsort(dims))
 
 
-class Expand(NumpyFunction):
+class PassThrough(NumpyFunction):
+    """Base of the ops whose gradient reaches each tensor input unchanged: dL/dx = g (the engine sums it
+    back to the input's shape where forward broadcast). An op gives ``forward``."""
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(g if needed else None for needed in ctx.needs_input_grad)
+
+    tensor_backward = backward  # the same expression records Tensor ops (create_graph)
+
+
+class Expand(PassThrough):
     """A broadcast view; the engine sums the gradient back to the input's shape."""
 
     @staticmethod
     def forward(ctx, x, shape):
         return np.broadcast_to(x, shape)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, None
-
-    tensor_backward = backward  # the same expression records Tensor ops (create_graph)
 
 
 class Repeat(NumpyFunction):

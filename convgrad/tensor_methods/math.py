@@ -32,9 +32,24 @@ def _matrix(op, name, t, ndim):
         raise RuntimeError(f"{op}: expected {name} to be {ndim}-D, got shape {tuple(t.shape)}")
 
 
-def _add_scaled(op, self, product, beta, alpha):
-    """beta * self + alpha * product; beta = 0 ignores self (NaN in it included), as PyTorch."""
-    out = product if alpha == 1 else product * alpha
+# the fused products: each operand's name and number of dimensions, and the product itself
+_PRODUCTS = {
+    "addmm": (("mat1", 2), ("mat2", 2), lambda a, b: a.mm(b)),
+    "addmv": (("mat", 2), ("vec", 1), lambda a, b: a.mv(b)),
+    "baddbmm": (("batch1", 3), ("batch2", 3), lambda a, b: a.bmm(b)),
+    "addbmm": (("batch1", 3), ("batch2", 3), lambda a, b: a.bmm(b).sum(0)),
+}
+
+
+def _add_product(op, self, a, b, beta, alpha):
+    """beta * self + alpha * product(a, b) with ``op``'s operands and product (``_PRODUCTS``); beta = 0
+    ignores self (NaN in it included), as PyTorch."""
+    (name_a, ndim_a), (name_b, ndim_b), product = _PRODUCTS[op]
+    _matrix(op, name_a, a, ndim_a)
+    _matrix(op, name_b, b, ndim_b)
+    out = product(a, b)
+    if alpha != 1:
+        out = out * alpha
     try:
         shape = np.broadcast_shapes(self.shape, out.shape)
     except ValueError:
@@ -88,27 +103,19 @@ class MathMethods(TensorBase):
     # ------------------------------------------------------------------ fused products
     def addmm(self, mat1, mat2, *, beta=1, alpha=1):
         """beta * input + alpha * (mat1 @ mat2);  (n, m) @ (m, p) -> (n, p)"""
-        _matrix("addmm", "mat1", mat1, 2)
-        _matrix("addmm", "mat2", mat2, 2)
-        return _add_scaled("addmm", self, mat1.mm(mat2), beta, alpha)
+        return _add_product("addmm", self, mat1, mat2, beta, alpha)
 
     def addmv(self, mat, vec, *, beta=1, alpha=1):
         """beta * input + alpha * (mat @ vec);  (n, m) @ (m,) -> (n,)"""
-        _matrix("addmv", "mat", mat, 2)
-        _matrix("addmv", "vec", vec, 1)
-        return _add_scaled("addmv", self, mat.mv(vec), beta, alpha)
+        return _add_product("addmv", self, mat, vec, beta, alpha)
 
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
         """beta * input + alpha * (batch1 @ batch2) per batch;  (b, n, m) @ (b, m, p) -> (b, n, p)"""
-        _matrix("baddbmm", "batch1", batch1, 3)
-        _matrix("baddbmm", "batch2", batch2, 3)
-        return _add_scaled("baddbmm", self, batch1.bmm(batch2), beta, alpha)
+        return _add_product("baddbmm", self, batch1, batch2, beta, alpha)
 
     def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
         """beta * input + alpha * sum_b (batch1[b] @ batch2[b]);  -> (n, p)"""
-        _matrix("addbmm", "batch1", batch1, 3)
-        _matrix("addbmm", "batch2", batch2, 3)
-        return _add_scaled("addbmm", self, batch1.bmm(batch2).sum(0), beta, alpha)
+        return _add_product("addbmm", self, batch1, batch2, beta, alpha)
 
     def addcmul(self, tensor1, tensor2, *, value=1):
         """input + value * tensor1 * tensor2"""

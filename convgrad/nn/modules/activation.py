@@ -5,23 +5,19 @@ import warnings
 from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
-from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.module import Module, _FunctionalLayer
 from convgrad.nn.parameter import Parameter
 from convgrad.tensor_functions import where
 
 
-class _InplaceActivation(Module):
+class _InplaceActivation(_FunctionalLayer):
     """An elementwise activation whose one option is ``inplace`` (overwrite the input); ``_function`` is
     its functional op."""
 
     _repr_fields = ("inplace",)
 
     def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return self._function(input, inplace=self.inplace)
+        super().__init__(inplace)
 
 
 class ReLU(_InplaceActivation):
@@ -30,65 +26,52 @@ class ReLU(_InplaceActivation):
     _function = staticmethod(F.relu)
 
 
-class Hardtanh(Module):
+class Hardtanh(_FunctionalLayer):
     """clamp(x, min_val, max_val)."""
 
     _repr_fields = ("min_val", "max_val", "inplace")
+    _function = staticmethod(F.hardtanh)
 
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
-        super().__init__()
         if max_val <= min_val:
             raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
-        self.min_val = min_val
-        self.max_val = max_val
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+        super().__init__(min_val, max_val, inplace)
 
 
 class ReLU6(Hardtanh):
     """min(max(0, x), 6)."""
 
-    _repr_fields = ("inplace",)
-
     def __init__(self, inplace=False):
         super().__init__(0.0, 6.0, inplace)
 
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""  # the bounds are fixed: PyTorch shows only inplace
 
-class LeakyReLU(Module):
+
+class LeakyReLU(_FunctionalLayer):
     """x if x >= 0 else negative_slope * x."""
 
     _repr_fields = ("negative_slope", "inplace")
+    _function = staticmethod(F.leaky_relu)
 
     def __init__(self, negative_slope=0.01, inplace=False):
-        super().__init__()
-        self.negative_slope = negative_slope
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope, self.inplace)
+        super().__init__(negative_slope, inplace)
 
 
-class ELU(Module):
+class ELU(_FunctionalLayer):
     """x if x > 0 else alpha (e^x - 1)."""
 
     _repr_fields = ("alpha", "inplace")
+    _function = staticmethod(F.elu)
 
     def __init__(self, alpha=1.0, inplace=False):
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.elu(input, self.alpha, self.inplace)
+        super().__init__(alpha, inplace)
 
 
 class CELU(ELU):
     """max(0, x) + min(0, alpha (e^(x / alpha) - 1))."""
 
-    def forward(self, input):
-        return F.celu(input, self.alpha, self.inplace)
+    _function = staticmethod(F.celu)
 
 
 class SELU(_InplaceActivation):
@@ -170,18 +153,14 @@ class LogSigmoid(Module):
         return F.logsigmoid(input)
 
 
-class Softplus(Module):
+class Softplus(_FunctionalLayer):
     """log(1 + e^(beta x)) / beta (linear above ``threshold``)."""
 
     _repr_fields = ("beta", "threshold")
+    _function = staticmethod(F.softplus)
 
     def __init__(self, beta=1.0, threshold=20.0):
-        super().__init__()
-        self.beta = beta
-        self.threshold = threshold
-
-    def forward(self, input):
-        return F.softplus(input, self.beta, self.threshold)
+        super().__init__(beta, threshold)
 
 
 class Threshold(Module):

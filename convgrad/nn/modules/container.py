@@ -208,6 +208,9 @@ class ModuleDict(_KeyedContainer):
         if modules is not None:
             self.update(modules)
 
+    def _ordered_keys(self):
+        return self._modules
+
     def __getitem__(self, key):
         return self._modules[key]
 
@@ -216,9 +219,6 @@ class ModuleDict(_KeyedContainer):
 
     def __delitem__(self, key):
         del self._modules[key]
-
-    def _ordered_keys(self):
-        return self._modules
 
     def clear(self):
         self._modules.clear()
@@ -317,6 +317,9 @@ class ParameterDict(_KeyedContainer):
         if parameters is not None:
             self.update(parameters)
 
+    def _ordered_keys(self):
+        return self._keys
+
     def __getitem__(self, key):
         return getattr(self, key)
 
@@ -327,9 +330,6 @@ class ParameterDict(_KeyedContainer):
     def __delitem__(self, key):
         del self._keys[key]
         delattr(self, key)
-
-    def _ordered_keys(self):
-        return self._keys
 
     def items(self):
         return ((k, self[k]) for k in self._keys)

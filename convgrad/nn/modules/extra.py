@@ -6,7 +6,7 @@ import math
 from convgrad.nn import functional as F
 from convgrad.nn import init
 from convgrad.nn.modules.linear import add_weight_and_bias
-from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.module import Module, _FunctionalLayer
 
 
 class GLU(Module):
@@ -81,41 +81,31 @@ class PairwiseDistance(Module):
         return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
 
 
-class Unfold(Module):
+class Unfold(_FunctionalLayer):
     """im2col: (N, C, H, W) -> (N, C kh kw, L), one column per sliding window position."""
 
     _repr_fields = ("kernel_size", "dilation", "padding", "stride")
+    _function = staticmethod(F.unfold)
 
     def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
-        super().__init__()
-        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
-
-    def forward(self, input):
-        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+        super().__init__(kernel_size, dilation, padding, stride)
 
 
-class Fold(Module):
+class Fold(_FunctionalLayer):
     """col2im, the adjoint of Unfold: (N, C kh kw, L) -> (N, C, *output_size), overlaps summed."""
 
     _repr_fields = ("output_size", "kernel_size", "dilation", "padding", "stride")
+    _function = staticmethod(F.fold)
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
-        super().__init__()
-        self.output_size = output_size
-        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
-
-    def forward(self, input):
-        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+        super().__init__(output_size, kernel_size, dilation, padding, stride)
 
 
-class ChannelShuffle(Module):
+class ChannelShuffle(_FunctionalLayer):
     """(N, g k, *) -> channels reordered as (k, g): ShuffleNet's mixing of grouped convolutions' groups."""
 
     _repr_fields = ("groups",)
+    _function = staticmethod(F.channel_shuffle)
 
     def __init__(self, groups):
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, input):
-        return F.channel_shuffle(input, self.groups)
+        super().__init__(groups)

@@ -585,3 +585,19 @@ class Module(HookMixin):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+
+class _FunctionalLayer(Module):
+    """A layer that keeps its settings and calls one functional op with them: ``forward(input)`` is
+    ``_function(input, *settings)``. ``_repr_fields`` names the settings in the op's argument order (the
+    default ``extra_repr`` shows them); a subclass's ``__init__`` passes their values in that order."""
+
+    _function = None
+
+    def __init__(self, *settings):
+        super().__init__()
+        for name, value in zip(self._repr_fields, settings, strict=True):
+            setattr(self, name, value)
+
+    def forward(self, input):
+        return self._function(input, *[getattr(self, name) for name in self._repr_fields])

@@ -14,13 +14,17 @@ class _PoolNd(Module):
     _n = 2
     _repr_fields = ("kernel_size", "stride", "padding")
 
-    def _set_window(self, kernel_size, stride, padding, n_tuple=None):
-        """Store ``kernel_size``, ``stride`` (None: the kernel size, PyTorch's default) and ``padding``, as
-        given or made ``n_tuple``s (the layers whose PyTorch counterparts store tuples)."""
+    def __init__(self, kernel_size, stride, padding, n_tuple=None, **options):
+        """Store the window: ``kernel_size``, ``stride`` (None: the kernel size, PyTorch's default) and
+        ``padding``, as given or made ``n_tuple``s (the layers whose PyTorch counterparts store tuples);
+        then the layer's other ``options``, each under its name."""
+        super().__init__()
         as_stored = n_tuple or (lambda v: v)
         self.kernel_size = as_stored(kernel_size)
         self.stride = as_stored(stride if stride is not None else kernel_size)
         self.padding = as_stored(padding)
+        for name, value in options.items():
+            setattr(self, name, value)
 
 
 class _MaxPoolNd(_PoolNd):
@@ -28,11 +32,8 @@ class _MaxPoolNd(_PoolNd):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
-        super().__init__()
-        self._set_window(kernel_size, stride, padding)
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
+        super().__init__(kernel_size, stride, padding, dilation=dilation, return_indices=return_indices,
+                         ceil_mode=ceil_mode)
 
     def forward(self, input):
         max_pool = F.max_pool1d if self._n == 1 else F.max_pool2d
@@ -56,10 +57,8 @@ class AvgPool1d(_PoolNd):
     _n = 1
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__()
-        self._set_window(kernel_size, stride, padding, _single)
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
+        super().__init__(kernel_size, stride, padding, _single, ceil_mode=ceil_mode,
+                         count_include_pad=count_include_pad)
 
     def forward(self, input):
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
@@ -71,18 +70,16 @@ class AvgPool2d(_PoolNd):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
-        super().__init__()
-        self._set_window(kernel_size, stride, padding)
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
+        super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode,
+                         count_include_pad=count_include_pad, divisor_override=divisor_override)
 
     def forward(self, input):
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
 
-class _AdaptivePoolNd(_PoolNd):
+class _AdaptivePoolNd(Module):
+    _n = 2
     _repr_fields = ("output_size",)
 
     def __init__(self, output_size, return_indices=False):
@@ -131,8 +128,7 @@ class MaxUnpool2d(_PoolNd):
     ``MaxPool2d(return_indices=True)``), zeros elsewhere. H_out = (H - 1) stride - 2 padding + k."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self._set_window(kernel_size, stride, padding, _pair)
+        super().__init__(kernel_size, stride, padding, _pair)
 
     def forward(self, input, indices, output_size=None):
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)

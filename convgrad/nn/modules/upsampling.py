@@ -3,7 +3,7 @@
 
 from convgrad import _checks as checks
 from convgrad.nn import functional as F
-from convgrad.nn.modules.module import Module
+from convgrad.nn.modules.module import Module, _FunctionalLayer
 
 
 class Upsample(Module):
@@ -48,27 +48,21 @@ class UpsamplingBilinear2d(Upsample):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
-class PixelShuffle(Module):
+class PixelShuffle(_FunctionalLayer):
     """(*, C r^2, H, W) -> (*, C, H r, W r), r = upscale_factor (ESPCN's sub-pixel convolution)."""
 
     _repr_fields = ("upscale_factor",)
+    _function = staticmethod(F.pixel_shuffle)
 
     def __init__(self, upscale_factor):
-        super().__init__()
-        self.upscale_factor = upscale_factor
-
-    def forward(self, input):
-        return F.pixel_shuffle(input, self.upscale_factor)
+        super().__init__(upscale_factor)
 
 
-class PixelUnshuffle(Module):
+class PixelUnshuffle(_FunctionalLayer):
     """(*, C, H r, W r) -> (*, C r^2, H, W), r = downscale_factor; undoes ``PixelShuffle``."""
 
     _repr_fields = ("downscale_factor",)
+    _function = staticmethod(F.pixel_unshuffle)
 
     def __init__(self, downscale_factor):
-        super().__init__()
-        self.downscale_factor = downscale_factor
-
-    def forward(self, input):
-        return F.pixel_unshuffle(input, self.downscale_factor)
+        super().__init__(downscale_factor)
