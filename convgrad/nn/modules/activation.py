@@ -111,11 +111,15 @@ class Hardswish(_InplaceActivation):
 
     _function = staticmethod(F.hardswish)
 
+    def extra_repr(self):
+        return ""  # PyTorch prints no options for Hardswish and Hardsigmoid, inplace or not
+
 
 class Hardsigmoid(_InplaceActivation):
     """relu6(x + 3) / 6."""
 
     _function = staticmethod(F.hardsigmoid)
+    extra_repr = Hardswish.extra_repr
 
 
 class Tanh(Module):
