@@ -5,8 +5,11 @@ BLAS threads are read and set through threadpoolctl, which finds the BLAS librar
 MKL, BLIS, Accelerate) whatever its build calls its setter. The user's count (``convgrad.set_num_threads``,
 ``OMP_NUM_THREADS`` and kin, or BLAS's own default) sets both."""
 
+import contextlib
 import os
 import threading
+
+import numpy as np
 
 # Variables by which a user sets BLAS/OpenMP threads before Python starts; convgrad's own defaults
 # (``convgrad train``'s one thread for small models) give way to them.
@@ -95,19 +98,34 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def parallel(fn, parts):
-    """``[fn(p) for p in parts]``, the parts run at once on ``len(parts)`` threads (the caller's among
-    them) with BLAS single-threaded meanwhile. Called from inside a part, or with one part: runs in
-    order on the calling thread. The first exception raised by a part is raised here."""
-    global _pool, _pool_size, _inside, _user_threads
-    if len(parts) <= 1 or getattr(_local, "busy", False):
-        return [fn(p) for p in parts]
+@contextlib.contextmanager
+def single_threaded_blas():
+    """BLAS on one thread inside the block (nested and concurrent blocks too); the user's count after."""
+    global _inside, _user_threads
     with _lock:
         if not _inside:
             _user_threads = worker_count()
             for c in _controllers():
                 c.set_num_threads(1)
         _inside += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _inside -= 1
+            if not _inside:
+                for c in _controllers():
+                    c.set_num_threads(_user_threads)
+
+
+def parallel(fn, parts):
+    """``[fn(p) for p in parts]``, the parts run at once on ``len(parts)`` threads (the caller's among
+    them) with BLAS single-threaded meanwhile. Called from inside a part, or with one part: runs in
+    order on the calling thread. The first exception raised by a part is raised here."""
+    global _pool, _pool_size
+    if len(parts) <= 1 or getattr(_local, "busy", False):
+        return [fn(p) for p in parts]
+    with _lock:
         if _pool_size < len(parts) - 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -116,16 +134,10 @@ def parallel(fn, parts):
             _pool_size = len(parts) - 1
             _pool = ThreadPoolExecutor(_pool_size, thread_name_prefix="convgrad")
         pool = _pool
-    try:
+    with single_threaded_blas():
         futures = [pool.submit(_run_part, fn, p) for p in parts[1:]]
         first = _run_part(fn, parts[0])
         return [first] + [f.result() for f in futures]
-    finally:
-        with _lock:
-            _inside -= 1
-            if not _inside:
-                for c in _controllers():
-                    c.set_num_threads(_user_threads)
 
 
 def _run_part(fn, part):
@@ -168,3 +180,24 @@ class OrderedSum:
             while self._next in self._waiting:
                 self.total += self._waiting.pop(self._next)
                 self._next += 1
+
+
+_MATMUL_MIN_FLOP = 10_000_000  # below this a product runs whole, on one BLAS thread
+
+
+def matmul(a, b):
+    """``a @ b`` for 2-D arrays with BLAS single-threaded: a large product's rows are split among the
+    workers. Why: a product BLAS threads itself leaves BLAS's threads spinning for a while after it
+    returns, and they then compete with the convolution workers for the cores (ResNet-18 inference: the
+    classifier's product made the next convolutions up to 1.8x slower)."""
+    T = worker_count()
+    if T == 1:
+        return a @ b
+    out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    rows = a.shape[0]
+    if 2 * rows * a.shape[1] * b.shape[1] < _MATMUL_MIN_FLOP or rows < 2 * T:
+        T = 1
+    parts = [slice(rows * i // T, rows * (i + 1) // T) for i in range(T)]
+    with single_threaded_blas():
+        parallel(lambda r: np.matmul(a[r], b, out=out[r]), parts)
+    return out

@@ -33,7 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convgrad.autograd.graph import saved_as_tensors
-from convgrad.threads import Claims, OrderedSum, parallel, worker_count
+from convgrad.threads import Claims, OrderedSum, parallel, single_threaded_blas, worker_count
 
 # Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
 # 1 MiB of L2 per core and 32 MiB of L3) agree on each, and having the same caches they cannot tell a
@@ -44,6 +44,9 @@ from convgrad.threads import Claims, OrderedSum, parallel, worker_count
 # best on 6 of 9 bench shapes, within 7 % on two, 15 % behind 2 MiB on a stride-2 layer; 2 MiB is 3-20 %
 # slower on the rest, 1 MiB and 16 MiB up to 1.5x.
 _BLOCK_BYTES = 4 << 20
+# Smaller blocks, down to this size, where a convolution has fewer than 8: the worker threads share the
+# work by blocks (independent of the thread count, so the weight gradient's sum is too).
+_MIN_BLOCK_BYTES = 256 << 10
 # Per-sample GEMMs when the weight matrix (M*K elements) is at most this large (Zen 4: 256 makes ResNet-20's
 # first layer 12 % slower, 4096 LeNet-5's conv2 9 %).
 _PER_SAMPLE_MK = 1024
@@ -202,6 +205,8 @@ class ConvGeometry:
         N, _, Ho, Wo = self.y4
         row = max(1, Wo * self.k * itemsize)
         block_bytes = _block_bytes()
+        if _forced["block_bytes"] is None:  # at least 8 blocks where that keeps them 256 KB: work to share
+            block_bytes = min(block_bytes, max(_MIN_BLOCK_BYTES, N * Ho * row // 8))
         if self.layout is BL:
             rb = max(1, block_bytes // (row * max(N, 1)))
             return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
@@ -311,6 +316,19 @@ def _padded(x, pads, layout):
 
     _by_samples(copy, N, x.nbytes if layout is not CF else 0)
     return work
+
+
+def _run_blocks(run, geo, blocks):
+    """run(i) on each worker i, which claims blocks until none are left. With fewer than two blocks per
+    worker, one would wait on the other's last block: the calling thread runs them all, still with BLAS
+    single-threaded, as BLAS's own threads, once woken, spin on the cores the workers need (the product
+    after a threaded one ran up to 1.8x slower). ``forced_paths(workers=1)``: BLAS threads each GEMM."""
+    T = geo.workers()
+    if _forced["workers"] is not None or len(blocks) >= 2 * T:
+        parallel(run, range(T))
+    else:
+        with single_threaded_blas():
+            run(0)
 
 
 def _by_samples(fn, N, nbytes):
@@ -451,7 +469,7 @@ def forward(x, w, geo, bias=None, xw=None):
         scratch.give(buf, tmp)
 
     if blocks:
-        parallel(run, range(min(geo.workers(), len(blocks))))
+        _run_blocks(run, geo, blocks)
     if own:
         scratch.give(xw)
     return y
@@ -492,7 +510,7 @@ def grad_weight(xw, g, geo, g_cn=None):
         scratch.give(buf)
 
     if blocks:
-        parallel(run, range(min(geo.workers(), len(blocks))))
+        _run_blocks(run, geo, blocks)
     acc = acc.total
     return geo.weight_from_matrix(acc if per_sample or cl else acc.transpose(0, 2, 1))
 
@@ -541,7 +559,7 @@ def grad_input(g, w, geo, bias=None, g_cn=None):
         scratch.give(buf)
 
     if blocks:
-        parallel(run, range(min(geo.workers(), len(blocks))))
+        _run_blocks(run, geo, blocks)
     if own:
         scratch.give(gt)
     inner = xw.transpose(_FROM_WORK[layout])[:, :, pt:pt + H, pl:pl + W]
