@@ -112,3 +112,26 @@ def test_create_graph_through_an_inplace_op_on_a_graph_tensor_matches_torch():
         results.append((g.detach().numpy().copy(), x.grad.detach().numpy().copy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("copier", ["deepcopy", "pickle"])
+def test_a_graph_with_saved_outputs_still_copies(copier):
+    """Copying a non-leaf copies its graph (as before the links were weak): the copy's node links to the
+    copied output, and a link whose output was gone stays gone."""
+    import copy
+    import pickle
+
+    x = convgrad.tensor([0.5, 2.0], requires_grad=True)
+    y = x.exp()
+    z = x.sigmoid().sum()  # sigmoid's output Tensor is gone: its link is dead
+    y2, z2 = copy.deepcopy((y, z)) if copier == "deepcopy" else pickle.loads(pickle.dumps((y, z)))
+    (link, _), = y2.grad_fn._saved_versions
+    assert link() is y2 and link._vc is y2._vc
+    (dead, _), = z2.grad_fn.next_functions[0][0]._saved_versions
+    assert dead() is None
+    y2.sum().backward()
+    z2.backward()
+    x2 = y2.grad_fn.next_functions[0][0].variable
+    s = 1 / (1 + np.exp(-x2._data))
+    np.testing.assert_allclose(x2.grad._data, np.exp(x2._data) + s * (1 - s), rtol=1e-6)
+    assert x.grad is None

@@ -162,8 +162,11 @@ class NumpyFunction(Node):
         if saved:  # _record_versions, inlined: the version of each tensor whose array forward saved
             versions = []
             for s in saved:
-                if s is out:
-                    versions.append((SavedOutput.of(result, 0), 0))  # a new tensor, at version 0
+                if s is out:  # the new tensor, at version 0: SavedOutput.of(result, 0), inlined
+                    link = SavedOutput(result)
+                    link._data, link.output_nr = out, 0
+                    result._vc = link._vc = [0]
+                    versions.append((link, 0))
                 elif s is not None:
                     for t in args:
                         if isinstance(t, tensor) and t._data is s:
@@ -359,6 +362,9 @@ class SavedOutput(weakref.ref):
     def shape(self):
         return self._data.shape
 
+    def __reduce__(self):  # copy.deepcopy and pickle of a graph: the copy links to the copied output
+        return _saved_output, (self(), self._data, self._vc, self.output_nr)
+
     def tensor(self, node):
         """The output as a Tensor in the graph: the living one (with its hooks), else one rebuilt on its
         array and counter as the output ``output_nr`` of ``node``."""
@@ -370,6 +376,13 @@ class SavedOutput(weakref.ref):
             if self._data.dtype.kind in "fc" and not (nondiff and id(self._data) in nondiff):
                 t.requires_grad, t.grad_fn, t._output_nr = True, node, self.output_nr
         return t
+
+
+def _saved_output(t, data, vc, output_nr):
+    """A copied ``SavedOutput``; a link whose output was gone is gone in the copy too (its stand-in dies)."""
+    link = SavedOutput(t if t is not None else Tensor._make(data))
+    link._data, link._vc, link.output_nr = data, vc, output_nr
+    return link
 
 
 _new_object = object.__new__
