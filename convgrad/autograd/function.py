@@ -7,6 +7,8 @@ reads like the lecture's equations. ``Function`` is PyTorch's ``torch.autograd.F
 backward see Tensors, for users who extend convgrad the way they extend PyTorch.
 """
 
+import weakref
+
 import numpy as np
 
 from convgrad.autograd.grad_mode import _state
@@ -28,7 +30,7 @@ class Node:
     _edges = ()
     _n_outputs = 1
     _saved = None  # arrays saved for backward
-    _saved_versions = None  # [(tensor, version)] checked before backward
+    _saved_versions = None  # [(tensor or SavedOutput, version)] checked before backward
     _released = False
     _scalar_operands = False  # a Python number argument counts as an input (PyTorch's a + 1, a * 2)
 
@@ -160,8 +162,11 @@ class NumpyFunction(Node):
         if saved:  # _record_versions, inlined: the version of each tensor whose array forward saved
             versions = []
             for s in saved:
-                if s is out:
-                    versions.append((result, 0))  # a new tensor, at version 0
+                if s is out:  # the new tensor, at version 0: SavedOutput.of(result, 0), inlined
+                    link = SavedOutput(result)
+                    link._data, link.output_nr = out, 0
+                    result._vc = link._vc = [0]
+                    versions.append((link, 0))
                 elif s is not None:
                     for t in args:
                         if isinstance(t, tensor) and t._data is s:
@@ -226,9 +231,9 @@ class NumpyFunction(Node):
                     versions.append((t, t._vc[0]))
                     break
             else:
-                for t in outs:
+                for i, t in enumerate(outs):
                     if t._data is s:
-                        versions.append((t, t._vc[0]))
+                        versions.append((SavedOutput.of(t, i), t._vc[0]))
                         break
         self._saved_versions = versions
 
@@ -331,6 +336,53 @@ class Function(NumpyFunction):
         if not isinstance(res, tuple):
             res = (res,)
         return tuple(r._data if isinstance(r, Tensor) else r for r in res)
+
+
+class SavedOutput(weakref.ref):
+    """A node's link to an output whose array it saved for backward. The output's ``grad_fn`` is the node,
+    so a plain reference back would close a cycle that only the cyclic garbage collector frees (a cost on
+    every small op, and large arrays freed late): this keeps a weak reference to the Tensor, and what the
+    version check needs if the Tensor is gone: its array and its version counter (shared with its
+    detached views), as PyTorch's saved outputs do."""
+
+    __slots__ = ("_data", "_vc", "output_nr")
+
+    @classmethod
+    def of(cls, t, output_nr):
+        """The link to ``t``, the output ``output_nr`` of its node; ``t`` gets its own counter now (a
+        later first write would otherwise make one the link does not know)."""
+        link = cls(t)
+        link._data, link.output_nr = t._data, output_nr
+        if type(t._vc) is not list:
+            t._vc = [0]
+        link._vc = t._vc
+        return link
+
+    @property
+    def shape(self):
+        return self._data.shape
+
+    def __reduce__(self):  # copy.deepcopy and pickle of a graph: the copy links to the copied output
+        return _saved_output, (self(), self._data, self._vc, self.output_nr)
+
+    def tensor(self, node):
+        """The output as a Tensor in the graph: the living one (with its hooks), else one rebuilt on its
+        array and counter as the output ``output_nr`` of ``node``."""
+        t = self()
+        if t is None:
+            t = Tensor._make(self._data)
+            t._vc = self._vc
+            nondiff = node._non_differentiable
+            if self._data.dtype.kind in "fc" and not (nondiff and id(self._data) in nondiff):
+                t.requires_grad, t.grad_fn, t._output_nr = True, node, self.output_nr
+        return t
+
+
+def _saved_output(t, data, vc, output_nr):
+    """A copied ``SavedOutput``; a link whose output was gone is gone in the copy too (its stand-in dies)."""
+    link = SavedOutput(t if t is not None else Tensor._make(data))
+    link._data, link._vc, link.output_nr = data, vc, output_nr
+    return link
 
 
 _new_object = object.__new__

@@ -8,7 +8,7 @@ its NumPy backward and its result gets a node that raises, naming the op, if a l
 import numpy as np
 
 from convgrad.autograd import function
-from convgrad.autograd.function import NumpyFunction, _edge
+from convgrad.autograd.function import NumpyFunction, SavedOutput, _edge
 
 
 def _tensor_cls():
@@ -28,7 +28,7 @@ def saved_as_tensors(ctx):
             continue
         for t, _ in versions:
             if t._data is s:
-                out.append(t)
+                out.append(t.tensor(ctx) if type(t) is SavedOutput else t)
                 break
         else:
             out.append(tensor._make(s))

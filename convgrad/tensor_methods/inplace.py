@@ -6,6 +6,7 @@ import operator
 
 import numpy as np
 
+from convgrad.autograd.function import SavedOutput
 from convgrad.autograd.grad_mode import _state, no_grad
 from convgrad.ops import elementwise
 from convgrad.tensor_methods.base import TensorBase
@@ -160,7 +161,8 @@ def _redirect_saved(node, old, new):
     too, so create_graph finds the tensor it belongs to (and ``old``'s buffer is freed)."""
     versions = node._saved_versions
     if versions:
-        node._saved_versions = [(new if t is old else t, new._vc[0] if t is old else v) for t, v in versions]
+        node._saved_versions = [(SavedOutput.of(new, t.output_nr), new._vc[0])
+                                if type(t) is SavedOutput and t() is old else (t, v) for t, v in versions]
         saved, a, b = node._saved, old._data, new._data
         if saved and a.dtype == b.dtype and a.shape == b.shape:
             node._saved = tuple(b if s is a else s for s in saved)
