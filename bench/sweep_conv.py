@@ -48,6 +48,14 @@ SWEEPS = {
                                                 "MNIST-1D conv2 25->25 k3 s2 19 p1 b100"]),
     "_BATCH_LAST_MAX_WO": ([8, 16, 32, 64], ["LeNet-5 conv2 6->16 5x5 14 b128",
                                             "MNIST-1D conv2 25->25 k3 s2 19 p1 b100"]),
+    # the worker threads (convgrad.threads): run with 2 or more
+    "_PARALLEL_MIN_FLOP": ([10**6, 10**7, 10**8, 10**12], ["LeNet-5 conv1 1->6 5x5 28 p2 b128",
+                                                          "LeNet-5 conv2 6->16 5x5 14 b128",
+                                                          "ResNet-20 3->16 3x3 32 p1 b128",
+                                                          "MNIST-1D conv2 25->25 k3 s2 19 p1 b100"]),
+    "_PARALLEL_MIN_COPY_BYTES": ([1 << 20, 4 << 20, 16 << 20, 1 << 40], ["ResNet-20 16->16 3x3 32 p1 b128",
+                                                                          "ResNet-20 64->64 3x3 8 p1 b128",
+                                                                          "VGG 64->64 3x3 56 p1 b16"]),
 }
 
 

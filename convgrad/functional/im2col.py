@@ -44,9 +44,6 @@ from convgrad.threads import Claims, OrderedSum, parallel, single_threaded_blas,
 # best on 6 of 9 bench shapes, within 7 % on two, 15 % behind 2 MiB on a stride-2 layer; 2 MiB is 3-20 %
 # slower on the rest, 1 MiB and 16 MiB up to 1.5x.
 _BLOCK_BYTES = 4 << 20
-# Smaller blocks, down to this size, where a convolution has fewer than 8: the worker threads share the
-# work by blocks (independent of the thread count, so the weight gradient's sum is too).
-_MIN_BLOCK_BYTES = 256 << 10
 # Per-sample GEMMs when the weight matrix (M*K elements) is at most this large (Zen 4: 256 makes ResNet-20's
 # first layer 12 % slower, 4096 LeNet-5's conv2 9 %).
 _PER_SAMPLE_MK = 1024
@@ -205,8 +202,6 @@ class ConvGeometry:
         N, _, Ho, Wo = self.y4
         row = max(1, Wo * self.k * itemsize)
         block_bytes = _block_bytes()
-        if _forced["block_bytes"] is None:  # at least 8 blocks where that keeps them 256 KB: work to share
-            block_bytes = min(block_bytes, max(_MIN_BLOCK_BYTES, N * Ho * row // 8))
         if self.layout is BL:
             rb = max(1, block_bytes // (row * max(N, 1)))
             return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
@@ -320,11 +315,15 @@ def _padded(x, pads, layout):
 
 def _run_blocks(run, geo, blocks):
     """run(i) on each worker i, which claims blocks until none are left. With fewer than two blocks per
-    worker, one would wait on the other's last block: the calling thread runs them all, still with BLAS
-    single-threaded, as BLAS's own threads, once woken, spin on the cores the workers need (the product
-    after a threaded one ran up to 1.8x slower). ``forced_paths(workers=1)``: BLAS threads each GEMM."""
+    worker, one would wait on the other's last block: the calling thread runs them all, with BLAS
+    single-threaded all the same. Threaded BLAS is slower on small products, and its threads, once woken,
+    spin on the cores the workers need (`python -m bench.sweep_conv`: MNIST-1D's conv2 1.5x, the
+    convolutions after a threaded product up to 1.8x). ``forced_paths(workers=1)``: BLAS threads each
+    GEMM, the engine's old path."""
     T = geo.workers()
-    if _forced["workers"] is not None or len(blocks) >= 2 * T:
+    if _forced["workers"] == 1:
+        run(0)
+    elif _forced["workers"] is not None or (T > 1 and len(blocks) >= 2 * T):
         parallel(run, range(T))
     else:
         with single_threaded_blas():
