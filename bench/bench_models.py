@@ -45,13 +45,11 @@ def resnet20_steps(torch, rng):
     return step_c, step_t
 
 
-def main():
-    torch = setup_torch()
-    from tests.torch_models import TorchMNIST1DCNN, TorchResNet18
-    print(HEADER)
-    rng = np.random.default_rng(0)
+def resnet18_inference(torch, rng):
+    """ResNet-18 inference (batch 8, 224x224, eval, no_grad) in each library, from the same weights:
+    ``(infer_convgrad, infer_torch)``."""
+    from tests.torch_models import TorchResNet18
 
-    # ResNet-18 inference, batch 8, 224x224
     ours = models.resnet18().eval()
     ref = TorchResNet18().eval()
     _copy_weights(torch, ours, ref)
@@ -65,7 +63,17 @@ def main():
     def infer_t():
         with torch.no_grad():
             ref(xt)
+    return infer_c, infer_t
 
+
+def main():
+    torch = setup_torch()
+    from tests.torch_models import TorchMNIST1DCNN
+    print(HEADER)
+    rng = np.random.default_rng(0)
+
+    # ResNet-18 inference, batch 8, 224x224
+    infer_c, infer_t = resnet18_inference(torch, rng)
     tc, tt = interleaved(infer_c, infer_t, repeat=3, warmup=1)
     print(row("ResNet-18 inference, batch 8, 224x224", tc, tt,
               f"{8 / tc:.1f} vs {8 / tt:.1f} img/s"), flush=True)

@@ -12,7 +12,7 @@ import numpy as np
 
 import convgrad
 from bench.bench_conv import _step
-from bench.bench_models import _copy_weights, resnet20_steps
+from bench.bench_models import resnet18_inference, resnet20_steps
 from bench.common import HEADER, interleaved, row, setup_torch
 from convgrad.functional import im2col
 from convgrad.threads import worker_count
@@ -50,25 +50,6 @@ def _lenet5(torch, rng):
             step_fn(torch, torch.nn.functional, tm, opt_t, torch.from_numpy(x), torch.from_numpy(y)))
 
 
-def _resnet18_inference(torch, rng):
-    from convgrad.vision import models
-    from tests.torch_models import TorchResNet18
-
-    ours, ref = models.resnet18().eval(), TorchResNet18().eval()
-    _copy_weights(torch, ours, ref)
-    x = rng.standard_normal((8, 3, 224, 224)).astype(np.float32)
-    xc, xt = convgrad.tensor(x), torch.from_numpy(x)
-
-    def infer_c():
-        with convgrad.no_grad():
-            ours(xc)
-
-    def infer_t():
-        with torch.no_grad():
-            ref(xt)
-    return infer_c, infer_t
-
-
 def main(repeat=15):
     torch = setup_torch()
     print(f"worker threads: {worker_count()}; each row: blocks on one thread + threaded BLAS (old), then "
@@ -78,7 +59,7 @@ def main(repeat=15):
     cases = [(f"{name} fwd+bwd", lambda n=n, c=c, s=s: _layer(torch, rng, n, c, s), repeat)
              for name, n, c, s in LAYERS]
     cases += [("LeNet-5 training step, batch 128", lambda: _lenet5(torch, rng), 20),
-              ("ResNet-18 inference, batch 8, 224x224", lambda: _resnet18_inference(torch, rng), 3),
+              ("ResNet-18 inference, batch 8, 224x224", lambda: resnet18_inference(torch, rng), 3),
               ("CIFAR ResNet-20 training step, batch 128", lambda: resnet20_steps(torch, rng), 5)]
     for name, make, n in cases:
         step_c, step_t = make()
