@@ -8,6 +8,7 @@ MKL, BLIS, Accelerate) whatever its build calls its setter. The user's count (``
 import contextlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -127,8 +128,6 @@ def parallel(fn, parts):
         return [fn(p) for p in parts]
     with _lock:
         if _pool_size < len(parts) - 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             if _pool is not None:
                 _pool.shutdown(wait=False)
             _pool_size = len(parts) - 1
@@ -136,7 +135,10 @@ def parallel(fn, parts):
         pool = _pool
     with single_threaded_blas():
         futures = [pool.submit(_run_part, fn, p) for p in parts[1:]]
-        first = _run_part(fn, parts[0])
+        try:
+            first = _run_part(fn, parts[0])
+        finally:  # every part has stopped before the caller goes on, even after an error
+            wait(futures)
         return [first] + [f.result() for f in futures]
 
 

@@ -61,6 +61,22 @@ def test_an_error_in_a_part_reaches_the_caller_and_restores_blas(two_threads):
     assert threads.worker_count() == 2 and threads._inside == 0
 
 
+def test_after_an_error_the_caller_goes_on_only_when_every_part_has_stopped(two_threads):
+    import time
+
+    done = []
+
+    def part(i):
+        if i == 0:  # the caller's own part fails at once
+            raise ValueError("part 0")
+        time.sleep(0.2)
+        done.append(i)
+
+    with pytest.raises(ValueError, match="part 0"):
+        threads.parallel(part, [0, 1])
+    assert done == [1]  # the other part had finished: it writes into nothing the caller frees
+
+
 def test_nested_calls_run_in_turn_on_the_part_thread(two_threads):
     def inner(_):
         return threading.get_ident()

@@ -129,16 +129,17 @@ class _Scratch:
                 self._held -= a.nbytes
         if a is None:
             a = np.empty(shape, dtype)
-        self._lent[id(a)] = a
+        with self._lock:  # the convolution's worker threads take and give at once
+            self._lent[id(a)] = a
         return a
 
     def give(self, *arrays):
         """Return arrays from ``take`` for reuse; anything else is ignored."""
         for a in arrays:
-            if a is None or self._lent.get(id(a)) is not a:
-                continue
-            del self._lent[id(a)]
             with self._lock:
+                if a is None or self._lent.get(id(a)) is not a:
+                    continue
+                del self._lent[id(a)]
                 if self._held + a.nbytes <= self.MAX_BYTES:
                     self._free.setdefault((a.shape, a.dtype.str), []).append(a)
                     self._held += a.nbytes
