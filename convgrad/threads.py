@@ -10,8 +10,6 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
-import numpy as np
-
 # Variables by which a user sets BLAS/OpenMP threads before Python starts; convgrad's own defaults
 # (``convgrad train``'s one thread for small models) give way to them.
 THREAD_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
@@ -182,24 +180,3 @@ class OrderedSum:
             while self._next in self._waiting:
                 self.total += self._waiting.pop(self._next)
                 self._next += 1
-
-
-_MATMUL_MIN_FLOP = 10_000_000  # below this a product runs whole, on one BLAS thread
-
-
-def matmul(a, b):
-    """``a @ b`` for 2-D arrays with BLAS single-threaded: a large product's rows are split among the
-    workers. Why: a product BLAS threads itself leaves BLAS's threads spinning for a while after it
-    returns, and they then compete with the convolution workers for the cores (ResNet-18 inference: the
-    classifier's product made the next convolutions up to 1.8x slower)."""
-    T = worker_count()
-    if T == 1:
-        return a @ b
-    out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
-    rows = a.shape[0]
-    if 2 * rows * a.shape[1] * b.shape[1] < _MATMUL_MIN_FLOP or rows < 2 * T:
-        T = 1
-    parts = [slice(rows * i // T, rows * (i + 1) // T) for i in range(T)]
-    with single_threaded_blas():
-        parallel(lambda r: np.matmul(a[r], b, out=out[r]), parts)
-    return out

@@ -154,26 +154,3 @@ def test_resnet_layers_split_over_workers_match_one_thread_and_torch(two_threads
         np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5 * np.abs(one).max())
     for two, three in zip(results[2], results[3]):
         assert np.array_equal(two, three)  # blocks are summed in order: the same on any number of workers
-
-
-@pytest.mark.parametrize("m, k, n", [(256, 300, 200), (1, 500, 30), (0, 4, 3), (5, 0, 3), (3, 2, 1)])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_splits_rows_and_matches_numpy(two_threads, m, k, n, dtype):
-    rng = np.random.default_rng(1)
-    a = rng.standard_normal((k, m)).astype(dtype).T  # a transposed view, as the weight gradient's g^T
-    b = rng.standard_normal((k, n)).astype(dtype)
-    got = threads.matmul(a, b)
-    assert got.dtype == dtype and got.shape == (m, n)
-    np.testing.assert_allclose(got, a @ b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
-    assert threads.worker_count() == 2 and threads._inside == 0
-
-
-def test_matmul_keeps_blas_single_threaded(two_threads, monkeypatch):
-    if not _blas_now():
-        pytest.skip("no BLAS library reports its threads")
-    seen = []
-    real = np.matmul
-    monkeypatch.setattr(np, "matmul", lambda *a, **k: seen.append(_blas_now()) or real(*a, **k))
-    threads.matmul(np.ones((400, 300), np.float32), np.ones((300, 200), np.float32))  # split: 48 MFLOP
-    threads.matmul(np.ones((4, 3), np.float32), np.ones((3, 2), np.float32))  # whole
-    assert seen and all(max(s) == 1 for s in seen)

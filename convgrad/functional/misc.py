@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 
 from convgrad import _checks as checks
-from convgrad import threads
 from convgrad.autograd.function import NumpyFunction
 from convgrad.autograd.graph import saved_as_tensors
 from convgrad.ops.shape import PadConstant
@@ -448,7 +447,7 @@ class Linear(NumpyFunction):
     @staticmethod
     def forward(ctx, x, w, b):
         w2 = w.reshape(1, -1) if w.ndim == 1 else w
-        y = threads.matmul(x.reshape(-1, x.shape[-1]), w2.T).reshape(x.shape[:-1] + w.shape[:-1])
+        y = (x.reshape(-1, x.shape[-1]) @ w2.T).reshape(x.shape[:-1] + w.shape[:-1])
         if b is not None:
             y += b
         ctx.save_for_backward(x, w)
@@ -461,8 +460,8 @@ class Linear(NumpyFunction):
         need_x, need_w, need_b = ctx.needs_input_grad
         w2 = w.reshape(1, -1) if w.ndim == 1 else w
         g2 = g.reshape(-1, w2.shape[0])
-        gx = threads.matmul(g2, w2).reshape(x.shape) if need_x else None
-        gw = threads.matmul(g2.T, x.reshape(-1, x.shape[-1])).reshape(w.shape) if need_w else None
+        gx = (g2 @ w2).reshape(x.shape) if need_x else None
+        gw = (g2.T @ x.reshape(-1, x.shape[-1])).reshape(w.shape) if need_w else None
         gb = None
         if need_b:  # a bias of another broadcastable shape: the engine sums g down to it
             gb = g2.sum(axis=0) if ctx.bias_per_feature else g
