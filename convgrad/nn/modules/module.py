@@ -113,7 +113,8 @@ class Module(HookMixin):
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
         try:
-            if self._has_hooks():
+            # _has_hooks() written out: a method call here would cost every layer call
+            if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
                 return self._call_with_hooks(args, kwargs)
             return self.forward(*args, **kwargs)
         except Exception as e:
