@@ -65,7 +65,6 @@ def _fast(module, name):
     return getattr(module, name)
 
 
-
 def _initialised(registry, what):
     if registry is None:
         raise AttributeError(f"cannot assign {what} before Module.__init__() call")
@@ -77,6 +76,7 @@ def _entry(value, what, name, expected, tensor_ok=False):
         raise TypeError(f"cannot assign '{_typename(value)}' as {what} '{name}' ({expected} or None "
                         "expected)")
     return value
+
 
 class Module(HookMixin):
     """Base class of all layers and networks.
@@ -113,7 +113,8 @@ class Module(HookMixin):
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
         try:
-            if self._has_hooks():
+            # _has_hooks() written out: a method call here would cost every layer call
+            if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
                 return self._call_with_hooks(args, kwargs)
             return self.forward(*args, **kwargs)
         except Exception as e:
