@@ -77,6 +77,12 @@ def subgroup():
         ref(convgrad.tensor(x)).sum().backward()  # the sum of both members' gradients
     for p, q in zip(ddp.parameters(), ref.parameters()):
         np.testing.assert_allclose(p.grad._data, q.grad._data / 2, rtol=1e-9, atol=1e-12)
+    try:  # a different model on global rank 2 is named by its global rank, not its place in the group
+        nn.parallel.DistributedDataParallel(_net(seed=0, width=6 if r == 0 else 5), process_group=pair)
+    except RuntimeError as e:
+        assert "got rank 2 with" in str(e) and "where rank 0 has" in str(e), str(e)
+    else:
+        raise AssertionError("DistributedDataParallel accepted different models in a group")
     dist.destroy_process_group(pair)
 
 

@@ -93,7 +93,8 @@ class DistributedDataParallel(Module):
         mine = [(name, tuple(t.shape), str(t.dtype)) for name, t in self._state_items()]
         every = [None] * self._comm.Get_size()
         dist.all_gather_object(every, mine, process_group)
-        for rank, theirs in enumerate(every[1:], start=1):
+        ranks = dist.get_process_group_ranks(process_group)  # the group's positions as global ranks
+        for rank, theirs in zip(ranks[1:], every[1:]):
             if theirs == every[0]:
                 continue
             for i in range(max(len(theirs), len(every[0]))):
@@ -103,7 +104,7 @@ class DistributedDataParallel(Module):
                     break
             raise RuntimeError(
                 f"{OP}: expected every rank to build the same model (parameters and buffers: name, shape, "
-                f"dtype), got rank {rank} with {b} where rank 0 has {a}")
+                f"dtype), got rank {rank} with {b} where rank {ranks[0]} has {a}")
 
     def _make_buckets(self, cap_bytes):
         params = [p for p in self.module.parameters() if p.requires_grad]
