@@ -12,6 +12,7 @@ import threading
 import time
 import tracemalloc
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -388,7 +389,7 @@ def test_the_command_serves_on_a_free_port_and_times_predictions(tiny_lenet, ser
             urllib.request.urlopen(big, timeout=30)
         assert e.value.code == 413
         # a client that stops half-way through its body holds no worker: the others are still answered
-        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        port = urllib.parse.urlparse(url).port
         with socket.create_connection(("127.0.0.1", port)) as stalled:
             stalled.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                             b"Content-Length: 1000\r\n\r\n{\"image\": [")
