@@ -61,12 +61,14 @@ def main(argv=None):
                     if "elapsed_ms" in answer:
                         server.append(answer["elapsed_ms"])
             _row(name, times, server, size)
-        fresh = []
+        fresh, nagle, slow = [], [], connect(url, nodelay=False)
         for i in range(args.repeat):
             c = connect(url)
             fresh.append(call(c, "POST", "/api/predict", {"image": images[i % len(images)]})[0])
             c.close()
+            nagle.append(call(slow, "POST", "/api/predict", {"image": images[i % len(images)]})[0])
         _row("POST /api/predict (new connection)", fresh)
+        _row("POST /api/predict (Nagle on)", nagle)
     finally:
         stop_server(proc)
     return 0

@@ -80,14 +80,14 @@ def stop_server(proc):
     proc.stdout.close()
 
 
-def connect(url):
+def connect(url, nodelay=True):
     """A kept-alive connection to the server at ``url`` with Nagle's algorithm off, as browsers open them
-    (with it on, a request body sent after its headers waits for a delayed ACK: tens of ms that are not
-    the server's)."""
+    (with it on, the request body, which http.client sends after its headers, can wait for a delayed ACK:
+    milliseconds that are not the server's). ``nodelay=False`` leaves it on."""
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(nodelay))
     return conn
 
 

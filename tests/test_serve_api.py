@@ -12,6 +12,7 @@ import threading
 import time
 import tracemalloc
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -388,7 +389,7 @@ def test_the_command_serves_on_a_free_port_and_times_predictions(tiny_lenet, ser
             urllib.request.urlopen(big, timeout=30)
         assert e.value.code == 413
         # a client that stops half-way through its body holds no worker: the others are still answered
-        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        port = urllib.parse.urlparse(url).port
         with socket.create_connection(("127.0.0.1", port)) as stalled:
             stalled.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                             b"Content-Length: 1000\r\n\r\n{\"image\": [")
@@ -414,11 +415,14 @@ def test_the_command_names_the_extra_when_starlette_is_missing(monkeypatch, caps
     monkeypatch.setattr(builtins, "__import__", no_starlette)
     assert cli.main(["serve", tiny_lenet, "--port", "0"]) == 2
     assert "pip install convgrad[serve]" in capsys.readouterr().err
-    import importlib
+    import importlib.util
 
     from convgrad.serve import app
 
-    importlib.reload(app)  # the module imports without starlette (pkgutil.walk_packages imports it)
+    # the module imports without starlette (pkgutil.walk_packages imports it); a throwaway copy, since a
+    # reload would give the real module a new ApiError that apps already built do not handle
+    spec = importlib.util.spec_from_file_location("convgrad_serve_app_copy", app.__file__)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
     with pytest.raises(ImportError, match=r"pip install convgrad\[serve\]"):
         serve.create_app(served)
 

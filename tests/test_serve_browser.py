@@ -21,7 +21,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from tests.serve_helpers import start_server, stop_server, tiny_lenet  # noqa: F401
+from tests.serve_helpers import call, connect, start_server, stop_server, tiny_lenet  # noqa: F401
 
 CHROMIUM = os.environ.get("CONVGRAD_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -105,10 +105,6 @@ def page(chromium, server):
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
-def report(text):
-    print(text)
-
-
 def shown(page):
     return int(page.evaluate("document.body.dataset.shown || 0"))
 
@@ -186,8 +182,8 @@ def test_page_loads_fast(chromium, server):
         ready = float(page.evaluate("document.body.dataset.ready"))
         times.append((nav["loadEventEnd"] - nav["startTime"], ready))
     page.close()
-    report("page load (load event, ready with model and test digits), ms: " +
-           ", ".join(f"({load:.0f}, {ready:.0f})" for load, ready in times))
+    print("page load (load event, ready with model and test digits), ms: " +
+          ", ".join(f"({load:.0f}, {ready:.0f})" for load, ready in times))
     assert min(ready for _, ready in times) < LOAD_LIMIT_MS, times
 
 
@@ -220,8 +216,8 @@ def test_draw_a_one(page, server, trained, shots):
         }
         return times.slice(3);  // the first ones warm up
     }""", img.tolist())
-    report(f"prediction round trip in the browser over 20 requests, ms: median "
-                  f"{statistics.median(ms):.1f}, min {min(ms):.1f}, max {max(ms):.1f}")
+    print(f"prediction round trip in the browser over 20 requests, ms: median "
+          f"{statistics.median(ms):.1f}, min {min(ms):.1f}, max {max(ms):.1f}")
     assert statistics.median(ms) < ROUND_TRIP_LIMIT_MS
 
 
@@ -394,10 +390,10 @@ def test_heat_maps_are_the_api_maps(page, server):
     """The small maps are the API's bytes through the colour map: decode one and compare."""
     draw_one(page)
     image = page_image(page).tolist()
-    req = urllib.request.Request(server + "api/predict", data=json.dumps({"image": image}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        layer = next(item for item in json.loads(r.read())["layers"] if item["name"] == "features.2")
+    conn = connect(server)
+    answer = call(conn, "POST", "/api/predict", {"image": image})[1]
+    conn.close()
+    layer = next(item for item in answer["layers"] if item["name"] == "features.2")
     raw = np.frombuffer(base64.b64decode(layer["maps"][3]), np.uint8).reshape(14, 14)
     # the page's canvas: 14x14 pixels, brightest where the map is largest (viridis is monotone in lightness)
     rgba = np.array(page.evaluate("""() => {

@@ -32,12 +32,6 @@ class ApiError(Exception):
         self.status, self.message = status, message
 
 
-def _error(status, message):
-    from starlette.responses import JSONResponse
-
-    return JSONResponse({"error": message}, status_code=status)
-
-
 # -- reading and checking requests ---------------------------------------------------------------------
 async def _body(request, op, types):
     """The request body (at most MAX_BODY bytes) and its content type, one of ``types``. A body over the
@@ -231,6 +225,9 @@ def build_app(served):
         count = _int(q.get("count", "8"), "count", "samples", query=True)
         offset = _int(q.get("offset", "0"), "offset", "samples", query=True)
         return await call(inspect.samples, count, offset)
+
+    def _error(status, message):
+        return JSONResponse({"error": message}, status_code=status)
 
     async def api_error(request, e):
         return _error(e.status, e.message)
