@@ -350,3 +350,19 @@ def test_plain_pytorch_style_loop_still_works():
 def test_bad_batch_is_a_clear_error():
     with pytest.raises(TypeError, match=r"pair \(inputs, targets\)"):
         fit(mlp(), [convgrad.zeros(4, 2)], epochs=1, **quiet())
+
+
+def test_a_wrapped_model_checkpoints_and_resumes_as_the_plain_model(tmp_path):
+    convgrad.manual_seed(0)
+    model = mlp()
+    wrapped = nn.DataParallel(model)
+    trainer = Trainer(wrapped, optim.SGD(wrapped.parameters(), lr=0.1), **quiet())
+    assert trainer.unwrapped_model is model
+    trainer.fit(loaders()[0], epochs=1)
+    trainer.save_checkpoint(tmp_path / "last.pt")
+    state = load_checkpoint(tmp_path / "last.pt")["model"]
+    assert set(state) == set(model.state_dict())  # no "module." prefix: it loads into the plain model
+    plain = mlp()
+    Trainer(plain, optim.SGD(plain.parameters(), lr=0.1), **quiet()).load_state_dict(
+        load_checkpoint(tmp_path / "last.pt"))
+    assert all(np.array_equal(a, params(model)[k]) for k, a in params(plain).items())

@@ -49,11 +49,9 @@ def end_job(code):
 def threads_per_rank(world, model_default):
     """BLAS threads for each of ``world`` ranks: the cores shared out (at least 1), no more than the model's
     own default when it has one."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    share = max(1, cores // world)
+    from convgrad.env import _cores
+
+    share = max(1, (_cores() or 1) // world)
     return min(share, model_default) if model_default else share
 
 

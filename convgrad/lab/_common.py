@@ -84,9 +84,8 @@ def accuracy(model, x, y, batch_size=500):
 def loss_and_accuracy(model, x, y, batch_size=500):
     """Mean cross-entropy and accuracy of ``model`` in eval mode on the arrays ``x``, ``y``."""
     logits = predict(model, x, batch_size).astype(np.float64)
-    shifted = logits - logits.max(1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
-    return float(-log_p[np.arange(len(y)), y].mean()), float((logits.argmax(1) == y).mean())
+    loss = F.cross_entropy(convgrad.from_numpy(logits), convgrad.from_numpy(y)).item()
+    return float(loss), float((logits.argmax(1) == y).mean())
 
 
 def train_epochs(model, optimizer, x, y, epochs, batch_size, rng, augment=None, scheduler=None,

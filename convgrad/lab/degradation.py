@@ -9,7 +9,19 @@ import numpy as np
 from convgrad import optim
 from convgrad.vision.models.resnet_cifar import cifar_resnet
 
-from ._common import Report, accuracy, batches, load_mnist, pct, plt, save_fig, seed_all, table, train_step
+from ._common import (
+    Report,
+    accuracy,
+    batches,
+    count_params,
+    load_mnist,
+    pct,
+    plt,
+    save_fig,
+    seed_all,
+    table,
+    train_step,
+)
 
 TITLE = "Degradation: deeper plain networks train worse, residual networks do not (ResNet, figure 6)"
 ESTIMATE = 400  # seconds, full form: CPU time of the committed run (378 s; 4,159 s wall, loaded machine)
@@ -50,7 +62,7 @@ def run(out, seed=0, quick=False):
             key = (kind, depth)
             losses[key] = [h[0] for h in hist]
             errors[key] = [h[1] / batch for h in hist]
-            test_acc[key], params[key] = accuracy(model, xte, yte), sum(p.numel() for p in model.parameters())
+            test_acc[key], params[key] = accuracy(model, xte, yte), count_params(model)
 
     last = max(WINDOW, steps // 5)
     final = {k: float(np.mean(e[-last:])) for k, e in errors.items()}

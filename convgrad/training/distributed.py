@@ -13,6 +13,7 @@ import numpy as np
 
 import convgrad
 from convgrad import distributed as dist
+from convgrad.nn.parallel import DataParallel, DistributedDataParallel
 from convgrad.training.metrics import RunningMetrics
 from convgrad.utils.data import DistributedSampler
 
@@ -27,10 +28,7 @@ def world():
 def unwrap(model):
     """The model a DistributedDataParallel/DataParallel wrapper holds (its checkpoints load into a plain
     model, and a plain model's into it), or ``model`` itself."""
-    inner = getattr(model, "module", None)
-    if type(model).__name__ in ("DistributedDataParallel", "DataParallel") and inner is not None:
-        return inner
-    return model
+    return model.module if isinstance(model, (DataParallel, DistributedDataParallel)) else model
 
 
 def sharded(loader):

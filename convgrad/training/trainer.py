@@ -279,14 +279,14 @@ class Trainer:
         """Write a training checkpoint to ``path`` atomically; ``fit(..., resume=path)`` continues from it.
         Under DDP every rank calls it: rank 0 writes (the epoch's metric sums over all ranks), the others
         wait at a barrier until the file is there."""
-        if self.world_size > 1:
+        running = ranks.reduced(self.running) if self.world_size > 1 else None  # a collective: every rank
+        if self.is_global_zero:
             state = self.state_dict()
-            state["trainer"]["running"] = ranks.reduced(self.running).state_dict()
-            if self.is_global_zero:
-                save_checkpoint(state, path)
+            if running is not None:
+                state["trainer"]["running"] = running.state_dict()
+            save_checkpoint(state, path)
+        if self.world_size > 1:
             convgrad.distributed.barrier()
-        else:
-            save_checkpoint(self.state_dict(), path)
         self.last_checkpoint = os.fspath(path)
 
     def load_state_dict(self, state):
@@ -504,7 +504,8 @@ class Trainer:
             if self._resume_rng is not None:
                 _set_rng_state(loader, self._resume_rng, self.rank)
                 self._resume_rng = None
-            self.running.reset()
+            self.running.loss_sum, self.running.count = 0.0, 0
+            self.running.correct = {k: 0 for k in self.running.correct}
             self._epoch_rng = _rng_state(loader)
             self._epoch_lr = self.optimizer.param_groups[0]["lr"]
         sampler = getattr(loader, "sampler", None)
