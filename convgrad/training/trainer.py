@@ -591,9 +591,8 @@ class Trainer:
         keep, seen = ranks.sharded(loader), 0
         if keep is not None and getattr(self.model, "broadcast_buffers", False):
             # each rank's last training forward updated its BatchNorm statistics with its own batch: evaluate
-            # rank 0's (the checkpointed model's), which DDP's next training forward would install anyway
-            for buf in self.unwrapped_model.buffers():
-                convgrad.distributed.broadcast(buf, 0)
+            # the source rank's, which DDP's next training forward would install anyway
+            self.model._sync_buffers()
         was_training = self.model.training
         self.model.eval()
         show = self.progress if progress is None else (progress and tqdm is not None)

@@ -134,9 +134,14 @@ class DistributedDataParallel(Module):
         if self._in_backward:  # the last backward raised before it ended: drop its half-done all-reduces
             self._abandon_backward()
         if self.broadcast_buffers and self.module.training:
-            for _, buf in self.module.named_buffers():
-                dist.broadcast(buf, self._source, self.process_group)
+            self._sync_buffers()
         return self.module(*inputs, **kwargs)
+
+    def _sync_buffers(self):
+        """Every rank's buffers (BatchNorm statistics) replaced by the source rank's, over the model's group;
+        also what the Trainer calls before a sharded evaluation."""
+        for _, buf in self.module.named_buffers():
+            dist.broadcast(buf, self._source, self.process_group)
 
     @contextlib.contextmanager
     def no_sync(self):
