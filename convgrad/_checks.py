@@ -113,7 +113,7 @@ _BROADCASTS = {}  # shapes -> their broadcast shape: np.broadcast_shapes costs m
 
 def broadcast(op, *ts):
     """The tensors' shapes must broadcast together; returns the broadcast shape."""
-    shapes = tuple(tuple(t.shape) for t in ts)
+    shapes = tuple(t._data.shape for t in ts)  # the arrays' shapes: Tensor.shape builds a Size each time
     out = _BROADCASTS.get(shapes)
     if out is None:
         try:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import convgrad
+import convgrad.nn.functional as F
 from convgrad.autograd.function import SavedTensorModifiedError
 
 
@@ -26,7 +27,8 @@ def no_cycle_collector():
 @pytest.mark.parametrize("op", [
     lambda x: x.relu(), lambda x: x.exp(), lambda x: x.sigmoid(), lambda x: x.tanh(), lambda x: x.sqrt(),
     lambda x: x.sum().exp(),  # a 0-d output (NumPy gives a scalar): the other way a result is made
-], ids=["relu", "exp", "sigmoid", "tanh", "sqrt", "0-d exp"])
+    lambda x: F.batch_norm_relu(x.reshape(2, 1), None, None, training=True),  # saves its output after x, w
+], ids=["relu", "exp", "sigmoid", "tanh", "sqrt", "0-d exp", "batch_norm_relu"])
 def test_a_dropped_graph_is_freed_by_reference_counting(no_cycle_collector, op):
     x = convgrad.tensor([0.5, 2.0], requires_grad=True)
     y = op(x)

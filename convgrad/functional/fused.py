@@ -11,7 +11,7 @@ its backward masks the incoming gradient by ``[y > 0]`` before the batch norm's 
 
 import numpy as np
 
-from convgrad.autograd.graph import saved_as_tensors
+from convgrad.autograd.graph import constant
 from convgrad.functional.activation import relu
 from convgrad.functional.normalization import _BatchNormTrain, batch_norm
 from convgrad.ops.elementwise import keep_where
@@ -37,9 +37,9 @@ class _BatchNormReLUTrain(_BatchNormTrain):
 
     @staticmethod
     def tensor_backward(ctx, g):
-        y = saved_as_tensors(ctx)[2]
-        mask = (y._data > 0).astype(g.dtype)  # piecewise constant: no second derivative through it
-        return _BatchNormTrain.tensor_backward(ctx, g * type(g)._make(mask))
+        y = ctx.saved_tensors[2]
+        mask = constant((y > 0).astype(g.dtype))  # piecewise constant: no second derivative through it
+        return _BatchNormTrain.tensor_backward(ctx, g * mask)
 
 
 def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,

@@ -164,12 +164,12 @@ class Var(NumpyFunction):
         return g * d * scale, None, None, None
 
 
-def _logsumexp(x, axis, keepdims):
+def _logsumexp(x, axis, keepdims=True):
+    """ln sum e^x along ``axis``, the reduced axes kept (``_ComparedWithInput`` asks only for that)."""
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # all -inf (or an inf) along the axis: no shift
     s = np.sum(np.exp(x - m), axis=axis, keepdims=True)
-    y = np.log(s) + m
-    return y if keepdims else np.squeeze(y, axis)
+    return np.log(s) + m
 
 
 class LogSumExp(_ComparedWithInput):
