@@ -11,8 +11,7 @@ from bench.common import (
     HEADER,
     gemm_gflops,
     interleaved,
-    peak_memory_numpy,
-    peak_memory_torch,
+    peak_memory,
     row,
     setup_torch,
 )
@@ -78,11 +77,9 @@ def main(repeat=15):
         step_t = _step(torch, xt, wt, bt, torch.tensor(g), pad)
         tc, tt = interleaved(step_c, step_t, repeat=repeat)
         total = flops * (3 if x_grad else 2)
-        convgrad.functional.im2col.scratch.clear()  # count convgrad's buffers as allocations
-        mc, mt = peak_memory_numpy(step_c), peak_memory_torch(step_t)
         print(row(f"{name} fwd+bwd", tc, tt,
                   f"{total / tc / 1e9:5.0f} GFLOP/s ({total / tc / 1e9 / peak:.0%}); "
-                  f"peak mem {mc / 2**20:.1f} MB vs {mt / 2**20:.1f} MB"), flush=True)
+                  f"{peak_memory(step_c, step_t)}"), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ graph-node cost), and a 784-256-10 MLP training step on batch 128."""
 import numpy as np
 
 import convgrad
-from bench.common import HEADER, interleaved, peak_memory_numpy, peak_memory_torch, row, setup_torch
+from bench.common import HEADER, interleaved, peak_memory, row, setup_torch
 
 
 def main():
@@ -97,9 +97,7 @@ def main():
     step_c = mlp_step(convgrad, lambda a: convgrad.tensor(a, requires_grad=True))
     step_t = mlp_step(torch, lambda a: torch.tensor(a, requires_grad=True))
     tc, tt = interleaved(step_c, step_t, repeat=40)
-    mc, mt = peak_memory_numpy(step_c), peak_memory_torch(step_t)
-    print(row("MLP 784-256-10 training step, batch 128", tc, tt,
-              f"peak mem {mc / 2**20:.1f} MB vs {mt / 2**20:.1f} MB"))
+    print(row("MLP 784-256-10 training step, batch 128", tc, tt, peak_memory(step_c, step_t)))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import numpy as np
 
 import convgrad
 import convgrad.nn.functional as F
-from bench.common import HEADER, THREADS, interleaved, row, setup_torch
+from bench.common import HEADER, THREADS, interleaved, peak_memory, row, setup_torch
 from convgrad.threads import set_blas_threads
 from convgrad.vision import models
 
@@ -76,13 +76,13 @@ def main():
     infer_c, infer_t = resnet18_inference(torch, rng)
     tc, tt = interleaved(infer_c, infer_t, repeat=3, warmup=1)
     print(row("ResNet-18 inference, batch 8, 224x224", tc, tt,
-              f"{8 / tc:.1f} vs {8 / tt:.1f} img/s"), flush=True)
+              f"{8 / tc:.1f} vs {8 / tt:.1f} img/s; {peak_memory(infer_c, infer_t)}"), flush=True)
 
     # CIFAR ResNet-20 training step, batch 128, 32x32, SGD momentum
     step_c, step_t = resnet20_steps(torch, rng)
     tc, tt = interleaved(step_c, step_t, repeat=5, warmup=1)
     print(row("CIFAR ResNet-20 training step, batch 128", tc, tt,
-              f"{128 / tc:.0f} vs {128 / tt:.0f} img/s"), flush=True)
+              f"{128 / tc:.0f} vs {128 / tt:.0f} img/s; {peak_memory(step_c, step_t)}"), flush=True)
 
     # MNIST-1D CNN training step, batch 100, Adam
     ours = models.mnist1d_cnn().train()
@@ -97,7 +97,7 @@ def main():
     step_c = _step(opt_c, ours, F, xc, yc)
     step_t = _step(opt_t, ref, torch.nn.functional, xt, yt)
     tc, tt = interleaved(step_c, step_t, repeat=25, warmup=3)
-    print(row("MNIST-1D CNN training step, batch 100", tc, tt), flush=True)
+    print(row("MNIST-1D CNN training step, batch 100", tc, tt, peak_memory(step_c, step_t)), flush=True)
     set_blas_threads(1)
     torch.set_num_threads(1)
     tc, tt = interleaved(step_c, step_t, repeat=25, warmup=3)

@@ -7,7 +7,7 @@ import numpy as np
 
 import convgrad
 import convgrad.nn.functional as F
-from bench.common import HEADER, interleaved, peak_memory_numpy, peak_memory_torch, row, setup_torch
+from bench.common import HEADER, interleaved, peak_memory, row, setup_torch
 
 
 def _step(lib, fn, x_np, extra=()):
@@ -46,8 +46,7 @@ def _case(torch, name, fn, shape, extra_shapes=(), repeat=20, forward_only=False
     else:
         a, b = _step(convgrad, fn, x, extra), _step(torch, fn, x, extra)
     tc, tt = interleaved(a, b, repeat=repeat)
-    mc, mt = peak_memory_numpy(a), peak_memory_torch(b)
-    print(row(name, tc, tt, f"peak mem {mc / 2**20:6.1f} MB vs {mt / 2**20:6.1f} MB"), flush=True)
+    print(row(name, tc, tt, peak_memory(a, b)), flush=True)
     return tc / tt
 
 

@@ -16,8 +16,7 @@ from bench.common import (
     THREADS,
     interleaved,
     max_rss_mb,
-    peak_memory_numpy,
-    peak_memory_torch,
+    peak_memory,
     row,
     setup_torch,
 )
@@ -89,8 +88,7 @@ def main():
         tc, tt = interleaved(sc, st, repeat=25, warmup=3)
         extra = ""
         if batch == 128:
-            mc, mt = peak_memory_numpy(sc), peak_memory_torch(st)
-            extra = f"peak mem {mc / 2**20:.1f} MB vs {mt / 2**20:.1f} MB"
+            extra = peak_memory(sc, st)
         print(row(f"LeNet-5 training step, batch {batch}", tc, tt, extra), flush=True)
         # both on one thread: what `convgrad train --model lenet5` uses; the fairer match on a busy machine
         set_blas_threads(1)
