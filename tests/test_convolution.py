@@ -100,10 +100,11 @@ def _call(name, kwargs):
     return fn
 
 
-def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto", workers="auto"):
+def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto", workers="auto", shift="auto"):
     """Force one of the internal paths: channels-first/last columns (col2im: and batch-last), per-sample
     or one-GEMM products, col2im or full-convolution input gradient, blocks of one output row or a few
-    samples, the samples on one thread or split over 2-3 worker threads."""
+    samples, the samples on one thread or split over 2-3 worker threads, shifted rows wherever they
+    apply or never."""
     auto = lambda v, choices: None if v == "auto" else choices[v]  # noqa: E731
     return im2col.forced_paths(
         layout=auto(layout, {"first": im2col.Layout.CHANNELS_FIRST, "last": im2col.Layout.CHANNELS_LAST,
@@ -111,7 +112,8 @@ def paths(layout="auto", per_sample="auto", input_grad="auto", blocks="auto", wo
         per_sample=auto(per_sample, {"always": True, "never": False}),
         full_conv=auto(input_grad, {"col2im": False, "full": True}),
         block_bytes=auto(blocks, {"rows": 1, "samples": 2000}),
-        workers=None if workers == "auto" else workers)
+        workers=None if workers == "auto" else workers,
+        shift_rows=auto(shift, {"always": True, "never": False}))
 
 
 PATHS = st.fixed_dictionaries({
@@ -120,6 +122,7 @@ PATHS = st.fixed_dictionaries({
     "input_grad": st.sampled_from(["auto", "col2im", "full"]),
     "blocks": st.sampled_from(["auto", "rows", "samples"]),
     "workers": st.sampled_from(["auto", 1, 2, 3]),
+    "shift": st.sampled_from(["auto", "always", "never"]),
 })
 
 
@@ -277,6 +280,31 @@ def test_weight_modified_in_place_is_detected():
         w.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("x,w,kw", [
+    ((2, 16, 12, 11), (8, 16, 3, 3), dict(padding=1)),
+    ((3, 6, 14, 14), (16, 6, 5, 5), {}),
+    ((2, 5, 9, 10), (7, 5, 3, 2), dict(padding=(2, 0), dilation=(2, 1), stride=(1, 2))),
+    ((1, 4, 7, 9), (6, 4, 2, 3), dict(padding="same", dilation=(3, 2))),
+    ((2, 3, 6, 6), (5, 3, 3, 3), dict(padding=2)),
+])
+@pytest.mark.parametrize("blocks,workers", [("auto", "auto"), ("rows", 2), ("samples", 3)])
+def test_shifted_rows(monkeypatch, x, w, kw, blocks, workers):
+    """Columns of one kernel row, shifted per kernel row (stride 1 down the rows), on its own: it is taken
+    for the forward and the weight gradient, and matches PyTorch in float64 for every block cut."""
+    taken = []
+    monkeypatch.setattr(im2col, "_im2col", lambda xw, geo, *a, _f=im2col._im2col, **k: (
+        taken.append(geo.shift_rows), _f(xw, geo, *a, **k))[1])
+    with paths("last", "never", "full", blocks, workers, shift="always"):
+        compare(_call("conv2d", kw), *_inputs(x, w, (w[0],), dtype=np.float64))
+    assert taken and all(taken)
+
+
+def test_shifted_rows_gradcheck():
+    with paths("last", "never", "full", "rows", shift="always"):
+        assert gradcheck(_call("conv2d", dict(padding=(1, 2), dilation=(2, 1))),
+                         *_inputs((2, 3, 6, 5), (4, 3, 2, 3), (4,)))
 
 
 # --------------------------------------------------------------------------- float64 finite differences

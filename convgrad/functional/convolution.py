@@ -49,8 +49,8 @@ class _Conv(NumpyFunction):
         x, w, geo, (need_x, need_w, need_b, _) = im2col.saved(ctx)
         gx = gw = gb = None
         g = np.ascontiguousarray(gy).reshape(geo.y4)
-        col2im = need_x and not geo.full_conv_cheaper() and geo.col2im_layout() != "bl"
-        g_cn = im2col.to_cn(g) if col2im or (need_w and not geo.weight_grad_per_sample()) else None
+        col2im = need_x and not geo.full_conv_cheaper() and geo.col2im_layout() is not im2col.BL
+        g_cn = im2col.to_cn(g) if col2im or (need_w and geo.wants_cn()) else None
         if need_w:
             xw = ctx.xw if ctx.xw is not None else im2col.working(x.reshape(geo.x4), geo)
             gw = im2col.grad_weight(xw, g, geo, g_cn).reshape(w.shape)
@@ -96,7 +96,7 @@ class _ConvTranspose(NumpyFunction):
                 gx = im2col.forward(g, w.reshape(geo.w4), geo, xw=gwork).reshape(geo.in_shape)
             if need_w:
                 x4 = x.reshape(geo.y4)
-                x_cn = None if geo.weight_grad_per_sample() else im2col.to_cn(x4)
+                x_cn = im2col.to_cn(x4) if geo.wants_cn() else None
                 gw = im2col.grad_weight(gwork, x4, geo, x_cn).reshape(w.shape)
                 scratch.give(x_cn)
             scratch.give(gwork)
@@ -135,7 +135,7 @@ class _ConvWeightGrad(NumpyFunction):
         x4 = x.reshape(geo.x4)
         g4 = np.ascontiguousarray(g).reshape(geo.y4)
         xw = im2col.working(x4, geo)
-        g_cn = None if geo.weight_grad_per_sample() else im2col.to_cn(g4)
+        g_cn = im2col.to_cn(g4) if geo.wants_cn() else None
         gw = im2col.grad_weight(xw, g4, geo, g_cn).reshape(wshape)
         scratch.give(g_cn, xw)
         ctx.save_for_backward(x, g)
