@@ -154,3 +154,23 @@ def test_resnet_layers_split_over_workers_match_one_thread_and_torch(two_threads
         np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5 * np.abs(one).max())
     for two, three in zip(results[2], results[3]):
         assert np.array_equal(two, three)  # blocks are summed in order: the same on any number of workers
+
+
+def test_large_convolutions_give_each_core_two_blocks_and_the_same_bits_on_any_workers(two_threads):
+    """Shifted-rows columns are small, so a ResNet layer would fit in one or two blocks of ``_BLOCK_BYTES``
+    and leave a worker idle: a convolution large enough for threads is cut into two blocks a core, the
+    same cut on any number of workers, so its weight gradient has the same bits."""
+    geo = _geometry(32, 16, 32)
+    assert geo.flop >= im2col._PARALLEL_MIN_FLOP and geo.shift_rows
+    assert len(geo.blocks(4)) >= 2 * im2col._CORES
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 16, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    grads = []
+    for workers in (None, 2, 3):
+        with im2col.forced_paths(workers=workers):
+            xc, wc = convgrad.tensor(x, requires_grad=True), convgrad.tensor(w, requires_grad=True)
+            convgrad.nn.functional.conv2d(xc, wc, padding=1).square().sum().backward()
+        grads.append((xc.grad.numpy(), wc.grad.numpy()))
+    for got in grads[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(got, grads[0]))

@@ -31,6 +31,7 @@ import contextlib
 import enum
 import itertools
 import math
+import os
 import threading
 import weakref
 
@@ -66,11 +67,12 @@ _BATCH_LAST_MAX_WO = 32
 # (Zen 4, 1 thread, fwd+bwd: 16 channels 32x32 1.38x faster, 128 28x28 1.02x, 512 7x7 0.82x).
 _SHIFT_ROWS_PARTIALS = 1
 # Convolutions with fewer multiply-adds than this run on one thread: below it, handing work to a thread costs
-# more than it saves.
-_PARALLEL_MIN_FLOP = 10_000_000
+# more than it saves. Above it, blocks are cut small enough to give each worker two.
+_PARALLEL_MIN_FLOP = 100_000_000
 # Layout-changing copies of at least this many bytes are shared among the workers (Zen 4, 2 threads:
 # 8 MB 1.8x faster, 4 MB 1.4x, 2 MB no faster: waking a worker costs ~0.1 ms).
 _PARALLEL_MIN_COPY_BYTES = 4 << 20
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Layout(enum.Enum):
@@ -229,14 +231,19 @@ class ConvGeometry:
         return not (self.shift_rows or self.weight_grad_per_sample())
 
     def blocks(self, itemsize):
-        """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns: several whole
-        samples, or some rows of one sample (batch-last: some rows of all samples)."""
+        """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns (or less, to give
+        each core two): several whole samples, or some rows of one sample (batch-last: some rows of all
+        samples)."""
         N, _, Ho, Wo = self.y4
         row = max(1, Wo * (self.x4[1] * self.w4[3] if self.shift_rows else self.k) * itemsize)
         block_bytes = _block_bytes()
         if self.layout is BL:
             rb = max(1, block_bytes // (row * max(N, 1)))
             return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
+        if self.flop >= _PARALLEL_MIN_FLOP and _forced["block_bytes"] is None:
+            # two blocks for each core, whatever the thread count: the same blocks, and so the same order of
+            # the weight gradient's sums, on any number of workers
+            block_bytes = min(block_bytes, max(row, N * Ho * row // (2 * _CORES)))
         if Ho * row <= block_bytes:
             nb = block_bytes // (Ho * row)
             return [(slice(s, min(N, s + nb)), slice(0, Ho)) for s in range(0, N, nb)]
@@ -247,13 +254,16 @@ class ConvGeometry:
         """Threads to run this convolution's blocks on (``convgrad.threads``): the user's thread count, or
         one when the convolution is too small to gain from threads; one for batch-last col2im, whose
         blocks each span every sample and so add into each other's rows."""
-        N, O, Ho, Wo = self.y4
         if self.layout is BL:
             return 1
         if _forced["workers"] is not None:
             return _forced["workers"]
-        flop = 2 * N * Ho * Wo * self.k * O // self.groups
-        return worker_count() if flop >= _PARALLEL_MIN_FLOP else 1
+        return worker_count() if self.flop >= _PARALLEL_MIN_FLOP else 1
+
+    @property
+    def flop(self):
+        N, O, Ho, Wo = self.y4
+        return 2 * N * Ho * Wo * self.k * O // self.groups
 
     def block_shape(self, block):
         """Shape of the columns of a block: (C, kh, kw, m, r, Wo), (m, r, Wo, kh, kw, C),
