@@ -18,14 +18,17 @@ import convgrad.functional.im2col as conv
 import convgrad.nn.functional as F
 
 # name, batch, C, O, kernel, input size, stride, padding (2-D, square) -- the bench shapes, a stride-2 ResNet
-# layer, ResNet-18's stem, and MNIST-1D's second Conv1d (height 1)
+# layer, ResNet-18's stem and two of its deep layers, and MNIST-1D's second Conv1d (height 1)
 WORKLOADS = {
     "LeNet-5 conv1 1->6 5x5 28 p2 b128": (128, 1, 6, (5, 5), (28, 28), 1, 2),
     "LeNet-5 conv2 6->16 5x5 14 b128": (128, 6, 16, (5, 5), (14, 14), 1, 0),
     "ResNet-20 3->16 3x3 32 p1 b128": (128, 3, 16, (3, 3), (32, 32), 1, 1),
     "ResNet-20 16->16 3x3 32 p1 b128": (128, 16, 16, (3, 3), (32, 32), 1, 1),
     "ResNet-20 16->32 3x3 s2 32 p1 b128": (128, 16, 32, (3, 3), (32, 32), 2, 1),
+    "ResNet-20 32->32 3x3 16 p1 b128": (128, 32, 32, (3, 3), (16, 16), 1, 1),
     "ResNet-20 64->64 3x3 8 p1 b128": (128, 64, 64, (3, 3), (8, 8), 1, 1),
+    "ResNet-18 256->256 3x3 14 p1 b8": (8, 256, 256, (3, 3), (14, 14), 1, 1),
+    "ResNet-18 512->512 3x3 7 p1 b8": (8, 512, 512, (3, 3), (7, 7), 1, 1),
     "VGG 64->64 3x3 56 p1 b16": (16, 64, 64, (3, 3), (56, 56), 1, 1),
     "ResNet-18 stem 3->64 7x7 s2 224 p3 b8": (8, 3, 64, (7, 7), (224, 224), 2, 3),
     "MNIST-1D conv2 25->25 k3 s2 19 p1 b100": (100, 25, 25, (1, 3), (1, 19), 2, (0, 1)),
@@ -48,6 +51,14 @@ SWEEPS = {
                                                 "MNIST-1D conv2 25->25 k3 s2 19 p1 b100"]),
     "_BATCH_LAST_MAX_WO": ([8, 16, 32, 64], ["LeNet-5 conv2 6->16 5x5 14 b128",
                                             "MNIST-1D conv2 25->25 k3 s2 19 p1 b100"]),
+    # 0: never shifted rows; 1e9: wherever they apply
+    "_SHIFT_ROWS_PARTIALS": ([0, 0.5, 1, 3, 10**9], ["LeNet-5 conv2 6->16 5x5 14 b128",
+                                                   "ResNet-20 16->16 3x3 32 p1 b128",
+                                                   "ResNet-20 32->32 3x3 16 p1 b128",
+                                                   "ResNet-20 64->64 3x3 8 p1 b128",
+                                                   "VGG 64->64 3x3 56 p1 b16",
+                                                   "ResNet-18 256->256 3x3 14 p1 b8",
+                                                   "ResNet-18 512->512 3x3 7 p1 b8"]),
     # the worker threads (convgrad.threads): run with 2 or more
     "_PARALLEL_MIN_FLOP": ([10**6, 10**7, 10**8, 10**12], ["LeNet-5 conv1 1->6 5x5 28 p2 b128",
                                                           "LeNet-5 conv2 6->16 5x5 14 b128",
