@@ -63,9 +63,10 @@ _COL2IM_CHANNELS_LAST_RUNS = 1
 _BATCH_LAST_MAX_WO = 32
 # Shifted rows (see ``ConvGeometry``) when a sample's weight-gradient partials, kh*O*kw*C, are at most this
 # many times its columns, (Ho + halo)*Wo*kw*C. Its products are per sample, each taking the whole weight, so
-# the partials (and BLAS's packing of the weight) grow with O while the columns shrink with the image
-# (Zen 4, 1 thread, fwd+bwd: 16 channels 32x32 1.38x faster, 128 28x28 1.02x, 512 7x7 0.82x).
-_SHIFT_ROWS_PARTIALS = 1
+# the partials (and BLAS's packing of the weight) grow with O while the columns shrink with the image.
+# Zen 4, 1 thread, fwd+bwd against im2col: 16 channels 32x32 1.4x faster, 64 8x8 (ratio 2.4) 1.13x, 256
+# 14x14 (3.4) 1.0x, 512 7x7 (24) 0.82-0.9x; 3 and 10 within 2 % on every swept layer, 1 13 % slower on one.
+_SHIFT_ROWS_PARTIALS = 3
 # Convolutions with fewer multiply-adds than this run on one thread: below it, handing work to a thread costs
 # more than it saves. Above it, blocks are cut small enough to give each worker two.
 _PARALLEL_MIN_FLOP = 100_000_000
