@@ -76,7 +76,7 @@ def peak_memory_torch(fn):
 def peak_memory(fn_convgrad, fn_torch):
     """"peak mem X MB vs Y MB": the peak bytes each library allocates during one call. convgrad's scratch
     pool is emptied first, so the buffers it would lend are counted as allocations."""
-    from convgrad.functional.im2col import scratch
+    from convgrad.functional.scratch import scratch
 
     scratch.clear()
     mc, mt = peak_memory_numpy(fn_convgrad), peak_memory_torch(fn_torch)

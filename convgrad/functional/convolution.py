@@ -20,7 +20,8 @@ import numpy as np
 from convgrad import _checks as checks
 from convgrad.autograd.function import NumpyFunction
 from convgrad.functional import depthwise, im2col, winograd
-from convgrad.functional.im2col import ConvGeometry, scratch
+from convgrad.functional.im2col import ConvGeometry
+from convgrad.functional.scratch import scratch
 from convgrad.geometry import OutputSizeError, conv_out_size, conv_transpose_out_size, same_padding
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]

@@ -1,8 +1,8 @@
-"""The im2col engine behind every convolution: a scratch pool for large temporaries, the plan of one
-convolution (``ConvGeometry``: sizes, the columns' ``Layout``, blocks of output rows), the im2col/col2im
-kernels and the three products built on them (forward, weight gradient, input gradient). Arrays in,
-arrays out; ``convolution.py`` holds the autograd nodes and the API (``save``/``saved`` at the end are what
-every convolution node, here and in ``winograd.py``, keeps for its backward).
+"""The im2col engine behind every convolution: the plan of one convolution (``ConvGeometry``: sizes, the
+columns' ``Layout``, blocks of output rows), the im2col/col2im kernels and the three products built on them
+(forward, weight gradient, input gradient). Arrays in, arrays out; ``convolution.py`` holds the autograd
+nodes and the API (``save``/``saved`` at the end are what every convolution node, here and in
+``winograd.py``, keeps for its backward); ``scratch.py`` lends the large temporaries.
 
 How, for speed (each choice measured on the bench shapes, see bench/bench_conv.py):
 
@@ -32,13 +32,12 @@ import enum
 import itertools
 import math
 import os
-import threading
-import weakref
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convgrad.autograd.graph import saved_as_tensors
+from convgrad.functional.scratch import scratch
 from convgrad.threads import Claims, OrderedSum, parallel, single_threaded_blas, worker_count
 
 # Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
@@ -116,60 +115,6 @@ def _block_bytes():
 
 def _per_sample(mk):
     return mk <= _PER_SAMPLE_MK if _forced["per_sample"] is None else _forced["per_sample"]
-
-
-# --------------------------------------------------------------------------- scratch buffers
-class _Scratch:
-    """Reusable large temporaries, by (shape, dtype). Only arrays handed out by ``take`` are taken back."""
-
-    MIN_BYTES = 1 << 18  # smaller arrays come cheaply from malloc
-    MAX_BYTES = 256 << 20  # most memory held between calls
-
-    def __init__(self):
-        self._free = {}
-        self._held = 0
-        self._lent = weakref.WeakValueDictionary()  # id -> array, while the caller holds it
-        self._lock = threading.Lock()
-
-    def take(self, shape, dtype):
-        """An uninitialised array."""
-        dtype = np.dtype(dtype)
-        shape = tuple(shape)
-        if math.prod(shape) * dtype.itemsize < self.MIN_BYTES:
-            return np.empty(shape, dtype)
-        key = (shape, dtype.str)
-        with self._lock:
-            free = self._free.get(key)
-            a = free.pop() if free else None
-            if a is not None:
-                self._held -= a.nbytes
-        if a is None:
-            a = np.empty(shape, dtype)
-        with self._lock:  # the convolution's worker threads take and give at once
-            self._lent[id(a)] = a
-        return a
-
-    def give(self, *arrays):
-        """Return arrays from ``take`` for reuse; anything else is ignored."""
-        for a in arrays:
-            with self._lock:
-                if a is None or self._lent.get(id(a)) is not a:
-                    continue
-                del self._lent[id(a)]
-                if self._held + a.nbytes <= self.MAX_BYTES:
-                    self._free.setdefault((a.shape, a.dtype.str), []).append(a)
-                    self._held += a.nbytes
-
-    def owns(self, a):
-        return self._lent.get(id(a)) is a
-
-    def clear(self):
-        with self._lock:
-            self._free.clear()
-            self._held = 0
-
-
-scratch = _Scratch()
 
 
 # --------------------------------------------------------------------------- geometry

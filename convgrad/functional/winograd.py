@@ -34,7 +34,7 @@ import numpy as np
 from convgrad.autograd.function import NumpyFunction
 from convgrad.backends import convolution as backend
 from convgrad.functional import im2col
-from convgrad.functional.im2col import scratch
+from convgrad.functional.scratch import scratch
 
 __all__ = []
 
