@@ -146,13 +146,13 @@ def _arithmetic(op, reverse=False):
     """The operator method running the binary op on (x, other), or on (other, x) when ``reverse``. Two
     tensors of one dtype and shape (most calls) go straight to the op; the rest through ``Tensor._binary``
     (type promotion, numbers, the broadcast check)."""
-    apply = op.apply
+    pair = op._apply_pair
 
     def method(self, other):
         if not reverse and isinstance(other, Tensor):
             a, b = self._data, other._data
             if a.dtype is b.dtype and a.shape == b.shape:
-                return apply(self, other)
+                return pair(self, other)
         return self._binary(other, op, reverse)
 
     return _named(method, f"__{'r' if reverse else ''}{op.__name__.lower()}__")
@@ -661,7 +661,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return 1 / self.sqrt()
 
     def relu(self):
-        return elementwise.ReLU.apply(self)
+        return elementwise.ReLU._apply_one(self)
 
     def abs(self):
         return elementwise.Abs.apply(self)

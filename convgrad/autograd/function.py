@@ -178,6 +178,94 @@ class NumpyFunction(Node):
             result.grad_fn = ctx
         return result
 
+    @classmethod
+    def _apply_pair(cls, x, y):
+        """``apply(x, y)`` for two Tensors of one shape and dtype (the operators' usual call): the same
+        node, without the general walk over the arguments. NumpyFunctions only (a Function's forward
+        takes Tensors)."""
+        if _recorder is not None:
+            return cls.apply(x, y)
+        a, b = x._data, y._data
+        ctx = cls()
+        if (x.requires_grad or y.requires_grad) and _state.enabled:
+            shape, dtype = a.shape, a.dtype  # both inputs': the caller checked they agree
+            if x.requires_grad:
+                ex = (_producer(x), x._output_nr, shape, dtype)
+                if y.requires_grad:
+                    ey = (_producer(y), y._output_nr, shape, dtype)
+                    ctx.needs_input_grad = (True, True)
+                else:
+                    ey = None
+                    ctx.needs_input_grad = (True, False)
+            else:
+                ex = None
+                ey = (_producer(y), y._output_nr, shape, dtype)
+                ctx.needs_input_grad = (False, True)
+            out = cls.forward(ctx, a, b)
+            if type(out) is not np.ndarray:
+                return ctx._finish(out, (x, y), (ex, ey))
+            result = _new_object(Tensor)
+            result._data = out
+            ctx._edges = (ex, ey)
+            saved = ctx._saved
+            if saved:
+                versions = []
+                for s in saved:
+                    if s is out:
+                        versions.append(_link_output(result, out))
+                    elif s is a:
+                        versions.append((x, x._vc[0]))
+                    elif s is b:
+                        versions.append((y, y._vc[0]))
+                ctx._saved_versions = versions
+            if out.dtype.kind in "fc":
+                result.requires_grad = True
+                result.grad_fn = ctx
+            return result
+        out = cls.forward(ctx, a, b)
+        if type(out) is not np.ndarray:
+            return ctx._finish(out, (x, y), None)
+        result = _new_object(Tensor)
+        result._data = out
+        return result
+
+    @classmethod
+    def _apply_one(cls, x):
+        """``apply(x)`` for one Tensor (an activation, a unary method): the same node, without the general
+        walk over the arguments. NumpyFunctions only."""
+        if _recorder is not None:
+            return cls.apply(x)
+        a = x._data
+        ctx = cls()
+        if x.requires_grad and _state.enabled:
+            edges = ((_producer(x), x._output_nr, a.shape, a.dtype),)
+            ctx.needs_input_grad = (True,)
+            out = cls.forward(ctx, a)
+            if type(out) is not np.ndarray:
+                return ctx._finish(out, (x,), edges)
+            result = _new_object(Tensor)
+            result._data = out
+            ctx._edges = edges
+            saved = ctx._saved
+            if saved:
+                versions = []
+                for s in saved:
+                    if s is out:
+                        versions.append(_link_output(result, out))
+                    elif s is a:
+                        versions.append((x, x._vc[0]))
+                ctx._saved_versions = versions
+            if out.dtype.kind in "fc":
+                result.requires_grad = True
+                result.grad_fn = ctx
+            return result
+        out = cls.forward(ctx, a)
+        if type(out) is not np.ndarray:
+            return ctx._finish(out, (x,), None)
+        result = _new_object(Tensor)
+        result._data = out
+        return result
+
     def _finish(self, out, args, edges):
         """``apply``'s end for several outputs, a 0-d result or a Function's output (maybe dirty)."""
         ctx = self
@@ -395,13 +483,27 @@ def _wrap(array):
     return Tensor._make(array)
 
 
-def _edge(t):
+def _producer(t):
+    """The node an edge to ``t`` points to: its grad_fn, or for a leaf its (one) AccumulateGrad."""
     node = t.grad_fn
     if node is None:
         node = t._accumulator
         if node is None:
             node = t._accumulator = AccumulateGrad(t)
-    return (node, t._output_nr, t._data.shape, t._data.dtype)
+    return node
+
+
+def _edge(t):
+    return (_producer(t), t._output_nr, t._data.shape, t._data.dtype)
+
+
+def _link_output(t, data):
+    """(link, 0): the saved-version entry of ``t``, a node's only output, new (version 0) and whose array
+    ``data`` forward saved (``SavedOutput.of(t, 0)``, inlined)."""
+    link = SavedOutput(t)
+    link._data, link.output_nr = data, 0
+    t._vc = link._vc = [0]
+    return (link, 0)
 
 
 class RetainGrad(NumpyFunction):
