@@ -427,6 +427,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     def detach_(self):
         self.grad_fn = None
+        self._output_nr = 0  # a leaf's edge is to output 0 of its AccumulateGrad
         self.requires_grad = False
         return self
 
