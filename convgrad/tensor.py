@@ -169,7 +169,7 @@ def _to(dtype):
 def _float_unary(op):
     """The method ``x.f()`` running the elementwise op (a ``UnaryOp``) on x, integers promoted to floats."""
     def method(self):
-        return op.apply(self if self._data.dtype.kind == "f" else self.float())
+        return op._apply_one(self if self._data.dtype.kind == "f" else self.float())
 
     return _named(method, op.__name__.lower(), op.__doc__)
 
