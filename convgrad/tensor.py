@@ -137,6 +137,9 @@ def _as_size(shape):
     return size
 
 
+_relu = elementwise.ReLU._apply_one  # bound once: x.relu() is on every small net's hot path
+
+
 def _named(method, name, doc=None):
     method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", doc
     return method
@@ -168,8 +171,10 @@ def _to(dtype):
 
 def _float_unary(op):
     """The method ``x.f()`` running the elementwise op (a ``UnaryOp``) on x, integers promoted to floats."""
+    one = op._apply_one
+
     def method(self):
-        return op._apply_one(self if self._data.dtype.kind == "f" else self.float())
+        return one(self if self._data.dtype.kind == "f" else self.float())
 
     return _named(method, op.__name__.lower(), op.__doc__)
 
@@ -662,7 +667,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return 1 / self.sqrt()
 
     def relu(self):
-        return elementwise.ReLU._apply_one(self)
+        return _relu(self)
 
     def abs(self):
         return elementwise.Abs.apply(self)
