@@ -211,6 +211,9 @@ class NumpyFunction(Node):
                 result.grad_fn = ctx
             saved = ctx._saved
             if saved:  # the version of each input whose array forward saved, to catch in-place edits
+                if len(saved) == 2 and saved[0] is a and saved[1] is b and out is not a and out is not b:
+                    ctx._saved_versions = ((x, x._vc[0]), (y, y._vc[0]))  # both inputs (Mul's): no loop
+                    return result
                 versions = []
                 for s in saved:
                     if s is out:
