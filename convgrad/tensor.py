@@ -154,8 +154,9 @@ def _arithmetic(op, reverse=False):
     def method(self, other):
         if not reverse and isinstance(other, Tensor):
             a, b = self._data, other._data
-            if a.dtype is b.dtype and a.shape == b.shape:
-                return pair(self, other)
+            dtype, shape = a.dtype, a.shape
+            if dtype is b.dtype and shape == b.shape:
+                return pair(self, other, shape, dtype)
         return self._binary(other, op, reverse)
 
     return _named(method, f"__{'r' if reverse else ''}{op.__name__.lower()}__")

@@ -179,16 +179,15 @@ class NumpyFunction(Node):
         return result
 
     @classmethod
-    def _apply_pair(cls, x, y):
-        """``apply(x, y)`` for two Tensors of one shape and dtype (the operators' usual call): the same
-        node, without the general walk over the arguments. NumpyFunctions only (a Function's forward
-        takes Tensors)."""
+    def _apply_pair(cls, x, y, shape, dtype):
+        """``apply(x, y)`` for two Tensors whose arrays both have ``shape`` and ``dtype`` (the operators'
+        usual call, which has read them): the same node, without the general walk over the arguments.
+        NumpyFunctions only (a Function's forward takes Tensors)."""
         if _recorder is not None:
             return cls.apply(x, y)
         a, b = x._data, y._data
         ctx = cls()
         if (x.requires_grad or y.requires_grad) and (not _off[0] or _state.enabled):
-            shape, dtype = a.shape, a.dtype  # both inputs': the caller checked they agree
             # an edge: (its grad_fn, which output) or, for a leaf, (its AccumulateGrad, 0)
             ex = ey = None
             if x.requires_grad:
