@@ -505,7 +505,7 @@ def _edge(t):
 
 def _link_output(t, data):
     """(link, 0): the saved-version entry of ``t``, a node's only output, new (version 0) and whose array
-    ``data`` forward saved (``SavedOutput.of(t, 0)``, inlined)."""
+    ``data`` forward saved (``SavedOutput.of(t, 0)`` written out: no class-method call, no type test)."""
     link = SavedOutput(t)
     link._data, link.output_nr = data, 0
     t._vc = link._vc = [0]

@@ -10,7 +10,7 @@ class _State(threading.local):
 
 _state = _State()
 # How many threads have grad mode off now. While none has, every thread records, so an op need not read
-# the thread-local (a third of the bookkeeping of a small op's node): ``not _off[0] or _state.enabled``.
+# the thread-local (~500 of the ~18,000 instructions of a 1-element a * b): ``not _off[0] or _state.enabled``.
 # A thread that ends with grad mode off stays counted; ops then read the thread-local again, as before.
 _off = [0]
 _off_lock = threading.Lock()
