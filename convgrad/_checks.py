@@ -76,12 +76,14 @@ def tensor(op, name, x, optional=False, floating=False, numeric=False, exc=TypeE
     any but bool when ``numeric``."""
     if x is None and optional:
         return
-    if not is_tensor(x):
+    if not isinstance(x, _Tensor or _tensor_class()):  # every functional op's first check: kept short
         raise error(op, f"{name} to be a Tensor{' or None' if optional else ''}", kind(x), TypeError)
-    if floating and x.dtype.kind != "f":
-        raise error(op, f"{name} of a floating point dtype", f"{name} of dtype {x.dtype}", exc)
-    if numeric and x.dtype.kind == "b":
-        raise error(op, f"{name} of a numeric dtype", f"{name} of dtype bool", exc)
+    if floating or numeric:
+        dtype_kind = x._data.dtype.kind
+        if floating and dtype_kind != "f":
+            raise error(op, f"{name} of a floating point dtype", f"{name} of dtype {x.dtype}", exc)
+        if numeric and dtype_kind == "b":
+            raise error(op, f"{name} of a numeric dtype", f"{name} of dtype bool", exc)
 
 
 def tensors(op, name, xs):
@@ -271,14 +273,17 @@ def typed(fn):
     if not plan:
         return fn
 
+    first = plan[0][0]  # a call with fewer positional arguments and no keywords (F.relu(x)) checks none
+
     @functools.wraps(fn)
     def checked(*args, **kwargs):
         n = len(args)
-        for i, name, check in plan:
-            if i < n:
-                check(op, name, args[i])
-            elif name in kwargs:
-                check(op, name, kwargs[name])
+        if n > first or kwargs:
+            for i, name, check in plan:
+                if i < n:
+                    check(op, name, args[i])
+                elif name in kwargs:
+                    check(op, name, kwargs[name])
         return fn(*args, **kwargs)
 
     return checked

@@ -137,6 +137,9 @@ def _as_size(shape):
     return size
 
 
+_relu = elementwise.ReLU._apply_one  # bound once: x.relu() is on every small net's hot path
+
+
 def _named(method, name, doc=None):
     method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", doc
     return method
@@ -146,13 +149,14 @@ def _arithmetic(op, reverse=False):
     """The operator method running the binary op on (x, other), or on (other, x) when ``reverse``. Two
     tensors of one dtype and shape (most calls) go straight to the op; the rest through ``Tensor._binary``
     (type promotion, numbers, the broadcast check)."""
-    apply = op.apply
+    pair = op._apply_pair
 
     def method(self, other):
         if not reverse and isinstance(other, Tensor):
             a, b = self._data, other._data
-            if a.dtype is b.dtype and a.shape == b.shape:
-                return apply(self, other)
+            dtype, shape = a.dtype, a.shape
+            if dtype is b.dtype and shape == b.shape:
+                return pair(self, other, shape, dtype)
         return self._binary(other, op, reverse)
 
     return _named(method, f"__{'r' if reverse else ''}{op.__name__.lower()}__")
@@ -168,8 +172,10 @@ def _to(dtype):
 
 def _float_unary(op):
     """The method ``x.f()`` running the elementwise op (a ``UnaryOp``) on x, integers promoted to floats."""
+    one = op._apply_one
+
     def method(self):
-        return op.apply(self if self._data.dtype.kind == "f" else self.float())
+        return one(self if self._data.dtype.kind == "f" else self.float())
 
     return _named(method, op.__name__.lower(), op.__doc__)
 
@@ -427,6 +433,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
 
     def detach_(self):
         self.grad_fn = None
+        self._output_nr = 0  # a leaf's edge is to output 0 of its AccumulateGrad
         self.requires_grad = False
         return self
 
@@ -661,7 +668,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return 1 / self.sqrt()
 
     def relu(self):
-        return elementwise.ReLU.apply(self)
+        return _relu(self)
 
     def abs(self):
         return elementwise.Abs.apply(self)

@@ -8,7 +8,7 @@ Two modes share the walk. The usual one passes NumPy arrays between the nodes' N
 import numpy as np
 
 from convgrad.autograd.function import AccumulateGrad, RetainGrad, _edge
-from convgrad.autograd.grad_mode import _state
+from convgrad.autograd.grad_mode import _set_enabled, _state
 from convgrad.autograd.graph import call_tensor_backward
 from convgrad.tensor import Tensor
 
@@ -115,11 +115,11 @@ def run_backward(tensors, grads, retain_graph=False, create_graph=False, inputs=
             _walk_arrays(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
         else:
             prev = _state.enabled
-            _state.enabled = True  # the Tensor walk records
+            _set_enabled(True)  # the Tensor walk records
             try:
                 _walk_graph(order, grads_at, capture, run, results, inputs, retain_graph, accumulate, grads)
             finally:
-                _state.enabled = prev
+                _set_enabled(prev)
     except BaseException:
         _callbacks.pop()
         raise

@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from convgrad.autograd.grad_mode import _state
+from convgrad.autograd.grad_mode import _off, _state
 from convgrad.autograd.names import node_name
 
 Tensor = None  # convgrad.tensor sets this when it loads (it imports this module, not the reverse)
@@ -111,7 +111,7 @@ class NumpyFunction(Node):
         tensor = Tensor
         arrays = []
         edges = None
-        if _state.enabled:
+        if not _off[0] or _state.enabled:
             flags = []
             for a in args:
                 if isinstance(a, tensor):
@@ -177,6 +177,90 @@ class NumpyFunction(Node):
             result.requires_grad = True
             result.grad_fn = ctx
         return result
+
+    @classmethod
+    def _apply_pair(cls, x, y, shape, dtype):
+        """``apply(x, y)`` for two Tensors whose arrays both have ``shape`` and ``dtype`` (the operators'
+        usual call, which has read them): the same node, without the general walk over the arguments.
+        NumpyFunctions only (a Function's forward takes Tensors)."""
+        if _recorder is not None:
+            return cls.apply(x, y)
+        a, b = x._data, y._data
+        ctx = cls()
+        if (x.requires_grad or y.requires_grad) and (not _off[0] or _state.enabled):
+            # an edge: (its grad_fn, which output) or, for a leaf, (its AccumulateGrad, 0)
+            ex = ey = None
+            if x.requires_grad:
+                node = x.grad_fn
+                ex = (node, x._output_nr, shape, dtype) if node is not None else \
+                    (x._accumulator or _accumulator(x), 0, shape, dtype)
+            if y.requires_grad:
+                node = y.grad_fn
+                ey = (node, y._output_nr, shape, dtype) if node is not None else \
+                    (y._accumulator or _accumulator(y), 0, shape, dtype)
+            ctx.needs_input_grad = (ex is not None, ey is not None)
+            out = cls.forward(ctx, a, b)
+            if type(out) is not np.ndarray:
+                return ctx._finish(out, (x, y), (ex, ey))
+            result = _new_object(Tensor)
+            result._data = out
+            ctx._edges = (ex, ey)
+            if out.dtype.kind in "fc":
+                result.requires_grad = True
+                result.grad_fn = ctx
+            saved = ctx._saved
+            if saved:  # the version of each input whose array forward saved, to catch in-place edits
+                if len(saved) == 2 and saved[0] is a and saved[1] is b and out is not a and out is not b:
+                    ctx._saved_versions = ((x, x._vc[0]), (y, y._vc[0]))  # both inputs (Mul's): no loop
+                    return result
+                versions = []
+                for s in saved:
+                    if s is out:
+                        versions.append(_link_output(result, out))
+                    elif s is a:
+                        versions.append((x, x._vc[0]))
+                    elif s is b:
+                        versions.append((y, y._vc[0]))
+                ctx._saved_versions = versions
+            return result
+        return _outside_graph(ctx, cls.forward(ctx, a, b), (x, y))
+
+    @classmethod
+    def _apply_one(cls, x):
+        """``apply(x)`` for one Tensor (an activation, a unary method): the same node, without the general
+        walk over the arguments. NumpyFunctions only."""
+        if _recorder is not None:
+            return cls.apply(x)
+        a = x._data
+        ctx = cls()
+        if x.requires_grad and (not _off[0] or _state.enabled):
+            node = x.grad_fn
+            edges = ((node, x._output_nr, a.shape, a.dtype) if node is not None else
+                     (x._accumulator or _accumulator(x), 0, a.shape, a.dtype),)
+            ctx.needs_input_grad = (True,)
+            out = cls.forward(ctx, a)
+            if type(out) is not np.ndarray:
+                return ctx._finish(out, (x,), edges)
+            result = _new_object(Tensor)
+            result._data = out
+            ctx._edges = edges
+            saved = ctx._saved
+            if saved:
+                versions = []
+                for s in saved:
+                    if s is out:  # an activation keeping its output (ReLU, Sigmoid): _link_output, inlined
+                        link = SavedOutput(result)
+                        link._data, link.output_nr = out, 0
+                        result._vc = link._vc = [0]
+                        versions.append((link, 0))
+                    elif s is a:
+                        versions.append((x, x._vc[0]))
+                ctx._saved_versions = versions
+            if out.dtype.kind in "fc":
+                result.requires_grad = True
+                result.grad_fn = ctx
+            return result
+        return _outside_graph(ctx, cls.forward(ctx, a), (x,))
 
     def _finish(self, out, args, edges):
         """``apply``'s end for several outputs, a 0-d result or a Function's output (maybe dirty)."""
@@ -395,13 +479,37 @@ def _wrap(array):
     return Tensor._make(array)
 
 
+def _outside_graph(ctx, out, args):
+    """The fast applies' result when no graph is recorded."""
+    if type(out) is not np.ndarray:
+        return ctx._finish(out, args, None)
+    result = _new_object(Tensor)
+    result._data = out
+    return result
+
+
+def _accumulator(t):
+    """The AccumulateGrad of the leaf ``t``, made on first use (one per leaf)."""
+    node = t._accumulator
+    if node is None:
+        node = t._accumulator = AccumulateGrad(t)
+    return node
+
+
 def _edge(t):
     node = t.grad_fn
     if node is None:
-        node = t._accumulator
-        if node is None:
-            node = t._accumulator = AccumulateGrad(t)
+        return (_accumulator(t), 0, t._data.shape, t._data.dtype)
     return (node, t._output_nr, t._data.shape, t._data.dtype)
+
+
+def _link_output(t, data):
+    """(link, 0): the saved-version entry of ``t``, a node's only output, new (version 0) and whose array
+    ``data`` forward saved (``SavedOutput.of(t, 0)`` written out: no class-method call, no type test)."""
+    link = SavedOutput(t)
+    link._data, link.output_nr = data, 0
+    t._vc = link._vc = [0]
+    return (link, 0)
 
 
 class RetainGrad(NumpyFunction):

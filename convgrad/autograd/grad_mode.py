@@ -9,10 +9,24 @@ class _State(threading.local):
 
 
 _state = _State()
+# How many threads have grad mode off now. While none has, every thread records, so an op need not read
+# the thread-local (~500 of the ~18,000 instructions of a 1-element a * b): ``not _off[0] or _state.enabled``.
+# A thread that ends with grad mode off stays counted; ops then read the thread-local again, as before.
+_off = [0]
+_off_lock = threading.Lock()
+
+
+def _set_enabled(mode):
+    """Set this thread's grad mode; every write goes through here, to keep ``_off`` exact."""
+    mode = bool(mode)
+    if _state.enabled is not mode:
+        with _off_lock:
+            _off[0] += -1 if mode else 1
+    _state.enabled = mode
 
 
 def is_grad_enabled():
-    return _state.enabled
+    return not _off[0] or _state.enabled
 
 
 class _GradMode:
@@ -22,11 +36,11 @@ class _GradMode:
 
     def __enter__(self):
         self._prev = _state.enabled
-        _state.enabled = self.mode
+        _set_enabled(self.mode)
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self._prev
+        _set_enabled(self._prev)
         return False
 
     def __call__(self, fn):
@@ -59,13 +73,13 @@ class set_grad_enabled(_GradMode):
     def __init__(self, mode):
         self.mode = bool(mode)
         self._prev = _state.enabled
-        _state.enabled = self.mode  # also works as a plain function call, as in PyTorch
+        _set_enabled(self.mode)  # also works as a plain function call, as in PyTorch
 
     def __enter__(self):
         return self
 
     def __call__(self, fn):
-        _state.enabled = self._prev
+        _set_enabled(self._prev)
         mode = self.mode
 
         @functools.wraps(fn)

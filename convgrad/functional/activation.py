@@ -143,6 +143,8 @@ class ELU(NumpyFunction):
 def relu(input, inplace=False):
     """y = max(x, 0)"""
     _check("relu", input, floating=False)
+    if not inplace:
+        return ReLU._apply_one(input)
     return _run(input, inplace, ReLU.apply, lambda a: np.maximum(a, 0, out=a))
 
 

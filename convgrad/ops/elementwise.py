@@ -264,7 +264,7 @@ class Sigmoid(UnaryOp):
 # doubles the cost of a small ReLU; the result (dtype and bits, -0.0 and nan kept) is the same.
 _ZEROS = {}
 for _t in (np.float16, np.float32, np.float64):
-    _ZEROS[np.dtype(_t).char] = _z = np.zeros((), _t)
+    _ZEROS[np.dtype(_t)] = _z = np.zeros((), _t)  # keyed by the dtype: quicker than by its .char
     _z.flags.writeable = False
 
 
@@ -273,7 +273,7 @@ class ReLU(NumpyFunction):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.maximum(x, _ZEROS.get(x.dtype.char, 0))
+        y = np.maximum(x, _ZEROS.get(x.dtype, 0))
         ctx.save_for_backward(y)
         return y
 

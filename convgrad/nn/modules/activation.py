@@ -19,6 +19,9 @@ class _InplaceActivation(_FunctionalLayer):
     def __init__(self, inplace=False):
         super().__init__(inplace)
 
+    def forward(self, input):  # _FunctionalLayer's, for its one setting: no list of settings per call
+        return self._function(input, self.inplace)
+
 
 class ReLU(_InplaceActivation):
     """max(0, x)."""
