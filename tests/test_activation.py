@@ -253,3 +253,19 @@ def test_docstrings_state_the_equation():
             assert doc and ("y" in doc or "=" in doc), name
     assert math.isclose(CF.selu(convgrad.tensor([-100.0])).item(), -1.0507009873554805 * 1.6732632423543772,
                         rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("name,kw", [("relu", {}), ("hardtanh", {}), ("relu6", {})])
+def test_inplace_in_a_graph_builds_torchs_nodes(name, kw):
+    """In place in a graph, the op's node takes the input's node as its next, as PyTorch's (no copy node in
+    between); an op that saved its input (hardtanh) keeps a copy of it, so its gradient stays right
+    (``test_inplace_on_a_graph_tensor``). (PyTorch names the in-place ELU's and LeakyReLU's nodes
+    *Backward1, as they save their result; ours save a copy of the input and keep the names *Backward0.)"""
+
+    def chain(lib):
+        h = lib.tensor([[-1.0, 0.5, 2.0]], requires_grad=True) * 1.5
+        out = getattr(F(lib), name)(h, inplace=True, **kw)
+        node = out.grad_fn
+        return [node.name(), node.next_functions[0][0].name()]
+
+    assert chain(convgrad) == chain(torch)

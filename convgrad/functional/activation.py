@@ -37,9 +37,9 @@ def _number(name, arg, value):
 
 
 def _inplace(input, fn):
-    """PyTorch's ``inplace=True``: the result of ``fn(input)`` written into ``input``. In a graph the op
-    runs on a copy, so whatever it saved for backward is not overwritten by the write-back."""
-    return input._inplace(lambda t: fn(t.clone() if t.requires_grad and is_grad_enabled() else t))
+    """PyTorch's ``inplace=True``: the result of ``fn(input)`` written into ``input``. In a graph, an op that
+    saved its input for backward gets a copy of it before the write-back (``Tensor._rebase``)."""
+    return input._inplace(fn)
 
 
 def _run(input, inplace, fn, numpy_inplace=None):
