@@ -202,6 +202,7 @@ def test_in_place_ops_differentiable_twice():
     ("elu_", lambda lib, F, h: F.elu(h, inplace=True)),
     ("selu_", lambda lib, F, h: F.selu(h, inplace=True)),
     ("celu_", lambda lib, F, h: F.celu(h, alpha=0.7, inplace=True)),
+    ("silu_", lambda lib, F, h: F.silu(h, inplace=True)),
     ("pow_", lambda lib, F, h: h.pow_(3)),
     ("log_", lambda lib, F, h: (h.abs() + 0.5).log_()),
     ("sin_", lambda lib, F, h: h.sin_()),
