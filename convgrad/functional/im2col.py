@@ -143,7 +143,7 @@ class ConvGeometry:
         # over row-shifted views of the same columns (stride 1 down the rows keeps each view contiguous).
         shifts = cl and stride[0] == 1 and w4[2] > 1 and not _per_sample(w4[0] * self.k)
         forced = _forced["shift_rows"]
-        if forced is None:  # a sample's weight-gradient partials (kh, O, kw*C) at most its columns' size
+        if forced is None:  # a sample's partials (kh, O, kw*C): within the factor of its columns
             shifts = shifts and w4[2] * w4[0] <= _SHIFT_ROWS_PARTIALS * (y4[2] + self.halo) * y4[3]
         self.shift_rows = shifts and forced is not False
 
