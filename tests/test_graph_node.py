@@ -2,6 +2,8 @@
 shape and dtype, ``_apply_one`` for unary methods such as relu) keep every guarantee of ``apply``: the
 version check of what forward saved, PyTorch's graph structure, grad mode per thread."""
 
+import os
+import signal
 import threading
 
 import numpy as np
@@ -126,3 +128,36 @@ def test_a_detached_second_output_becomes_an_ordinary_leaf():
     (y * y).sum().backward()
     np.testing.assert_allclose(y.grad.numpy(), 2 * y.detach().numpy())
     assert x.grad is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_holds_the_grad_mode_count_can_still_change_grad_mode():
+    """A DataLoader worker is forked from a process whose other threads may be entering no_grad: the child
+    has only the forking thread, so it gets a free lock and a count of that thread alone (a lock held at the
+    fork would never be released in the child, and its first no_grad would hang)."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with grad_mode._off_lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(10)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 if no_grad works and counts this thread alone
+            signal.alarm(10)  # a hang ends the child with SIGALRM
+            try:
+                x = convgrad.tensor([1.0], requires_grad=True)
+                with convgrad.no_grad():
+                    ok = grad_mode._off[0] == 1 and not (x * x).requires_grad
+                ok = ok and grad_mode._off[0] == 0 and (x * x).requires_grad
+            finally:
+                os._exit(0 if ok else 1)
+    finally:
+        release.set()
+        t.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

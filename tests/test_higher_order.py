@@ -198,6 +198,22 @@ def test_in_place_ops_differentiable_twice():
                         + (a + b).add_(a).mul_(2).sqrt_().pow(3).sum(), _A * 0.3 + 1, _B * 0.3)
 
 
+@pytest.mark.parametrize("name, fn", [
+    ("elu_", lambda lib, F, h: F.elu(h, inplace=True)),
+    ("selu_", lambda lib, F, h: F.selu(h, inplace=True)),
+    ("celu_", lambda lib, F, h: F.celu(h, alpha=0.7, inplace=True)),
+    ("silu_", lambda lib, F, h: F.silu(h, inplace=True)),
+    ("pow_", lambda lib, F, h: h.pow_(3)),
+    ("log_", lambda lib, F, h: (h.abs() + 0.5).log_()),
+    ("sin_", lambda lib, F, h: h.sin_()),
+])
+def test_in_place_ops_that_save_their_input_differentiable_twice(name, fn):
+    """An in-place op whose backward reads its input keeps a copy of it (the write overwrites the buffer);
+    under create_graph that copy is still the input in the graph, so the second derivative keeps the term
+    through it (f''(x), nonzero for these)."""
+    _check_second_order(lambda lib, F, a, b: (fn(lib, F, a * b) * a).sum(), _A, _B * 0.5)
+
+
 def test_create_graph_keeps_float32():
     x = convgrad.randn(3, 4, requires_grad=True)
     (g,) = convgrad.autograd.grad((x.tanh() ** 2).sum(), x, create_graph=True)

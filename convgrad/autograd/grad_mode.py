@@ -1,6 +1,7 @@
 """Whether operations record the graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``."""
 
 import functools
+import os
 import threading
 
 
@@ -14,6 +15,17 @@ _state = _State()
 # A thread that ends with grad mode off stays counted; ops then read the thread-local again, as before.
 _off = [0]
 _off_lock = threading.Lock()
+
+
+def _after_fork_in_child():
+    """A forked child runs only the forking thread: count it alone, with a lock no vanished thread holds."""
+    global _off_lock
+    _off_lock = threading.Lock()
+    _off[0] = 0 if _state.enabled else 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _set_enabled(mode):

@@ -66,8 +66,9 @@ _BATCH_LAST_MAX_WO = 32
 # Zen 4, 1 thread, fwd+bwd against im2col: 16 channels 32x32 1.4x faster, 64 8x8 (ratio 2.4) 1.13x, 256
 # 14x14 (3.4) 1.0x, 512 7x7 (24) 0.82-0.9x; 3 and 10 within 2 % on every swept layer, 1 13 % slower on one.
 _SHIFT_ROWS_PARTIALS = 3
-# Convolutions with fewer multiply-adds than this run on one thread: below it, handing work to a thread costs
-# more than it saves. Above it, blocks are cut small enough to give each worker two.
+# Convolutions with fewer floating-point operations than this (``ConvGeometry.flop``, 2 a multiply-add) run
+# on one thread: below it, handing work to a thread costs more than it saves. Above it, blocks are cut small
+# enough to give each core two.
 _PARALLEL_MIN_FLOP = 100_000_000
 # Layout-changing copies of at least this many bytes are shared among the workers (Zen 4, 2 threads:
 # 8 MB 1.8x faster, 4 MB 1.4x, 2 MB no faster: waking a worker costs ~0.1 ms).
@@ -142,7 +143,7 @@ class ConvGeometry:
         # over row-shifted views of the same columns (stride 1 down the rows keeps each view contiguous).
         shifts = cl and stride[0] == 1 and w4[2] > 1 and not _per_sample(w4[0] * self.k)
         forced = _forced["shift_rows"]
-        if forced is None:  # a sample's weight-gradient partials (kh, O, kw*C) at most its columns' size
+        if forced is None:  # a sample's partials (kh, O, kw*C): within the factor of its columns
             shifts = shifts and w4[2] * w4[0] <= _SHIFT_ROWS_PARTIALS * (y4[2] + self.halo) * y4[3]
         self.shift_rows = shifts and forced is not False
 
@@ -208,6 +209,7 @@ class ConvGeometry:
 
     @property
     def flop(self):
+        """Floating-point operations of the product, 2 a multiply-add: 2*N*Ho*Wo*O*(C/G)*kh*kw."""
         N, O, Ho, Wo = self.y4
         return 2 * N * Ho * Wo * self.k * O // self.groups
 

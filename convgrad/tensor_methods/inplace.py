@@ -144,16 +144,18 @@ class InPlaceMethods(TensorBase):
 
 
 def _keep_saved_input(node, t):
-    """The op of an in-place call saved ``t``'s own buffer as its input (``clamp_``, ``pow_``, ...), which
-    the write is about to overwrite: it keeps a private copy instead, as PyTorch keeps the original ``self``
-    for such in-place ops, so a later in-place op on ``t`` does not invalidate its backward."""
+    """The op of an in-place call saved ``t``'s own buffer as its input (``clamp_``, ``pow_``, ``elu_``...),
+    which the write is about to overwrite: it keeps a private copy instead, as PyTorch keeps the original
+    ``self`` for such in-place ops, so a later in-place op on ``t`` does not invalidate its backward. The
+    copy is a recorded clone of ``t`` (still at its old node), so a create_graph backward differentiates
+    through it to ``t``'s producers."""
     saved = node._saved
     if not saved or type(saved) is not tuple or not any(s is t._data for s in saved):
         return
-    copy = t._data.copy()
-    node._saved = tuple(copy if s is t._data else s for s in saved)
+    copy = elementwise.Clone.apply(t)
+    node._saved = tuple(copy._data if s is t._data else s for s in saved)
     if node._saved_versions:
-        node._saved_versions = [(u, v) for u, v in node._saved_versions if u is not t]
+        node._saved_versions = [(copy, copy._vc[0]) if u is t else (u, v) for u, v in node._saved_versions]
 
 
 def _redirect_saved(node, old, new):
