@@ -270,3 +270,27 @@ def test_chains_of_inplace_ops_on_a_graph_tensor_match_torch(chain):
         (x * lib.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
         grads.append(leaf.grad.detach().numpy().copy() if lib is torch else leaf.grad.numpy().copy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("fill", [
+    "zero_", "fill_", "normal_", "uniform_", "bernoulli_", "random_", "random_2",
+    "exponential_", "geometric_", "log_normal_", "cauchy_"])
+def test_a_fill_in_a_graph_stops_the_gradient_to_what_the_tensor_held(fill):
+    """h = 2x, then h filled in place: h's old value gets no gradient (PyTorch's Fill/Zero/... nodes), where
+    the old node would have passed one through the new values (x.grad 3x instead of x for zero_)."""
+    args = {"fill_": (3.0,), "bernoulli_": (0.5,), "random_": (5,), "random_2": (1, 4),
+            "geometric_": (0.5,)}.get(fill, ())
+    method = fill.rstrip("2")
+    results = {}
+    for lib in (convgrad, torch):
+        x = lib.tensor([1.0, -2.0, 0.5], requires_grad=True)
+        h = x * 2
+        getattr(h, method)(*args)
+        name = h.grad_fn.name()
+        (h.detach() * 0 + h * x).sum().backward()  # d/dx = h's new values, plus nothing through h
+        results[lib.__name__] = (name, x.grad.numpy(), h.detach().numpy())
+    (name_c, grad_c, h_c), (name_t, grad_t, _) = results["convgrad"], results["torch"]
+    assert name_c == name_t
+    np.testing.assert_array_equal(grad_c, h_c)  # the gradient is the filled values (random ones differ)
+    if fill in ("zero_", "fill_"):
+        np.testing.assert_array_equal(grad_c, grad_t)

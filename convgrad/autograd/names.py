@@ -55,6 +55,7 @@ NAMES = {
     "Tanh": "TanhBackward0", "Sigmoid": "SigmoidBackward0", "ReLU": "ReluBackward0",
     "Clamp": "ClampBackward1", "Maximum": "MaximumBackward0", "Minimum": "MinimumBackward0",
     "Where": "WhereBackward0", "Cast": "ToCopyBackward0", "Clone": "CloneBackward0",
+    "Fill": lambda n: getattr(n, "torch_name", "FillBackward2"),
     "MatMul": _matmul, "Sum": _by_axis("Sum"), "Mean": _by_axis("Mean"), "MaxAll": "MaxBackward1",
     "MinAll": "MinBackward1", "MaxDim": "MaxBackward0", "MinDim": "MinBackward0", "Var": "VarBackward0",
     "LogSumExp": "LogsumexpBackward0", "Prod": _by_axis("Prod"), "Reshape": "ViewBackward0",

@@ -377,3 +377,22 @@ class Clone(PassThrough):
     @staticmethod
     def forward(ctx, x):
         return np.array(x, copy=True, order="C")
+
+
+class Fill(NumpyFunction):
+    """y = values (broadcast to x's shape, in x's dtype);  dy/dx = 0. The node of an in-place fill
+    (``fill_``, ``zero_``, ``normal_``, ...) on a tensor in a graph: what it held before gets no gradient.
+    ``torch_name``: PyTorch's name for the node (FillBackward0, ZeroBackward0, NormalBackward0, ...)."""
+
+    @staticmethod
+    def forward(ctx, x, values, torch_name):
+        ctx.torch_name = torch_name
+        return np.array(np.broadcast_to(values, x.shape), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g), None, None
+
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return constant(np.zeros(g.shape, g.dtype)), None, None

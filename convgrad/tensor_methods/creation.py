@@ -70,16 +70,18 @@ class CreationMethods(TensorBase):
                 2 if dt.kind == "b" else int(np.iinfo(dt).max) + 1
         if hi is None or hi <= lo:
             raise RuntimeError(f"random_: expected from < to, got from={lo} and to={hi}")
-        return self._fill_random(rng(generator).integers(lo, hi, self._data.shape))
+        name = ("RandomBackward2", "RandomBackward1", "RandomBackward0")[len(args)]
+        return self._fill(rng(generator).integers(lo, hi, self._data.shape), name)
 
     def exponential_(self, lambd=1.0, generator=None):
-        return self._fill_random(rng(generator).exponential(1.0 / lambd, self._data.shape))
+        return self._fill(rng(generator).exponential(1.0 / lambd, self._data.shape), "ExponentialBackward0")
 
     def geometric_(self, p, generator=None):
-        return self._fill_random(rng(generator).geometric(p, self._data.shape))
+        return self._fill(rng(generator).geometric(p, self._data.shape), "GeometricBackward0")
 
     def log_normal_(self, mean=1.0, std=2.0, generator=None):
-        return self._fill_random(rng(generator).lognormal(mean, std, self._data.shape))
+        return self._fill(rng(generator).lognormal(mean, std, self._data.shape), "LogNormalBackward0")
 
     def cauchy_(self, median=0.0, sigma=1.0, generator=None):
-        return self._fill_random(median + sigma * rng(generator).standard_cauchy(self._data.shape))
+        values = median + sigma * rng(generator).standard_cauchy(self._data.shape)
+        return self._fill(values, "CauchyBackward0")

@@ -95,13 +95,19 @@ class InPlaceMethods(TensorBase):
         return self.div_(other)
 
     def zero_(self):
-        return self.fill_(0)
+        return self._fill(0, "ZeroBackward0")
 
     def fill_(self, value):
+        return self._fill(value.item() if isinstance(value, TensorBase) else value, "FillBackward2")
+
+    def _fill(self, values, torch_name):
+        """Write ``values`` (broadcast) into the tensor. In a graph the tensor takes a node whose gradient to
+        what it held is zero, as PyTorch's fills: the old node would pass gradients through the new values."""
         if _state.enabled and self.requires_grad:
             self._check_inplace()
-        v = value.item() if isinstance(value, TensorBase) else value
-        self._data.fill(v)
+            self._rebase(elementwise.Fill.apply(self, values, torch_name))
+            return self
+        self._data[...] = values
         self._bump_version()
         return self
 
@@ -123,24 +129,17 @@ class InPlaceMethods(TensorBase):
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from convgrad.random import rng
 
-        return self._fill_random(rng(generator).uniform(a, b, self._data.shape))
+        return self._fill(rng(generator).uniform(a, b, self._data.shape), "UniformBackward0")
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from convgrad.random import rng
 
-        return self._fill_random(rng(generator).normal(mean, std, self._data.shape))
+        return self._fill(rng(generator).normal(mean, std, self._data.shape), "NormalBackward0")
 
     def bernoulli_(self, p=0.5, generator=None):
         from convgrad.random import rng
 
-        return self._fill_random(rng(generator).random(self._data.shape) < p)
-
-    def _fill_random(self, values):
-        if _state.enabled and self.requires_grad:
-            self._check_inplace()
-        self._data[...] = values
-        self._bump_version()
-        return self
+        return self._fill(rng(generator).random(self._data.shape) < p, "BernoulliBackward2")
 
 
 def _keep_saved_input(node, t):
