@@ -217,6 +217,9 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     _hooks = None
     _post_accumulate_hooks = None
     _retains_grad = False
+    _base = None  # a view's root tensor: the one whose memory it shares (ops.shape.View)
+    _views = None  # a root's views made in a graph ({id: weakref}), renewed by in-place ops on the root
+    _view_kind = None  # "multi-output" (split's) or "no_grad" (made with grad off): no in-place in a graph
 
     def __init__(self, data=None, requires_grad=False, dtype=None):
         if data is None:
@@ -422,6 +425,16 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         the gradients, for higher-order derivatives."""
         _engine().backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                            inputs=inputs)
+
+    def _is_view(self):
+        return self._base is not None
+
+    def __getstate__(self):
+        # a pickled view holds a copy of its elements, not its base's (nor the WeakSet of views)
+        state = self.__dict__
+        if "_base" in state or "_views" in state:
+            state = {k: v for k, v in state.items() if k not in ("_base", "_views", "_view_kind")}
+        return state
 
     def detach(self):
         """The same data, cut from the graph (shares memory and the version counter)."""

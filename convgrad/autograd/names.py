@@ -62,7 +62,8 @@ NAMES = {
     "Permute": "PermuteBackward0", "Expand": "ExpandBackward0", "Repeat": "RepeatBackward0",
     "Cat": "CatBackward0", "Stack": "StackBackward0", "Split": "SplitBackward0",
     "PadConstant": "ConstantPadNdBackward0", "GetItem": _getitem, "Gather": "GatherBackward0",
-    "Flip": "FlipBackward0", "SetItem": "CopySlices", "IndexBackward": "IndexPutBackward0",
+    "Flip": "FlipBackward0", "SetItem": "CopySlices", "AsStrided": "AsStridedBackward0",
+    "IndexBackward": "IndexPutBackward0",
     "GatherBackward": "ScatterAddBackward0",
     # CNN ops (convgrad.functional)
     "Hardtanh": "HardtanhBackward0", "LeakyReLU": "LeakyReluBackward0",

@@ -1,9 +1,81 @@
 """Shape operations and indexing. Forward returns views wherever NumPy can; backward undoes the
 rearrangement (or scatters, for indexing)."""
 
+import weakref
+
 import numpy as np
 
 from convgrad.autograd.function import NumpyFunction
+from convgrad.autograd.grad_mode import _off, _state
+
+
+class View:
+    """Mixin of the ops whose result may be a view of their input (PyTorch's view ops). An output that
+    shares the input's memory shares its version counter (an in-place write through either is seen by
+    the other's saved-tensor checks) and names the root of that memory as ``_base``, which in-place ops on
+    the view rewrite through (``Tensor._rebase``)."""
+
+    _multi_output = False  # Split's views: PyTorch forbids in-place ops on them in a graph
+
+    @classmethod
+    def apply(cls, *args):
+        out = _apply(cls, *args)
+        x = args[0]._data
+        for o in out if type(out) is tuple else (out,):
+            owner = o._data.base  # NumPy's view of a view names the array owning the memory
+            if owner is not None and (owner is x or owner is x.base):
+                _track_view(o, args[0], cls._multi_output)
+        return out
+
+
+_apply = NumpyFunction.apply.__func__
+
+
+def _track_view(view, x, multi_output):
+    root = x if x._base is None else x._base
+    vc = root._vc
+    if type(vc) is not list:
+        vc = root._vc = [0]
+    view._vc = vc
+    view._base = root
+    grad = not _off[0] or _state.enabled
+    if multi_output or not grad:
+        view._view_kind = "multi-output" if multi_output else "no_grad"
+    if grad and root.grad_fn is not None:
+        register_view(root, view)
+
+
+def register_view(root, view):
+    """Keep a weak reference to ``view`` on ``root``: its node is made anew when an in-place op rewrites
+    ``root``. (By id: a WeakSet would compare Tensors with ==, which is elementwise.)"""
+    views = root._views
+    if views is None:
+        views = root._views = {}
+    key = id(view)
+    if key not in views:
+        views[key] = weakref.ref(view, lambda _, views=views, key=key: views.pop(key, None))
+
+
+def flat_positions(base, view):
+    """The C-order flat index into ``base`` of each element of ``view``, a NumPy view of ``base``'s memory
+    (found from the two arrays' addresses and strides)."""
+    start = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    ab, av = _addresses(base, 0), _addresses(view, start)
+    order = np.argsort(ab, kind="stable")
+    sorted_ab = ab[order]
+    pos = np.minimum(np.searchsorted(sorted_ab, av), max(len(ab) - 1, 0))
+    if len(av) and (not len(ab) or not np.array_equal(sorted_ab[pos], av)):
+        raise RuntimeError("in-place write through a view: the view's elements are not in its base's memory")
+    return order[pos].reshape(view.shape)
+
+
+def _addresses(a, offset):
+    """Byte offset of each element of ``a`` (C order, flat) from ``a``'s first element, plus ``offset``."""
+    addr = np.full((1,) * a.ndim, offset, np.int64)
+    for d, (n, stride) in enumerate(zip(a.shape, a.strides)):
+        along_d = (1,) * d + (n,) + (1,) * (a.ndim - d - 1)
+        addr = addr + (np.arange(n, dtype=np.int64) * stride).reshape(along_d)
+    return np.broadcast_to(addr, a.shape).reshape(-1)
 
 
 class Rearrangement(NumpyFunction):
@@ -27,13 +99,13 @@ class Rearrangement(NumpyFunction):
         return cls.apply(g, ctx.inverse_arg), None
 
 
-class Reshape(Rearrangement):
+class Reshape(View, Rearrangement):
     """A view with a new shape (a copy when the memory layout does not allow a view)."""
     f = lambda x, shape: x.reshape(shape)
     inverse = lambda x, shape: x.shape
 
 
-class Permute(Rearrangement):
+class Permute(View, Rearrangement):
     """y = x with axes reordered by ``dims``; the gradient is permuted back by the inverse order."""
     f = np.transpose
     inverse = lambda x, dims: tuple(int(d) for d in np.argsort(dims))
@@ -50,7 +122,7 @@ class PassThrough(NumpyFunction):
     tensor_backward = backward  # the same expression records Tensor ops (create_graph)
 
 
-class Expand(PassThrough):
+class Expand(View, PassThrough):
     """A broadcast view; the engine sums the gradient back to the input's shape."""
 
     @staticmethod
@@ -119,8 +191,10 @@ class Stack(NumpyFunction):
         return (None, *(g[lead + (i,)] for i in range(g.shape[ctx.dim])))
 
 
-class Split(NumpyFunction):
+class Split(View, NumpyFunction):
     """Views of consecutive pieces of x along ``dim``; the gradient joins the pieces' gradients."""
+
+    _multi_output = True
 
     @staticmethod
     def forward(ctx, x, bounds, dim):
@@ -166,15 +240,19 @@ class PadConstant(NumpyFunction):
         return g, None, None
 
 
-class GetItem(NumpyFunction):
+class GetItem(View, NumpyFunction):
     """y = x[index]; backward scatters g into zeros at the indexed places, adding where an integer-array
-    index names a place twice."""
+    index names a place twice. A view unless the index has an integer array or a mask (NumPy's rule, and
+    PyTorch's); one element picked by integers is a 0-d view, as in PyTorch."""
 
     @staticmethod
     def forward(ctx, x, index):
         ctx.shape, ctx.index = x.shape, index
         ctx.advanced = _is_advanced(index)
-        return x[index]
+        y = x[index]
+        if type(y) is not np.ndarray and not ctx.advanced and Ellipsis not in _as_tuple(index):
+            y = x[_as_tuple(index) + (Ellipsis,)]  # x[i, j] is a NumPy scalar (a copy), x[i, j, ...] a view
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -188,6 +266,11 @@ class GetItem(NumpyFunction):
     @staticmethod
     def tensor_backward(ctx, g):
         return IndexBackward.apply(g, ctx.shape, ctx.index, ctx.advanced), None
+
+
+class AsStrided(GetItem):
+    """y = x at flat positions ``index`` (an integer-array index): a view's node made anew from its base
+    after an in-place op rewrote the base (PyTorch's AsStridedBackward0)."""
 
 
 class SetItem(NumpyFunction):
@@ -232,8 +315,9 @@ class Gather(NumpyFunction):
 
 
 class Flip(Rearrangement):
-    """y = x reversed along ``dims``; so is the gradient."""
-    f = np.flip
+    """y = x reversed along ``dims``; so is the gradient. A copy, as PyTorch's (NumPy's flip is a view, so an
+    in-place op on the result would write into x)."""
+    f = lambda x, dims: np.flip(x, dims).copy()
     inverse = lambda x, dims: dims
 
 
@@ -281,6 +365,10 @@ class GatherBackward(NumpyFunction):
     @staticmethod
     def tensor_backward(ctx, gg):
         return Gather.apply(gg, ctx.dim, ctx.index), None, None, None
+
+
+def _as_tuple(index):
+    return index if isinstance(index, tuple) else (index,)
 
 
 def _is_advanced(index):

@@ -1,6 +1,8 @@
 """In-place Tensor methods (``add_``, ``copy_``, ``fill_``, ``normal_``, ...) and the rules that keep them
 safe for autograd: a leaf that requires grad is not changed in place while grad mode is on, and a tensor in
-the graph takes the result's node as its own."""
+the graph takes the result's node as its own. An in-place op on a view rewrites its base: the base takes
+a node that puts the new values at the view's places (PyTorch's CopySlices), and each view of the base a
+node that reads its places from there (AsStridedBackward0)."""
 
 import operator
 
@@ -9,6 +11,7 @@ import numpy as np
 from convgrad.autograd.function import SavedOutput
 from convgrad.autograd.grad_mode import _state, no_grad
 from convgrad.ops import elementwise
+from convgrad.ops import shape as shape_ops
 from convgrad.tensor_methods.base import TensorBase
 
 
@@ -30,9 +33,28 @@ class InPlaceMethods(TensorBase):
                 "a leaf Variable that requires grad is being used in an in-place operation: wrap the "
                 "update in `with convgrad.no_grad():` (as optimisers do) or use an out-of-place op"
             )
+        base = self._base
+        if base is None or not _state.enabled:
+            return
+        if base.requires_grad and base.grad_fn is None:
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation: "
+                f"the view (shape {tuple(self.shape)}) shares the leaf's memory; write to a clone, or update "
+                "the leaf under `with convgrad.no_grad():`")
+        if self._view_kind == "multi-output":
+            raise RuntimeError(
+                f"Output {self._output_nr} of split/chunk/unbind is a view and is being modified in place. "
+                "Such functions do not allow their output views to be modified in place in a graph: use an "
+                "out-of-place op, or clone() the output first")
+        if self._view_kind == "no_grad" and base.requires_grad:
+            raise RuntimeError(
+                "A view was created in no_grad mode and is being modified in place with grad mode enabled: "
+                "make both the view and the in-place op inside the no_grad block, or both outside it")
 
     def _rebase(self, result):
         """In-place on a tensor in the graph: take result's values into our buffer and its node as ours."""
+        if self._base is not None:
+            return self._rebase_view(result)
         if result.grad_fn is not None:
             _keep_saved_input(result.grad_fn, self)
         self._data[...] = result._data
@@ -41,6 +63,25 @@ class InPlaceMethods(TensorBase):
         self.requires_grad = result.requires_grad
         if self.grad_fn is not None:
             _redirect_saved(self.grad_fn, result, self)
+        if self._views:
+            _renew_view_nodes(self)
+
+    def _rebase_view(self, result):
+        """In-place on a view in the graph: the base takes ``result`` at the view's places (one node for the
+        whole base, as a write through the view changed the base's values) and the view a node reading those
+        places back."""
+        base = self._base
+        positions = shape_ops.flat_positions(base._data, self._data)
+        if np.unique(positions).size != positions.size:
+            raise RuntimeError(
+                f"unsupported operation: more than one element of the written-to tensor (shape "
+                f"{tuple(self.shape)}, an expanded view) refers to a single memory location. Please clone() "
+                "the tensor before performing the operation.")
+        if result.grad_fn is not None:
+            _keep_saved_input(result.grad_fn, self)
+        shape_ops.register_view(base, self)  # a view made outside a graph is renewed too
+        index = np.unravel_index(positions, base._data.shape)
+        base._rebase(shape_ops.SetItem.apply(base, index, result))
 
     def _inplace(self, fn, *args):
         """Apply ``fn`` (an out-of-place method) in place."""
@@ -49,6 +90,8 @@ class InPlaceMethods(TensorBase):
             self._check_inplace()
             self._rebase(fn(self, *args))
             return self
+        if self._view_kind == "no_grad" and _state.enabled:
+            self._check_inplace()  # PyTorch forbids it if the base requires grad
         with no_grad():
             r = fn(self, *args)
         np.copyto(self._data, r._data, casting="same_kind")
@@ -140,6 +183,18 @@ class InPlaceMethods(TensorBase):
         from convgrad.random import rng
 
         return self._fill(rng(generator).random(self._data.shape) < p, "BernoulliBackward2")
+
+
+def _renew_view_nodes(root):
+    """``root`` has new values and a new node: each of its live views takes a node reading its places
+    from it, as the values under each view may have changed."""
+    for ref in list(root._views.values()):
+        view = ref()
+        if view is None:
+            continue
+        positions = shape_ops.flat_positions(root._data, view._data)
+        r = shape_ops.AsStrided.apply(root, np.unravel_index(positions, root._data.shape))
+        view.grad_fn, view._output_nr, view.requires_grad = r.grad_fn, 0, r.requires_grad
 
 
 def _keep_saved_input(node, t):
