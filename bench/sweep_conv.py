@@ -90,7 +90,7 @@ def sweep(name, repeat, rng, values=None):
     names = SWEEPS[name][1]
     original = getattr(conv, name)
     print(f"\n{name} (now {original}): time / fastest candidate's, median of {repeat}", flush=True)
-    print(f"{'workload':42s}" + "".join(f"{v:>10}" for v in values))
+    print(f"{'workload':42s}" + "".join(f"{v:>10.4g}" for v in values))  # 10**9 as 1e+09, not 10 digits
     try:
         for wname in names:
             run = _step(WORKLOADS[wname], rng)
