@@ -219,7 +219,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
     _retains_grad = False
     _base = None  # a view's root tensor: the one whose memory it shares (ops.shape.View)
     _views = None  # a root's views made in a graph ({id: weakref}), renewed by in-place ops on the root
-    _view_kind = None  # "multi-output" (split's) or "no_grad" (made with grad off): no in-place in a graph
+    _view_kind = None  # "multi-output" (split's), "no_grad" (made with grad off) or "no_grad view's view"
 
     def __init__(self, data=None, requires_grad=False, dtype=None):
         if data is None:
@@ -430,7 +430,7 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return self._base is not None
 
     def __getstate__(self):
-        # a pickled view holds a copy of its elements, not its base's (nor the WeakSet of views)
+        # a pickled view holds a copy of its elements, not its base's (nor the references to views)
         state = self.__dict__
         if "_base" in state or "_views" in state:
             state = {k: v for k, v in state.items() if k not in ("_base", "_views", "_view_kind")}
@@ -445,6 +445,8 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         return t
 
     def detach_(self):
+        if self._base is not None:  # its base's in-place ops would put it back in the graph
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.grad_fn = None
         self._output_nr = 0  # a leaf's edge is to output 0 of its AccumulateGrad
         self.requires_grad = False
@@ -751,8 +753,9 @@ class Tensor(ReductionMethods, ShapeMethods, InPlaceMethods, MathMethods, Indexi
         if (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) and _state.enabled:
             self._check_inplace()
             result = shape_ops.SetItem.apply(self, index, value if isinstance(value, Tensor) else v)
-            self._rebase(result)
+            self._rebase(result, shape_ops.index_extent(self._data, index))
         else:
+            self._check_inplace(False)
             self._data[index] = v
             self._bump_version()
 

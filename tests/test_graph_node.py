@@ -121,8 +121,18 @@ def test_set_grad_enabled_as_a_call_counts_the_thread():
 def test_a_detached_second_output_becomes_an_ordinary_leaf():
     """detach_ makes a leaf, whose edge is output 0 of its AccumulateGrad, even where the tensor was the
     second output of its node (the fast paths take a leaf's edge to be output 0)."""
+    class TwoOutputs(convgrad.autograd.Function):  # not views: PyTorch forbids detach_ on those
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return 2 * g1 + 3 * g2
+
     x = convgrad.randn(4, 3, requires_grad=True)
-    y = x.chunk(2)[1]
+    y = TwoOutputs.apply(x)[1]
+    assert y.grad_fn is not None and y._output_nr == 1
     y.detach_()
     y.requires_grad_()
     (y * y).sum().backward()

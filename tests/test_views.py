@@ -59,7 +59,26 @@ CASES = {
     "copy_ into a view": _then_base(lambda lib, h, x: h[2:].copy_(x[:2] ** 2)),
     "fill_ of a view": _then_base(lambda lib, h, x: h[1:3].fill_(0.5)),
     "a buffer without grad takes one": lambda lib, x: _then_write(lib.zeros(4, dtype=lib.float64), x),
+    "a view made before its buffer joined the graph": lambda lib, x: _early_view(lib, x),
+    "rows written in a loop while views of earlier rows are kept": lambda lib, x: _row_loop(lib, x),
 }
+
+
+def _early_view(lib, x):
+    buf = lib.zeros(4, dtype=lib.float64)
+    v = buf[0:2]
+    buf[1:3].add_(x[:2] * 3)
+    return v * 1
+
+
+def _row_loop(lib, x):
+    buf = lib.zeros(4, 2, dtype=lib.float64)
+    buf[0] = x[:2]
+    rows = []
+    for i in range(1, 4):
+        rows.append(buf[i - 1])  # kept alive: each write below is checked against it
+        buf[i] = (rows[-1] + x[2:]).tanh()
+    return buf * 1 + rows[0].sum()
 
 
 def _then_write(buf, x):
@@ -99,6 +118,16 @@ ERRORS = {
     "output of chunk": lambda lib, x: (x * 2).chunk(2)[0].mul_(2),
     "expanded view": lambda lib, x: (x[:1] * 2).expand(4).mul_(2),
     "view made under no_grad": lambda lib, x: _no_grad_view(lib, x * 2).mul_(2),
+    "fill_ of a view made under no_grad": lambda lib, x: _no_grad_view(lib, x * 2).fill_(7),
+    "copy_ into a view made under no_grad": lambda lib, x: _no_grad_view(lib, x * 2).copy_(x[:2]),
+    "a no_grad view of a buffer, written with an operand that requires grad":
+        lambda lib, x: _no_grad_view(lib, lib.zeros(4)).add_(x[:2] * 3),
+    "a view of a view made under no_grad": lambda lib, x: _no_grad_view(lib, x * 2)[1:].mul_(2),
+    "output of unbind": lambda lib, x: (x * 2).unbind()[0].mul_(2),
+    "a view of chunk's output": lambda lib, x: (x * 2).chunk(2)[0][0:1].mul_(2),
+    "the one piece of a split": lambda lib, x: (x * 2).split(4)[0].mul_(2),
+    "expanded view outside a graph": lambda lib, x: lib.zeros(1).expand(4).add_(1),
+    "detach_ of a view": lambda lib, x: (x * 2)[0:2].detach_(),
 }
 
 
@@ -118,6 +147,26 @@ def test_forbidden_in_place_ops_on_views_raise_as_torch(case):
         else:
             message = str(info.value)
     assert message.split()[:3] == first_words
+
+
+def test_setitem_on_a_view_made_under_no_grad_raises_as_torch():
+    for lib in (convgrad, torch):
+        x = lib.tensor(W, requires_grad=True)
+        with pytest.raises(RuntimeError, match="created in no_grad mode"):
+            _no_grad_view(lib, x * 2)[0] = 1.0  # (torch words it as a select's view of that view)
+
+
+def test_in_place_through_a_view_is_differentiable_twice():
+    results = []
+    for lib in (convgrad, torch):
+        x = lib.tensor(W, dtype=lib.float64, requires_grad=True)
+        h = x * x
+        h[1:3].mul_(x[0])
+        (g,) = lib.autograd.grad((h * h).sum(), x, create_graph=True)
+        (g2,) = lib.autograd.grad((g * lib.arange(1.0, 5.0, dtype=lib.float64)).sum(), x)
+        results.append((g.detach().numpy().copy(), g2.numpy().copy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
 
 
 def test_a_write_through_a_view_invalidates_what_saved_the_base():

@@ -48,6 +48,7 @@ def _run(input, inplace, fn, numpy_inplace=None):
     if not inplace:
         return fn(input)
     if numpy_inplace is not None and not (input.requires_grad and is_grad_enabled()):
+        input._check_inplace(False)
         numpy_inplace(input._data)
         input._bump_version()
         return input

@@ -39,32 +39,69 @@ def _track_view(view, x, multi_output):
     view._vc = vc
     view._base = root
     grad = not _off[0] or _state.enabled
-    if multi_output or not grad:
-        view._view_kind = "multi-output" if multi_output else "no_grad"
-    if grad and root.grad_fn is not None:
-        register_view(root, view)
+    # PyTorch's rules follow a view's views: a view of split's output or of a no_grad view is one too
+    kind = "multi-output" if multi_output else (
+        "no_grad view's view" if x._view_kind == "no_grad" else x._view_kind or (None if grad else "no_grad"))
+    if kind is not None:
+        view._view_kind = kind
+    if grad and (root.grad_fn is not None or not root.requires_grad):
+        register_view(root, view)  # (a view of a leaf that requires grad cannot be written in a graph)
 
 
 def register_view(root, view):
-    """Keep a weak reference to ``view`` on ``root``: its node is made anew when an in-place op rewrites
-    ``root``. (By id: a WeakSet would compare Tensors with ==, which is elementwise.)"""
+    """Keep a weak reference to ``view`` on ``root``, whose in-place ops renew the node of each live view
+    they overlap. Keyed by id (a WeakSet would compare Tensors with ==, elementwise); dead references
+    are dropped each time the dict reaches a power of two in size, so it stays within twice the live."""
     views = root._views
     if views is None:
-        views = root._views = {}
-    key = id(view)
-    if key not in views:
-        views[key] = weakref.ref(view, lambda _, views=views, key=key: views.pop(key, None))
+        root._views = {id(view): weakref.ref(view)}
+        return
+    views[id(view)] = weakref.ref(view)
+    n = len(views)
+    if n >= 64 and not n & (n - 1):
+        for key in [k for k, ref in views.items() if ref() is None]:
+            del views[key]
+
+
+def byte_extent(a):
+    """The byte addresses [lo, hi) that array ``a`` spans (from its shape and strides; O(ndim))."""
+    lo = hi = a.__array_interface__["data"][0]
+    if a.size == 0:
+        return lo, lo
+    for n, stride in zip(a.shape, a.strides):
+        lo, hi = lo + min(0, (n - 1) * stride), hi + max(0, (n - 1) * stride)
+    return lo, hi + a.itemsize
+
+
+def index_extent(a, index):
+    """The byte extent of ``a[index]`` for a basic index; None (all of ``a``) for an advanced one."""
+    if _is_advanced(index):
+        return None
+    return byte_extent(a[index] if Ellipsis in _as_tuple(index) else a[_as_tuple(index) + (Ellipsis,)])
 
 
 def flat_positions(base, view):
-    """The C-order flat index into ``base`` of each element of ``view``, a NumPy view of ``base``'s memory
-    (found from the two arrays' addresses and strides)."""
-    start = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-    ab, av = _addresses(base, 0), _addresses(view, start)
+    """The C-order flat index into ``base`` of each element of ``view``, a NumPy view of ``base``'s memory,
+    from their addresses: each view address is taken apart along base's axes, largest stride first (exact
+    for any layout NumPy's views and transposes make; checked, with a sort of base's addresses as the
+    fallback)."""
+    offsets = _addresses(view, view.__array_interface__["data"][0] - base.__array_interface__["data"][0])
+    axes = sorted((d for d in range(base.ndim) if base.shape[d] > 1), key=lambda d: -base.strides[d])
+    if all(base.strides[d] > 0 for d in axes):
+        rest, pos = offsets.copy(), np.zeros_like(offsets)
+        ok = True
+        for d in axes:
+            i = rest // base.strides[d]
+            ok = ok and bool(((i >= 0) & (i < base.shape[d])).all())
+            rest -= i * base.strides[d]
+            pos += i * (int(np.prod(base.shape[d + 1:])))
+        if ok and not rest.any():
+            return pos.reshape(view.shape)
+    ab = _addresses(base, 0)
     order = np.argsort(ab, kind="stable")
     sorted_ab = ab[order]
-    pos = np.minimum(np.searchsorted(sorted_ab, av), max(len(ab) - 1, 0))
-    if len(av) and (not len(ab) or not np.array_equal(sorted_ab[pos], av)):
+    pos = np.minimum(np.searchsorted(sorted_ab, offsets), max(len(ab) - 1, 0))
+    if len(offsets) and (not len(ab) or not np.array_equal(sorted_ab[pos], offsets)):
         raise RuntimeError("in-place write through a view: the view's elements are not in its base's memory")
     return order[pos].reshape(view.shape)
 
@@ -249,10 +286,9 @@ class GetItem(View, NumpyFunction):
     def forward(ctx, x, index):
         ctx.shape, ctx.index = x.shape, index
         ctx.advanced = _is_advanced(index)
-        y = x[index]
-        if type(y) is not np.ndarray and not ctx.advanced and Ellipsis not in _as_tuple(index):
-            y = x[_as_tuple(index) + (Ellipsis,)]  # x[i, j] is a NumPy scalar (a copy), x[i, j, ...] a view
-        return y
+        if ctx.advanced or Ellipsis in _as_tuple(index):
+            return x[index]
+        return x[_as_tuple(index) + (Ellipsis,)]  # the same view; x[i, j] alone would be a NumPy scalar copy
 
     @staticmethod
     def backward(ctx, g):
@@ -291,6 +327,10 @@ class SetItem(NumpyFunction):
         gv = g[ctx.index]
         return gx, None, gv
 
+    @staticmethod
+    def tensor_backward(ctx, g):
+        return SetItem.apply(g, ctx.index, 0), None, GetItem.apply(g, ctx.index)
+
 
 class Gather(NumpyFunction):
     """y[i][j] = x[i][index[i][j]] along ``dim``; backward adds g back at the gathered places."""
@@ -319,6 +359,10 @@ class Flip(Rearrangement):
     in-place op on the result would write into x)."""
     f = lambda x, dims: np.flip(x, dims).copy()
     inverse = lambda x, dims: dims
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.flip(g, ctx.inverse_arg), None  # a view will do: the engine copies before adding into it
 
 
 class IndexBackward(NumpyFunction):

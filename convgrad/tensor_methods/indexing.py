@@ -264,6 +264,7 @@ class IndexingMethods(TensorBase):
             n = min(self.shape)
             self[(self._new(np.arange(n)),) * self.ndim] = fill_value
             return self
+        self._check_inplace(False)
         np.fill_diagonal(self._data, fill_value, wrap=wrap)
         self._bump_version()
         return self

@@ -27,32 +27,48 @@ def _in_place(name):
 class InPlaceMethods(TensorBase):
     __slots__ = ()
 
-    def _check_inplace(self):
-        if self.requires_grad and self.grad_fn is None and _state.enabled:
+    def _check_inplace(self, recording=True):
+        """PyTorch's rules, checked before every in-place write. ``recording``: the write goes into the
+        graph (grad mode is on and the tensor or an operand requires grad)."""
+        if recording and self.requires_grad and self.grad_fn is None:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation: wrap the "
                 "update in `with convgrad.no_grad():` (as optimisers do) or use an out-of-place op"
             )
         base = self._base
-        if base is None or not _state.enabled:
+        if base is None:
             return
-        if base.requires_grad and base.grad_fn is None:
+        if not self._data.flags.writeable:  # a broadcast view (expand): NumPy marks it read-only
+            raise RuntimeError(
+                f"unsupported operation: more than one element of the written-to tensor (shape "
+                f"{tuple(self.shape)}, an expanded view) refers to a single memory location. Please clone() "
+                "the tensor before performing the operation.")
+        if not _state.enabled:
+            return
+        if recording and base.requires_grad and base.grad_fn is None:
             raise RuntimeError(
                 "a view of a leaf Variable that requires grad is being used in an in-place operation: "
                 f"the view (shape {tuple(self.shape)}) shares the leaf's memory; write to a clone, or update "
                 "the leaf under `with convgrad.no_grad():`")
-        if self._view_kind == "multi-output":
+        if recording and self._view_kind == "multi-output":
             raise RuntimeError(
                 f"Output {self._output_nr} of split/chunk/unbind is a view and is being modified in place. "
                 "Such functions do not allow their output views to be modified in place in a graph: use an "
                 "out-of-place op, or clone() the output first")
-        if self._view_kind == "no_grad" and base.requires_grad:
+        if self._view_kind == "no_grad view's view" and (recording or base.requires_grad):
+            raise RuntimeError(
+                f"Output {self._output_nr} of a view is a view of a view which was created in no_grad mode "
+                "and is being modified in place with grad mode enabled: make both the view and the in-place "
+                "op inside the no_grad block, or both outside it")
+        if self._view_kind == "no_grad" and (recording or base.requires_grad):
             raise RuntimeError(
                 "A view was created in no_grad mode and is being modified in place with grad mode enabled: "
                 "make both the view and the in-place op inside the no_grad block, or both outside it")
 
-    def _rebase(self, result):
-        """In-place on a tensor in the graph: take result's values into our buffer and its node as ours."""
+    def _rebase(self, result, written=None):
+        """In-place on a tensor in the graph: take result's values into our buffer and its node as ours.
+        ``written``: the byte extent the write changed (``ops.shape.byte_extent``), None for all of it;
+        the views it overlaps take new nodes."""
         if self._base is not None:
             return self._rebase_view(result)
         if result.grad_fn is not None:
@@ -64,24 +80,19 @@ class InPlaceMethods(TensorBase):
         if self.grad_fn is not None:
             _redirect_saved(self.grad_fn, result, self)
         if self._views:
-            _renew_view_nodes(self)
+            _renew_view_nodes(self, written)
 
     def _rebase_view(self, result):
         """In-place on a view in the graph: the base takes ``result`` at the view's places (one node for the
         whole base, as a write through the view changed the base's values) and the view a node reading those
         places back."""
         base = self._base
-        positions = shape_ops.flat_positions(base._data, self._data)
-        if np.unique(positions).size != positions.size:
-            raise RuntimeError(
-                f"unsupported operation: more than one element of the written-to tensor (shape "
-                f"{tuple(self.shape)}, an expanded view) refers to a single memory location. Please clone() "
-                "the tensor before performing the operation.")
+        positions = shape_ops.flat_positions(base._data, self._data)  # distinct: _check_inplace saw to it
         if result.grad_fn is not None:
             _keep_saved_input(result.grad_fn, self)
         shape_ops.register_view(base, self)  # a view made outside a graph is renewed too
         index = np.unravel_index(positions, base._data.shape)
-        base._rebase(shape_ops.SetItem.apply(base, index, result))
+        base._rebase(shape_ops.SetItem.apply(base, index, result), shape_ops.byte_extent(self._data))
 
     def _inplace(self, fn, *args):
         """Apply ``fn`` (an out-of-place method) in place."""
@@ -90,8 +101,7 @@ class InPlaceMethods(TensorBase):
             self._check_inplace()
             self._rebase(fn(self, *args))
             return self
-        if self._view_kind == "no_grad" and _state.enabled:
-            self._check_inplace()  # PyTorch forbids it if the base requires grad
+        self._check_inplace(False)
         with no_grad():
             r = fn(self, *args)
         np.copyto(self._data, r._data, casting="same_kind")
@@ -150,6 +160,7 @@ class InPlaceMethods(TensorBase):
             self._check_inplace()
             self._rebase(elementwise.Fill.apply(self, values, torch_name))
             return self
+        self._check_inplace(False)
         self._data[...] = values
         self._bump_version()
         return self
@@ -165,6 +176,7 @@ class InPlaceMethods(TensorBase):
                 r = elementwise.Clone.apply(src_t)
             self._rebase(r)
             return self
+        self._check_inplace(False)
         np.copyto(self._data, np.broadcast_to(src_t._data, self._data.shape), casting="unsafe")
         self._bump_version()
         return self
@@ -185,13 +197,18 @@ class InPlaceMethods(TensorBase):
         return self._fill(rng(generator).random(self._data.shape) < p, "BernoulliBackward2")
 
 
-def _renew_view_nodes(root):
-    """``root`` has new values and a new node: each of its live views takes a node reading its places
-    from it, as the values under each view may have changed."""
+def _renew_view_nodes(root, written):
+    """``root`` has new values and a new node: each live view over the ``written`` bytes (all, if None)
+    takes a node reading its places from it. A view clear of them keeps its node: its values did not
+    change, and its old node leads to the same producers."""
     for ref in list(root._views.values()):
         view = ref()
         if view is None:
             continue
+        if written is not None:
+            lo, hi = shape_ops.byte_extent(view._data)
+            if hi <= written[0] or lo >= written[1]:
+                continue
         positions = shape_ops.flat_positions(root._data, view._data)
         r = shape_ops.AsStrided.apply(root, np.unravel_index(positions, root._data.shape))
         view.grad_fn, view._output_nr, view.requires_grad = r.grad_fn, 0, r.requires_grad

@@ -172,10 +172,7 @@ class ShapeMethods(TensorBase):
                     f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
                     f"dimension {d}), but got split_sizes={sizes}"
                 )
-        bounds = list(np.cumsum(sizes)[:-1])
-        if len(sizes) == 1:
-            return (shape_ops.Reshape.apply(self, self.shape),)
-        return shape_ops.Split.apply(self, bounds, d)
+        return shape_ops.Split.apply(self, list(np.cumsum(sizes)[:-1]), d)  # one piece is split's view too
 
     def chunk(self, chunks, dim=0):
         chunks = checks.integer("chunk", "chunks", chunks, low=1, exc=RuntimeError)
