@@ -177,6 +177,14 @@ class ConvGeometry:
         """Whether ``grad_weight`` reads the output gradient as (O, N, Ho, Wo)."""
         return not (self.shift_rows or self.weight_grad_per_sample())
 
+    def needs_g_cn(self, need_x, need_w):
+        """Whether a backward wanting the input (``need_x``) and weight (``need_w``) gradients should make
+        the output gradient as (O, N, Ho, Wo) (``to_cn``) once, for both: col2im's input gradient reads it
+        (not the full convolution's, nor batch-last col2im's), and so does ``grad_weight`` if it
+        ``wants_cn``."""
+        col2im = need_x and not self.full_conv_cheaper() and self.col2im_layout() is not BL
+        return col2im or (need_w and self.wants_cn())
+
     def blocks(self, itemsize):
         """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns (or less, to give
         each core two): several whole samples, or some rows of one sample (batch-last: some rows of all
