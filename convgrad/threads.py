@@ -47,6 +47,14 @@ def blas_threads():
     return max(counts) if counts else None
 
 
+def usable_cores():
+    """Cores this process may run on (its CPU affinity where the system has one), or None if unknown."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count()
+
+
 def threads_set_by_user():
     """The thread-count environment variables the user set, as ``NAME=value`` strings."""
     return [f"{k}={os.environ[k]}" for k in THREAD_ENV_VARS if os.environ.get(k)]

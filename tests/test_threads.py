@@ -305,3 +305,41 @@ def test_concurrent_callers_with_different_part_counts(two_threads):
             t.join(60)
         assert not errors, errors
     assert threads._inside == 0 and threads.worker_count() == 2
+
+
+def test_the_cut_serves_at_most_max_cut_cores_and_workers_get_two_blocks_each(monkeypatch):
+    """On a host reporting 64 cores the cut stays at two blocks for each of ``_MAX_CUT_CORES`` cores (not
+    224 one-row blocks of ResNet-18's 128-channel layer), and 64 threads run it on half as many workers as
+    blocks, with the same bits as one worker."""
+    monkeypatch.setattr(im2col, "usable_cores", lambda: 64)
+    assert im2col._cut_cores() == im2col._MAX_CUT_CORES
+    monkeypatch.setattr(im2col, "_CORES", im2col._cut_cores())
+    geo = im2col.ConvGeometry((8, 128, 28, 28), (128, 128, 3, 3), (8, 128, 28, 28), (1, 1),
+                              ((1, 1), (1, 1)), (1, 1), 1)
+    blocks = geo.blocks(4)
+    assert len(blocks) == 2 * im2col._MAX_CUT_CORES
+    assert min(b[1].stop - b[1].start for b in blocks) > 1
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(geo.x4).astype(np.float32)
+    w = (rng.standard_normal(geo.w4) / 34).astype(np.float32)
+
+    def grads():
+        xc, wc = convgrad.tensor(x, requires_grad=True), convgrad.tensor(w, requires_grad=True)
+        convgrad.nn.functional.conv2d(xc, wc, padding=1).square().sum().backward()
+        return xc.grad.numpy(), wc.grad.numpy()
+
+    with im2col.forced_paths(workers=1):
+        one = grads()
+    parts = []
+    parallel = im2col.parallel
+
+    def spy(fn, ps):
+        parts.append(len(ps))
+        return parallel(fn, ps)
+
+    monkeypatch.setattr(im2col, "worker_count", lambda: 64)
+    monkeypatch.setattr(im2col, "parallel", spy)
+    many = grads()
+    assert parts and max(parts) <= len(blocks) // 2 and len(blocks) // 2 in parts
+    assert all(np.array_equal(a, b) for a, b in zip(many, one))

@@ -31,14 +31,13 @@ import contextlib
 import enum
 import itertools
 import math
-import os
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convgrad.autograd.graph import saved_as_tensors
 from convgrad.functional.scratch import scratch
-from convgrad.threads import Claims, OrderedSum, parallel, single_threaded_blas, worker_count
+from convgrad.threads import Claims, OrderedSum, parallel, single_threaded_blas, usable_cores, worker_count
 
 # Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
 # 1 MiB of L2 per core and 32 MiB of L3) agree on each, and having the same caches they cannot tell a
@@ -73,7 +72,19 @@ _PARALLEL_MIN_FLOP = 100_000_000
 # Layout-changing copies of at least this many bytes are shared among the workers (Zen 4, 2 threads:
 # 8 MB 1.8x faster, 4 MB 1.4x, 2 MB no faster: waking a worker costs ~0.1 ms).
 _PARALLEL_MIN_COPY_BYTES = 4 << 20
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+# The cut of a large convolution into two blocks a core serves at most this many cores: the cut does not
+# follow the thread count (the weight gradient keeps its bits on any number of workers), so on a host
+# reporting many cores it would make blocks of a row or two whatever the threads. ResNet-18's 128-channel
+# 28x28 layer, batch 8, fwd+bwd on 1 thread, best of 7 (2026-12-05, this repo's 2-core VM): cut for 2 or 8
+# cores 44.9 ms (4 and 16 blocks), for 64 cores 80.4 ms (224 blocks of one row).
+_MAX_CUT_CORES = 8
+
+
+def _cut_cores():
+    return min(usable_cores() or 1, _MAX_CUT_CORES)
+
+
+_CORES = _cut_cores()
 
 
 class Layout(enum.Enum):
@@ -187,8 +198,8 @@ class ConvGeometry:
 
     def blocks(self, itemsize):
         """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns (or less, to give
-        each core two): several whole samples, or some rows of one sample (batch-last: some rows of all
-        samples)."""
+        each core, up to ``_MAX_CUT_CORES``, two): several whole samples, or some rows of one sample
+        (batch-last: some rows of all samples)."""
         N, _, Ho, Wo = self.y4
         row = max(1, Wo * (self.x4[1] * self.w4[3] if self.shift_rows else self.k) * itemsize)
         block_bytes = _block_bytes()
@@ -196,8 +207,8 @@ class ConvGeometry:
             rb = max(1, block_bytes // (row * max(N, 1)))
             return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
         if self.flop >= _PARALLEL_MIN_FLOP and _forced["block_bytes"] is None:
-            # two blocks for each core, whatever the thread count: the same blocks, and so the same order of
-            # the weight gradient's sums, on any number of workers
+            # two blocks for each core (up to _MAX_CUT_CORES), whatever the thread count: the same blocks,
+            # and so the same order of the weight gradient's sums, on any number of workers
             block_bytes = min(block_bytes, max(row, N * Ho * row // (2 * _CORES)))
         if Ho * row <= block_bytes:
             nb = block_bytes // (Ho * row)
@@ -319,16 +330,19 @@ def _padded(x, pads, layout):
 
 
 def _run_blocks(run, geo, blocks):
-    """run(i) on each worker i, which claims blocks until none are left. With fewer than two blocks per
-    worker, one would wait on the other's last block: the calling thread runs them all, with BLAS
-    single-threaded all the same. Threaded BLAS is slower on small products, and its threads, once woken,
-    spin on the cores the workers need (`python -m bench.sweep_conv`: MNIST-1D's conv2 1.5x, the
-    convolutions after a threaded product up to 1.8x). ``forced_paths(workers=1)``: BLAS threads each
-    GEMM, the engine's old path."""
+    """run(i) on each worker i, which claims blocks until none are left. Each worker gets two blocks at
+    least (with fewer, one would wait on the other's last block), so there are at most half as many workers
+    as blocks; with fewer than two the calling thread runs them all, with BLAS single-threaded all the same.
+    Threaded BLAS is slower on small products, and its threads, once woken, spin on the cores the workers
+    need (ad-hoc measurements recorded in docs/speed.md, "Threads": MNIST-1D's conv2 1.0 ms with threaded
+    BLAS against 0.6 ms; ResNet-18 inference's convolutions, alternating with threaded products, up to 1.8x
+    slower). ``forced_paths(workers=1)``: BLAS threads each GEMM, the engine's old path."""
     T = geo.workers()
+    if _forced["workers"] is None:
+        T = min(T, len(blocks) // 2)
     if _forced["workers"] == 1:
         run(0)
-    elif _forced["workers"] is not None or (T > 1 and len(blocks) >= 2 * T):
+    elif T > 1:
         parallel(run, range(T))
     else:
         with single_threaded_blas():
