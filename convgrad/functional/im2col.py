@@ -62,15 +62,16 @@ _BATCH_LAST_MAX_WO = 32
 # Shifted rows (see ``ConvGeometry``) when a sample's weight-gradient partials, kh*O*kw*C, are at most this
 # many times its columns, (Ho + halo)*Wo*kw*C. Its products are per sample, each taking the whole weight, so
 # the partials (and BLAS's packing of the weight) grow with O while the columns shrink with the image.
-# Zen 4, 1 thread, fwd+bwd against im2col: 16 channels 32x32 1.4x faster, 64 8x8 (ratio 2.4) 1.13x, 256
-# 14x14 (3.4) 1.0x, 512 7x7 (24) 0.82-0.9x; 3 and 10 within 2 % on every swept layer, 1 13 % slower on one.
+# docs/speed.md's table (Zen 4, 1 thread, fwd+bwd against im2col, 2026-12-04): 16 channels 32x32 1.40x
+# faster, 64 8x8 (ratio 2.4) 1.13x, 128 28x28 (0.46) 1.01x, 512 7x7 (24) 0.82x, left to im2col.
 _SHIFT_ROWS_PARTIALS = 3
 # Convolutions with fewer floating-point operations than this (``ConvGeometry.flop``, 2 a multiply-add) run
 # on one thread: below it, handing work to a thread costs more than it saves. Above it, blocks are cut small
 # enough to give each core two.
 _PARALLEL_MIN_FLOP = 100_000_000
-# Layout-changing copies of at least this many bytes are shared among the workers (Zen 4, 2 threads:
-# 8 MB 1.8x faster, 4 MB 1.4x, 2 MB no faster: waking a worker costs ~0.1 ms).
+# Layout-changing copies of at least this many bytes are shared among the workers. No measurement of these
+# copies is recorded; docs/speed.md ("Threads") records an ad-hoc one of elementwise passes on two threads:
+# slower below 4 MB (waking a worker costs about 0.1 ms), 1.3x faster at 8 MB.
 _PARALLEL_MIN_COPY_BYTES = 4 << 20
 # The cut of a large convolution into two blocks a core serves at most this many cores: the cut does not
 # follow the thread count (the weight gradient keeps its bits on any number of workers), so on a host
@@ -351,7 +352,7 @@ def _run_blocks(run, geo, blocks):
 
 def _by_samples(fn, N, nbytes):
     """fn(samples) over the N samples, shared among the workers when ``nbytes`` are a layout-changing copy
-    large enough: such a copy gathers short runs, slow enough that two cores do it faster (8 MB: 1.8x)."""
+    large enough: such a copy gathers short runs, slow enough that two cores may do it faster."""
     T = worker_count() if nbytes >= _PARALLEL_MIN_COPY_BYTES else 1
     T = max(1, min(T if _forced["workers"] is None else _forced["workers"], N))
     parallel(fn, [slice(N * i // T, N * (i + 1) // T) for i in range(T)])
@@ -456,7 +457,7 @@ def forward(x, w, geo, bias=None, xw=None):
     M, K = wm.shape[1:]
     y = np.empty(geo.y4, x.dtype)
     shifts, kh, dh = geo.shift_rows, geo.w4[2], geo.dilation[0]
-    per_sample = not shifts and _per_sample(M * K)
+    per_sample = not shifts and _per_sample(M * K)  # shifted rows' wm is (kh, kw*C, O): not the rule's M*K
 
     blocks = geo.blocks(x.dtype.itemsize)
     claims = Claims(blocks)
@@ -465,7 +466,7 @@ def forward(x, w, geo, bias=None, xw=None):
         ns, rs = blocks[0]
         most = (ns.stop - ns.start) * (rs.stop - rs.start) * Wo  # output rows of the largest block
         buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), x.dtype)
-        tmp = scratch.take((most * O * (2 if shifts else 1),), x.dtype)
+        tmp = None if per_sample else scratch.take((most * O * (2 if shifts else 1),), x.dtype)
         for block in claims:
             cols = _im2col(xw, geo, block, buf)
             out = y[block[0], :, block[1]]  # (m, O, r, Wo)
@@ -524,7 +525,8 @@ def grad_weight(xw, g, geo, g_cn=None):
 
     def run(_):  # one worker: blocks as it claims them, into columns of its own
         buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
-        part = np.empty((blocks[0][0].stop - blocks[0][0].start,) + shape, g.dtype) if per_sample else None
+        most = blocks[0][0].stop - blocks[0][0].start  # samples of the largest block
+        part = scratch.take((most,) + shape, g.dtype) if per_sample else None
         for i, block in claims:
             cols = _im2col(xw, geo, block, buf)
             m = block[0].stop - block[0].start
@@ -546,7 +548,7 @@ def grad_weight(xw, g, geo, g_cn=None):
             else:  # per group (K, rows) @ (rows, M): faster than (M, rows) @ (rows, K)
                 acc.add(i, np.matmul(cols.reshape(G, K, ml),
                                      _rows(g_cn, block, 1).reshape(G, M, ml).transpose(0, 2, 1)))
-        scratch.give(buf)
+        scratch.give(buf, part)  # acc holds p.sum's new arrays, never part
 
     if blocks:
         _run_blocks(run, geo, blocks)
