@@ -96,10 +96,9 @@ def cache_sizes():
 
 
 def _cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count()
+    from convgrad.threads import usable_cores  # the engine's layer holds it; env only reports it
+
+    return usable_cores()
 
 
 def _size(n):

@@ -174,3 +174,172 @@ def test_large_convolutions_give_each_core_two_blocks_and_the_same_bits_on_any_w
         grads.append((xc.grad.numpy(), wc.grad.numpy()))
     for got in grads[1:]:
         assert all(np.array_equal(a, b) for a, b in zip(got, grads[0]))
+
+
+def _in_thread(fn):
+    """fn() on a new (non-main) thread; its result, or its exception raised here."""
+    out = {}
+
+    def target():
+        try:
+            out["result"] = fn()
+        except BaseException as e:  # noqa: BLE001  (re-raised on the caller)
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(60)
+    if "error" in out:
+        raise out["error"]
+    return out["result"]
+
+
+def test_parallel_from_another_thread_after_the_main_thread_set_the_count_does_not_oversubscribe(two_threads):
+    """OpenBLAS ignores a thread count set from any thread but the main one once the main thread has set
+    it: then the parts must not run on workers each with BLAS's two threads. Each part sees BLAS on one
+    thread, or they all ran in order on the calling thread (with BLAS's threads, as any product there)."""
+    if not _blas_now():
+        pytest.skip("no BLAS library reports its threads")
+
+    def call():
+        caller = threading.get_ident()
+        seen = threads.parallel(lambda i: (i, threading.get_ident(), max(_blas_now())), [0, 1, 2])
+        return caller, seen
+
+    caller, seen = _in_thread(call)
+    assert [i for i, _, _ in seen] == [0, 1, 2]
+    assert all(n == 1 for _, _, n in seen) or all(ident == caller for _, ident, _ in seen)
+    assert max(_blas_now()) == 2 and convgrad.get_num_threads() == 2 and threads._inside == 0
+
+
+def test_a_convolution_on_another_thread_matches_torch_and_keeps_blas_single_threaded_on_workers(
+        two_threads, monkeypatch):
+    if not _blas_now():
+        pytest.skip("no BLAS library reports its threads")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((32, 16, 32, 32)).astype(np.float32)
+    w = (rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32)
+    assert _geometry(32, 16, 32).workers() == 2  # large enough to be split over the workers
+    seen = []
+    im2col_ = im2col._im2col
+
+    def spy(*args, **kwargs):  # every block's columns: the thread that builds them and BLAS's count there
+        seen.append((threading.get_ident(), max(_blas_now())))
+        return im2col_(*args, **kwargs)
+
+    monkeypatch.setattr(im2col, "_im2col", spy)
+
+    def step():
+        xc, wc = convgrad.tensor(x, requires_grad=True), convgrad.tensor(w, requires_grad=True)
+        y = convgrad.nn.functional.conv2d(xc, wc, padding=1)
+        (y * y).sum().backward()
+        return threading.get_ident(), [a.numpy() for a in (y.detach(), xc.grad, wc.grad)]
+
+    caller, got = _in_thread(step)
+    xt, wt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w))
+    yt = torch.nn.functional.conv2d(xt, wt, padding=1)
+    (yt * yt).sum().backward()
+    for a, ref in zip(got, (yt.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())):
+        np.testing.assert_allclose(a, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    assert seen
+    assert all(n == 1 or ident == caller for ident, n in seen)  # no worker runs BLAS's threads
+    assert max(_blas_now()) == 2 and threads._inside == 0
+
+
+def test_a_region_ended_on_a_thread_blas_ignores_gives_the_count_back_at_the_next_one(two_threads):
+    """The main thread opens a region, another thread joins it and ends last: if BLAS ignored that thread's
+    giving back of the count, the user's count still reads 2 and the next region the main thread ends
+    restores it."""
+    if not _blas_now():
+        pytest.skip("no BLAS library reports its threads")
+    joined, main_left = threading.Event(), threading.Event()
+
+    def other():
+        with threads.single_threaded_blas() as single:
+            joined.set()
+            main_left.wait(10)
+        return single
+
+    with threads.single_threaded_blas():
+        t = threading.Thread(target=other)
+        t.start()
+        assert joined.wait(10)
+    main_left.set()
+    t.join(10)
+    assert threads.worker_count() == 2 and convgrad.get_num_threads() == 2
+    with threads.single_threaded_blas() as single:
+        assert single and max(_blas_now()) == 1
+    assert max(_blas_now()) == 2 and not threads._restore_pending
+
+
+def test_a_count_set_during_a_region_is_the_one_given_back(two_threads):
+    if not _blas_now():
+        pytest.skip("no BLAS library reports its threads")
+    with threads.single_threaded_blas():
+        convgrad.set_num_threads(3)
+    assert max(_blas_now()) == 3 and convgrad.get_num_threads() == 3
+
+
+def test_concurrent_callers_with_different_part_counts(two_threads):
+    """Two threads calling parallel at once, one with more parts than the pool has threads: the pool grows
+    under the other's feet, which must still get every part run (no "cannot schedule new futures after
+    shutdown")."""
+    errors, stop = [], threading.Event()
+
+    def caller(n):
+        try:
+            for k in range(200):
+                assert threads.parallel(lambda i, k=k: i * k, list(range(n))) == [i * k for i in range(n)]
+                if stop.is_set():
+                    return
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+            stop.set()
+
+    for rounds in range(3):
+        threads._pool, threads._pool_size = None, 0  # let each round grow the pool again
+        ts = [threading.Thread(target=caller, args=(n,)) for n in (2, 3 + rounds, 5 + rounds)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        assert not errors, errors
+    assert threads._inside == 0 and threads.worker_count() == 2
+
+
+def test_the_cut_serves_at_most_max_cut_cores_and_workers_get_two_blocks_each(monkeypatch):
+    """On a host reporting 64 cores the cut stays at two blocks for each of ``_MAX_CUT_CORES`` cores (not
+    224 one-row blocks of ResNet-18's 128-channel layer), and 64 threads run it on half as many workers as
+    blocks, with the same bits as one worker."""
+    monkeypatch.setattr(im2col, "usable_cores", lambda: 64)
+    assert im2col._cut_cores() == im2col._MAX_CUT_CORES
+    monkeypatch.setattr(im2col, "_CORES", im2col._cut_cores())
+    geo = im2col.ConvGeometry((8, 128, 28, 28), (128, 128, 3, 3), (8, 128, 28, 28), (1, 1),
+                              ((1, 1), (1, 1)), (1, 1), 1)
+    blocks = geo.blocks(4)
+    assert len(blocks) == 2 * im2col._MAX_CUT_CORES
+    assert min(b[1].stop - b[1].start for b in blocks) > 1
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(geo.x4).astype(np.float32)
+    w = (rng.standard_normal(geo.w4) / 34).astype(np.float32)
+
+    def grads():
+        xc, wc = convgrad.tensor(x, requires_grad=True), convgrad.tensor(w, requires_grad=True)
+        convgrad.nn.functional.conv2d(xc, wc, padding=1).square().sum().backward()
+        return xc.grad.numpy(), wc.grad.numpy()
+
+    with im2col.forced_paths(workers=1):
+        one = grads()
+    parts = []
+    parallel = im2col.parallel
+
+    def spy(fn, ps):
+        parts.append(len(ps))
+        return parallel(fn, ps)
+
+    monkeypatch.setattr(im2col, "worker_count", lambda: 64)
+    monkeypatch.setattr(im2col, "parallel", spy)
+    many = grads()
+    assert parts and max(parts) <= len(blocks) // 2 and len(blocks) // 2 in parts
+    assert all(np.array_equal(a, b) for a, b in zip(many, one))

@@ -50,8 +50,7 @@ class _Conv(NumpyFunction):
         x, w, geo, (need_x, need_w, need_b, _) = im2col.saved(ctx)
         gx = gw = gb = None
         g = np.ascontiguousarray(gy).reshape(geo.y4)
-        col2im = need_x and not geo.full_conv_cheaper() and geo.col2im_layout() is not im2col.BL
-        g_cn = im2col.to_cn(g) if col2im or (need_w and geo.wants_cn()) else None
+        g_cn = im2col.to_cn(g) if geo.needs_g_cn(need_x, need_w) else None
         if need_w:
             xw = ctx.xw if ctx.xw is not None else im2col.working(x.reshape(geo.x4), geo)
             gw = im2col.grad_weight(xw, g, geo, g_cn).reshape(w.shape)

@@ -31,14 +31,13 @@ import contextlib
 import enum
 import itertools
 import math
-import os
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convgrad.autograd.graph import saved_as_tensors
 from convgrad.functional.scratch import scratch
-from convgrad.threads import Claims, OrderedSum, parallel, single_threaded_blas, worker_count
+from convgrad.threads import Claims, OrderedSum, parallel, single_threaded_blas, usable_cores, worker_count
 
 # Measured constants, one value for every machine: the two CPUs swept (Zen 5 and Zen 4, AVX-512, both with
 # 1 MiB of L2 per core and 32 MiB of L3) agree on each, and having the same caches they cannot tell a
@@ -63,17 +62,30 @@ _BATCH_LAST_MAX_WO = 32
 # Shifted rows (see ``ConvGeometry``) when a sample's weight-gradient partials, kh*O*kw*C, are at most this
 # many times its columns, (Ho + halo)*Wo*kw*C. Its products are per sample, each taking the whole weight, so
 # the partials (and BLAS's packing of the weight) grow with O while the columns shrink with the image.
-# Zen 4, 1 thread, fwd+bwd against im2col: 16 channels 32x32 1.4x faster, 64 8x8 (ratio 2.4) 1.13x, 256
-# 14x14 (3.4) 1.0x, 512 7x7 (24) 0.82-0.9x; 3 and 10 within 2 % on every swept layer, 1 13 % slower on one.
+# docs/speed.md's table (Zen 4, 1 thread, fwd+bwd against im2col, 2026-12-04): 16 channels 32x32 1.40x
+# faster, 64 8x8 (ratio 2.4) 1.13x, 128 28x28 (0.46) 1.01x, 512 7x7 (24) 0.82x, left to im2col.
 _SHIFT_ROWS_PARTIALS = 3
 # Convolutions with fewer floating-point operations than this (``ConvGeometry.flop``, 2 a multiply-add) run
 # on one thread: below it, handing work to a thread costs more than it saves. Above it, blocks are cut small
 # enough to give each core two.
 _PARALLEL_MIN_FLOP = 100_000_000
-# Layout-changing copies of at least this many bytes are shared among the workers (Zen 4, 2 threads:
-# 8 MB 1.8x faster, 4 MB 1.4x, 2 MB no faster: waking a worker costs ~0.1 ms).
+# Layout-changing copies of at least this many bytes are shared among the workers. No measurement of these
+# copies is recorded; docs/speed.md ("Threads") records an ad-hoc one of elementwise passes on two threads:
+# slower below 4 MB (waking a worker costs about 0.1 ms), 1.3x faster at 8 MB.
 _PARALLEL_MIN_COPY_BYTES = 4 << 20
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+# The cut of a large convolution into two blocks a core serves at most this many cores: the cut does not
+# follow the thread count (the weight gradient keeps its bits on any number of workers), so on a host
+# reporting many cores it would make blocks of a row or two whatever the threads. ResNet-18's 128-channel
+# 28x28 layer, batch 8, fwd+bwd on 1 thread, best of 7 (2026-12-05, this repo's 2-core VM): cut for 2 or 8
+# cores 44.9 ms (4 and 16 blocks), for 64 cores 80.4 ms (224 blocks of one row).
+_MAX_CUT_CORES = 8
+
+
+def _cut_cores():
+    return min(usable_cores() or 1, _MAX_CUT_CORES)
+
+
+_CORES = _cut_cores()
 
 
 class Layout(enum.Enum):
@@ -177,10 +189,18 @@ class ConvGeometry:
         """Whether ``grad_weight`` reads the output gradient as (O, N, Ho, Wo)."""
         return not (self.shift_rows or self.weight_grad_per_sample())
 
+    def needs_g_cn(self, need_x, need_w):
+        """Whether a backward wanting the input (``need_x``) and weight (``need_w``) gradients should make
+        the output gradient as (O, N, Ho, Wo) (``to_cn``) once, for both: col2im's input gradient reads it
+        (not the full convolution's, nor batch-last col2im's), and so does ``grad_weight`` if it
+        ``wants_cn``."""
+        col2im = need_x and not self.full_conv_cheaper() and self.col2im_layout() is not BL
+        return col2im or (need_w and self.wants_cn())
+
     def blocks(self, itemsize):
         """(samples, rows) slices of the output, each with about ``_BLOCK_BYTES`` of columns (or less, to give
-        each core two): several whole samples, or some rows of one sample (batch-last: some rows of all
-        samples)."""
+        each core, up to ``_MAX_CUT_CORES``, two): several whole samples, or some rows of one sample
+        (batch-last: some rows of all samples)."""
         N, _, Ho, Wo = self.y4
         row = max(1, Wo * (self.x4[1] * self.w4[3] if self.shift_rows else self.k) * itemsize)
         block_bytes = _block_bytes()
@@ -188,8 +208,8 @@ class ConvGeometry:
             rb = max(1, block_bytes // (row * max(N, 1)))
             return [(slice(0, N), slice(r, min(Ho, r + rb))) for r in range(0, Ho, rb)] if N else []
         if self.flop >= _PARALLEL_MIN_FLOP and _forced["block_bytes"] is None:
-            # two blocks for each core, whatever the thread count: the same blocks, and so the same order of
-            # the weight gradient's sums, on any number of workers
+            # two blocks for each core (up to _MAX_CUT_CORES), whatever the thread count: the same blocks,
+            # and so the same order of the weight gradient's sums, on any number of workers
             block_bytes = min(block_bytes, max(row, N * Ho * row // (2 * _CORES)))
         if Ho * row <= block_bytes:
             nb = block_bytes // (Ho * row)
@@ -311,16 +331,19 @@ def _padded(x, pads, layout):
 
 
 def _run_blocks(run, geo, blocks):
-    """run(i) on each worker i, which claims blocks until none are left. With fewer than two blocks per
-    worker, one would wait on the other's last block: the calling thread runs them all, with BLAS
-    single-threaded all the same. Threaded BLAS is slower on small products, and its threads, once woken,
-    spin on the cores the workers need (`python -m bench.sweep_conv`: MNIST-1D's conv2 1.5x, the
-    convolutions after a threaded product up to 1.8x). ``forced_paths(workers=1)``: BLAS threads each
-    GEMM, the engine's old path."""
+    """run(i) on each worker i, which claims blocks until none are left. Each worker gets two blocks at
+    least (with fewer, one would wait on the other's last block), so there are at most half as many workers
+    as blocks; with fewer than two the calling thread runs them all, with BLAS single-threaded all the same.
+    Threaded BLAS is slower on small products, and its threads, once woken, spin on the cores the workers
+    need (ad-hoc measurements recorded in docs/speed.md, "Threads": MNIST-1D's conv2 1.0 ms with threaded
+    BLAS against 0.6 ms; ResNet-18 inference's convolutions, alternating with threaded products, up to 1.8x
+    slower). ``forced_paths(workers=1)``: BLAS threads each GEMM, the engine's old path."""
     T = geo.workers()
+    if _forced["workers"] is None:
+        T = min(T, len(blocks) // 2)
     if _forced["workers"] == 1:
         run(0)
-    elif _forced["workers"] is not None or (T > 1 and len(blocks) >= 2 * T):
+    elif T > 1:
         parallel(run, range(T))
     else:
         with single_threaded_blas():
@@ -329,7 +352,7 @@ def _run_blocks(run, geo, blocks):
 
 def _by_samples(fn, N, nbytes):
     """fn(samples) over the N samples, shared among the workers when ``nbytes`` are a layout-changing copy
-    large enough: such a copy gathers short runs, slow enough that two cores do it faster (8 MB: 1.8x)."""
+    large enough: such a copy gathers short runs, slow enough that two cores may do it faster."""
     T = worker_count() if nbytes >= _PARALLEL_MIN_COPY_BYTES else 1
     T = max(1, min(T if _forced["workers"] is None else _forced["workers"], N))
     parallel(fn, [slice(N * i // T, N * (i + 1) // T) for i in range(T)])
@@ -434,7 +457,7 @@ def forward(x, w, geo, bias=None, xw=None):
     M, K = wm.shape[1:]
     y = np.empty(geo.y4, x.dtype)
     shifts, kh, dh = geo.shift_rows, geo.w4[2], geo.dilation[0]
-    per_sample = not shifts and _per_sample(M * K)
+    per_sample = not shifts and _per_sample(M * K)  # shifted rows' wm is (kh, kw*C, O): not the rule's M*K
 
     blocks = geo.blocks(x.dtype.itemsize)
     claims = Claims(blocks)
@@ -443,7 +466,7 @@ def forward(x, w, geo, bias=None, xw=None):
         ns, rs = blocks[0]
         most = (ns.stop - ns.start) * (rs.stop - rs.start) * Wo  # output rows of the largest block
         buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), x.dtype)
-        tmp = scratch.take((most * O * (2 if shifts else 1),), x.dtype)
+        tmp = None if per_sample else scratch.take((most * O * (2 if shifts else 1),), x.dtype)
         for block in claims:
             cols = _im2col(xw, geo, block, buf)
             out = y[block[0], :, block[1]]  # (m, O, r, Wo)
@@ -502,7 +525,8 @@ def grad_weight(xw, g, geo, g_cn=None):
 
     def run(_):  # one worker: blocks as it claims them, into columns of its own
         buf = scratch.take((math.prod(geo.block_shape(blocks[0])),), g.dtype)
-        part = np.empty((blocks[0][0].stop - blocks[0][0].start,) + shape, g.dtype) if per_sample else None
+        most = blocks[0][0].stop - blocks[0][0].start  # samples of the largest block
+        part = scratch.take((most,) + shape, g.dtype) if per_sample else None
         for i, block in claims:
             cols = _im2col(xw, geo, block, buf)
             m = block[0].stop - block[0].start
@@ -524,7 +548,7 @@ def grad_weight(xw, g, geo, g_cn=None):
             else:  # per group (K, rows) @ (rows, M): faster than (M, rows) @ (rows, K)
                 acc.add(i, np.matmul(cols.reshape(G, K, ml),
                                      _rows(g_cn, block, 1).reshape(G, M, ml).transpose(0, 2, 1)))
-        scratch.give(buf)
+        scratch.give(buf, part)  # acc holds p.sum's new arrays, never part
 
     if blocks:
         _run_blocks(run, geo, blocks)

@@ -28,14 +28,15 @@ class _Scratch:
         if math.prod(shape) * dtype.itemsize < self.MIN_BYTES:
             return np.empty(shape, dtype)
         key = (shape, dtype.str)
-        with self._lock:
+        with self._lock:  # the convolution's worker threads take and give at once
             free = self._free.get(key)
             a = free.pop() if free else None
             if a is not None:
                 self._held -= a.nbytes
-        if a is None:
-            a = np.empty(shape, dtype)
-        with self._lock:  # the convolution's worker threads take and give at once
+                self._lent[id(a)] = a
+                return a
+        a = np.empty(shape, dtype)  # outside the lock: a large allocation need not hold up the others
+        with self._lock:
             self._lent[id(a)] = a
         return a
 

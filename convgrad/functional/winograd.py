@@ -91,8 +91,7 @@ def _im2col_step(x, w, g, geo):
     """What the im2col op (``convolution._Conv``) does in a training step: forward and both gradients."""
     xw = im2col.working(x, geo)
     im2col.forward(x, w, geo, None, xw)
-    col2im = not geo.full_conv_cheaper() and geo.col2im_layout() is not im2col.BL
-    g_cn = im2col.to_cn(g) if col2im or geo.wants_cn() else None
+    g_cn = im2col.to_cn(g) if geo.needs_g_cn(True, True) else None
     im2col.grad_weight(xw, g, geo, g_cn)
     im2col.grad_input(g, w, geo, g_cn=g_cn)
     scratch.give(xw, g_cn)
