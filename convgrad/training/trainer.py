@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 import convgrad
+from convgrad.nn.parallel import DistributedDataParallel
 from convgrad.training import distributed as ranks
 from convgrad.training.callbacks import (
     Callback,
@@ -588,7 +589,8 @@ class Trainer:
         m = RunningMetrics(self.topk)
         outs, targets = [], []
         keep, seen = ranks.sharded(loader), 0
-        if keep is not None and getattr(self.model, "broadcast_buffers", False):
+        ddp = isinstance(self.model, DistributedDataParallel)
+        if keep is not None and ddp and self.model.broadcast_buffers:
             # each rank's last training forward updated its BatchNorm statistics with its own batch: evaluate
             # the source rank's, which DDP's next training forward would install anyway
             self.model._sync_buffers()
