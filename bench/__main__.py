@@ -1,4 +1,5 @@
-"""``make bench``: every benchmark in bench/, each printing convgrad/PyTorch ratios."""
+"""``make bench``: the bench_* modules of bench/ (those named in argv, or all), each printing
+convgrad/PyTorch ratios."""
 
 import importlib
 import pkgutil

@@ -1,12 +1,13 @@
 """Where the convolution engine's threads go, on the workloads of issue 12: each block of columns on one
-thread with BLAS threading each GEMM (``workers=1``, the engine before 2026-12-04) against the samples split
-over worker threads that call BLAS single-threaded (the default), both as ratios to PyTorch in the same run.
+thread with BLAS threading each GEMM (``workers=1``, the engine before 2026-12-04) against the blocks of
+output rows (several whole samples, or some rows of one sample: ``ConvGeometry.blocks``) claimed in turn by
+worker threads that call BLAS single-threaded (the default), both as ratios to PyTorch in the same run.
 
 Why it matters on some machines: when BLAS threads a GEMM, the columns the calling core has just written are
 read by the other core, and rewritten by the first for the next block. On a VM whose two cores sit on
 different parts of the host's chip, that ping-pong of cache lines makes im2col 4x slower for as long as the
-placement lasts (seconds to minutes): the same process alternates between fast and slow phases. Split by
-samples, each core only reads and writes its own columns."""
+placement lasts (seconds to minutes): the same process alternates between fast and slow phases. With a
+block to each worker, each core only reads and writes its own block's columns."""
 
 import numpy as np
 

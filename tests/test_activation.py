@@ -255,12 +255,16 @@ def test_docstrings_state_the_equation():
                         rel_tol=1e-6)
 
 
-@pytest.mark.parametrize("name,kw", [("relu", {}), ("hardtanh", {}), ("relu6", {})])
+@pytest.mark.parametrize("name,kw", [
+    ("relu", {}), ("hardtanh", {}), ("hardtanh", {"min_val": -0.5, "max_val": 0.5}), ("relu6", {}),
+    ("threshold", {"threshold": 0.1, "value": 20.0}),
+])
 def test_inplace_in_a_graph_builds_torchs_nodes(name, kw):
     """In place in a graph, the op's node takes the input's node as its next, as PyTorch's (no copy node in
     between); an op that saved its input (hardtanh) keeps a copy of it, so its gradient stays right
-    (``test_inplace_on_a_graph_tensor``). (PyTorch names the in-place ELU's and LeakyReLU's nodes
-    *Backward1, as they save their result; ours save a copy of the input and keep the names *Backward0.)"""
+    (``test_inplace_on_a_graph_tensor``). The in-place threshold is PyTorch's ThresholdBackward1. (PyTorch
+    names the in-place ELU's and LeakyReLU's nodes *Backward1, as they save their result; ours save a copy
+    of the input and keep the names *Backward0.)"""
 
     def chain(lib):
         h = lib.tensor([[-1.0, 0.5, 2.0]], requires_grad=True) * 1.5

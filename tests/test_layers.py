@@ -468,3 +468,55 @@ def test_non_tensor_input_names_the_layer():
         nn.Conv2d(1, 2, 3)(np.zeros((1, 1, 5, 5), np.float32))
     with pytest.raises(TypeError, match="got a list"):
         nn.Linear(3, 2)([[1.0, 2.0, 3.0]])
+
+
+# ------------------------------------------------------- the elementwise layers call their functional op
+ELEMENTWISE_LAYERS = ["nn.Threshold(0.1, 20.0)", "nn.Threshold(0.1, 20.0, True)", "nn.Hardshrink()",
+                      "nn.Softshrink(0.3)", "nn.Tanhshrink()", "nn.Softsign()",
+                      "nn.Hardtanh(-0.5, 0.5, True)"]
+
+
+@pytest.mark.parametrize("expr", ELEMENTWISE_LAYERS)
+def test_elementwise_layer_keeps_nan_and_matches_torch(expr):
+    c, t = eval(expr, {"nn": nn}), eval(expr, {"nn": torch.nn})
+    x = np.array([[np.nan, -2.0, -0.3, 0.05, 0.1, 0.3, 0.5, 2.0]], np.float32)
+    # through x * 1: in place on a leaf that requires grad is an error in both
+    outs = check(c, t, x, call=lambda m, x: m(x * 1))
+    assert np.isnan(outs[0]._data[0, 0])
+
+
+@pytest.mark.parametrize("expr", ["nn.Threshold(1, 20)", "nn.Tanhshrink()", "nn.Softsign()"])
+def test_elementwise_layer_on_integers_as_torch(expr):
+    """Threshold keeps the integer dtype; Tanhshrink and Softsign give the default float dtype."""
+    check(eval(expr, {"nn": nn}), eval(expr, {"nn": torch.nn}), np.arange(-3, 4, dtype=np.int64))
+
+
+@pytest.mark.parametrize("expr", ELEMENTWISE_LAYERS)
+def test_elementwise_layer_builds_torchs_node(expr):
+    def chain(lib):
+        h = lib.tensor([[-1.0, 0.5, 2.0]], requires_grad=True) * 1.5
+        node = eval(expr, {"nn": lib.nn})(h).grad_fn
+        return node.name(), node.next_functions[0][0].name()
+
+    assert chain(convgrad) == chain(torch)
+
+
+@pytest.mark.parametrize("expr,exc,message", [
+    ("nn.Softshrink(-1.0)(x)", RuntimeError,
+     "Softshrink(-1.0): softshrink: expected lambd >= 0, got lambd=-1.0"),
+    ("nn.Threshold('a', 1)(x)", TypeError, "threshold: expected threshold to be a number, got threshold='a'"),
+    ("nn.Threshold(0.1, 'a')(x)", TypeError, "threshold: expected value to be a number, got value='a'"),
+    ("nn.Hardshrink('a')(x)", TypeError, "hardshrink: expected lambd to be a number"),
+    ("nn.Hardtanh(2, 1)", AssertionError, "Hardtanh: expected max_val > min_val, got min_val=2, max_val=1"),
+    ("nn.Hardtanh(1, 1)", AssertionError, "Hardtanh: expected max_val > min_val, got min_val=1, max_val=1"),
+    ("nn.Hardtanh('a', 1)", TypeError, "Hardtanh: expected min_val to be a number, got min_val='a'"),
+    ("nn.CELU(0.0)(x)", RuntimeError, "CELU(alpha=0.0): celu: expected a non-zero alpha"),
+])
+def test_activation_layer_errors_as_torch(expr, exc, message):
+    """The exception class is PyTorch's (torch raises it at the same call: Softshrink(-1.0) and CELU(0.0)
+    are built, and raise when called); the message names the layer or op, expected and got."""
+    with pytest.raises(exc):
+        eval(expr, {"nn": torch.nn, "x": torch.ones(3)})
+    with pytest.raises(exc) as info:
+        eval(expr, {"nn": nn, "x": convgrad.ones(3)})
+    assert message in str(info.value)

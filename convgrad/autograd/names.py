@@ -67,6 +67,10 @@ NAMES = {
     "GatherBackward": "ScatterAddBackward0",
     # CNN ops (convgrad.functional)
     "Hardtanh": "HardtanhBackward0", "LeakyReLU": "LeakyReluBackward0",
+    "Threshold": lambda n: "ThresholdBackward1" if n.inplace else "ThresholdBackward0",
+    "Shrink": lambda n: "SoftshrinkBackward0" if n.soft else "HardshrinkBackward0",
+    # PyTorch composes these in Python (x - x.tanh(), x / (x.abs() + 1)): its last node's name
+    "Tanhshrink": "SubBackward0", "Softsign": "DivBackward0",
     "ELU": lambda n: "EluBackward0" if n.input_scale == 1 else "CeluBackward0",
     "PReLU": "PreluKernelBackward0", "GLU": "GluBackward0", "GELU": "GeluBackward0", "SiLU": "SiluBackward0",
     "Mish": "MishBackward0", "Hardswish": "HardswishBackward0", "Hardsigmoid": "HardsigmoidBackward0",
@@ -107,6 +111,7 @@ def node_name(node):
 
 _DEFAULTS = {"Pow": "PowBackward0", "MatMul": "MmBackward0", "Sum": "SumBackward0", "Mean": "MeanBackward0",
              "Prod": "ProdBackward0", "GetItem": "SliceBackward0", "ELU": "EluBackward0",
+             "Threshold": "ThresholdBackward0", "Shrink": "HardshrinkBackward0",
              "Linear": "AddmmBackward0",
              "PointwiseLoss": "MseLossBackward0", "_MaxPool": "MaxPool2DWithIndicesBackward0",
              "_AvgPool": "AvgPool2DBackward0"}

@@ -57,7 +57,8 @@ def _run(input, inplace, fn, numpy_inplace=None):
 
 # ---------------------------------------------------------------------- ReLU family
 class Hardtanh(NumpyFunction):
-    """y = min(max(x, lo), hi);  dy/dx = [lo < x < hi] (strict, as PyTorch: no gradient at the bounds)"""
+    """y = min(max(x, lo), hi);  dy/dx = not (x <= lo or x >= hi) (as PyTorch: no gradient at the bounds,
+    a NaN input passes its gradient)"""
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -68,12 +69,11 @@ class Hardtanh(NumpyFunction):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        inside = (x > ctx.lo) & (x < ctx.hi)
-        return keep_where(inside, g), None, None
+        return keep_where(Hardtanh.derivative(ctx, x), g), None, None
 
     @staticmethod
     def derivative(ctx, x):
-        return (x > ctx.lo) & (x < ctx.hi)
+        return ~((x <= ctx.lo) | (x >= ctx.hi))
 
     @staticmethod
     def second_derivative(ctx, x):
@@ -222,8 +222,9 @@ def celu(input, alpha=1.0, inplace=False):
     _check("celu", input)
     alpha = _number("celu", "alpha", alpha)
     if alpha == 0:
+        # PyTorch raises RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
         raise checks.error("celu", "a non-zero alpha (CELU divides the input by alpha)", "alpha=0.0",
-                           ZeroDivisionError)
+                           RuntimeError)
     return _run(input, inplace, lambda x: ELU.apply(x, alpha, 1.0, 1.0 / alpha))
 
 
@@ -313,14 +314,15 @@ class Threshold(NumpyFunction):
     """y = x if x > t else v;  dy/dx = [x > t]"""
 
     @staticmethod
-    def forward(ctx, x, t, v):
+    def forward(ctx, x, t, v, inplace):
         above = ~(x <= t)  # NaN (in x or t) passes through, as in PyTorch
         ctx.above = above
+        ctx.inplace = inplace  # PyTorch's threshold_ is another node: ThresholdBackward1
         return select(above, x, v, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return keep_where(ctx.above, g), None, None
+        return keep_where(ctx.above, g), None, None, None
 
 
 @checks.typed
@@ -328,7 +330,7 @@ def threshold(input, threshold, value, inplace=False):
     """y = x if x > threshold else value"""
     _check("threshold", input, floating=False)
     t, v = _number("threshold", "threshold", threshold), _number("threshold", "value", value)
-    return _run(input, inplace, lambda x: Threshold.apply(x, t, v))
+    return _run(input, inplace, lambda x: Threshold.apply(x, t, v, inplace))
 
 
 @checks.typed
@@ -342,7 +344,7 @@ class Shrink(NumpyFunction):
     @staticmethod
     def forward(ctx, x, lambd, soft):
         outside = ~((x >= -lambd) & (x <= lambd))  # NaN (in x or lambd) stays, as in PyTorch
-        ctx.outside = outside
+        ctx.outside, ctx.soft = outside, soft
         y = x - np.copysign(x.dtype.type(lambd), x) if soft else x
         return keep_where(outside, y.astype(x.dtype, copy=False))
 
@@ -383,7 +385,9 @@ class Tanhshrink(NumpyFunction):
 @checks.typed
 def tanhshrink(input):
     """y = x - tanh x"""
-    _check("tanhshrink", input)
+    _check("tanhshrink", input, floating=False)
+    if input.dtype.kind != "f":  # PyTorch promotes an integer input to the default float dtype
+        input = input.float()
     return Tanhshrink.apply(input)
 
 

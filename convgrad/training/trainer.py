@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 import convgrad
+from convgrad.nn.parallel import DistributedDataParallel
 from convgrad.training import distributed as ranks
 from convgrad.training.callbacks import (
     Callback,
@@ -279,11 +280,11 @@ class Trainer:
         """Write a training checkpoint to ``path`` atomically; ``fit(..., resume=path)`` continues from it.
         Under DDP every rank calls it: rank 0 writes (the epoch's metric sums over all ranks), the others
         wait at a barrier until the file is there."""
-        running = ranks.reduced(self.running) if self.world_size > 1 else None  # a collective: every rank
+        # reduced() is a collective: every rank calls it, rank 0 alone writes
+        running = ranks.reduced(self.running) if self.world_size > 1 else self.running
         if self.is_global_zero:
             state = self.state_dict()
-            if running is not None:
-                state["trainer"]["running"] = running.state_dict()
+            state["trainer"]["running"] = running.state_dict()
             save_checkpoint(state, path)
         if self.world_size > 1:
             convgrad.distributed.barrier()
@@ -504,8 +505,7 @@ class Trainer:
             if self._resume_rng is not None:
                 _set_rng_state(loader, self._resume_rng, self.rank)
                 self._resume_rng = None
-            self.running.loss_sum, self.running.count = 0.0, 0
-            self.running.correct = {k: 0 for k in self.running.correct}
+            self.running.reset()
             self._epoch_rng = _rng_state(loader)
             self._epoch_lr = self.optimizer.param_groups[0]["lr"]
         sampler = getattr(loader, "sampler", None)
@@ -589,7 +589,8 @@ class Trainer:
         m = RunningMetrics(self.topk)
         outs, targets = [], []
         keep, seen = ranks.sharded(loader), 0
-        if keep is not None and getattr(self.model, "broadcast_buffers", False):
+        ddp = isinstance(self.model, DistributedDataParallel)
+        if keep is not None and ddp and self.model.broadcast_buffers:
             # each rank's last training forward updated its BatchNorm statistics with its own batch: evaluate
             # the source rank's, which DDP's next training forward would install anyway
             self.model._sync_buffers()

@@ -2,12 +2,12 @@
 
 import warnings
 
+from convgrad import _checks as checks
 from convgrad import factories
 from convgrad.nn import functional as F
 from convgrad.nn import init
 from convgrad.nn.modules.module import Module, _FunctionalLayer
 from convgrad.nn.parameter import Parameter
-from convgrad.tensor_functions import where
 
 
 class _InplaceActivation(_FunctionalLayer):
@@ -36,8 +36,11 @@ class Hardtanh(_FunctionalLayer):
     _function = staticmethod(F.hardtanh)
 
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
-        if max_val <= min_val:
-            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        checks.number("Hardtanh", "min_val", min_val, finite=False, allow_nan=True)
+        checks.number("Hardtanh", "max_val", max_val, finite=False, allow_nan=True)
+        if max_val <= min_val:  # PyTorch asserts it in the constructor (F.hardtanh allows equal bounds)
+            raise checks.error("Hardtanh", "max_val > min_val", f"min_val={min_val}, max_val={max_val}",
+                               AssertionError)
         super().__init__(min_val, max_val, inplace)
 
 
@@ -143,14 +146,14 @@ class Tanhshrink(Module):
     """x - tanh(x)."""
 
     def forward(self, input):
-        return input - input.tanh()
+        return F.tanhshrink(input)
 
 
 class Softsign(Module):
     """x / (1 + |x|)."""
 
     def forward(self, input):
-        return input / (input.abs() + 1)
+        return F.softsign(input)
 
 
 class LogSigmoid(Module):
@@ -170,43 +173,36 @@ class Softplus(_FunctionalLayer):
         super().__init__(beta, threshold)
 
 
-class Threshold(Module):
+class Threshold(_FunctionalLayer):
     """x if x > threshold else value."""
 
     _repr_fields = ("threshold", "value", "inplace")
+    _function = staticmethod(F.threshold)
 
     def __init__(self, threshold, value, inplace=False):
-        super().__init__()
-        self.threshold = threshold
-        self.value = value
-        self.inplace = inplace
-
-    def forward(self, input):
-        out = where(input > self.threshold, input, self.value)
-        return input.copy_(out) if self.inplace else out
+        super().__init__(threshold, value, inplace)
 
 
-class _Shrink(Module):
-    _repr_args = ("lambd",)
+class _Shrink(_FunctionalLayer):
+    _repr_fields = ("lambd",)
 
     def __init__(self, lambd=0.5):
-        super().__init__()
-        self.lambd = lambd
+        super().__init__(lambd)
+
+    def extra_repr(self):
+        return str(self.lambd)  # PyTorch shows the bare value: Hardshrink(0.5)
 
 
 class Hardshrink(_Shrink):
     """x if |x| > lambd else 0."""
 
-    def forward(self, input):
-        return where(input.abs() > self.lambd, input, 0.0)
+    _function = staticmethod(F.hardshrink)
 
 
 class Softshrink(_Shrink):
     """x - lambd if x > lambd, x + lambd if x < -lambd, else 0."""
 
-    def forward(self, input):
-        lam = self.lambd
-        return where(input > lam, input - lam, where(input < -lam, input + lam, 0.0))
+    _function = staticmethod(F.softshrink)
 
 
 def _softmax_dim(ndim):

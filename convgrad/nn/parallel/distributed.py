@@ -129,8 +129,9 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ forward and backward
     def forward(self, *inputs, **kwargs):
-        """``module(*inputs)``; in training mode rank 0's buffers (BatchNorm statistics) first replace the
-        others' (``broadcast_buffers``). Not in eval mode, so rank 0 may evaluate alone without a hang."""
+        """``module(*inputs)``; in training mode the buffers (BatchNorm statistics) of the process group's
+        first rank first replace the others' (``broadcast_buffers``). Not in eval mode, so that rank may
+        evaluate alone without a hang."""
         if self._in_backward:  # the last backward raised before it ended: drop its half-done all-reduces
             self._abandon_backward()
         if self.broadcast_buffers and self.module.training:
